@@ -1,0 +1,45 @@
+//! Intake: receives appeals (诉求) from every channel — the 12345 hotline, the
+//! mayor's direct line, the portal, industry departments, chambers of commerce,
+//! supervisors, third parties and county systems — and keeps the enterprise
+//! registry. Every registration is an event in intake's log, which routing
+//! follows to open a case.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod convert;
+pub mod domain;
+pub mod store;
+
+use std::sync::Arc;
+
+use zhengqi_proto::zhengqi::intake::v1::intake_service_server::IntakeServiceServer;
+use zhengqi_shared::Error;
+use zhengqi_shared::auth::Verifier;
+use zhengqi_shared::config::PartConfig;
+use zhengqi_shared::events::EventLog;
+use zhengqi_shared::reference::Directory;
+use zhengqi_shared::server::{Host, Part};
+use zhengqi_shared::storage::{Migrations, Store};
+
+/// Intake's schema, per backend.
+pub static MIGRATIONS: Migrations = Migrations {
+    sqlite: sqlx::migrate!("./migrations/sqlite"),
+    postgres: sqlx::migrate!("./migrations/postgres"),
+};
+
+/// Intake, bound and connected, ready to run.
+pub type IntakeServer = Part<IntakeServiceServer<api::IntakeApi>>;
+
+/// Binds intake's listeners and connects its store; nothing is served yet.
+pub async fn build(
+    config: &PartConfig,
+    verifier: Verifier,
+    directory: Arc<Directory>,
+) -> Result<IntakeServer, Error> {
+    let host = Host::bind("intake", config.listen, config.ops_listen).await?;
+    let store = Store::connect(&config.database_url, config.database_schema.as_deref()).await?;
+    let events = EventLog::new(store.clone());
+    let intake_store = store::IntakeStore::new(store.clone(), events, config.batch_max);
+    let service = IntakeServiceServer::new(api::IntakeApi::new(intake_store, directory));
+    Ok(Part::new(host, store, service, verifier, Some(&MIGRATIONS)))
+}

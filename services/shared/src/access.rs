@@ -1,0 +1,189 @@
+//! Who may touch what: the role checks and data scope of API.md, in one place.
+//!
+//! A principal sees its own jurisdiction and every jurisdiction below it (the
+//! city sees all its counties; a county sees itself); an `enterprise` sees only
+//! what carries its own credit code; a `service` caller sees everything. Data
+//! out of scope is answered `NOT_FOUND` for single reads (no existence leak) and
+//! `PERMISSION_DENIED` for writes.
+
+use crate::auth::{Principal, Role};
+use crate::error::Error;
+use crate::reference::{Directory, JurisdictionCode};
+
+/// Every role except `enterprise`: people and systems of government.
+pub const GOVERNMENT: &[Role] = &[
+    Role::Handler,
+    Role::Coordinator,
+    Role::Leader,
+    Role::Supervisor,
+    Role::Evaluator,
+    Role::Admin,
+    Role::Service,
+];
+
+/// The principal the auth layer put on a call.
+pub fn principal<T>(request: &tonic::Request<T>) -> Result<&Principal, Error> {
+    request
+        .extensions()
+        .get::<Principal>()
+        .ok_or_else(|| Error::internal("a call reached a service without a verified principal"))
+}
+
+/// Refuses a principal that holds none of `roles`.
+pub fn require_any(principal: &Principal, roles: &[Role], action: &str) -> Result<(), Error> {
+    if principal.has_any(roles) {
+        Ok(())
+    } else {
+        let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+        Err(Error::PermissionDenied(format!(
+            "{action} needs one of the roles {}",
+            names.join(", ")
+        )))
+    }
+}
+
+/// What a principal may see, resolved once per call against the directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Service-to-service calls and county systems' service tokens of the city.
+    Everything,
+    /// The listed jurisdictions (the principal's own and those below it).
+    Jurisdictions(Vec<JurisdictionCode>),
+    /// One enterprise's own data.
+    Enterprise(String),
+    /// Nothing: a token with neither a known jurisdiction nor a credit code.
+    Nothing,
+}
+
+impl Scope {
+    pub fn of(principal: &Principal, directory: &Directory) -> Scope {
+        if principal.has_role(Role::Service) && principal.jurisdiction.is_none() {
+            return Scope::Everything;
+        }
+        if principal.has_any(GOVERNMENT) {
+            if let Some(code) = principal
+                .jurisdiction
+                .as_deref()
+                .and_then(|j| JurisdictionCode::parse(j).ok())
+                .filter(|code| directory.contains(code))
+            {
+                return Scope::Jurisdictions(
+                    directory.descendants(&code).into_iter().cloned().collect(),
+                );
+            }
+        }
+        if principal.has_role(Role::Enterprise) {
+            if let Some(uscc) = &principal.uscc {
+                return Scope::Enterprise(uscc.clone());
+            }
+        }
+        Scope::Nothing
+    }
+
+    /// Whether an item of `jurisdiction_code` concerning enterprise `uscc` is in scope.
+    pub fn covers(&self, jurisdiction_code: &str, uscc: &str) -> bool {
+        match self {
+            Scope::Everything => true,
+            Scope::Jurisdictions(codes) => codes.iter().any(|c| c.as_str() == jurisdiction_code),
+            Scope::Enterprise(own) => own == uscc,
+            Scope::Nothing => false,
+        }
+    }
+
+    /// Whether a whole jurisdiction's data is in scope (never for an enterprise).
+    pub fn covers_jurisdiction(&self, jurisdiction_code: &str) -> bool {
+        match self {
+            Scope::Everything => true,
+            Scope::Jurisdictions(codes) => codes.iter().any(|c| c.as_str() == jurisdiction_code),
+            Scope::Enterprise(_) | Scope::Nothing => false,
+        }
+    }
+
+    /// `NOT_FOUND` for an item out of scope, so a read never reveals that it exists.
+    pub fn check_read(&self, jurisdiction_code: &str, uscc: &str, what: &str) -> Result<(), Error> {
+        if self.covers(jurisdiction_code, uscc) {
+            Ok(())
+        } else {
+            Err(Error::NotFound(what.to_owned()))
+        }
+    }
+
+    /// `PERMISSION_DENIED` for a write out of scope.
+    pub fn check_write(
+        &self,
+        jurisdiction_code: &str,
+        uscc: &str,
+        what: &str,
+    ) -> Result<(), Error> {
+        if self.covers(jurisdiction_code, uscc) {
+            Ok(())
+        } else {
+            Err(Error::PermissionDenied(format!(
+                "{what} is outside your jurisdiction"
+            )))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn principal(roles: &[Role], jurisdiction: Option<&str>, uscc: Option<&str>) -> Principal {
+        Principal {
+            sub: "someone".into(),
+            roles: roles.to_vec(),
+            jurisdiction: jurisdiction.map(Into::into),
+            department: None,
+            uscc: uscc.map(Into::into),
+            name: None,
+            expires_at: i64::MAX,
+        }
+    }
+
+    #[test]
+    fn a_county_sees_itself_and_the_city_sees_every_county() {
+        let directory = Directory::guangyuan();
+        let county = Scope::of(
+            &principal(&[Role::Coordinator], Some("510821"), None),
+            &directory,
+        );
+        assert!(county.covers("510821", "x"));
+        assert!(!county.covers("510822", "x"));
+        let city = Scope::of(
+            &principal(&[Role::Coordinator], Some("510800"), None),
+            &directory,
+        );
+        for code in [
+            "510800", "510802", "510811", "510812", "510821", "510822", "510823", "510824",
+        ] {
+            assert!(city.covers(code, "x"), "{code}");
+        }
+    }
+
+    #[test]
+    fn an_enterprise_sees_only_its_own_credit_code() {
+        let directory = Directory::guangyuan();
+        let scope = Scope::of(
+            &principal(
+                &[Role::Enterprise],
+                Some("510821"),
+                Some("91350200776049653A"),
+            ),
+            &directory,
+        );
+        assert!(scope.covers("510821", "91350200776049653A"));
+        assert!(!scope.covers("510821", "91440101MA5CJQ4N59"));
+        assert!(!scope.covers_jurisdiction("510821"));
+    }
+
+    #[test]
+    fn an_unknown_jurisdiction_sees_nothing() {
+        let scope = Scope::of(
+            &principal(&[Role::Coordinator], Some("999999"), None),
+            &Directory::guangyuan(),
+        );
+        assert_eq!(scope, Scope::Nothing);
+        assert!(scope.check_read("510821", "x", "appeal").is_err());
+    }
+}

@@ -1,0 +1,45 @@
+//! Who is calling: bearer-token verification and the [`Principal`] it yields.
+//!
+//! Every external call carries `authorization: Bearer <jwt>` (API.md, "Identity: the
+//! JWT"). The gateway and every service verify it with a [`Verifier`]:
+//!
+//! - the signature, with a key from the configured JWKS chosen by the token's `kid`;
+//!   the algorithm always comes from the key (Ed25519 → EdDSA, P-256 → ES256,
+//!   RSA → RS256), never from the token, so `alg: none` and algorithm confusion
+//!   (an HS256 token "signed" with an RSA public key) are refused;
+//! - `iss`, `aud`, `exp`, `nbf` and `sub`, with the configured leeway;
+//! - verified tokens are kept in a bounded cache keyed by the token's SHA-256, as
+//!   Envoy's jwt_authn does, so a client that reuses its token pays for the signature
+//!   check once; `exp` and `nbf` are still checked on every call.
+//!
+//! For `zhengqi up` and `zhengqi token` a [`DevIssuer`] keeps an Ed25519 key and its
+//! `jwks.json` in the data folder; a [`Signer`] mints service tokens from any PEM key.
+//!
+//! A typical interceptor:
+//!
+//! ```ignore
+//! let token = auth::bearer_token(request.metadata().get("authorization").and_then(|v| v.to_str().ok()))?;
+//! let principal = verifier.verify(token).await?;
+//! ```
+
+mod cache;
+mod config;
+mod dev_issuer;
+mod error;
+mod jwks;
+mod principal;
+mod signer;
+mod verifier;
+
+#[cfg(test)]
+mod tests;
+
+pub use config::{
+    AuthConfig, DEFAULT_AUDIENCE, DEFAULT_CACHE_CAPACITY, DEFAULT_JWKS_REFRESH_COOLDOWN,
+    DEFAULT_JWKS_TTL, DEFAULT_LEEWAY_S, JwksSource,
+};
+pub use dev_issuer::{DEV_JWKS_FILE, DEV_SIGNING_KEY_FILE, DevIssuer};
+pub use error::{AuthError, bearer_token};
+pub use principal::{Principal, Role, UnknownRole};
+pub use signer::{Signer, SigningError, TokenRequest};
+pub use verifier::Verifier;

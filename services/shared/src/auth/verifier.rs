@@ -1,0 +1,526 @@
+//! Verifying bearer tokens against the configured issuer and JWKS.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use secrecy::ExposeSecret;
+use sha2::{Digest, Sha256};
+
+use super::cache::{CachedToken, TokenCache, TokenDigest};
+use super::config::AuthConfig;
+use super::error::AuthError;
+use super::jwks::{Fetcher, KeySet, Lookup, ParsedKeys, parse_jwks};
+use super::principal::{Principal, Role};
+
+/// Longer tokens are refused before any work: ours are well under 2 KiB.
+const MAX_TOKEN_BYTES: usize = 16 * 1024;
+/// More clock skew than this is a misconfiguration, not tolerance.
+const MAX_LEEWAY_S: u64 = 24 * 60 * 60;
+
+/// Verifies bearer tokens; cheap to clone (the state is shared).
+///
+/// Built once per process with [`Verifier::new`], which loads the JWKS. Keys are
+/// refetched when a token names an unknown `kid` (at most once per
+/// [`AuthConfig::jwks_refresh_cooldown`], callers sharing the one fetch) and, for file
+/// and URL sources, in the background once they are older than
+/// [`AuthConfig::jwks_ttl`]; a token whose key is known never waits for I/O.
+#[derive(Clone)]
+pub struct Verifier {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    issuer: String,
+    audience: String,
+    leeway_s: u64,
+    jwks_ttl: Duration,
+    refresh_cooldown: Duration,
+    fetcher: Fetcher,
+    keys: RwLock<Arc<KeySet>>,
+    /// Held while the JWKS is being refetched, so concurrent callers share one fetch.
+    refresh: tokio::sync::Mutex<()>,
+    /// When the JWKS was last fetched after start-up, successful or not.
+    last_refetch: Mutex<Option<Instant>>,
+    background_refresh_running: AtomicBool,
+    /// JWKS loads, start-up included.
+    fetches: AtomicU64,
+    /// Bumped whenever the keys in force change; cache entries of older epochs are
+    /// stale, so a token whose key was withdrawn is not accepted from the cache.
+    key_epoch: AtomicU64,
+    cache: TokenCache,
+    hs256: Option<DecodingKey>,
+    validations: Validations,
+}
+
+/// One claims validation per algorithm we accept.
+struct Validations {
+    eddsa: Validation,
+    es256: Validation,
+    rs256: Validation,
+    hs256: Validation,
+}
+
+/// The claims we read. Every field is optional here: `jsonwebtoken` reports the
+/// required ones as missing by name.
+#[derive(serde::Deserialize)]
+struct Claims {
+    sub: Option<String>,
+    exp: Option<serde_json::Number>,
+    nbf: Option<serde_json::Number>,
+    #[serde(default)]
+    roles: Vec<String>,
+    jurisdiction: Option<String>,
+    department: Option<String>,
+    uscc: Option<String>,
+    name: Option<String>,
+}
+
+/// The two header fields we act on; read before any key is chosen.
+#[derive(serde::Deserialize)]
+struct Header {
+    alg: String,
+    kid: Option<String>,
+    crit: Option<serde_json::Value>,
+}
+
+impl Verifier {
+    /// Loads the JWKS and checks the settings.
+    ///
+    /// # Errors
+    /// [`AuthError::Jwks`] if the JWKS cannot be read or holds no usable key (unless an
+    /// HS256 development secret is set); [`AuthError::Config`] for an empty issuer or
+    /// audience, an excessive leeway, an empty HS256 secret or a non-https JWKS URL.
+    pub async fn new(config: AuthConfig) -> Result<Verifier, AuthError> {
+        if config.issuer.trim().is_empty() {
+            return Err(AuthError::Config("the issuer is not set".to_owned()));
+        }
+        if config.audience.trim().is_empty() {
+            return Err(AuthError::Config("the audience is empty".to_owned()));
+        }
+        if config.leeway_s > MAX_LEEWAY_S {
+            return Err(AuthError::Config(format!(
+                "a leeway of {} s exceeds {MAX_LEEWAY_S} s",
+                config.leeway_s
+            )));
+        }
+        let hs256 = match &config.hs256_secret {
+            None => None,
+            Some(secret) if secret.expose_secret().is_empty() => {
+                return Err(AuthError::Config("the HS256 secret is empty".to_owned()));
+            }
+            Some(secret) => {
+                tracing::warn!(
+                    "HS256 tokens signed with a shared secret are accepted; this is for development only"
+                );
+                Some(DecodingKey::from_secret(secret.expose_secret().as_bytes()))
+            }
+        };
+
+        let fetcher = Fetcher::new(&config.jwks)?;
+        let text = fetcher.fetch().await.map_err(AuthError::Jwks)?;
+        let keys = parse_jwks(&text).map_err(|err| AuthError::Jwks(format!("{fetcher}: {err}")))?;
+        if keys.entries.is_empty() && hs256.is_none() {
+            return Err(AuthError::Jwks(format!("{fetcher}: no usable key")));
+        }
+        tracing::info!(source = %fetcher, keys = keys.entries.len(), "token signing keys loaded");
+
+        let validation = |alg| claims_validation(alg, &config);
+        let inner = Inner {
+            validations: Validations {
+                eddsa: validation(Algorithm::EdDSA),
+                es256: validation(Algorithm::ES256),
+                rs256: validation(Algorithm::RS256),
+                hs256: validation(Algorithm::HS256),
+            },
+            issuer: config.issuer,
+            audience: config.audience,
+            leeway_s: config.leeway_s,
+            jwks_ttl: config.jwks_ttl,
+            refresh_cooldown: config.jwks_refresh_cooldown,
+            fetcher,
+            keys: RwLock::new(Arc::new(KeySet {
+                keys,
+                generation: 0,
+                loaded_at: Instant::now(),
+            })),
+            refresh: tokio::sync::Mutex::new(()),
+            last_refetch: Mutex::new(None),
+            background_refresh_running: AtomicBool::new(false),
+            fetches: AtomicU64::new(1),
+            key_epoch: AtomicU64::new(0),
+            cache: TokenCache::new(config.cache_capacity),
+            hs256,
+        };
+        Ok(Verifier {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// The issuer tokens must name.
+    pub fn issuer(&self) -> &str {
+        &self.inner.issuer
+    }
+
+    /// The audience tokens must name.
+    pub fn audience(&self) -> &str {
+        &self.inner.audience
+    }
+
+    /// Verifies `token` (the JWT alone, without `Bearer `) and returns its caller.
+    ///
+    /// Never returns [`AuthError::Jwks`] or [`AuthError::Config`]: a failed refetch
+    /// keeps the previous keys and is logged.
+    pub async fn verify(&self, token: &str) -> Result<Principal, AuthError> {
+        let inner = &self.inner;
+        if token.is_empty() {
+            return Err(AuthError::Missing);
+        }
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(AuthError::Malformed);
+        }
+        Inner::refresh_in_background_if_stale(inner);
+
+        let digest: TokenDigest = Sha256::digest(token.as_bytes()).into();
+        let key_epoch = inner.key_epoch.load(Ordering::Acquire);
+        if let Some(hit) = inner.cache.get(&digest, key_epoch) {
+            let now = unix_now();
+            if let Err(err) = inner.check_times(hit.principal.expires_at, hit.not_before, now) {
+                if err == AuthError::Expired {
+                    inner.cache.remove(&digest);
+                }
+                return Err(err);
+            }
+            return Ok(Principal::clone(&hit.principal));
+        }
+
+        let header = read_header(token)?;
+        let (key, alg) = inner.select_key(&header).await?;
+        let claims = jsonwebtoken::decode::<Claims>(token, &key, inner.validations.get(alg))
+            .map_err(from_jwt_error)?
+            .claims;
+        let not_before = claims.nbf.as_ref().map(numeric_date);
+        let principal = Arc::new(principal_from(claims)?);
+        inner.cache.insert(
+            digest,
+            CachedToken {
+                principal: Arc::clone(&principal),
+                not_before,
+                key_epoch,
+            },
+            unix_now().saturating_sub(inner.leeway_s as i64),
+        );
+        Ok(Arc::unwrap_or_clone(principal))
+    }
+
+    /// JWKS loads so far, the one at start-up included.
+    #[cfg(test)]
+    pub(crate) fn jwks_fetches(&self) -> u64 {
+        self.inner.fetches.load(Ordering::Acquire)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn cached_tokens(&self) -> usize {
+        self.inner.cache.len()
+    }
+}
+
+impl fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Verifier")
+            .field("issuer", &self.inner.issuer)
+            .field("audience", &self.inner.audience)
+            .field("jwks", &self.inner.fetcher.to_string())
+            .field("hs256", &self.inner.hs256.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Inner {
+    fn current_keys(&self) -> Arc<KeySet> {
+        Arc::clone(&self.keys.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// `exp` and `nbf` against the clock, with the same bounds as `jsonwebtoken`.
+    fn check_times(
+        &self,
+        expires_at: i64,
+        not_before: Option<i64>,
+        now: i64,
+    ) -> Result<(), AuthError> {
+        let leeway = self.leeway_s as i64;
+        if expires_at.saturating_add(leeway) < now {
+            return Err(AuthError::Expired);
+        }
+        if not_before.is_some_and(|nbf| nbf > now.saturating_add(leeway)) {
+            return Err(AuthError::NotYetValid);
+        }
+        Ok(())
+    }
+
+    /// The key and algorithm a token must be checked with. The algorithm comes from
+    /// the key; the header's `alg` only has to agree with it.
+    async fn select_key(&self, header: &Header) -> Result<(DecodingKey, Algorithm), AuthError> {
+        let alg = accepted_algorithm(&header.alg)?;
+        let kid = header.kid.as_deref();
+        if alg == Algorithm::HS256 {
+            let secret = self.hs256.as_ref().ok_or(AuthError::AlgorithmNotAllowed)?;
+            // A kid of an asymmetric key with HS256 is the RSA-public-key-as-secret attack.
+            if kid.is_some_and(|kid| self.current_keys().has_kid(kid)) {
+                return Err(AuthError::AlgorithmNotAllowed);
+            }
+            return Ok((secret.clone(), Algorithm::HS256));
+        }
+
+        let keys = self.current_keys();
+        let keys = match keys.find(kid) {
+            Lookup::Found(_) => keys,
+            Lookup::Ambiguous => return Err(AuthError::UnknownKey),
+            Lookup::UnknownKid => {
+                self.refetch_for_unknown_kid(keys.generation).await;
+                self.current_keys()
+            }
+        };
+        let Lookup::Found(entry) = keys.find(kid) else {
+            return Err(AuthError::UnknownKey);
+        };
+        if entry.alg != alg {
+            return Err(AuthError::AlgorithmNotAllowed);
+        }
+        Ok((entry.key.clone(), alg))
+    }
+
+    /// Refetches the JWKS for a token whose `kid` was not in `seen_generation`, unless
+    /// another caller already did or the cooldown has not passed.
+    async fn refetch_for_unknown_kid(&self, seen_generation: u64) {
+        if !self.fetcher.is_refreshable() {
+            return;
+        }
+        let _refreshing = self.refresh.lock().await;
+        if self.current_keys().generation != seen_generation {
+            return; // fetched while we waited
+        }
+        if !self.refetch_cooldown_passed() {
+            tracing::debug!("unknown kid; the JWKS was refetched recently, not again yet");
+            return;
+        }
+        self.refetch("a token names an unknown kid").await;
+    }
+
+    fn refresh_in_background_if_stale(self: &Arc<Self>) {
+        if !self.fetcher.is_refreshable()
+            || self.current_keys().loaded_at.elapsed() < self.jwks_ttl
+            || !self.refetch_cooldown_passed()
+        {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if self.background_refresh_running.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let inner = Arc::clone(self);
+        runtime.spawn(async move {
+            {
+                let _refreshing = inner.refresh.lock().await;
+                if inner.current_keys().loaded_at.elapsed() >= inner.jwks_ttl
+                    && inner.refetch_cooldown_passed()
+                {
+                    inner.refetch("the keys are older than the JWKS TTL").await;
+                }
+            }
+            inner
+                .background_refresh_running
+                .store(false, Ordering::Release);
+        });
+    }
+
+    fn refetch_cooldown_passed(&self) -> bool {
+        let last = *self
+            .last_refetch
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        last.is_none_or(|at| at.elapsed() >= self.refresh_cooldown)
+    }
+
+    /// Fetches the JWKS and puts it in force; on failure the previous keys stay.
+    /// Callers hold `self.refresh`.
+    async fn refetch(&self, reason: &'static str) {
+        *self
+            .last_refetch
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
+        self.fetches.fetch_add(1, Ordering::AcqRel);
+        let source = &self.fetcher;
+        let fetched = self
+            .fetcher
+            .fetch()
+            .await
+            .and_then(|text| parse_jwks(&text));
+        match fetched {
+            Ok(keys) if keys.entries.is_empty() => {
+                tracing::warn!(%source, reason, "the refetched JWKS has no usable key; keeping the previous keys");
+            }
+            Ok(keys) => self.install(keys, reason),
+            Err(err) => {
+                tracing::warn!(%source, reason, error = %err, "refetching the JWKS failed; keeping the previous keys");
+            }
+        }
+    }
+
+    fn install(&self, keys: ParsedKeys, reason: &'static str) {
+        let count = keys.entries.len();
+        let mut current = self.keys.write().unwrap_or_else(PoisonError::into_inner);
+        let changed = current.keys.fingerprint != keys.fingerprint;
+        *current = Arc::new(KeySet {
+            keys,
+            generation: current.generation + 1,
+            loaded_at: Instant::now(),
+        });
+        drop(current);
+        if changed {
+            self.key_epoch.fetch_add(1, Ordering::AcqRel);
+            self.cache.clear();
+            tracing::info!(source = %self.fetcher, reason, keys = count, "token signing keys changed");
+        } else {
+            tracing::debug!(source = %self.fetcher, reason, "token signing keys unchanged");
+        }
+    }
+}
+
+impl Validations {
+    fn get(&self, alg: Algorithm) -> &Validation {
+        match alg {
+            Algorithm::EdDSA => &self.eddsa,
+            Algorithm::ES256 => &self.es256,
+            Algorithm::RS256 => &self.rs256,
+            // `accepted_algorithm` admits nothing else.
+            _ => &self.hs256,
+        }
+    }
+}
+
+fn claims_validation(alg: Algorithm, config: &AuthConfig) -> Validation {
+    let mut validation = Validation::new(alg);
+    validation.leeway = config.leeway_s;
+    validation.validate_exp = true;
+    validation.validate_nbf = true;
+    validation.validate_aud = true;
+    validation.set_issuer(&[&config.issuer]);
+    validation.set_audience(&[&config.audience]);
+    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+    validation
+}
+
+/// The header's algorithm, if it is one we ever accept.
+fn accepted_algorithm(name: &str) -> Result<Algorithm, AuthError> {
+    match name {
+        "EdDSA" => Ok(Algorithm::EdDSA),
+        "ES256" => Ok(Algorithm::ES256),
+        "RS256" => Ok(Algorithm::RS256),
+        "HS256" => Ok(Algorithm::HS256),
+        _ => Err(AuthError::AlgorithmNotAllowed),
+    }
+}
+
+fn read_header(token: &str) -> Result<Header, AuthError> {
+    let mut parts = token.split('.');
+    let (Some(header), Some(_payload), Some(_signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(AuthError::Malformed);
+    };
+    let json = URL_SAFE_NO_PAD
+        .decode(header)
+        .map_err(|_| AuthError::Malformed)?;
+    let header: Header = serde_json::from_slice(&json).map_err(|_| AuthError::Malformed)?;
+    // RFC 7515 §4.1.11: extensions we do not understand must be refused.
+    if header.crit.is_some() {
+        return Err(AuthError::Malformed);
+    }
+    Ok(header)
+}
+
+fn from_jwt_error(err: jsonwebtoken::errors::Error) -> AuthError {
+    // `ErrorKind` is non_exhaustive, hence the final arm: anything new is a token we
+    // could not read.
+    match err.kind() {
+        ErrorKind::InvalidSignature => AuthError::BadSignature,
+        ErrorKind::ExpiredSignature => AuthError::Expired,
+        ErrorKind::ImmatureSignature => AuthError::NotYetValid,
+        ErrorKind::InvalidIssuer => AuthError::WrongIssuer,
+        ErrorKind::InvalidAudience => AuthError::WrongAudience,
+        ErrorKind::MissingRequiredClaim(claim) => AuthError::MissingClaim(match claim.as_str() {
+            "exp" => "exp",
+            "iss" => "iss",
+            "aud" => "aud",
+            "sub" => "sub",
+            _ => "nbf",
+        }),
+        ErrorKind::InvalidAlgorithm
+        | ErrorKind::MissingAlgorithm
+        | ErrorKind::UnsupportedAlgorithm
+        | ErrorKind::InvalidAlgorithmName => AuthError::AlgorithmNotAllowed,
+        ErrorKind::InvalidEcdsaKey
+        | ErrorKind::InvalidEddsaKey
+        | ErrorKind::InvalidRsaKey(_)
+        | ErrorKind::InvalidKeyFormat => {
+            tracing::warn!(error = %err, "a JWKS key cannot verify signatures");
+            AuthError::BadSignature
+        }
+        _ => AuthError::Malformed,
+    }
+}
+
+fn principal_from(claims: Claims) -> Result<Principal, AuthError> {
+    let sub = claims
+        .sub
+        .filter(|sub| !sub.is_empty())
+        .ok_or(AuthError::MissingClaim("sub"))?;
+    let expires_at = claims
+        .exp
+        .as_ref()
+        .map(numeric_date)
+        .ok_or(AuthError::MissingClaim("exp"))?;
+    let mut roles = Vec::with_capacity(claims.roles.len());
+    for name in &claims.roles {
+        match name.parse::<Role>() {
+            Ok(role) if !roles.contains(&role) => roles.push(role),
+            Ok(_) => {}
+            Err(_) => {
+                tracing::debug!(role = %name, sub = %sub, "ignoring an unknown role in a token")
+            }
+        }
+    }
+    Ok(Principal {
+        sub,
+        roles,
+        jurisdiction: claims.jurisdiction,
+        department: claims.department,
+        uscc: claims.uscc,
+        name: claims.name,
+        expires_at,
+    })
+}
+
+/// A JWT NumericDate (RFC 7519 §2), which may carry a fraction, in whole seconds.
+fn numeric_date(value: &serde_json::Number) -> i64 {
+    value
+        .as_i64()
+        .or_else(|| value.as_f64().map(|seconds| seconds as i64))
+        .unwrap_or(i64::MAX)
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| {
+            i64::try_from(since.as_secs()).unwrap_or(i64::MAX)
+        })
+}

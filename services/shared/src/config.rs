@@ -1,0 +1,288 @@
+//! Configuration: `ZHENGQI_*` environment variables over an optional TOML file
+//! with the same keys, over defaults that make `zhengqi up` work with nothing set.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// Everything a part of zhengqi is configured with.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// gRPC (and, for the gateway, HTTP/JSON) listening address. `ZHENGQI_LISTEN`.
+    pub listen: Option<SocketAddr>,
+    /// `/healthz`, `/readyz` and `/metrics`. `ZHENGQI_OPS_LISTEN`.
+    pub ops_listen: Option<SocketAddr>,
+    /// Data folder of the embedded deployment. `ZHENGQI_DATA`.
+    pub data: PathBuf,
+    /// Store of the part (`sqlite://…` or `postgres://…`). `ZHENGQI_DATABASE_URL`.
+    pub database_url: Option<String>,
+    /// PostgreSQL schema of the part, created if missing. `ZHENGQI_DATABASE_SCHEMA`.
+    pub database_schema: Option<String>,
+    pub auth: AuthSettings,
+    /// PEM private key that signs this deployment's `service` tokens. `ZHENGQI_SERVICE_KEY`.
+    pub service_key: Option<PathBuf>,
+    /// Addresses of the services, for the gateway and for event consumers.
+    pub upstreams: Upstreams,
+    /// A tracing filter, e.g. `info,zhengqi_intake=debug`. `ZHENGQI_LOG`.
+    pub log: Option<String>,
+    /// Group commit: the most appeals written in one transaction. `ZHENGQI_BATCH_MAX`.
+    pub batch_max: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: None,
+            ops_listen: None,
+            data: PathBuf::from("zhengqi-data"),
+            database_url: None,
+            database_schema: None,
+            auth: AuthSettings::default(),
+            service_key: None,
+            upstreams: Upstreams::default(),
+            log: None,
+            batch_max: 256,
+        }
+    }
+}
+
+/// Token verification settings (`ZHENGQI_AUTH_*`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSettings {
+    /// Required `iss`. `ZHENGQI_AUTH_ISSUER`.
+    pub issuer: Option<String>,
+    /// Required `aud`. `ZHENGQI_AUTH_AUDIENCE`, default `zhengqi`.
+    pub audience: String,
+    /// A JWKS file path or an https URL. `ZHENGQI_AUTH_JWKS`.
+    pub jwks: Option<String>,
+    /// Clock leeway in seconds. `ZHENGQI_AUTH_LEEWAY_S`, default 30.
+    pub leeway_s: u64,
+    /// Development only: accept HS256 tokens signed with this secret. `ZHENGQI_AUTH_HS256_SECRET`.
+    pub hs256_secret: Option<SecretString>,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            issuer: None,
+            audience: "zhengqi".to_owned(),
+            jwks: None,
+            leeway_s: 30,
+            hs256_secret: None,
+        }
+    }
+}
+
+/// Where each service answers (`http://host:port`), e.g. `ZHENGQI_INTAKE_URL`.
+/// Several replicas of one service are separated by commas.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Upstreams {
+    pub intake: Option<String>,
+    pub routing: Option<String>,
+    pub policy: Option<String>,
+    pub evaluation: Option<String>,
+    pub scoring: Option<String>,
+    /// How long a call to an upstream may take when the caller set no deadline.
+    #[serde(with = "seconds")]
+    pub timeout: Duration,
+}
+
+mod seconds {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+        Ok(Duration::from_secs_f64(f64::deserialize(deserializer)?))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read configuration file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("configuration file {path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
+    #[error("environment variable {name}: {message}")]
+    Env { name: &'static str, message: String },
+}
+
+impl Config {
+    /// Defaults, then `file` if given, then the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        Self::load_with(file, |name| std::env::var(name).ok())
+    }
+
+    /// As [`Config::load`], reading variables through `env` (for tests).
+    pub fn load_with(
+        file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let mut config = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|source| ConfigError::Parse {
+                    path: path.to_owned(),
+                    source,
+                })?
+            }
+            None => Config::default(),
+        };
+        config.apply_env(env)?;
+        Ok(config)
+    }
+
+    fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        let get = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+        if let Some(v) = get("ZHENGQI_LISTEN") {
+            self.listen = Some(parse_addr("ZHENGQI_LISTEN", &v)?);
+        }
+        if let Some(v) = get("ZHENGQI_OPS_LISTEN") {
+            self.ops_listen = Some(parse_addr("ZHENGQI_OPS_LISTEN", &v)?);
+        }
+        if let Some(v) = get("ZHENGQI_DATA") {
+            self.data = PathBuf::from(v);
+        }
+        if let Some(v) = get("ZHENGQI_DATABASE_URL") {
+            self.database_url = Some(v);
+        }
+        if let Some(v) = get("ZHENGQI_DATABASE_SCHEMA") {
+            self.database_schema = Some(v);
+        }
+        if let Some(v) = get("ZHENGQI_AUTH_ISSUER") {
+            self.auth.issuer = Some(v);
+        }
+        if let Some(v) = get("ZHENGQI_AUTH_AUDIENCE") {
+            self.auth.audience = v;
+        }
+        if let Some(v) = get("ZHENGQI_AUTH_JWKS") {
+            self.auth.jwks = Some(v);
+        }
+        if let Some(v) = get("ZHENGQI_AUTH_LEEWAY_S") {
+            self.auth.leeway_s = v.trim().parse().map_err(|_| ConfigError::Env {
+                name: "ZHENGQI_AUTH_LEEWAY_S",
+                message: format!("expected whole seconds, got {v:?}"),
+            })?;
+        }
+        if let Some(v) = get("ZHENGQI_AUTH_HS256_SECRET") {
+            self.auth.hs256_secret = Some(SecretString::from(v));
+        }
+        if let Some(v) = get("ZHENGQI_SERVICE_KEY") {
+            self.service_key = Some(PathBuf::from(v));
+        }
+        if let Some(v) = get("ZHENGQI_LOG") {
+            self.log = Some(v);
+        }
+        if let Some(v) = get("ZHENGQI_BATCH_MAX") {
+            self.batch_max = v
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or(ConfigError::Env {
+                    name: "ZHENGQI_BATCH_MAX",
+                    message: format!("expected a positive whole number, got {v:?}"),
+                })?;
+        }
+        for (name, slot) in [
+            ("ZHENGQI_INTAKE_URL", &mut self.upstreams.intake),
+            ("ZHENGQI_ROUTING_URL", &mut self.upstreams.routing),
+            ("ZHENGQI_POLICY_URL", &mut self.upstreams.policy),
+            ("ZHENGQI_EVALUATION_URL", &mut self.upstreams.evaluation),
+            ("ZHENGQI_SCORING_URL", &mut self.upstreams.scoring),
+        ] {
+            if let Some(v) = get(name) {
+                *slot = Some(v);
+            }
+        }
+        if let Some(v) = get("ZHENGQI_UPSTREAM_TIMEOUT_S") {
+            let seconds: f64 =
+                v.trim()
+                    .parse()
+                    .ok()
+                    .filter(|s: &f64| *s > 0.0)
+                    .ok_or(ConfigError::Env {
+                        name: "ZHENGQI_UPSTREAM_TIMEOUT_S",
+                        message: format!("expected a positive number of seconds, got {v:?}"),
+                    })?;
+            self.upstreams.timeout = Duration::from_secs_f64(seconds);
+        }
+        if self.upstreams.timeout.is_zero() {
+            self.upstreams.timeout = Duration::from_secs(30);
+        }
+        Ok(())
+    }
+}
+
+fn parse_addr(name: &'static str, value: &str) -> Result<SocketAddr, ConfigError> {
+    value.trim().parse().map_err(|_| ConfigError::Env {
+        name,
+        message: format!("expected HOST:PORT with an IP address, got {value:?}"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_need_nothing_set() {
+        let config = Config::load_with(None, |_| None).unwrap();
+        assert_eq!(config.data, PathBuf::from("zhengqi-data"));
+        assert_eq!(config.auth.audience, "zhengqi");
+        assert_eq!(config.auth.leeway_s, 30);
+        assert_eq!(config.upstreams.timeout, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("zhengqi.toml");
+        std::fs::write(
+            &path,
+            "database_url = \"sqlite://file.db\"\n[auth]\nissuer = \"https://id.example\"\nleeway_s = 5\n",
+        )
+        .unwrap();
+        let config = Config::load_with(Some(&path), |name| {
+            (name == "ZHENGQI_AUTH_LEEWAY_S").then(|| "10".to_owned())
+        })
+        .unwrap();
+        assert_eq!(config.database_url.as_deref(), Some("sqlite://file.db"));
+        assert_eq!(config.auth.issuer.as_deref(), Some("https://id.example"));
+        assert_eq!(config.auth.leeway_s, 10);
+    }
+
+    #[test]
+    fn a_bad_variable_is_named() {
+        let error = Config::load_with(None, |name| {
+            (name == "ZHENGQI_LISTEN").then(|| "nowhere".to_owned())
+        })
+        .unwrap_err();
+        assert!(error.to_string().contains("ZHENGQI_LISTEN"), "{error}");
+    }
+}
+
+/// What one service needs to start: where to listen and which database to use.
+#[derive(Debug, Clone)]
+pub struct PartConfig {
+    pub listen: SocketAddr,
+    pub ops_listen: Option<SocketAddr>,
+    pub database_url: String,
+    pub database_schema: Option<String>,
+    pub batch_max: usize,
+}

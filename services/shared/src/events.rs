@@ -1,0 +1,305 @@
+//! The append-only event log every service keeps, served as a resumable
+//! `WatchEvents(after_sequence)` stream, and the consumer that applies another
+//! service's log exactly once.
+//!
+//! An event is written in the same transaction as the state change it records.
+//! A consumer advances its cursor in the same transaction in which it applies an
+//! event, so an event takes effect exactly once across crashes of either side.
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use futures_util::{Stream, stream};
+use sqlx::AnyConnection;
+use sqlx::Row;
+use tokio::sync::watch;
+use zhengqi_proto::zhengqi::common::v1::{Event, WatchEventsRequest};
+
+use crate::error::Error;
+use crate::shutdown::Shutdown;
+use crate::storage::{Backend, Store, now_micros, timestamp};
+
+/// How many events one read of the log fetches.
+const PAGE: i64 = 500;
+/// How long a watcher waits before looking again when nothing woke it (events
+/// committed by another replica of the service do not wake it).
+const IDLE_POLL: Duration = Duration::from_millis(500);
+
+/// A boxed stream of events, as `WatchEvents` returns it.
+pub type EventStream = Pin<Box<dyn Stream<Item = Result<Event, tonic::Status>> + Send + 'static>>;
+
+/// A service's own event log.
+#[derive(Debug)]
+pub struct EventLog {
+    store: Store,
+    latest: watch::Sender<u64>,
+}
+
+impl EventLog {
+    pub fn new(store: Store) -> Arc<EventLog> {
+        let (latest, _) = watch::channel(0);
+        Arc::new(EventLog { store, latest })
+    }
+
+    /// Appends `message` inside the caller's transaction; returns its sequence.
+    /// Call [`EventLog::published`] after the transaction commits.
+    pub async fn append<M: prost::Name>(
+        &self,
+        conn: &mut AnyConnection,
+        subject_id: &str,
+        jurisdiction_code: &str,
+        message: &M,
+    ) -> Result<u64, Error> {
+        if self.store.backend() == Backend::Postgres {
+            // Sequences are handed out at insert but become visible at commit; holding
+            // this lock to commit keeps commit order equal to sequence order, so a
+            // reader resuming after N can never miss an event numbered below N.
+            sqlx::query("SELECT pg_advisory_xact_lock(7312)")
+                .execute(&mut *conn)
+                .await?;
+        }
+        let row = sqlx::query(
+            "INSERT INTO zq_events (event_type, subject_id, jurisdiction_code, payload, create_time) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING sequence",
+        )
+        .bind(M::full_name())
+        .bind(subject_id)
+        .bind(jurisdiction_code)
+        .bind(prost::Message::encode_to_vec(message))
+        .bind(now_micros())
+        .fetch_one(&mut *conn)
+        .await?;
+        let sequence: i64 = row.try_get(0)?;
+        Ok(sequence as u64)
+    }
+
+    /// Wakes the watchers after a transaction with events has committed.
+    pub fn published(&self, sequence: u64) {
+        self.latest.send_if_modified(|latest| {
+            if sequence > *latest {
+                *latest = sequence;
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    /// Reads up to one page of events after `after`, oldest first.
+    pub async fn read_after(&self, after: u64, limit: i64) -> Result<Vec<Event>, Error> {
+        let rows = sqlx::query(
+            "SELECT sequence, event_type, subject_id, jurisdiction_code, payload, create_time \
+             FROM zq_events WHERE sequence > $1 ORDER BY sequence LIMIT $2",
+        )
+        .bind(after as i64)
+        .bind(limit)
+        .fetch_all(self.store.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let event_type: String = row.try_get(1)?;
+                Ok(Event {
+                    sequence: row.try_get::<i64, _>(0)? as u64,
+                    payload: Some(prost_types::Any {
+                        type_url: format!("type.googleapis.com/{event_type}"),
+                        value: row.try_get(4)?,
+                    }),
+                    r#type: event_type,
+                    subject_id: row.try_get(2)?,
+                    jurisdiction_code: row.try_get(3)?,
+                    create_time: Some(timestamp(row.try_get(5)?)),
+                })
+            })
+            .collect()
+    }
+
+    /// History after `request.after_sequence`, then live events, never ending
+    /// until the caller goes away.
+    pub fn watch(self: &Arc<Self>, request: WatchEventsRequest) -> EventStream {
+        struct State {
+            log: Arc<EventLog>,
+            after: u64,
+            types: Vec<String>,
+            buffer: VecDeque<Event>,
+            wake: watch::Receiver<u64>,
+            failed: bool,
+        }
+        let state = State {
+            log: Arc::clone(self),
+            after: request.after_sequence,
+            types: request.types,
+            buffer: VecDeque::new(),
+            wake: self.latest.subscribe(),
+            failed: false,
+        };
+        Box::pin(stream::unfold(state, |mut state| async move {
+            if state.failed {
+                return None;
+            }
+            loop {
+                if let Some(event) = state.buffer.pop_front() {
+                    return Some((Ok(event), state));
+                }
+                state.wake.mark_unchanged();
+                match state.log.read_after(state.after, PAGE).await {
+                    Ok(page) if !page.is_empty() => {
+                        state.after = page.last().map(|e| e.sequence).unwrap_or(state.after);
+                        let types = &state.types;
+                        state.buffer.extend(
+                            page.into_iter()
+                                .filter(|e| types.is_empty() || types.contains(&e.r#type)),
+                        );
+                    }
+                    Ok(_) => {
+                        tokio::select! {
+                            _ = state.wake.changed() => {}
+                            _ = tokio::time::sleep(IDLE_POLL) => {}
+                        }
+                    }
+                    Err(error) => {
+                        state.failed = true;
+                        return Some((Err(error.into()), state));
+                    }
+                }
+            }
+        }))
+    }
+}
+
+/// Applies one event of another service's log inside the consumer's transaction.
+pub trait EventHandler: Send + Sync + 'static {
+    fn apply<'a>(
+        &'a self,
+        conn: &'a mut AnyConnection,
+        event: &'a Event,
+    ) -> BoxFuture<'a, Result<(), Error>>;
+}
+
+/// Supplies the bearer token a consumer presents to the service it watches.
+pub type TokenSource = Arc<dyn Fn() -> Result<String, Error> + Send + Sync>;
+
+/// Follows one service's `WatchEvents` and applies each event exactly once.
+pub struct Consumer<H> {
+    /// Names the cursor, e.g. `intake`.
+    pub source: String,
+    /// Base address of the watched service, e.g. `http://127.0.0.1:7001`.
+    pub endpoint: String,
+    /// Full gRPC path of its `WatchEvents`, e.g. `/zhengqi.intake.v1.IntakeService/WatchEvents`.
+    pub method: &'static str,
+    pub store: Store,
+    pub handler: H,
+    pub token: Option<TokenSource>,
+}
+
+impl<H: EventHandler> Consumer<H> {
+    /// The last sequence this consumer applied from `source`.
+    pub async fn cursor(store: &Store, source: &str) -> Result<u64, Error> {
+        let row = sqlx::query("SELECT sequence FROM zq_consumer_cursors WHERE source = $1")
+            .bind(source)
+            .fetch_optional(store.pool())
+            .await?;
+        Ok(match row {
+            Some(row) => row.try_get::<i64, _>(0)? as u64,
+            None => 0,
+        })
+    }
+
+    /// Runs until `shutdown`, reconnecting with backoff whenever the stream breaks.
+    pub async fn run(self, shutdown: Shutdown) {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            let outcome = tokio::select! {
+                _ = shutdown.wait() => return,
+                outcome = self.follow() => outcome,
+            };
+            match outcome {
+                Ok(()) => backoff = Duration::from_millis(100),
+                Err(error) => {
+                    tracing::warn!(source = %self.source, %error, "event stream interrupted; reconnecting");
+                }
+            }
+            tokio::select! {
+                _ = shutdown.wait() => return,
+                _ = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    async fn follow(&self) -> Result<(), Error> {
+        let mut after = Self::cursor(&self.store, &self.source).await?;
+        let channel = tonic::transport::Endpoint::from_shared(self.endpoint.clone())
+            .map_err(|e| Error::Unavailable(format!("bad endpoint {}: {e}", self.endpoint)))?
+            .connect_timeout(Duration::from_secs(5))
+            .connect()
+            .await
+            .map_err(|e| Error::Unavailable(format!("{} unreachable: {e}", self.endpoint)))?;
+        let mut grpc = tonic::client::Grpc::new(channel);
+        grpc.ready()
+            .await
+            .map_err(|e| Error::Unavailable(format!("{} not ready: {e}", self.endpoint)))?;
+        let mut request = tonic::Request::new(WatchEventsRequest {
+            after_sequence: after,
+            types: Vec::new(),
+        });
+        if let Some(token) = &self.token {
+            let value = format!("Bearer {}", token()?)
+                .parse()
+                .map_err(|_| Error::internal("service token is not a valid header value"))?;
+            request.metadata_mut().insert("authorization", value);
+        }
+        let codec = tonic_prost::ProstCodec::<WatchEventsRequest, Event>::default();
+        let path = http::uri::PathAndQuery::from_static(self.method);
+        let mut stream = grpc
+            .server_streaming(request, path, codec)
+            .await
+            .map_err(|status| Error::Unavailable(format!("WatchEvents refused: {status}")))?
+            .into_inner();
+        while let Some(event) = stream
+            .message()
+            .await
+            .map_err(|status| Error::Unavailable(format!("WatchEvents broke: {status}")))?
+        {
+            if event.sequence <= after {
+                continue;
+            }
+            self.apply(&event).await?;
+            after = event.sequence;
+        }
+        Ok(())
+    }
+
+    async fn apply(&self, event: &Event) -> Result<(), Error> {
+        let mut tx = self.store.begin_write().await?;
+        self.handler.apply(&mut tx, event).await?;
+        sqlx::query(
+            "INSERT INTO zq_consumer_cursors (source, sequence, update_time) VALUES ($1, $2, $3) \
+             ON CONFLICT (source) DO UPDATE SET sequence = excluded.sequence, update_time = excluded.update_time",
+        )
+        .bind(&self.source)
+        .bind(event.sequence as i64)
+        .bind(now_micros())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// Answers a `WatchEvents` call: only `service` (and `admin`) callers may follow a log.
+pub fn serve_watch(
+    log: &Arc<EventLog>,
+    request: tonic::Request<WatchEventsRequest>,
+    part: &str,
+) -> Result<tonic::Response<EventStream>, tonic::Status> {
+    let principal = crate::access::principal(&request)?;
+    crate::access::require_any(
+        principal,
+        &[crate::auth::Role::Service, crate::auth::Role::Admin],
+        &format!("watching {part}'s events"),
+    )?;
+    Ok(tonic::Response::new(log.watch(request.into_inner())))
+}

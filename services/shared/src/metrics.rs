@@ -1,0 +1,175 @@
+//! Prometheus metrics: per-method call counts and latency histograms, and named
+//! counters, rendered in the text exposition format on `/metrics`.
+
+use std::collections::BTreeMap;
+use std::sync::{LazyLock, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use futures_util::future::BoxFuture;
+
+/// Upper bounds of the latency buckets, in seconds.
+const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
+
+#[derive(Default)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+#[derive(Default)]
+struct Registry {
+    calls: BTreeMap<(String, String, String), u64>,
+    latency: BTreeMap<(String, String), Histogram>,
+    counters: BTreeMap<(String, String), u64>,
+}
+
+static REGISTRY: LazyLock<Mutex<Registry>> = LazyLock::new(Default::default);
+
+/// Records one call of `method` (a gRPC path) served by `part`.
+pub fn record_call(part: &str, method: &str, code: &str, elapsed: Duration) {
+    let mut registry = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
+    *registry
+        .calls
+        .entry((part.to_owned(), method.to_owned(), code.to_owned()))
+        .or_default() += 1;
+    let histogram = registry
+        .latency
+        .entry((part.to_owned(), method.to_owned()))
+        .or_default();
+    let seconds = elapsed.as_secs_f64();
+    for (bound, count) in BUCKETS.iter().zip(histogram.counts.iter_mut()) {
+        if seconds <= *bound {
+            *count += 1;
+        }
+    }
+    histogram.count += 1;
+    histogram.sum += seconds;
+}
+
+/// Adds one to the counter `name` with the label value `label` (e.g. an auth failure reason).
+pub fn increment(name: &str, label: &str) {
+    let mut registry = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
+    *registry
+        .counters
+        .entry((name.to_owned(), label.to_owned()))
+        .or_default() += 1;
+}
+
+/// Every metric in the Prometheus text format.
+pub fn render() -> String {
+    use std::fmt::Write;
+    let registry = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
+    let mut out = String::new();
+    out.push_str("# HELP zhengqi_calls_total gRPC calls by part, method and status code.\n");
+    out.push_str("# TYPE zhengqi_calls_total counter\n");
+    for ((part, method, code), count) in &registry.calls {
+        let _ = writeln!(
+            out,
+            "zhengqi_calls_total{{part=\"{part}\",method=\"{method}\",code=\"{code}\"}} {count}"
+        );
+    }
+    out.push_str("# HELP zhengqi_call_seconds Time to the response headers of gRPC calls.\n");
+    out.push_str("# TYPE zhengqi_call_seconds histogram\n");
+    for ((part, method), histogram) in &registry.latency {
+        for (bound, count) in BUCKETS.iter().zip(histogram.counts.iter()) {
+            let _ = writeln!(
+                out,
+                "zhengqi_call_seconds_bucket{{part=\"{part}\",method=\"{method}\",le=\"{bound}\"}} {count}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "zhengqi_call_seconds_bucket{{part=\"{part}\",method=\"{method}\",le=\"+Inf\"}} {}",
+            histogram.count
+        );
+        let _ = writeln!(
+            out,
+            "zhengqi_call_seconds_sum{{part=\"{part}\",method=\"{method}\"}} {}",
+            histogram.sum
+        );
+        let _ = writeln!(
+            out,
+            "zhengqi_call_seconds_count{{part=\"{part}\",method=\"{method}\"}} {}",
+            histogram.count
+        );
+    }
+    let mut last = "";
+    for ((name, label), count) in &registry.counters {
+        if name != last {
+            let _ = writeln!(out, "# TYPE {name} counter");
+            last = name;
+        }
+        let _ = writeln!(out, "{name}{{reason=\"{label}\"}} {count}");
+    }
+    out
+}
+
+/// A tower layer that records every call through it.
+#[derive(Debug, Clone)]
+pub struct MetricsLayer {
+    part: &'static str,
+}
+
+impl MetricsLayer {
+    pub fn new(part: &'static str) -> Self {
+        Self { part }
+    }
+}
+
+impl<S> tower::Layer<S> for MetricsLayer {
+    type Service = MetricsService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        MetricsService {
+            part: self.part,
+            inner,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct MetricsService<S> {
+    part: &'static str,
+    inner: S,
+}
+
+impl<S, B, R> tower::Service<http::Request<B>> for MetricsService<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<R>> + Send,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let method = request.uri().path().to_owned();
+        let part = self.part;
+        let started = Instant::now();
+        let future = self.inner.call(request);
+        Box::pin(async move {
+            let result = future.await;
+            let code = match &result {
+                // A status in the headers is a trailers-only (error) response; a call
+                // that streams its status in the trailers is counted as "0" (OK) here.
+                Ok(response) => response
+                    .headers()
+                    .get("grpc-status")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("0")
+                    .to_owned(),
+                Err(_) => "transport".to_owned(),
+            };
+            record_call(part, &method, &code, started.elapsed());
+            result
+        })
+    }
+}

@@ -1,0 +1,27 @@
+//! Reference data the domain runs on: who an enterprise is, where it is, and which days
+//! count.
+//!
+//! - [`Uscc`]: the unified social credit code (统一社会信用代码, GB 32100-2015) that
+//!   names an enterprise, with an audited [`UsccOverrides`] list for the few real
+//!   registry codes whose check character is wrong.
+//! - [`JurisdictionCode`] and [`Directory`]: administrative division codes (行政区划代码,
+//!   GB/T 2260) and the city's tree of jurisdictions, with names kept by validity period
+//!   because names change while codes stay.
+//! - [`Calendar`]: the official working-day calendar (工作日), weekends off and weekdays
+//!   on except the days listed in each year's State Council holiday notice.
+//!
+//! Every table is data, not code (FACTS.md: "each is data the code must load, not
+//! hard-code, so a deploying city can correct or extend it"). Guangyuan's tables are
+//! embedded from `data/` as the defaults; each type also loads a TOML string that an
+//! operator supplies.
+
+mod calendar;
+mod jurisdiction;
+mod toml_date;
+mod uscc;
+
+pub use calendar::{Calendar, CalendarDataError, CalendarError};
+pub use jurisdiction::{
+    Directory, DirectoryError, Jurisdiction, JurisdictionCode, JurisdictionError, Level, NamePeriod,
+};
+pub use uscc::{Uscc, UsccError, UsccOverride, UsccOverrides, UsccOverridesError};

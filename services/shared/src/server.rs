@@ -1,0 +1,351 @@
+//! Server bootstrap shared by every service: listeners bound first (port 0 in
+//! tests), standard health, reflection v1 and v1alpha, token verification,
+//! metrics, `/healthz` `/readyz` `/metrics` on an ops port, and graceful shutdown
+//! that finishes the calls in flight.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
+
+use axum::routing::get;
+use futures_util::future::BoxFuture;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::body::Body;
+use tonic::server::NamedService;
+use tonic_health::ServingStatus;
+
+use crate::auth::{Principal, Verifier, bearer_token};
+use crate::error::Error;
+use crate::metrics::{self, MetricsLayer};
+use crate::shutdown::Shutdown;
+use crate::storage::{Migrations, Store};
+
+/// Paths answered without a token: health checks and reflection.
+pub fn is_open_path(path: &str) -> bool {
+    path.starts_with("/grpc.health.v1.Health/") || path.starts_with("/grpc.reflection.")
+}
+
+/// Sets up structured logging once per process; `filter` is a tracing filter
+/// (`ZHENGQI_LOG`), `info` when unset.
+pub fn init_tracing(filter: Option<&str>) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter.unwrap_or("info"))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(true)
+        .try_init();
+}
+
+/// The listeners of one part, bound before anything else so the real addresses
+/// (also with port 0) are known at once.
+#[derive(Debug)]
+pub struct Host {
+    part: &'static str,
+    listener: TcpListener,
+    ops_listener: Option<TcpListener>,
+    addr: SocketAddr,
+    ops_addr: Option<SocketAddr>,
+}
+
+impl Host {
+    pub async fn bind(
+        part: &'static str,
+        listen: SocketAddr,
+        ops: Option<SocketAddr>,
+    ) -> Result<Host, Error> {
+        let listener = TcpListener::bind(listen)
+            .await
+            .map_err(|e| Error::internal(format!("{part}: cannot listen on {listen}: {e}")))?;
+        let addr = listener.local_addr().map_err(Error::internal)?;
+        let ops_listener =
+            match ops {
+                Some(ops) => Some(TcpListener::bind(ops).await.map_err(|e| {
+                    Error::internal(format!("{part}: cannot listen on {ops}: {e}"))
+                })?),
+                None => None,
+            };
+        let ops_addr = ops_listener.as_ref().and_then(|l| l.local_addr().ok());
+        Ok(Host {
+            part,
+            listener,
+            ops_listener,
+            addr,
+            ops_addr,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn ops_addr(&self) -> Option<SocketAddr> {
+        self.ops_addr
+    }
+
+    /// Serves `service` until `shutdown`. Health answers NOT_SERVING, and every other
+    /// call UNAVAILABLE, until `prepare` (the migrations) has finished.
+    pub async fn serve<S, F>(
+        self,
+        service: S,
+        verifier: Verifier,
+        prepare: F,
+        shutdown: Shutdown,
+    ) -> Result<(), Error>
+    where
+        S: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
+            + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+        F: Future<Output = Result<(), Error>>,
+    {
+        let (health, health_service) = tonic_health::server::health_reporter();
+        health
+            .set_service_status("", ServingStatus::NotServing)
+            .await;
+        health
+            .set_service_status(S::NAME, ServingStatus::NotServing)
+            .await;
+        let reflection_v1 = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(zhengqi_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()
+            .map_err(Error::internal)?;
+        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(zhengqi_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1alpha()
+            .map_err(Error::internal)?;
+        let ready = Arc::new(AtomicBool::new(false));
+
+        if let Some(ops) = self.ops_listener {
+            let ready = Arc::clone(&ready);
+            let router = axum::Router::new()
+                .route("/healthz", get(|| async { "ok\n" }))
+                .route(
+                    "/readyz",
+                    get(move || {
+                        let ready = ready.load(Ordering::Acquire);
+                        async move {
+                            if ready {
+                                (http::StatusCode::OK, "ready\n")
+                            } else {
+                                (http::StatusCode::SERVICE_UNAVAILABLE, "starting\n")
+                            }
+                        }
+                    }),
+                )
+                .route("/metrics", get(|| async { metrics::render() }));
+            let shutdown = shutdown.clone();
+            tokio::spawn(async move {
+                let _ = axum::serve(ops, router)
+                    .with_graceful_shutdown(async move { shutdown.wait().await })
+                    .await;
+            });
+        }
+
+        let router = tonic::transport::Server::builder()
+            .layer(MetricsLayer::new(self.part))
+            .layer(AuthLayer::new(verifier, Arc::clone(&ready)))
+            .add_service(health_service)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha)
+            .add_service(service);
+        let incoming = TcpListenerStream::new(self.listener);
+        let stopping = shutdown.clone();
+        let server = tokio::spawn(
+            router.serve_with_incoming_shutdown(incoming, async move { stopping.wait().await }),
+        );
+
+        if let Err(error) = prepare.await {
+            tracing::error!(part = self.part, %error, "start-up failed");
+            shutdown.trigger();
+            let _ = server.await;
+            return Err(error);
+        }
+        ready.store(true, Ordering::Release);
+        health.set_service_status("", ServingStatus::Serving).await;
+        health
+            .set_service_status(S::NAME, ServingStatus::Serving)
+            .await;
+        tracing::info!(part = self.part, addr = %self.addr, "serving");
+
+        let result = server.await.map_err(Error::internal)?;
+        result.map_err(|e| Error::internal(format!("{}: server failed: {e}", self.part)))
+    }
+}
+
+/// Verifies the bearer token of every call except health and reflection, and
+/// puts the [`Principal`] into the request's extensions.
+#[derive(Clone)]
+pub struct AuthLayer {
+    verifier: Verifier,
+    ready: Arc<AtomicBool>,
+}
+
+impl AuthLayer {
+    pub fn new(verifier: Verifier, ready: Arc<AtomicBool>) -> Self {
+        Self { verifier, ready }
+    }
+}
+
+impl<S> tower::Layer<S> for AuthLayer {
+    type Service = AuthService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        AuthService {
+            inner,
+            verifier: self.verifier.clone(),
+            ready: Arc::clone(&self.ready),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct AuthService<S> {
+    inner: S,
+    verifier: Verifier,
+    ready: Arc<AtomicBool>,
+}
+
+impl<S> tower::Service<http::Request<Body>> for AuthService<S>
+where
+    S: tower::Service<http::Request<Body>, Response = http::Response<Body>>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
+        // The clone that was polled ready serves this call; a fresh clone waits for the next.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        if is_open_path(request.uri().path()) {
+            return Box::pin(inner.call(request));
+        }
+        if !self.ready.load(Ordering::Acquire) {
+            let status = tonic::Status::unavailable("starting: migrations are running");
+            return Box::pin(async move { Ok(status.into_http()) });
+        }
+        let verifier = self.verifier.clone();
+        Box::pin(async move {
+            let header = request
+                .headers()
+                .get(http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok());
+            let verified = match bearer_token(header) {
+                Ok(token) => verifier.verify(token).await,
+                Err(error) => Err(error),
+            };
+            match verified {
+                Ok(principal) => {
+                    request.extensions_mut().insert::<Principal>(principal);
+                    inner.call(request).await
+                }
+                Err(error) => {
+                    metrics::increment("zhengqi_auth_failures_total", error.reason());
+                    let status: tonic::Status = Error::Unauthenticated(error).into();
+                    Ok(status.into_http())
+                }
+            }
+        })
+    }
+}
+
+/// One service, bound and connected, ready to run: what every service's
+/// `build(config)` returns.
+pub struct Part<S> {
+    host: Host,
+    store: Store,
+    service: S,
+    verifier: Verifier,
+    migrations: Option<&'static Migrations>,
+    background: Vec<BoxFuture<'static, ()>>,
+}
+
+impl<S> Part<S>
+where
+    S: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
+        + NamedService
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
+    pub fn new(
+        host: Host,
+        store: Store,
+        service: S,
+        verifier: Verifier,
+        migrations: Option<&'static Migrations>,
+    ) -> Self {
+        Self {
+            host,
+            store,
+            service,
+            verifier,
+            migrations,
+            background: Vec::new(),
+        }
+    }
+
+    /// Adds a task (e.g. an event consumer) started once the migrations have run.
+    pub fn with_background(
+        mut self,
+        task: impl FnOnce(Shutdown) -> BoxFuture<'static, ()>,
+        shutdown: &Shutdown,
+    ) -> Self {
+        self.background.push(task(shutdown.clone()));
+        self
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.host.addr()
+    }
+
+    pub fn ops_addr(&self) -> Option<SocketAddr> {
+        self.host.ops_addr()
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Runs the migrations (health NOT_SERVING meanwhile), starts the background
+    /// tasks, then serves until `shutdown`, finishing the calls in flight.
+    pub async fn run_until_stopped(self, shutdown: Shutdown) -> Result<(), Error> {
+        let store = self.store.clone();
+        let migrations = self.migrations;
+        let background = self.background;
+        let prepare = async move {
+            if let Some(migrations) = migrations {
+                store.migrate(migrations).await?;
+            }
+            for task in background {
+                tokio::spawn(task);
+            }
+            Ok(())
+        };
+        let result = self
+            .host
+            .serve(self.service, self.verifier, prepare, shutdown)
+            .await;
+        self.store.close().await;
+        result
+    }
+}

@@ -1,0 +1,306 @@
+//! One storage API over SQLite (the embedded default) and PostgreSQL (production).
+//!
+//! Queries are written once in portable SQL with `$1`-style parameters, which both
+//! backends accept through sqlx's `Any` driver; DDL that must differ lives in
+//! per-backend migration folders of each service.
+
+use std::path::Path;
+use std::sync::Once;
+use std::time::Duration;
+
+use sqlx::AnyConnection;
+use sqlx::any::AnyPoolOptions;
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, AssertSqlSafe, Connection, Executor};
+
+use crate::error::Error;
+
+/// Which database engine a [`Store`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A service's migrations, one folder per backend.
+pub struct Migrations {
+    pub sqlite: Migrator,
+    pub postgres: Migrator,
+}
+
+/// A connection pool to one service's own database.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+static INSTALL_DRIVERS: Once = Once::new();
+
+impl Store {
+    /// Connects to `url` (`sqlite://…` or `postgres://…`). A SQLite file is created
+    /// if missing and put in WAL mode; a PostgreSQL `schema`, when given, is created
+    /// if missing and used for every connection.
+    pub async fn connect(url: &str, schema: Option<&str>) -> Result<Store, Error> {
+        INSTALL_DRIVERS.call_once(sqlx::any::install_default_drivers);
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(Error::internal(format!(
+                "unsupported database URL scheme in {:?}: expected sqlite: or postgres:",
+                url.split(':').next().unwrap_or_default()
+            )));
+        };
+        let pool = match backend {
+            Backend::Sqlite => {
+                let url = if url.contains('?') {
+                    url.to_owned()
+                } else {
+                    format!("{url}?mode=rwc")
+                };
+                AnyPoolOptions::new()
+                    .max_connections(8)
+                    .min_connections(1)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            // sqlx leaves SQLite in rollback-journal mode; WAL with
+                            // synchronous=NORMAL survives a crash of the process.
+                            conn.execute(
+                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                                 PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
+                            )
+                            .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect(&url)
+                    .await?
+            }
+            Backend::Postgres => {
+                let options = AnyPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(10));
+                match schema {
+                    Some(schema) => {
+                        let schema = quote_identifier(schema)?;
+                        let mut conn = AnyConnection::connect(url).await?;
+                        conn.execute(AssertSqlSafe(format!(
+                            "CREATE SCHEMA IF NOT EXISTS {schema}"
+                        )))
+                        .await?;
+                        conn.close().await?;
+                        options
+                            .after_connect(move |conn, _| {
+                                let set = format!("SET search_path TO {schema}");
+                                Box::pin(async move {
+                                    conn.execute(AssertSqlSafe(set)).await?;
+                                    Ok(())
+                                })
+                            })
+                            .connect(url)
+                            .await?
+                    }
+                    None => options.connect(url).await?,
+                }
+            }
+        };
+        let store = Store { pool, backend };
+        store.ensure_core_schema().await?;
+        Ok(store)
+    }
+
+    /// Opens (creating if missing) the SQLite file at `path`.
+    pub async fn open_sqlite(path: &Path) -> Result<Store, Error> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| Error::internal(format!("cannot create {}: {e}", parent.display())))?;
+        }
+        let absolute = std::path::absolute(path)
+            .map_err(|e| Error::internal(format!("bad database path {}: {e}", path.display())))?;
+        Store::connect(&format!("sqlite://{}", absolute.display()), None).await
+    }
+
+    /// Runs the service's migrations for this backend.
+    pub async fn migrate(&self, migrations: &Migrations) -> Result<(), Error> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &migrations.sqlite,
+            Backend::Postgres => &migrations.postgres,
+        };
+        migrator
+            .run(&self.pool)
+            .await
+            .map_err(|e| Error::internal(format!("migration failed: {e}")))
+    }
+
+    /// Begins a transaction that will write. On SQLite it takes the write lock at
+    /// once (`BEGIN IMMEDIATE`), so it waits its turn instead of failing when a
+    /// read would have to be upgraded after another writer committed.
+    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, Error> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// The tables the shared mechanisms keep in every service's database: the
+    /// append-only event log and the cursors of the logs this service consumes.
+    async fn ensure_core_schema(&self) -> Result<(), Error> {
+        let ddl = match self.backend {
+            Backend::Sqlite => {
+                "CREATE TABLE IF NOT EXISTS zq_events (
+                    sequence INTEGER PRIMARY KEY AUTOINCREMENT,
+                    event_type TEXT NOT NULL,
+                    subject_id TEXT NOT NULL,
+                    jurisdiction_code TEXT NOT NULL,
+                    payload BLOB NOT NULL,
+                    create_time BIGINT NOT NULL);
+                 CREATE TABLE IF NOT EXISTS zq_consumer_cursors (
+                    source TEXT PRIMARY KEY,
+                    sequence BIGINT NOT NULL,
+                    update_time BIGINT NOT NULL);"
+            }
+            Backend::Postgres => {
+                "CREATE TABLE IF NOT EXISTS zq_events (
+                    sequence BIGSERIAL PRIMARY KEY,
+                    event_type TEXT NOT NULL,
+                    subject_id TEXT NOT NULL,
+                    jurisdiction_code TEXT NOT NULL,
+                    payload BYTEA NOT NULL,
+                    create_time BIGINT NOT NULL);
+                 CREATE TABLE IF NOT EXISTS zq_consumer_cursors (
+                    source TEXT PRIMARY KEY,
+                    sequence BIGINT NOT NULL,
+                    update_time BIGINT NOT NULL);"
+            }
+        };
+        let mut conn = self.pool.acquire().await?;
+        if self.backend == Backend::Postgres {
+            // Concurrent starts of replicas must not race on CREATE TABLE.
+            sqlx::query("SELECT pg_advisory_lock(7311)")
+                .execute(&mut *conn)
+                .await?;
+        }
+        let result = conn.execute(ddl).await;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_unlock(7311)")
+                .execute(&mut *conn)
+                .await?;
+        }
+        result?;
+        Ok(())
+    }
+}
+
+fn quote_identifier(name: &str) -> Result<String, Error> {
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(Error::internal(format!(
+            "database schema {name:?} must be letters, digits and underscores"
+        )));
+    }
+    Ok(format!("\"{name}\""))
+}
+
+/// Microseconds since the Unix epoch, the portable representation of a time.
+pub fn now_micros() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
+pub fn timestamp(micros: i64) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: micros.div_euclid(1_000_000),
+        nanos: (micros.rem_euclid(1_000_000) * 1_000) as i32,
+    }
+}
+
+pub fn micros_of(timestamp: &prost_types::Timestamp) -> i64 {
+    timestamp.seconds * 1_000_000 + i64::from(timestamp.nanos) / 1_000
+}
+
+/// A value bound to a query built at run time.
+#[derive(Debug, Clone)]
+pub enum SqlValue {
+    Text(String),
+    Int(i64),
+}
+
+/// A `WHERE` clause assembled from optional filters, numbering its `$n`
+/// parameters so the same text runs on SQLite and PostgreSQL.
+#[derive(Debug, Default, Clone)]
+pub struct Filter {
+    clauses: Vec<String>,
+    values: Vec<SqlValue>,
+}
+
+impl Filter {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The next parameter's placeholder, binding `value` to it.
+    pub fn param(&mut self, value: SqlValue) -> String {
+        self.values.push(value);
+        format!("${}", self.values.len())
+    }
+
+    /// Adds a condition; `build` receives a function that binds a value and
+    /// returns its placeholder.
+    pub fn and(&mut self, build: impl FnOnce(&mut dyn FnMut(SqlValue) -> String) -> String) {
+        let clause = build(&mut |value| self.param(value));
+        self.clauses.push(clause);
+    }
+
+    /// `column = value`.
+    pub fn eq(&mut self, column: &str, value: SqlValue) {
+        let p = self.param(value);
+        self.clauses.push(format!("{column} = {p}"));
+    }
+
+    /// `column IN (values…)`; an empty set matches nothing.
+    pub fn any_of(&mut self, column: &str, values: impl IntoIterator<Item = SqlValue>) {
+        let placeholders: Vec<String> = values.into_iter().map(|v| self.param(v)).collect();
+        if placeholders.is_empty() {
+            self.clauses.push("1 = 0".to_owned());
+        } else {
+            self.clauses
+                .push(format!("{column} IN ({})", placeholders.join(", ")));
+        }
+    }
+
+    /// ` WHERE …` (or nothing).
+    pub fn where_clause(&self) -> String {
+        if self.clauses.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", self.clauses.join(" AND "))
+        }
+    }
+
+    /// Binds the collected values, in order, to `sql`.
+    pub fn query(
+        &self,
+        sql: String,
+    ) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for value in &self.values {
+            query = match value {
+                SqlValue::Text(text) => query.bind(text.clone()),
+                SqlValue::Int(number) => query.bind(*number),
+            };
+        }
+        query
+    }
+}
