@@ -286,3 +286,23 @@ pub struct PartConfig {
     pub database_schema: Option<String>,
     pub batch_max: usize,
 }
+
+impl AuthSettings {
+    /// Verifier settings when a JWKS is configured; `None` when it is not (the
+    /// embedded deployment then trusts its development issuer).
+    pub fn to_auth_config(&self) -> Result<Option<crate::auth::AuthConfig>, ConfigError> {
+        let Some(jwks) = &self.jwks else {
+            return Ok(None);
+        };
+        let issuer = self.issuer.clone().ok_or(ConfigError::Env {
+            name: "ZHENGQI_AUTH_ISSUER",
+            message: "must be set when ZHENGQI_AUTH_JWKS is".to_owned(),
+        })?;
+        let mut config =
+            crate::auth::AuthConfig::new(issuer, crate::auth::JwksSource::from_setting(jwks));
+        config.audience = self.audience.clone();
+        config.leeway_s = self.leeway_s;
+        config.hs256_secret = self.hs256_secret.clone();
+        Ok(Some(config))
+    }
+}

@@ -15,12 +15,21 @@
 //! For `zhengqi up` and `zhengqi token` a [`DevIssuer`] keeps an Ed25519 key and its
 //! `jwks.json` in the data folder; a [`Signer`] mints service tokens from any PEM key.
 //!
-//! A typical interceptor:
+//! Use from a server (the lead's wiring; this module knows nothing of tonic):
 //!
-//! ```ignore
-//! let token = auth::bearer_token(request.metadata().get("authorization").and_then(|v| v.to_str().ok()))?;
+//! ```text
+//! // once, at start-up
+//! let verifier = Verifier::new(AuthConfig::new(issuer, JwksSource::from_setting(&jwks))).await?;
+//! // per call: in an async tower layer …
+//! let token = auth::bearer_token(headers.get("authorization").and_then(|v| v.to_str().ok()))?;
 //! let principal = verifier.verify(token).await?;
+//! // … or in tonic's synchronous interceptor, which cannot await:
+//! let principal = verifier.verify_now(token)?;
+//! request.extensions_mut().insert(principal);
 //! ```
+//!
+//! Every [`AuthError`] a token causes is `UNAUTHENTICATED`; [`AuthError::reason`]
+//! labels metrics and audit records.
 
 mod cache;
 mod config;

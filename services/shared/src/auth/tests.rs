@@ -4,8 +4,11 @@
 //! raw public key bytes, independently of [`Signer`], so the verifier is tested
 //! against tokens it did not mint itself.
 
+use std::io::{Read as _, Write as _};
+use std::net::TcpListener;
 use std::path::Path;
-use std::sync::LazyLock;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
@@ -294,6 +297,19 @@ async fn unknown_and_repeated_role_names_are_ignored() {
     let principal = verifier.verify(&key.token(&claims)).await.unwrap();
 
     assert_eq!(principal.roles, vec![Role::Leader]);
+}
+
+#[tokio::test]
+async fn a_token_without_roles_grants_none() {
+    let key = TestKey::ed25519("ed-1");
+    let verifier = verifier_for(&[&key]).await;
+
+    for roles in [json!(null), json!([])] {
+        let mut claims = claims();
+        claims["roles"] = roles;
+        let principal = verifier.verify(&key.token(&claims)).await.unwrap();
+        assert!(principal.roles.is_empty());
+    }
 }
 
 #[tokio::test]
@@ -646,26 +662,43 @@ async fn symmetric_and_encryption_keys_in_a_jwks_are_not_used() {
 #[tokio::test]
 async fn a_verifier_cannot_be_built_without_a_usable_jwks() {
     let dir = tempfile::tempdir().unwrap();
-    let missing = Verifier::new(config(JwksSource::File(dir.path().join("none.json")))).await;
-    let garbage = Verifier::new(config(JwksSource::Inline("<html>".to_owned()))).await;
-    let empty = Verifier::new(config(JwksSource::Inline(r#"{"keys":[]}"#.to_owned()))).await;
-    let plain_http = Verifier::new(config(JwksSource::Url(
-        "http://id.example/jwks.json".to_owned(),
-    )))
-    .await;
-    let no_issuer = Verifier::new(AuthConfig::new(" ", JwksSource::Inline(jwks(&[])))).await;
+    let unusable = [
+        JwksSource::File(dir.path().join("none.json")),
+        JwksSource::Inline("<html>".to_owned()),
+        JwksSource::Inline(r#"{"keys":[]}"#.to_owned()),
+        JwksSource::Url("https://127.0.0.1:1/jwks.json".to_owned()),
+    ];
 
-    assert!(matches!(missing, Err(AuthError::Jwks(_))), "{missing:?}");
-    assert!(matches!(garbage, Err(AuthError::Jwks(_))), "{garbage:?}");
-    assert!(matches!(empty, Err(AuthError::Jwks(_))), "{empty:?}");
-    assert!(
-        matches!(plain_http, Err(AuthError::Config(_))),
-        "{plain_http:?}"
-    );
-    assert!(
-        matches!(no_issuer, Err(AuthError::Config(_))),
-        "{no_issuer:?}"
-    );
+    for source in unusable {
+        let result = Verifier::new(config(source.clone())).await;
+        assert!(
+            matches!(result, Err(AuthError::Jwks(_))),
+            "{source:?}: {result:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_verifier_refuses_unsafe_settings() {
+    let inline = JwksSource::Inline(jwks(&[&TestKey::ed25519("ed-1")]));
+    let plain_http = config(JwksSource::Url("http://id.example/jwks.json".to_owned()));
+    let blank_issuer = AuthConfig::new(" ", inline.clone());
+    let huge_leeway = AuthConfig {
+        leeway_s: 100_000,
+        ..config(inline.clone())
+    };
+    let empty_secret = AuthConfig {
+        hs256_secret: Some(SecretString::from("")),
+        ..config(inline)
+    };
+
+    for settings in [plain_http, blank_issuer, huge_leeway, empty_secret] {
+        let result = Verifier::new(settings.clone()).await;
+        assert!(
+            matches!(result, Err(AuthError::Config(_))),
+            "{settings:?}: {result:?}"
+        );
+    }
 }
 
 // --- the cache -------------------------------------------------------------------
@@ -814,6 +847,124 @@ async fn a_concurrent_burst_of_random_kids_causes_one_refetch() {
     }
 
     assert_eq!(verifier.jwks_fetches(), 2);
+}
+
+#[tokio::test]
+async fn verify_now_refuses_an_unknown_kid_at_once_and_refetches_in_the_background() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("jwks.json");
+    let first = TestKey::ed25519("first");
+    let rotated = TestKey::ed25519("rotated");
+    write_jwks(&path, &[&first]);
+    let verifier = Verifier::new(config(JwksSource::File(path.clone())))
+        .await
+        .unwrap();
+    assert!(verifier.verify_now(&first.token(&claims())).is_ok());
+    write_jwks(&path, &[&first, &rotated]);
+    let token = rotated.token(&claims());
+
+    assert_eq!(verifier.verify_now(&token), Err(AuthError::UnknownKey));
+    let mut outcome = Err(AuthError::UnknownKey);
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        outcome = verifier.verify_now(&token);
+        if outcome.is_ok() {
+            break;
+        }
+    }
+
+    assert_eq!(
+        outcome.map(|principal| principal.sub),
+        Ok("handler-7".to_owned())
+    );
+    assert_eq!(verifier.jwks_fetches(), 2);
+}
+
+/// A JWKS endpoint on 127.0.0.1 that counts the requests it answers.
+struct JwksServer {
+    url: String,
+    body: Arc<Mutex<String>>,
+    requests: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+}
+
+impl JwksServer {
+    fn start(body: String) -> JwksServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let url = format!(
+            "http://{}/.well-known/jwks.json",
+            listener.local_addr().unwrap()
+        );
+        let body = Arc::new(Mutex::new(body));
+        let requests = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (served, counter, stopped) =
+            (Arc::clone(&body), Arc::clone(&requests), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            while !stopped.load(Ordering::Acquire) {
+                let Ok((mut stream, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
+                };
+                stream.set_nonblocking(false).unwrap();
+                let mut request = Vec::new();
+                let mut buffer = [0; 1024];
+                while !request.ends_with(b"\r\n\r\n") {
+                    match stream.read(&mut buffer) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => request.extend_from_slice(&buffer[..n]),
+                    }
+                }
+                counter.fetch_add(1, Ordering::AcqRel);
+                let body = served.lock().unwrap().clone();
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(response.as_bytes());
+            }
+        });
+        JwksServer {
+            url,
+            body,
+            requests,
+            stop,
+        }
+    }
+
+    fn serve(&self, body: String) {
+        *self.body.lock().unwrap() = body;
+    }
+
+    fn requests(&self) -> usize {
+        self.requests.load(Ordering::Acquire)
+    }
+}
+
+impl Drop for JwksServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+    }
+}
+
+#[tokio::test]
+async fn a_url_jwks_is_fetched_and_refetched_once_for_an_unknown_kid() {
+    let first = TestKey::ed25519("first");
+    let rotated = TestKey::p256("rotated");
+    let server = JwksServer::start(jwks(&[&first]));
+    let verifier = Verifier::new(config(JwksSource::from_setting(&server.url)))
+        .await
+        .unwrap();
+    assert_eq!(server.requests(), 1);
+    assert!(verifier.verify(&first.token(&claims())).await.is_ok());
+
+    server.serve(jwks(&[&first, &rotated]));
+    assert!(verifier.verify(&rotated.token(&claims())).await.is_ok());
+    let stranger = TestKey::ed25519("stranger").token(&claims());
+    assert_eq!(verifier.verify(&stranger).await, Err(AuthError::UnknownKey));
+
+    assert_eq!(server.requests(), 2);
 }
 
 #[tokio::test]

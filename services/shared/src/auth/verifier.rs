@@ -20,6 +20,8 @@ use super::principal::{Principal, Role};
 
 /// Longer tokens are refused before any work: ours are well under 2 KiB.
 const MAX_TOKEN_BYTES: usize = 16 * 1024;
+/// The claims a token must carry (API.md); `nbf` and `iat` are optional.
+const REQUIRED_CLAIMS: [&str; 4] = ["exp", "iss", "aud", "sub"];
 /// More clock skew than this is a misconfiguration, not tolerance.
 const MAX_LEEWAY_S: u64 = 24 * 60 * 60;
 
@@ -73,12 +75,23 @@ struct Claims {
     sub: Option<String>,
     exp: Option<serde_json::Number>,
     nbf: Option<serde_json::Number>,
-    #[serde(default)]
-    roles: Vec<String>,
+    roles: Option<Vec<String>>,
     jurisdiction: Option<String>,
     department: Option<String>,
     uscc: Option<String>,
     name: Option<String>,
+}
+
+/// Where [`Inner::start`] leaves a token.
+enum Start {
+    Cached(Principal),
+    Verify(TokenDigest, u64, Header),
+}
+
+/// The key for a token, or the key set generation that lacked its `kid`.
+enum Selected {
+    Key(DecodingKey, Algorithm),
+    UnknownKid(u64),
 }
 
 /// The two header fields we act on; read before any key is chosen.
@@ -174,48 +187,48 @@ impl Verifier {
 
     /// Verifies `token` (the JWT alone, without `Bearer `) and returns its caller.
     ///
-    /// Never returns [`AuthError::Jwks`] or [`AuthError::Config`]: a failed refetch
-    /// keeps the previous keys and is logged.
+    /// Waits only when the token names a `kid` the JWKS lacks: then the JWKS is
+    /// refetched (at most once per cooldown, shared with concurrent callers) and the
+    /// lookup retried once. Never returns [`AuthError::Jwks`] or [`AuthError::Config`]:
+    /// a failed refetch keeps the previous keys and is logged.
     pub async fn verify(&self, token: &str) -> Result<Principal, AuthError> {
         let inner = &self.inner;
-        if token.is_empty() {
-            return Err(AuthError::Missing);
-        }
-        if token.len() > MAX_TOKEN_BYTES {
-            return Err(AuthError::Malformed);
-        }
-        Inner::refresh_in_background_if_stale(inner);
-
-        let digest: TokenDigest = Sha256::digest(token.as_bytes()).into();
-        let key_epoch = inner.key_epoch.load(Ordering::Acquire);
-        if let Some(hit) = inner.cache.get(&digest, key_epoch) {
-            let now = unix_now();
-            if let Err(err) = inner.check_times(hit.principal.expires_at, hit.not_before, now) {
-                if err == AuthError::Expired {
-                    inner.cache.remove(&digest);
+        let (digest, key_epoch, header) = match inner.start(token)? {
+            Start::Cached(principal) => return Ok(principal),
+            Start::Verify(digest, key_epoch, header) => (digest, key_epoch, header),
+        };
+        let (key, alg) = match inner.select_key(&header)? {
+            Selected::Key(key, alg) => (key, alg),
+            Selected::UnknownKid(generation) => {
+                inner.refetch_for_unknown_kid(generation).await;
+                match inner.select_key(&header)? {
+                    Selected::Key(key, alg) => (key, alg),
+                    Selected::UnknownKid(_) => return Err(AuthError::UnknownKey),
                 }
-                return Err(err);
             }
-            return Ok(Principal::clone(&hit.principal));
-        }
+        };
+        inner.finish(token, digest, key_epoch, &key, alg)
+    }
 
-        let header = read_header(token)?;
-        let (key, alg) = inner.select_key(&header).await?;
-        let claims = jsonwebtoken::decode::<Claims>(token, &key, inner.validations.get(alg))
-            .map_err(from_jwt_error)?
-            .claims;
-        let not_before = claims.nbf.as_ref().map(numeric_date);
-        let principal = Arc::new(principal_from(claims)?);
-        inner.cache.insert(
-            digest,
-            CachedToken {
-                principal: Arc::clone(&principal),
-                not_before,
-                key_epoch,
-            },
-            unix_now().saturating_sub(inner.leeway_s as i64),
-        );
-        Ok(Arc::unwrap_or_clone(principal))
+    /// [`verify`](Self::verify) without ever waiting, for tonic's synchronous
+    /// interceptors: a token naming an unknown `kid` is refused at once with
+    /// [`AuthError::UnknownKey`] while the JWKS is refetched in the background (same
+    /// cooldown), so a retry shortly after can succeed.
+    pub fn verify_now(&self, token: &str) -> Result<Principal, AuthError> {
+        let inner = &self.inner;
+        let (digest, key_epoch, header) = match inner.start(token)? {
+            Start::Cached(principal) => return Ok(principal),
+            Start::Verify(digest, key_epoch, header) => (digest, key_epoch, header),
+        };
+        match inner.select_key(&header)? {
+            Selected::Key(key, alg) => inner.finish(token, digest, key_epoch, &key, alg),
+            Selected::UnknownKid(generation) => {
+                Inner::refetch_in_background(inner, "a token names an unknown kid", move |inner| {
+                    inner.current_keys().generation == generation
+                });
+                Err(AuthError::UnknownKey)
+            }
+        }
     }
 
     /// JWKS loads so far, the one at start-up included.
@@ -263,44 +276,88 @@ impl Inner {
         Ok(())
     }
 
+    /// Cheap checks and the cache; what is left to do for a token not cached.
+    fn start(self: &Arc<Self>, token: &str) -> Result<Start, AuthError> {
+        if token.is_empty() {
+            return Err(AuthError::Missing);
+        }
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(AuthError::Malformed);
+        }
+        if self.keys_are_stale() {
+            Inner::refetch_in_background(self, "the keys are older than the JWKS TTL", |inner| {
+                inner.keys_are_stale()
+            });
+        }
+        let digest: TokenDigest = Sha256::digest(token.as_bytes()).into();
+        let key_epoch = self.key_epoch.load(Ordering::Acquire);
+        if let Some(hit) = self.cache.get(&digest, key_epoch) {
+            if let Err(err) = self.check_times(hit.principal.expires_at, hit.not_before, unix_now())
+            {
+                if err == AuthError::Expired {
+                    self.cache.remove(&digest);
+                }
+                return Err(err);
+            }
+            return Ok(Start::Cached(Principal::clone(&hit.principal)));
+        }
+        Ok(Start::Verify(digest, key_epoch, read_header(token)?))
+    }
+
+    /// Checks signature and claims, and remembers the verified token.
+    fn finish(
+        &self,
+        token: &str,
+        digest: TokenDigest,
+        key_epoch: u64,
+        key: &DecodingKey,
+        alg: Algorithm,
+    ) -> Result<Principal, AuthError> {
+        let claims = jsonwebtoken::decode::<Claims>(token, key, self.validations.get(alg))
+            .map_err(from_jwt_error)?
+            .claims;
+        let not_before = claims.nbf.as_ref().map(numeric_date);
+        let principal = Arc::new(principal_from(claims)?);
+        self.cache.insert(
+            digest,
+            CachedToken {
+                principal: Arc::clone(&principal),
+                not_before,
+                key_epoch,
+            },
+            unix_now().saturating_sub(self.leeway_s as i64),
+        );
+        Ok(Arc::unwrap_or_clone(principal))
+    }
+
     /// The key and algorithm a token must be checked with. The algorithm comes from
     /// the key; the header's `alg` only has to agree with it.
-    async fn select_key(&self, header: &Header) -> Result<(DecodingKey, Algorithm), AuthError> {
+    fn select_key(&self, header: &Header) -> Result<Selected, AuthError> {
         let alg = accepted_algorithm(&header.alg)?;
         let kid = header.kid.as_deref();
+        let keys = self.current_keys();
         if alg == Algorithm::HS256 {
             let secret = self.hs256.as_ref().ok_or(AuthError::AlgorithmNotAllowed)?;
-            // A kid of an asymmetric key with HS256 is the RSA-public-key-as-secret attack.
-            if kid.is_some_and(|kid| self.current_keys().has_kid(kid)) {
+            // HS256 naming an asymmetric key is the RSA-public-key-as-secret attack.
+            if kid.is_some_and(|kid| keys.has_kid(kid)) {
                 return Err(AuthError::AlgorithmNotAllowed);
             }
-            return Ok((secret.clone(), Algorithm::HS256));
+            return Ok(Selected::Key(secret.clone(), Algorithm::HS256));
         }
-
-        let keys = self.current_keys();
-        let keys = match keys.find(kid) {
-            Lookup::Found(_) => keys,
-            Lookup::Ambiguous => return Err(AuthError::UnknownKey),
-            Lookup::UnknownKid => {
-                self.refetch_for_unknown_kid(keys.generation).await;
-                self.current_keys()
+        match keys.find(kid) {
+            Lookup::Found(entry) if entry.alg == alg => Ok(Selected::Key(entry.key.clone(), alg)),
+            Lookup::Found(_) => Err(AuthError::AlgorithmNotAllowed),
+            Lookup::Ambiguous => Err(AuthError::UnknownKey),
+            Lookup::UnknownKid if self.fetcher.is_refreshable() => {
+                Ok(Selected::UnknownKid(keys.generation))
             }
-        };
-        let Lookup::Found(entry) = keys.find(kid) else {
-            return Err(AuthError::UnknownKey);
-        };
-        if entry.alg != alg {
-            return Err(AuthError::AlgorithmNotAllowed);
+            Lookup::UnknownKid => Err(AuthError::UnknownKey),
         }
-        Ok((entry.key.clone(), alg))
     }
 
     /// Refetches the JWKS for a token whose `kid` was not in `seen_generation`, unless
     /// another caller already did or the cooldown has not passed.
     async fn refetch_for_unknown_kid(&self, seen_generation: u64) {
-        if !self.fetcher.is_refreshable() {
-            return;
-        }
         let _refreshing = self.refresh.lock().await;
         if self.current_keys().generation != seen_generation {
             return; // fetched while we waited
@@ -312,11 +369,20 @@ impl Inner {
         self.refetch("a token names an unknown kid").await;
     }
 
-    fn refresh_in_background_if_stale(self: &Arc<Self>) {
-        if !self.fetcher.is_refreshable()
-            || self.current_keys().loaded_at.elapsed() < self.jwks_ttl
-            || !self.refetch_cooldown_passed()
-        {
+    fn keys_are_stale(&self) -> bool {
+        self.fetcher.is_refreshable()
+            && self.current_keys().loaded_at.elapsed() >= self.jwks_ttl
+            && self.refetch_cooldown_passed()
+    }
+
+    /// Refetches the JWKS on a spawned task if `still_needed` holds once the refresh
+    /// lock is taken; one such task at a time, none outside a tokio runtime.
+    fn refetch_in_background(
+        self: &Arc<Self>,
+        reason: &'static str,
+        still_needed: impl FnOnce(&Inner) -> bool + Send + 'static,
+    ) {
+        if !self.refetch_cooldown_passed() {
             return;
         }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
@@ -327,17 +393,11 @@ impl Inner {
         }
         let inner = Arc::clone(self);
         runtime.spawn(async move {
-            {
-                let _refreshing = inner.refresh.lock().await;
-                if inner.current_keys().loaded_at.elapsed() >= inner.jwks_ttl
-                    && inner.refetch_cooldown_passed()
-                {
-                    inner.refetch("the keys are older than the JWKS TTL").await;
-                }
+            let _running = ClearOnDrop(&inner.background_refresh_running);
+            let _refreshing = inner.refresh.lock().await;
+            if still_needed(&inner) && inner.refetch_cooldown_passed() {
+                inner.refetch(reason).await;
             }
-            inner
-                .background_refresh_running
-                .store(false, Ordering::Release);
         });
     }
 
@@ -394,6 +454,15 @@ impl Inner {
     }
 }
 
+/// Clears a "running" flag however the task ends.
+struct ClearOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for ClearOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
 impl Validations {
     fn get(&self, alg: Algorithm) -> &Validation {
         match alg {
@@ -414,7 +483,7 @@ fn claims_validation(alg: Algorithm, config: &AuthConfig) -> Validation {
     validation.validate_aud = true;
     validation.set_issuer(&[&config.issuer]);
     validation.set_audience(&[&config.audience]);
-    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+    validation.set_required_spec_claims(&REQUIRED_CLAIMS);
     validation
 }
 
@@ -456,13 +525,12 @@ fn from_jwt_error(err: jsonwebtoken::errors::Error) -> AuthError {
         ErrorKind::ImmatureSignature => AuthError::NotYetValid,
         ErrorKind::InvalidIssuer => AuthError::WrongIssuer,
         ErrorKind::InvalidAudience => AuthError::WrongAudience,
-        ErrorKind::MissingRequiredClaim(claim) => AuthError::MissingClaim(match claim.as_str() {
-            "exp" => "exp",
-            "iss" => "iss",
-            "aud" => "aud",
-            "sub" => "sub",
-            _ => "nbf",
-        }),
+        ErrorKind::MissingRequiredClaim(claim) => AuthError::MissingClaim(
+            REQUIRED_CLAIMS
+                .into_iter()
+                .find(|required| required == claim)
+                .unwrap_or("exp"),
+        ),
         ErrorKind::InvalidAlgorithm
         | ErrorKind::MissingAlgorithm
         | ErrorKind::UnsupportedAlgorithm
@@ -488,8 +556,9 @@ fn principal_from(claims: Claims) -> Result<Principal, AuthError> {
         .as_ref()
         .map(numeric_date)
         .ok_or(AuthError::MissingClaim("exp"))?;
-    let mut roles = Vec::with_capacity(claims.roles.len());
-    for name in &claims.roles {
+    let names = claims.roles.unwrap_or_default();
+    let mut roles = Vec::with_capacity(names.len());
+    for name in &names {
         match name.parse::<Role>() {
             Ok(role) if !roles.contains(&role) => roles.push(role),
             Ok(_) => {}
@@ -509,11 +578,12 @@ fn principal_from(claims: Claims) -> Result<Principal, AuthError> {
     })
 }
 
-/// A JWT NumericDate (RFC 7519 §2), which may carry a fraction, in whole seconds.
+/// A JWT NumericDate (RFC 7519 §2), which may carry a fraction, in whole seconds,
+/// rounded as `jsonwebtoken` does so cache hits expire when misses would.
 fn numeric_date(value: &serde_json::Number) -> i64 {
     value
         .as_i64()
-        .or_else(|| value.as_f64().map(|seconds| seconds as i64))
+        .or_else(|| value.as_f64().map(|seconds| seconds.round() as i64))
         .unwrap_or(i64::MAX)
 }
 

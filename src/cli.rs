@@ -1,0 +1,349 @@
+//! Argument parsing and the commands; each calls the crates' seams.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use zhengqi_shared::Error;
+use zhengqi_shared::auth::{DevIssuer, Role, TokenRequest, Verifier};
+use zhengqi_shared::config::{Config, PartConfig};
+use zhengqi_shared::reference::Directory;
+use zhengqi_shared::shutdown::Shutdown;
+use zhengqi_shared::storage::Store;
+
+use crate::suite::{self, DEV_ISSUER, SERVICES, SuiteOptions};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "zhengqi",
+    version,
+    about = "One network for business-environment appeals and tiered handling"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Runs the whole suite in one process on SQLite files, the gateway in front.
+    Up {
+        /// The data folder (SQLite files, the development key).
+        #[arg(long, env = "ZHENGQI_DATA", default_value = "zhengqi-data")]
+        data: PathBuf,
+        /// The gateway's address: gRPC and HTTP/JSON on one port.
+        #[arg(long, env = "ZHENGQI_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+    },
+    /// Runs one part, for per-service deployments.
+    Serve {
+        part: Part,
+        /// A TOML file with the same keys as the ZHENGQI_* variables.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Prints one JWT signed with the development key of --data, and nothing else.
+    Token {
+        /// A role; repeat for several (enterprise, handler, coordinator, leader,
+        /// supervisor, evaluator, admin, service).
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        /// GB/T 2260 code of the holder's jurisdiction, e.g. 510821.
+        #[arg(long)]
+        jurisdiction: Option<String>,
+        /// The enterprise's unified social credit code (enterprise users).
+        #[arg(long)]
+        uscc: Option<String>,
+        /// Department id (department staff).
+        #[arg(long)]
+        department: Option<String>,
+        /// The holder's id (`sub`); made from the role and jurisdiction when omitted.
+        #[arg(long)]
+        sub: Option<String>,
+        /// Display name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Lifetime, e.g. 30m, 1h, 7d.
+        #[arg(long, default_value = "1h", value_parser = parse_ttl)]
+        ttl: Duration,
+        #[arg(long, env = "ZHENGQI_DATA", default_value = "zhengqi-data")]
+        data: PathBuf,
+    },
+    /// Runs a part's migrations.
+    Migrate {
+        part: Part,
+        #[arg(long, env = "ZHENGQI_DATABASE_URL")]
+        database_url: String,
+        /// PostgreSQL schema of the part (created if missing).
+        #[arg(long, env = "ZHENGQI_DATABASE_SCHEMA")]
+        schema: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Part {
+    Intake,
+    Routing,
+    Policy,
+    Evaluation,
+    Scoring,
+    Gateway,
+}
+
+impl Part {
+    fn name(self) -> &'static str {
+        match self {
+            Part::Intake => "intake",
+            Part::Routing => "routing",
+            Part::Policy => "policy",
+            Part::Evaluation => "evaluation",
+            Part::Scoring => "scoring",
+            Part::Gateway => "gateway",
+        }
+    }
+
+    /// The port a part listens on when ZHENGQI_LISTEN is unset.
+    fn default_port(self) -> u16 {
+        match self {
+            Part::Gateway => 8080,
+            Part::Intake => 50051,
+            Part::Routing => 50052,
+            Part::Policy => 50053,
+            Part::Evaluation => 50054,
+            Part::Scoring => 50055,
+        }
+    }
+}
+
+/// `30s`, `15m`, `1h`, `7d`.
+fn parse_ttl(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let amount: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 30m, 1h or 7d"))?;
+    let seconds = match unit {
+        "s" | "" => amount,
+        "m" => amount * 60,
+        "h" => amount * 3600,
+        "d" => amount * 86_400,
+        _ => {
+            return Err(format!(
+                "unknown unit {unit:?} in {text:?}: use s, m, h or d"
+            ));
+        }
+    };
+    if seconds == 0 {
+        return Err("the lifetime must be longer than zero".to_owned());
+    }
+    Ok(Duration::from_secs(seconds))
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("zhengqi: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("zhengqi: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> Result<(), Error> {
+    match command {
+        Command::Up { data, listen } => up(data, listen).await,
+        Command::Serve { part, config } => serve(part, config.as_deref()).await,
+        Command::Token {
+            roles,
+            jurisdiction,
+            uscc,
+            department,
+            sub,
+            name,
+            ttl,
+            data,
+        } => {
+            let roles = roles
+                .iter()
+                .map(|r| {
+                    r.parse::<Role>()
+                        .map_err(|_| Error::invalid("role", format!("unknown role {r:?}")))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let issuer = DevIssuer::load_or_create(&data, DEV_ISSUER).map_err(Error::internal)?;
+            let sub = sub.unwrap_or_else(|| {
+                let who = uscc
+                    .as_deref()
+                    .or(jurisdiction.as_deref())
+                    .unwrap_or("suite");
+                format!("{}@{who}", roles[0].as_str())
+            });
+            let token = issuer
+                .mint(&TokenRequest {
+                    sub,
+                    roles,
+                    jurisdiction,
+                    department,
+                    uscc,
+                    name,
+                    audience: None,
+                    ttl,
+                })
+                .map_err(Error::internal)?;
+            println!("{token}");
+            Ok(())
+        }
+        Command::Migrate {
+            part,
+            database_url,
+            schema,
+        } => {
+            let store = Store::connect(&database_url, schema.as_deref()).await?;
+            match part {
+                Part::Intake => store.migrate(&zhengqi_intake::MIGRATIONS).await?,
+                Part::Routing | Part::Policy | Part::Evaluation | Part::Scoring => {}
+                Part::Gateway => {
+                    return Err(Error::invalid("part", "the gateway keeps no database"));
+                }
+            }
+            store.close().await;
+            eprintln!("{}: migrations are up to date", part.name());
+            Ok(())
+        }
+    }
+}
+
+async fn up(data: PathBuf, listen: SocketAddr) -> Result<(), Error> {
+    let config = Config::load(None).map_err(Error::internal)?;
+    zhengqi_shared::server::init_tracing(config.log.as_deref());
+    let mut options = SuiteOptions::new(&data, listen);
+    options.auth = config.auth.to_auth_config().map_err(Error::internal)?;
+    options.batch_max = config.batch_max;
+    options.timeout = config.upstreams.timeout;
+    let suite = suite::start(options).await?;
+    suite.shutdown().on_signals();
+    let addr = suite.gateway_addr;
+    println!("zhengqi is up: gRPC and HTTP/JSON at http://{addr}");
+    if suite.dev_issuer.is_some() {
+        let exe = std::env::args().next().unwrap_or_else(|| "zhengqi".into());
+        println!(
+            "development tokens: {exe} token --data {} --role enterprise --jurisdiction 510821 --uscc 91350200776049653A",
+            data.display()
+        );
+    }
+    println!("stop with Ctrl-C");
+    suite.wait().await
+}
+
+async fn serve(part: Part, file: Option<&Path>) -> Result<(), Error> {
+    let config = Config::load(file).map_err(Error::internal)?;
+    zhengqi_shared::server::init_tracing(config.log.as_deref());
+    let auth = match config.auth.to_auth_config().map_err(Error::internal)? {
+        Some(auth) => auth,
+        None => DevIssuer::load_or_create(&config.data, DEV_ISSUER)
+            .map_err(Error::internal)?
+            .auth_config(),
+    };
+    let verifier = Verifier::new(auth).await?;
+    let listen = config
+        .listen
+        .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], part.default_port())));
+    let shutdown = Shutdown::new();
+    shutdown.on_signals();
+    if part == Part::Gateway {
+        let upstreams = &config.upstreams;
+        let addresses = [
+            &upstreams.intake,
+            &upstreams.routing,
+            &upstreams.policy,
+            &upstreams.evaluation,
+            &upstreams.scoring,
+        ];
+        let upstreams = SERVICES
+            .iter()
+            .zip(addresses)
+            .filter_map(|((_, service), address)| {
+                address.as_ref().map(|list| {
+                    let replicas = list
+                        .split(',')
+                        .map(|a| a.trim().to_owned())
+                        .filter(|a| !a.is_empty());
+                    (service.to_string(), replicas.collect())
+                })
+            })
+            .collect();
+        let gateway = zhengqi_gateway::build(
+            &zhengqi_gateway::GatewayConfig {
+                listen,
+                upstreams,
+                timeout: config.upstreams.timeout,
+                policy: None,
+            },
+            verifier,
+        )
+        .await?;
+        return gateway.run_until_stopped(shutdown).await;
+    }
+    let part_config = PartConfig {
+        listen,
+        ops_listen: config.ops_listen,
+        database_url: config.database_url.clone().unwrap_or_else(|| {
+            format!(
+                "sqlite://{}",
+                config.data.join(format!("{}.db", part.name())).display()
+            )
+        }),
+        database_schema: config.database_schema.clone(),
+        batch_max: config.batch_max,
+    };
+    match part {
+        Part::Intake => {
+            zhengqi_intake::build(&part_config, verifier, Arc::new(Directory::guangyuan()))
+                .await?
+                .run_until_stopped(shutdown)
+                .await
+        }
+        Part::Routing => {
+            zhengqi_routing::build(&part_config, verifier)
+                .await?
+                .run_until_stopped(shutdown)
+                .await
+        }
+        Part::Policy => {
+            zhengqi_policy::build(&part_config, verifier)
+                .await?
+                .run_until_stopped(shutdown)
+                .await
+        }
+        Part::Evaluation => {
+            zhengqi_evaluation::build(&part_config, verifier)
+                .await?
+                .run_until_stopped(shutdown)
+                .await
+        }
+        Part::Scoring => {
+            zhengqi_scoring::build(&part_config, verifier)
+                .await?
+                .run_until_stopped(shutdown)
+                .await
+        }
+        Part::Gateway => unreachable!("handled above"),
+    }
+}

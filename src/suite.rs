@@ -1,0 +1,184 @@
+//! The whole suite in one process: the five services, each on its own store,
+//! and the gateway in front of them. `zhengqi up` runs this; so do the
+//! end-to-end tests, on port 0.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinSet;
+use zhengqi_gateway::GatewayConfig;
+use zhengqi_shared::Error;
+use zhengqi_shared::auth::{AuthConfig, DevIssuer, Verifier};
+use zhengqi_shared::config::PartConfig;
+use zhengqi_shared::reference::Directory;
+use zhengqi_shared::shutdown::Shutdown;
+
+/// The issuer of the development key `zhengqi up` creates in its data folder.
+pub const DEV_ISSUER: &str = "zhengqi-dev";
+
+/// The five services: part name and full gRPC service name.
+pub const SERVICES: [(&str, &str); 5] = [
+    ("intake", "zhengqi.intake.v1.IntakeService"),
+    ("routing", "zhengqi.routing.v1.CaseService"),
+    ("policy", "zhengqi.policy.v1.PolicyService"),
+    ("evaluation", "zhengqi.evaluation.v1.EvaluationService"),
+    ("scoring", "zhengqi.scoring.v1.ScoringService"),
+];
+
+/// How to start the suite.
+#[derive(Debug, Clone)]
+pub struct SuiteOptions {
+    /// The data folder: SQLite files, the development key.
+    pub data: PathBuf,
+    /// The gateway's address.
+    pub listen: SocketAddr,
+    /// A PostgreSQL URL to use instead of SQLite files, one schema per service.
+    pub database_url: Option<String>,
+    /// Token verification; `None` trusts the development issuer of `data`.
+    pub auth: Option<AuthConfig>,
+    pub batch_max: usize,
+    /// The deadline of a call whose caller set none.
+    pub timeout: Duration,
+}
+
+impl SuiteOptions {
+    pub fn new(data: impl Into<PathBuf>, listen: SocketAddr) -> Self {
+        Self {
+            data: data.into(),
+            listen,
+            database_url: None,
+            auth: None,
+            batch_max: 256,
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The running suite.
+pub struct Suite {
+    pub gateway_addr: SocketAddr,
+    /// Each service's own address, by part name.
+    pub service_addrs: BTreeMap<&'static str, SocketAddr>,
+    /// The development issuer, when the suite trusts it.
+    pub dev_issuer: Option<DevIssuer>,
+    shutdown: Shutdown,
+    tasks: JoinSet<Result<(), Error>>,
+}
+
+/// Starts every part; returns once all are bound (they finish their migrations
+/// in the background, health reporting NOT_SERVING until then).
+pub async fn start(options: SuiteOptions) -> Result<Suite, Error> {
+    std::fs::create_dir_all(&options.data)
+        .map_err(|e| Error::internal(format!("cannot create {}: {e}", options.data.display())))?;
+    let (auth, dev_issuer) = match options.auth.clone() {
+        Some(auth) => (auth, None),
+        None => {
+            let issuer =
+                DevIssuer::load_or_create(&options.data, DEV_ISSUER).map_err(Error::internal)?;
+            (issuer.auth_config(), Some(issuer))
+        }
+    };
+    let verifier = Verifier::new(auth).await?;
+    let directory = Arc::new(Directory::guangyuan());
+    let shutdown = Shutdown::new();
+    let mut tasks = JoinSet::new();
+    let mut service_addrs = BTreeMap::new();
+
+    let part_config = |part: &str| PartConfig {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        ops_listen: None,
+        database_url: match &options.database_url {
+            Some(url) => url.clone(),
+            None => format!(
+                "sqlite://{}",
+                std::path::absolute(options.data.join(format!("{part}.db")))
+                    .unwrap_or_else(|_| options.data.join(format!("{part}.db")))
+                    .display()
+            ),
+        },
+        database_schema: options.database_url.as_ref().map(|_| part.to_owned()),
+        batch_max: options.batch_max,
+    };
+
+    let intake = zhengqi_intake::build(
+        &part_config("intake"),
+        verifier.clone(),
+        Arc::clone(&directory),
+    )
+    .await?;
+    service_addrs.insert("intake", intake.addr());
+    tasks.spawn(intake.run_until_stopped(shutdown.clone()));
+    let routing = zhengqi_routing::build(&part_config("routing"), verifier.clone()).await?;
+    service_addrs.insert("routing", routing.addr());
+    tasks.spawn(routing.run_until_stopped(shutdown.clone()));
+    let policy = zhengqi_policy::build(&part_config("policy"), verifier.clone()).await?;
+    service_addrs.insert("policy", policy.addr());
+    tasks.spawn(policy.run_until_stopped(shutdown.clone()));
+    let evaluation =
+        zhengqi_evaluation::build(&part_config("evaluation"), verifier.clone()).await?;
+    service_addrs.insert("evaluation", evaluation.addr());
+    tasks.spawn(evaluation.run_until_stopped(shutdown.clone()));
+    let scoring = zhengqi_scoring::build(&part_config("scoring"), verifier.clone()).await?;
+    service_addrs.insert("scoring", scoring.addr());
+    tasks.spawn(scoring.run_until_stopped(shutdown.clone()));
+
+    let upstreams = SERVICES
+        .iter()
+        .map(|(part, service)| {
+            (
+                service.to_string(),
+                vec![format!("http://{}", service_addrs[part])],
+            )
+        })
+        .collect();
+    let gateway = zhengqi_gateway::build(
+        &GatewayConfig {
+            listen: options.listen,
+            upstreams,
+            timeout: options.timeout,
+            policy: None,
+        },
+        verifier,
+    )
+    .await?;
+    let gateway_addr = gateway.addr();
+    tasks.spawn(gateway.run_until_stopped(shutdown.clone()));
+
+    Ok(Suite {
+        gateway_addr,
+        service_addrs,
+        dev_issuer,
+        shutdown,
+        tasks,
+    })
+}
+
+impl Suite {
+    pub fn shutdown(&self) -> Shutdown {
+        self.shutdown.clone()
+    }
+
+    /// Stops every part, letting calls in flight finish.
+    pub async fn stop(self) -> Result<(), Error> {
+        self.shutdown.trigger();
+        self.wait().await
+    }
+
+    /// Waits until every part has stopped; the first failure stops the rest.
+    pub async fn wait(mut self) -> Result<(), Error> {
+        let mut outcome = Ok(());
+        while let Some(joined) = self.tasks.join_next().await {
+            let result = joined.map_err(Error::internal).and_then(|r| r);
+            if let Err(error) = result {
+                self.shutdown.trigger();
+                if outcome.is_ok() {
+                    outcome = Err(error);
+                }
+            }
+        }
+        outcome
+    }
+}
