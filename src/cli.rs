@@ -72,6 +72,9 @@ enum Command {
         #[arg(long, env = "ZHENGQI_DATA", default_value = "zhengqi-data")]
         data: PathBuf,
     },
+    /// Measures SubmitAppeal throughput and latency: straight at intake, through
+    /// the gateway, and a trivial gRPC echo as the ceiling. Build with --release.
+    Bench(crate::bench::BenchArgs),
     /// Runs a part's migrations.
     Migrate {
         part: Part,
@@ -210,6 +213,7 @@ async fn run(command: Command) -> Result<(), Error> {
             println!("{token}");
             Ok(())
         }
+        Command::Bench(args) => crate::bench::run(args).await,
         Command::Migrate {
             part,
             database_url,
@@ -261,7 +265,9 @@ async fn serve(part: Part, file: Option<&Path>) -> Result<(), Error> {
             .map_err(Error::internal)?
             .auth_config(),
     };
-    let verifier = Verifier::new(auth).await?;
+    let verifier = Verifier::new(auth)
+        .await
+        .map_err(|e| Error::internal(format!("token verification cannot start: {e}")))?;
     let listen = config
         .listen
         .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], part.default_port())));

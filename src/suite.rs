@@ -81,7 +81,9 @@ pub async fn start(options: SuiteOptions) -> Result<Suite, Error> {
             (issuer.auth_config(), Some(issuer))
         }
     };
-    let verifier = Verifier::new(auth).await?;
+    let verifier = Verifier::new(auth)
+        .await
+        .map_err(|e| Error::internal(format!("token verification cannot start: {e}")))?;
     let directory = Arc::new(Directory::guangyuan());
     let shutdown = Shutdown::new();
     let mut tasks = JoinSet::new();

@@ -1,0 +1,197 @@
+//! What the end-to-end tests share: a suite on port 0 with fresh stores
+//! (SQLite files in a temporary folder, or a fresh PostgreSQL database when
+//! `ZHENGQI_TEST_DATABASE_URL` is set), tokens, and clients.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use sqlx::Connection;
+use tonic::transport::Channel;
+use zhengqi::suite::{self, Suite, SuiteOptions};
+use zhengqi_proto::zhengqi::common::v1::EnterpriseRef;
+use zhengqi_proto::zhengqi::intake::v1 as intake;
+use zhengqi_proto::zhengqi::intake::v1::intake_service_client::IntakeServiceClient;
+use zhengqi_shared::auth::{AuthConfig, DevIssuer, Role, TokenRequest};
+
+pub const USCC_A: &str = "91350200776049653A";
+pub const USCC_B: &str = "91440101MA5CJQ4N59";
+pub const USCC_C: &str = "9135021359498494XQ";
+
+/// Tracing output in tests only when TEST_LOG is set.
+pub fn init_log() {
+    if std::env::var_os("TEST_LOG").is_some() {
+        zhengqi_shared::server::init_tracing(Some("info"));
+    }
+}
+
+/// A fresh PostgreSQL database for one test, when `ZHENGQI_TEST_DATABASE_URL` is set.
+pub async fn fresh_postgres() -> Option<String> {
+    let base = std::env::var("ZHENGQI_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())?;
+    let name = format!("zq_{}", ulid::Ulid::generate().to_string().to_lowercase());
+    let mut conn = sqlx::PgConnection::connect(&base)
+        .await
+        .expect("ZHENGQI_TEST_DATABASE_URL must point at a reachable PostgreSQL");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .expect("creating a test database");
+    conn.close().await.ok();
+    Some(replace_database(&base, &name))
+}
+
+/// `postgres://host:port/db?params` with another database name.
+fn replace_database(url: &str, database: &str) -> String {
+    let (head, query) = match url.split_once('?') {
+        Some((head, query)) => (head, format!("?{query}")),
+        None => (url, String::new()),
+    };
+    let scheme_end = head.find("://").map_or(0, |i| i + 3);
+    let base = match head[scheme_end..].find('/') {
+        Some(slash) => &head[..scheme_end + slash],
+        None => head,
+    };
+    format!("{base}/{database}{query}")
+}
+
+/// A suite started for one test, with its own data folder and stores.
+pub struct TestSuite {
+    pub suite: Suite,
+    pub issuer: DevIssuer,
+    pub data: tempfile::TempDir,
+    pub database_url: Option<String>,
+}
+
+impl TestSuite {
+    pub async fn start() -> TestSuite {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts a suite after `adjust` has changed its options.
+    pub async fn start_with(adjust: impl FnOnce(&mut SuiteOptions)) -> TestSuite {
+        init_log();
+        let data = tempfile::tempdir().expect("a temporary folder");
+        let database_url = fresh_postgres().await;
+        let mut options = SuiteOptions::new(data.path(), SocketAddr::from(([127, 0, 0, 1], 0)));
+        options.database_url = database_url.clone();
+        adjust(&mut options);
+        let suite = suite::start(options).await.expect("the suite starts");
+        let issuer = DevIssuer::load_or_create(data.path(), suite::DEV_ISSUER).expect("the development issuer");
+        let test = TestSuite {
+            suite,
+            issuer,
+            data,
+            database_url,
+        };
+        test.wait_until_serving().await;
+        test
+    }
+
+    pub fn gateway(&self) -> String {
+        format!("http://{}", self.suite.gateway_addr)
+    }
+
+    pub async fn channel(&self) -> Channel {
+        Channel::from_shared(self.gateway())
+            .unwrap()
+            .connect()
+            .await
+            .expect("the gateway accepts connections")
+    }
+
+    pub async fn intake(&self) -> IntakeServiceClient<Channel> {
+        IntakeServiceClient::new(self.channel().await)
+    }
+
+    /// Waits until every service reports SERVING through the gateway.
+    pub async fn wait_until_serving(&self) {
+        use tonic_health::pb::health_client::HealthClient;
+        let mut health = HealthClient::new(self.channel().await);
+        for (_, service) in suite::SERVICES {
+            for attempt in 0.. {
+                let status = health
+                    .check(tonic_health::pb::HealthCheckRequest {
+                        service: service.to_owned(),
+                    })
+                    .await
+                    .map(|r| r.into_inner().status);
+                if status == Ok(tonic_health::pb::health_check_response::ServingStatus::Serving as i32) {
+                    break;
+                }
+                assert!(attempt < 200, "{service} never became SERVING: {status:?}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+
+    pub fn token(&self, request: TokenRequest) -> String {
+        self.issuer.mint(&request).expect("minting a token")
+    }
+
+    /// A token of an enterprise user of `uscc` registered in `jurisdiction`.
+    pub fn enterprise_token(&self, uscc: &str, jurisdiction: &str) -> String {
+        self.token(TokenRequest {
+            jurisdiction: Some(jurisdiction.to_owned()),
+            uscc: Some(uscc.to_owned()),
+            ..TokenRequest::new(format!("staff@{uscc}"), vec![Role::Enterprise])
+        })
+    }
+
+    /// A token of `role` in `jurisdiction`.
+    pub fn official_token(&self, role: Role, jurisdiction: &str) -> String {
+        self.token(TokenRequest {
+            jurisdiction: Some(jurisdiction.to_owned()),
+            ..TokenRequest::new(format!("{}@{jurisdiction}", role.as_str()), vec![role])
+        })
+    }
+
+    pub fn service_token(&self) -> String {
+        self.token(TokenRequest::new("suite", vec![Role::Service]))
+    }
+
+    /// Verifier settings for this suite's development issuer.
+    pub fn auth_config(&self) -> AuthConfig {
+        self.issuer.auth_config()
+    }
+
+    pub async fn stop(self) {
+        self.suite.stop().await.expect("the suite stops cleanly");
+    }
+}
+
+/// `message` with `authorization: Bearer <token>`.
+pub fn authed<T>(message: T, token: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    request
+}
+
+/// A valid appeal of enterprise `uscc` to `jurisdiction`.
+pub fn appeal(request_id: &str, uscc: &str, jurisdiction: &str, title: &str) -> intake::SubmitAppealRequest {
+    intake::SubmitAppealRequest {
+        request_id: request_id.to_owned(),
+        channel: intake::Channel::OnlinePortal as i32,
+        jurisdiction_code: jurisdiction.to_owned(),
+        enterprise: Some(EnterpriseRef {
+            uscc: uscc.to_owned(),
+            name: "广元市测试建材有限公司".to_owned(),
+        }),
+        kind: intake::AppealKind::HelpRequest as i32,
+        category: intake::Category::Financing as i32,
+        title: title.to_owned(),
+        description: "流动资金贷款申请已两个月未获答复。".to_owned(),
+        contact_name: "张三".to_owned(),
+        contact_phone: "0839-3266666".to_owned(),
+    }
+}
+
+/// The fields a `BadRequest` detail names.
+pub fn bad_fields(status: &tonic::Status) -> Vec<String> {
+    use tonic_types::StatusExt;
+    status
+        .get_details_bad_request()
+        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
+        .unwrap_or_default()
+}
