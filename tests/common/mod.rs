@@ -27,7 +27,9 @@ pub fn init_log() {
 
 /// A fresh PostgreSQL database for one test, when `ZHENGQI_TEST_DATABASE_URL` is set.
 pub async fn fresh_postgres() -> Option<String> {
-    let base = std::env::var("ZHENGQI_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())?;
+    let base = std::env::var("ZHENGQI_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())?;
     let name = format!("zq_{}", ulid::Ulid::generate().to_string().to_lowercase());
     let mut conn = sqlx::PgConnection::connect(&base)
         .await
@@ -76,7 +78,8 @@ impl TestSuite {
         options.database_url = database_url.clone();
         adjust(&mut options);
         let suite = suite::start(options).await.expect("the suite starts");
-        let issuer = DevIssuer::load_or_create(data.path(), suite::DEV_ISSUER).expect("the development issuer");
+        let issuer = DevIssuer::load_or_create(data.path(), suite::DEV_ISSUER)
+            .expect("the development issuer");
         let test = TestSuite {
             suite,
             issuer,
@@ -114,8 +117,11 @@ impl TestSuite {
                         service: service.to_owned(),
                     })
                     .await
-                    .map(|r| r.into_inner().status);
-                if status == Ok(tonic_health::pb::health_check_response::ServingStatus::Serving as i32) {
+                    .map(|r| r.into_inner().status)
+                    .ok();
+                if status
+                    == Some(tonic_health::pb::health_check_response::ServingStatus::Serving as i32)
+                {
                     break;
                 }
                 assert!(attempt < 200, "{service} never became SERVING: {status:?}");
@@ -169,7 +175,12 @@ pub fn authed<T>(message: T, token: &str) -> tonic::Request<T> {
 }
 
 /// A valid appeal of enterprise `uscc` to `jurisdiction`.
-pub fn appeal(request_id: &str, uscc: &str, jurisdiction: &str, title: &str) -> intake::SubmitAppealRequest {
+pub fn appeal(
+    request_id: &str,
+    uscc: &str,
+    jurisdiction: &str,
+    title: &str,
+) -> intake::SubmitAppealRequest {
     intake::SubmitAppealRequest {
         request_id: request_id.to_owned(),
         channel: intake::Channel::OnlinePortal as i32,
