@@ -15,19 +15,31 @@ async fn an_appeal_submitted_through_the_gateway_reads_back() {
     let token = suite.enterprise_token(USCC_A, "510821");
 
     let submitted = client
-        .submit_appeal(authed(appeal("first", USCC_A, "510821", "流动资金贷款审批慢"), &token))
+        .submit_appeal(authed(
+            appeal("first", USCC_A, "510821", "流动资金贷款审批慢"),
+            &token,
+        ))
         .await
         .expect("the appeal is registered")
         .into_inner();
     assert!(submitted.id.starts_with("510821-"), "{}", submitted.id);
-    assert!(submitted.number.starts_with("510821-"), "{}", submitted.number);
+    assert!(
+        submitted.number.starts_with("510821-"),
+        "{}",
+        submitted.number
+    );
     assert!(submitted.number.ends_with("-0001"), "{}", submitted.number);
     assert_eq!(submitted.status, intake::AppealStatus::Received as i32);
     assert_eq!(submitted.enterprise.as_ref().unwrap().uscc, USCC_A);
     assert_eq!(submitted.title, "流动资金贷款审批慢");
 
     let read = client
-        .get_appeal(authed(intake::GetAppealRequest { id: submitted.id.clone() }, &token))
+        .get_appeal(authed(
+            intake::GetAppealRequest {
+                id: submitted.id.clone(),
+            },
+            &token,
+        ))
         .await
         .expect("the enterprise reads its appeal")
         .into_inner();
@@ -39,20 +51,32 @@ async fn an_appeal_submitted_through_the_gateway_reads_back() {
 async fn every_service_reports_serving_through_the_gateway() {
     let suite = TestSuite::start().await;
     let mut health = tonic_health::pb::health_client::HealthClient::new(suite.channel().await);
-    for service in ["", "zhengqi.intake.v1.IntakeService", "zhengqi.routing.v1.CaseService",
-        "zhengqi.policy.v1.PolicyService", "zhengqi.evaluation.v1.EvaluationService",
-        "zhengqi.scoring.v1.ScoringService"]
-    {
+    for service in [
+        "",
+        "zhengqi.intake.v1.IntakeService",
+        "zhengqi.routing.v1.CaseService",
+        "zhengqi.policy.v1.PolicyService",
+        "zhengqi.evaluation.v1.EvaluationService",
+        "zhengqi.scoring.v1.ScoringService",
+    ] {
         let status = health
-            .check(tonic_health::pb::HealthCheckRequest { service: service.to_owned() })
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: service.to_owned(),
+            })
             .await
             .unwrap_or_else(|e| panic!("health of {service:?}: {e}"))
             .into_inner()
             .status;
-        assert_eq!(status, tonic_health::pb::health_check_response::ServingStatus::Serving as i32, "{service:?}");
+        assert_eq!(
+            status,
+            tonic_health::pb::health_check_response::ServingStatus::Serving as i32,
+            "{service:?}"
+        );
     }
     let unknown = health
-        .check(tonic_health::pb::HealthCheckRequest { service: "zhengqi.nothing.v1.Nothing".into() })
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "zhengqi.nothing.v1.Nothing".into(),
+        })
         .await
         .unwrap_err();
     assert_eq!(unknown.code(), Code::NotFound);
@@ -73,7 +97,16 @@ async fn bad_input_names_every_field_and_stores_nothing() {
     assert_eq!(status.code(), Code::InvalidArgument);
     let mut fields = bad_fields(&status);
     fields.sort();
-    assert_eq!(fields, ["description", "enterprise.uscc", "jurisdiction_code", "kind", "title"]);
+    assert_eq!(
+        fields,
+        [
+            "description",
+            "enterprise.uscc",
+            "jurisdiction_code",
+            "kind",
+            "title"
+        ]
+    );
 
     let coordinator = suite.official_token(Role::Coordinator, "510800");
     let listed = client
@@ -81,7 +114,11 @@ async fn bad_input_names_every_field_and_stores_nothing() {
         .await
         .unwrap()
         .into_inner();
-    assert!(listed.appeals.is_empty(), "nothing is stored: {:?}", listed.appeals);
+    assert!(
+        listed.appeals.is_empty(),
+        "nothing is stored: {:?}",
+        listed.appeals
+    );
     suite.stop().await;
 }
 
@@ -91,12 +128,18 @@ async fn the_same_request_id_twice_gives_one_appeal() {
     let mut client = suite.intake().await;
     let token = suite.enterprise_token(USCC_A, "510821");
     let first = client
-        .submit_appeal(authed(appeal("same-key", USCC_A, "510821", "用电报装"), &token))
+        .submit_appeal(authed(
+            appeal("same-key", USCC_A, "510821", "用电报装"),
+            &token,
+        ))
         .await
         .unwrap()
         .into_inner();
     let second = client
-        .submit_appeal(authed(appeal("same-key", USCC_A, "510821", "用电报装"), &token))
+        .submit_appeal(authed(
+            appeal("same-key", USCC_A, "510821", "用电报装"),
+            &token,
+        ))
         .await
         .unwrap()
         .into_inner();
@@ -122,7 +165,10 @@ async fn twenty_concurrent_retries_give_one_appeal() {
         let token = token.clone();
         calls.push(tokio::spawn(async move {
             client
-                .submit_appeal(authed(appeal("retried", USCC_A, "510821", "厂房用地审批"), &token))
+                .submit_appeal(authed(
+                    appeal("retried", USCC_A, "510821", "厂房用地审批"),
+                    &token,
+                ))
                 .await
                 .map(|r| r.into_inner())
         }));
@@ -152,12 +198,18 @@ async fn the_same_matter_again_is_linked_as_a_duplicate_not_dropped() {
     let mut client = suite.intake().await;
     let token = suite.enterprise_token(USCC_A, "510821");
     let original = client
-        .submit_appeal(authed(appeal("one", USCC_A, "510821", "厂房用地审批迟迟未办"), &token))
+        .submit_appeal(authed(
+            appeal("one", USCC_A, "510821", "厂房用地审批迟迟未办"),
+            &token,
+        ))
         .await
         .unwrap()
         .into_inner();
     let again = client
-        .submit_appeal(authed(appeal("two", USCC_A, "510821", "厂房用地审批迟迟未办理！"), &token))
+        .submit_appeal(authed(
+            appeal("two", USCC_A, "510821", "厂房用地审批迟迟未办理！"),
+            &token,
+        ))
         .await
         .unwrap()
         .into_inner();
@@ -166,7 +218,10 @@ async fn the_same_matter_again_is_linked_as_a_duplicate_not_dropped() {
     assert_eq!(again.duplicate_of, original.id);
 
     let other = client
-        .submit_appeal(authed(appeal("three", USCC_A, "510821", "员工社保缴纳咨询"), &token))
+        .submit_appeal(authed(
+            appeal("three", USCC_A, "510821", "员工社保缴纳咨询"),
+            &token,
+        ))
         .await
         .unwrap()
         .into_inner();
@@ -198,7 +253,12 @@ async fn a_county_sees_its_own_appeals_and_the_city_sees_all() {
 
     let wangcang = suite.official_token(Role::Coordinator, "510821");
     let hidden = client
-        .get_appeal(authed(intake::GetAppealRequest { id: in_qingchuan.id.clone() }, &wangcang))
+        .get_appeal(authed(
+            intake::GetAppealRequest {
+                id: in_qingchuan.id.clone(),
+            },
+            &wangcang,
+        ))
         .await
         .unwrap_err();
     assert_eq!(hidden.code(), Code::NotFound);
@@ -207,10 +267,16 @@ async fn a_county_sees_its_own_appeals_and_the_city_sees_all() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(listed.appeals.iter().map(|a| &a.id).collect::<Vec<_>>(), [&in_wangcang.id]);
+    assert_eq!(
+        listed.appeals.iter().map(|a| &a.id).collect::<Vec<_>>(),
+        [&in_wangcang.id]
+    );
     let elsewhere = client
         .list_appeals(authed(
-            intake::ListAppealsRequest { jurisdiction_code: "510822".into(), ..Default::default() },
+            intake::ListAppealsRequest {
+                jurisdiction_code: "510822".into(),
+                ..Default::default()
+            },
             &wangcang,
         ))
         .await
@@ -251,7 +317,12 @@ async fn an_enterprise_sees_only_its_own_appeals() {
         .into_inner();
 
     let hidden = client
-        .get_appeal(authed(intake::GetAppealRequest { id: theirs.id.clone() }, &a))
+        .get_appeal(authed(
+            intake::GetAppealRequest {
+                id: theirs.id.clone(),
+            },
+            &a,
+        ))
         .await
         .unwrap_err();
     assert_eq!(hidden.code(), Code::NotFound);
@@ -260,7 +331,10 @@ async fn an_enterprise_sees_only_its_own_appeals() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(listed.appeals.iter().map(|x| &x.id).collect::<Vec<_>>(), [&own.id]);
+    assert_eq!(
+        listed.appeals.iter().map(|x| &x.id).collect::<Vec<_>>(),
+        [&own.id]
+    );
 
     let impersonation = client
         .submit_appeal(authed(appeal("c", USCC_B, "510821", "冒名诉求"), &a))
@@ -275,7 +349,15 @@ async fn lists_page_with_opaque_tokens() {
     let suite = TestSuite::start().await;
     let mut client = suite.intake().await;
     let token = suite.enterprise_token(USCC_A, "510821");
-    let titles = ["融资", "用工", "市场准入", "交通物流", "公共卫生", "用地规划", "项目审批"];
+    let titles = [
+        "融资",
+        "用工",
+        "市场准入",
+        "交通物流",
+        "公共卫生",
+        "用地规划",
+        "项目审批",
+    ];
     let categories = [1, 2, 3, 4, 5, 6, 7];
     for (i, (title, category)) in titles.iter().zip(categories).enumerate() {
         let mut request = appeal(&format!("page-{i}"), USCC_A, "510821", title);
@@ -287,7 +369,11 @@ async fn lists_page_with_opaque_tokens() {
     loop {
         let page = client
             .list_appeals(authed(
-                intake::ListAppealsRequest { page_size: 3, page_token: page_token.clone(), ..Default::default() },
+                intake::ListAppealsRequest {
+                    page_size: 3,
+                    page_token: page_token.clone(),
+                    ..Default::default()
+                },
                 &token,
             ))
             .await
@@ -308,7 +394,10 @@ async fn lists_page_with_opaque_tokens() {
 
     let forged = client
         .list_appeals(authed(
-            intake::ListAppealsRequest { page_token: "not-a-token".into(), ..Default::default() },
+            intake::ListAppealsRequest {
+                page_token: "not-a-token".into(),
+                ..Default::default()
+            },
             &token,
         ))
         .await
@@ -331,7 +420,10 @@ async fn an_enterprise_withdraws_its_appeal_once() {
     let other = suite.enterprise_token(USCC_B, "510821");
     let refused = client
         .withdraw_appeal(authed(
-            intake::WithdrawAppealRequest { id: appeal.id.clone(), reason: "x".into() },
+            intake::WithdrawAppealRequest {
+                id: appeal.id.clone(),
+                reason: "x".into(),
+            },
             &other,
         ))
         .await
@@ -340,7 +432,10 @@ async fn an_enterprise_withdraws_its_appeal_once() {
 
     let withdrawn = client
         .withdraw_appeal(authed(
-            intake::WithdrawAppealRequest { id: appeal.id.clone(), reason: "问题已自行解决".into() },
+            intake::WithdrawAppealRequest {
+                id: appeal.id.clone(),
+                reason: "问题已自行解决".into(),
+            },
             &token,
         ))
         .await
@@ -350,7 +445,10 @@ async fn an_enterprise_withdraws_its_appeal_once() {
     assert_eq!(withdrawn.withdraw_reason, "问题已自行解决");
     let again = client
         .withdraw_appeal(authed(
-            intake::WithdrawAppealRequest { id: appeal.id.clone(), reason: String::new() },
+            intake::WithdrawAppealRequest {
+                id: appeal.id.clone(),
+                reason: String::new(),
+            },
             &token,
         ))
         .await
@@ -371,12 +469,17 @@ async fn enterprises_register_themselves_and_coordinators_list_them() {
         industry: "C30 非金属矿物制品业".into(),
         size: intake::EnterpriseSize::Small as i32,
         ownership: intake::Ownership::Private as i32,
-        tags: vec![intake::EnterpriseTag::KeyProject as i32, intake::EnterpriseTag::Industrial as i32],
+        tags: vec![
+            intake::EnterpriseTag::KeyProject as i32,
+            intake::EnterpriseTag::Industrial as i32,
+        ],
         ..Default::default()
     };
     let registered = client
         .register_enterprise(authed(
-            intake::RegisterEnterpriseRequest { enterprise: Some(enterprise.clone()) },
+            intake::RegisterEnterpriseRequest {
+                enterprise: Some(enterprise.clone()),
+            },
             &token,
         ))
         .await
@@ -389,7 +492,9 @@ async fn enterprises_register_themselves_and_coordinators_list_them() {
     someone_else.uscc = USCC_B.into();
     let refused = client
         .register_enterprise(authed(
-            intake::RegisterEnterpriseRequest { enterprise: Some(someone_else) },
+            intake::RegisterEnterpriseRequest {
+                enterprise: Some(someone_else),
+            },
             &token,
         ))
         .await
@@ -399,16 +504,31 @@ async fn enterprises_register_themselves_and_coordinators_list_them() {
     let coordinator = suite.official_token(Role::Coordinator, "510821");
     let listed = client
         .list_enterprises(authed(
-            intake::ListEnterprisesRequest { tag: intake::EnterpriseTag::KeyProject as i32, ..Default::default() },
+            intake::ListEnterprisesRequest {
+                tag: intake::EnterpriseTag::KeyProject as i32,
+                ..Default::default()
+            },
             &coordinator,
         ))
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(listed.enterprises.iter().map(|e| e.uscc.as_str()).collect::<Vec<_>>(), [USCC_A]);
+    assert_eq!(
+        listed
+            .enterprises
+            .iter()
+            .map(|e| e.uscc.as_str())
+            .collect::<Vec<_>>(),
+        [USCC_A]
+    );
     let elsewhere = suite.official_token(Role::Coordinator, "510822");
     let hidden = client
-        .get_enterprise(authed(intake::GetEnterpriseRequest { uscc: USCC_A.into() }, &elsewhere))
+        .get_enterprise(authed(
+            intake::GetEnterpriseRequest {
+                uscc: USCC_A.into(),
+            },
+            &elsewhere,
+        ))
         .await
         .unwrap_err();
     assert_eq!(hidden.code(), Code::NotFound);
@@ -439,7 +559,14 @@ async fn an_import_reports_every_item_and_keeps_going_past_bad_ones() {
     let mut fields = response.results[1].invalid_fields.clone();
     fields.sort();
     assert_eq!(fields, ["category", "title"]);
-    assert_eq!(response.results[2].appeal.as_ref().unwrap().jurisdiction_code, "510822");
+    assert_eq!(
+        response.results[2]
+            .appeal
+            .as_ref()
+            .unwrap()
+            .jurisdiction_code,
+        "510822"
+    );
     suite.stop().await;
 }
 

@@ -22,7 +22,8 @@ pub type EvaluationServer = Part<EvaluationServiceServer<api::EvaluationApi>>;
 pub async fn build(config: &PartConfig, verifier: Verifier) -> Result<EvaluationServer, Error> {
     let host = Host::bind("evaluation", config.listen, config.ops_listen).await?;
     let store = Store::connect(&config.database_url, config.database_schema.as_deref()).await?;
+    let events = EventLog::new(store.clone());
     let service =
-        EvaluationServiceServer::new(api::EvaluationApi::new(EventLog::new(store.clone())));
-    Ok(Part::new(host, store, service, verifier, None))
+        EvaluationServiceServer::new(api::EvaluationApi::new(std::sync::Arc::clone(&events)));
+    Ok(Part::new(host, store, service, verifier, None).with_event_log(events))
 }

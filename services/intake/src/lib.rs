@@ -39,7 +39,8 @@ pub async fn build(
     let host = Host::bind("intake", config.listen, config.ops_listen).await?;
     let store = Store::connect(&config.database_url, config.database_schema.as_deref()).await?;
     let events = EventLog::new(store.clone());
-    let intake_store = store::IntakeStore::new(store.clone(), events, config.batch_max);
+    let intake_store =
+        store::IntakeStore::new(store.clone(), Arc::clone(&events), config.batch_max);
     let service = IntakeServiceServer::new(api::IntakeApi::new(intake_store, directory));
-    Ok(Part::new(host, store, service, verifier, Some(&MIGRATIONS)))
+    Ok(Part::new(host, store, service, verifier, Some(&MIGRATIONS)).with_event_log(events))
 }

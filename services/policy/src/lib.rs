@@ -22,6 +22,7 @@ pub type PolicyServer = Part<PolicyServiceServer<api::PolicyApi>>;
 pub async fn build(config: &PartConfig, verifier: Verifier) -> Result<PolicyServer, Error> {
     let host = Host::bind("policy", config.listen, config.ops_listen).await?;
     let store = Store::connect(&config.database_url, config.database_schema.as_deref()).await?;
-    let service = PolicyServiceServer::new(api::PolicyApi::new(EventLog::new(store.clone())));
-    Ok(Part::new(host, store, service, verifier, None))
+    let events = EventLog::new(store.clone());
+    let service = PolicyServiceServer::new(api::PolicyApi::new(std::sync::Arc::clone(&events)));
+    Ok(Part::new(host, store, service, verifier, None).with_event_log(events))
 }

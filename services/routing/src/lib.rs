@@ -22,6 +22,7 @@ pub type RoutingServer = Part<CaseServiceServer<api::RoutingApi>>;
 pub async fn build(config: &PartConfig, verifier: Verifier) -> Result<RoutingServer, Error> {
     let host = Host::bind("routing", config.listen, config.ops_listen).await?;
     let store = Store::connect(&config.database_url, config.database_schema.as_deref()).await?;
-    let service = CaseServiceServer::new(api::RoutingApi::new(EventLog::new(store.clone())));
-    Ok(Part::new(host, store, service, verifier, None))
+    let events = EventLog::new(store.clone());
+    let service = CaseServiceServer::new(api::RoutingApi::new(std::sync::Arc::clone(&events)));
+    Ok(Part::new(host, store, service, verifier, None).with_event_log(events))
 }

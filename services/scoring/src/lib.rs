@@ -22,6 +22,7 @@ pub type ScoringServer = Part<ScoringServiceServer<api::ScoringApi>>;
 pub async fn build(config: &PartConfig, verifier: Verifier) -> Result<ScoringServer, Error> {
     let host = Host::bind("scoring", config.listen, config.ops_listen).await?;
     let store = Store::connect(&config.database_url, config.database_schema.as_deref()).await?;
-    let service = ScoringServiceServer::new(api::ScoringApi::new(EventLog::new(store.clone())));
-    Ok(Part::new(host, store, service, verifier, None))
+    let events = EventLog::new(store.clone());
+    let service = ScoringServiceServer::new(api::ScoringApi::new(std::sync::Arc::clone(&events)));
+    Ok(Part::new(host, store, service, verifier, None).with_event_log(events))
 }

@@ -60,22 +60,21 @@ impl Scope {
         if principal.has_role(Role::Service) && principal.jurisdiction.is_none() {
             return Scope::Everything;
         }
-        if principal.has_any(GOVERNMENT) {
-            if let Some(code) = principal
+        if principal.has_any(GOVERNMENT)
+            && let Some(code) = principal
                 .jurisdiction
                 .as_deref()
                 .and_then(|j| JurisdictionCode::parse(j).ok())
                 .filter(|code| directory.contains(code))
-            {
-                return Scope::Jurisdictions(
-                    directory.descendants(&code).into_iter().cloned().collect(),
-                );
-            }
+        {
+            return Scope::Jurisdictions(
+                directory.descendants(&code).into_iter().cloned().collect(),
+            );
         }
-        if principal.has_role(Role::Enterprise) {
-            if let Some(uscc) = &principal.uscc {
-                return Scope::Enterprise(uscc.clone());
-            }
+        if principal.has_role(Role::Enterprise)
+            && let Some(uscc) = &principal.uscc
+        {
+            return Scope::Enterprise(uscc.clone());
         }
         Scope::Nothing
     }

@@ -36,12 +36,29 @@ pub type EventStream = Pin<Box<dyn Stream<Item = Result<Event, tonic::Status>> +
 pub struct EventLog {
     store: Store,
     latest: watch::Sender<u64>,
+    closed: std::sync::atomic::AtomicBool,
 }
 
 impl EventLog {
     pub fn new(store: Store) -> Arc<EventLog> {
         let (latest, _) = watch::channel(0);
-        Arc::new(EventLog { store, latest })
+        Arc::new(EventLog {
+            store,
+            latest,
+            closed: std::sync::atomic::AtomicBool::new(false),
+        })
+    }
+
+    /// Ends every watch stream, so a graceful shutdown does not wait forever for
+    /// followers; they resume from their cursor on the next start.
+    pub fn close(&self) {
+        self.closed
+            .store(true, std::sync::atomic::Ordering::Release);
+        self.latest.send_modify(|_| {});
+    }
+
+    fn is_closed(&self) -> bool {
+        self.closed.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Appends `message` inside the caller's transaction; returns its sequence.
@@ -140,6 +157,9 @@ impl EventLog {
                 return None;
             }
             loop {
+                if state.log.is_closed() {
+                    return None;
+                }
                 if let Some(event) = state.buffer.pop_front() {
                     return Some((Ok(event), state));
                 }

@@ -20,6 +20,7 @@ use tonic_health::ServingStatus;
 
 use crate::auth::{Principal, Verifier, bearer_token};
 use crate::error::Error;
+use crate::events::EventLog;
 use crate::metrics::{self, MetricsLayer};
 use crate::shutdown::Shutdown;
 use crate::storage::{Migrations, Store};
@@ -275,6 +276,7 @@ pub struct Part<S> {
     verifier: Verifier,
     migrations: Option<&'static Migrations>,
     background: Vec<BoxFuture<'static, ()>>,
+    events: Option<Arc<EventLog>>,
 }
 
 impl<S> Part<S>
@@ -301,7 +303,14 @@ where
             verifier,
             migrations,
             background: Vec::new(),
+            events: None,
         }
+    }
+
+    /// The service's event log, whose watch streams end when the service stops.
+    pub fn with_event_log(mut self, events: Arc<EventLog>) -> Self {
+        self.events = Some(events);
+        self
     }
 
     /// Adds a task (e.g. an event consumer) started once the migrations have run.
@@ -332,6 +341,13 @@ where
         let store = self.store.clone();
         let migrations = self.migrations;
         let background = self.background;
+        if let Some(events) = self.events {
+            let shutdown = shutdown.clone();
+            tokio::spawn(async move {
+                shutdown.wait().await;
+                events.close();
+            });
+        }
         let prepare = async move {
             if let Some(migrations) = migrations {
                 store.migrate(migrations).await?;
