@@ -201,6 +201,30 @@ pub trait EventHandler: Send + Sync + 'static {
 /// Supplies the bearer token a consumer presents to the service it watches.
 pub type TokenSource = Arc<dyn Fn() -> Result<String, Error> + Send + Sync>;
 
+/// `service` tokens of this deployment's own issuer, minted by `signer` and
+/// reused until a minute before they expire.
+pub fn service_tokens(signer: Arc<crate::auth::Signer>, subject: &str) -> TokenSource {
+    const LIFETIME: Duration = Duration::from_secs(15 * 60);
+    let subject = subject.to_owned();
+    let current: std::sync::Mutex<Option<(String, std::time::Instant)>> =
+        std::sync::Mutex::new(None);
+    Arc::new(move || {
+        let mut current = current.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((token, minted)) = current.as_ref()
+            && minted.elapsed() < LIFETIME - Duration::from_secs(60)
+        {
+            return Ok(token.clone());
+        }
+        let request = crate::auth::TokenRequest {
+            ttl: LIFETIME,
+            ..crate::auth::TokenRequest::new(subject.clone(), vec![crate::auth::Role::Service])
+        };
+        let token = signer.mint(&request).map_err(Error::internal)?;
+        *current = Some((token.clone(), std::time::Instant::now()));
+        Ok(token)
+    })
+}
+
 /// Follows one service's `WatchEvents` and applies each event exactly once.
 pub struct Consumer<H> {
     /// Names the cursor, e.g. `intake`.
@@ -292,18 +316,40 @@ impl<H: EventHandler> Consumer<H> {
         Ok(())
     }
 
+    /// Applies `event` and advances the cursor in one transaction. The cursor is
+    /// claimed first, conditionally: when several replicas follow the same log,
+    /// the one that claims it applies the event and every other skips it.
     async fn apply(&self, event: &Event) -> Result<(), Error> {
         let mut tx = self.store.begin_write().await?;
-        self.handler.apply(&mut tx, event).await?;
-        sqlx::query(
-            "INSERT INTO zq_consumer_cursors (source, sequence, update_time) VALUES ($1, $2, $3) \
-             ON CONFLICT (source) DO UPDATE SET sequence = excluded.sequence, update_time = excluded.update_time",
+        let sequence = event.sequence as i64;
+        let now = now_micros();
+        let advanced = sqlx::query(
+            "UPDATE zq_consumer_cursors SET sequence = $2, update_time = $3 WHERE source = $1 AND sequence < $2",
         )
         .bind(&self.source)
-        .bind(event.sequence as i64)
-        .bind(now_micros())
+        .bind(sequence)
+        .bind(now)
         .execute(&mut *tx)
-        .await?;
+        .await?
+        .rows_affected();
+        let claimed = advanced == 1
+            || sqlx::query(
+                "INSERT INTO zq_consumer_cursors (source, sequence, update_time) VALUES ($1, $2, $3) \
+                 ON CONFLICT (source) DO NOTHING",
+            )
+            .bind(&self.source)
+            .bind(sequence)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                == 1;
+        if !claimed {
+            // Already applied, by this consumer before a restart or by a replica.
+            tx.rollback().await?;
+            return Ok(());
+        }
+        self.handler.apply(&mut tx, event).await?;
         tx.commit().await?;
         Ok(())
     }
