@@ -2,13 +2,14 @@
 //! registry. Appeals are written by one group-commit writer: many submissions,
 //! one transaction, every caller answered after the commit.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use tokio::sync::{mpsc, oneshot};
 use zhengqi_shared::Error;
-use zhengqi_shared::events::EventLog;
+use zhengqi_shared::events::{EventLog, NewEvent};
 use zhengqi_shared::ids::{self, PageToken};
 use zhengqi_shared::reference::{JurisdictionCode, Uscc};
 use zhengqi_shared::storage::{Filter, SqlValue, Store, now_micros};
@@ -345,139 +346,307 @@ async fn existing_for(store: &Store, submission: &Submission) -> Result<Appeal, 
     }
 }
 
+/// How many rows one multi-row `INSERT` writes at the most.
+const INSERT_CHUNK: usize = 50;
+
+/// An earlier appeal that a new one may be the same matter as.
+struct Recent {
+    id: String,
+    duplicate_of: Option<String>,
+    uscc: String,
+    category: String,
+    title_key: String,
+}
+
+/// Writes a batch in one transaction with a few statements for the whole batch:
+/// earlier registrations of the same keys, recent appeals of the same
+/// enterprises, acceptance numbers, registrations of the enterprises, then
+/// multi-row inserts of the appeals and their events. Returns each submission's
+/// appeal, in order, and the last event sequence.
 async fn write_batch(
     store: &Store,
     events: &EventLog,
     batch: &[Submission],
 ) -> Result<(Vec<Appeal>, Option<u64>), Error> {
     let mut tx = store.begin_write().await?;
-    let mut appeals = Vec::with_capacity(batch.len());
-    let mut last_sequence = None;
-    for submission in batch {
-        let (appeal, sequence) =
-            write_one(&mut tx, events, &submission.submitter, &submission.appeal).await?;
-        last_sequence = sequence.or(last_sequence);
-        appeals.push(appeal);
+    let now = now_micros();
+    let day = domain::beijing_date(now);
+
+    // Keys seen before: the same (submitter, request_id) returns the first appeal.
+    let keys: Vec<&str> = batch
+        .iter()
+        .filter_map(|s| s.appeal.request_id.as_deref())
+        .collect();
+    let mut known: HashMap<(String, String), Appeal> = HashMap::new();
+    for appeal in select_by_request_ids(&mut tx, &keys).await? {
+        known.insert(
+            (appeal.submitter.clone(), appeal.request_id.clone()),
+            appeal,
+        );
     }
+
+    let usccs: Vec<&str> = distinct(batch.iter().map(|s| s.appeal.enterprise.uscc.as_str()));
+    let mut recent = select_recent(&mut tx, &usccs, now).await?;
+
+    // Decide each submission in order; a later one may repeat an earlier one's key
+    // or matter within the batch.
+    // Ok: registered before the batch; Err: the index of an appeal the batch writes.
+    let mut results: Vec<Result<Appeal, usize>> = Vec::with_capacity(batch.len());
+    let mut repeated: HashMap<(String, String), usize> = HashMap::new();
+    let mut fresh: Vec<(Appeal, String)> = Vec::new();
+    for submission in batch {
+        let new = &submission.appeal;
+        if let Some(request_id) = &new.request_id {
+            let key = (submission.submitter.clone(), request_id.clone());
+            if let Some(existing) = known.get(&key) {
+                results.push(Ok(existing.clone()));
+                continue;
+            }
+            if let Some(index) = repeated.get(&key) {
+                results.push(Err(*index));
+                continue;
+            }
+        }
+        let title_key = domain::title_key(&new.title);
+        let duplicate_of = recent
+            .iter()
+            .find(|r| {
+                r.uscc == new.enterprise.uscc.as_str()
+                    && r.category == new.category.as_str()
+                    && domain::similar_titles(&r.title_key, &title_key)
+            })
+            .map(|r| r.duplicate_of.clone().unwrap_or_else(|| r.id.clone()));
+        let appeal = Appeal {
+            id: ids::new_id(new.jurisdiction.as_str()),
+            number: String::new(),
+            request_id: new.request_id.clone().unwrap_or_default(),
+            submitter: submission.submitter.clone(),
+            channel: new.channel,
+            jurisdiction_code: new.jurisdiction.as_str().to_owned(),
+            uscc: new.enterprise.uscc.as_str().to_owned(),
+            enterprise_name: new.enterprise.name.clone(),
+            kind: new.kind,
+            category: new.category,
+            title: new.title.clone(),
+            description: new.description.clone(),
+            contact_name: new.contact_name.clone(),
+            contact_phone: new.contact_phone.clone(),
+            status: if duplicate_of.is_some() {
+                AppealStatus::Duplicate
+            } else {
+                AppealStatus::Received
+            },
+            duplicate_of,
+            withdraw_reason: String::new(),
+            create_time: now,
+            update_time: now,
+        };
+        recent.push(Recent {
+            id: appeal.id.clone(),
+            duplicate_of: appeal.duplicate_of.clone(),
+            uscc: appeal.uscc.clone(),
+            category: appeal.category.as_str().to_owned(),
+            title_key: title_key.clone(),
+        });
+        if let Some(request_id) = &new.request_id {
+            repeated.insert(
+                (submission.submitter.clone(), request_id.clone()),
+                fresh.len(),
+            );
+        }
+        results.push(Err(fresh.len()));
+        fresh.push((appeal, title_key));
+    }
+
+    // Acceptance numbers: one counter update per jurisdiction for the whole batch.
+    let jurisdictions: Vec<String> =
+        distinct(fresh.iter().map(|(a, _)| a.jurisdiction_code.as_str()))
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+    for jurisdiction in jurisdictions {
+        let count = fresh
+            .iter()
+            .filter(|(a, _)| a.jurisdiction_code == jurisdiction)
+            .count() as i64;
+        let row = sqlx::query(
+            "INSERT INTO daily_numbers (jurisdiction_code, day, last) VALUES ($1, $2, $3) \
+             ON CONFLICT (jurisdiction_code, day) DO UPDATE SET last = daily_numbers.last + $3 RETURNING last",
+        )
+        .bind(&jurisdiction)
+        .bind(day.format("%Y%m%d").to_string())
+        .bind(count)
+        .fetch_one(&mut *tx)
+        .await?;
+        let mut next = row.try_get::<i64, _>(0)? - count + 1;
+        for (appeal, _) in fresh
+            .iter_mut()
+            .filter(|(a, _)| a.jurisdiction_code == jurisdiction)
+        {
+            appeal.number = domain::acceptance_number(&jurisdiction, day, next);
+            next += 1;
+        }
+    }
+
+    let fresh_usccs: Vec<&str> = distinct(fresh.iter().map(|(a, _)| a.uscc.as_str()));
+    let enterprises = select_enterprises(&mut tx, &fresh_usccs).await?;
+    for chunk in fresh.chunks(INSERT_CHUNK) {
+        insert_appeals(&mut tx, chunk).await?;
+    }
+    let new_events: Vec<NewEvent> = fresh
+        .iter()
+        .map(|(appeal, _)| {
+            let enterprise = enterprises.iter().find(|e| e.uscc.as_str() == appeal.uscc);
+            NewEvent::new(
+                &appeal.id,
+                &appeal.jurisdiction_code,
+                &convert::appeal_registered(appeal, enterprise),
+            )
+        })
+        .collect();
+    let last_sequence = events.append_all(&mut tx, &new_events).await?;
     tx.commit().await?;
+
+    let appeals = results
+        .into_iter()
+        .map(|result| match result {
+            Ok(existing) => existing,
+            Err(index) => fresh[index].0.clone(),
+        })
+        .collect();
     Ok((appeals, last_sequence))
 }
 
-/// Writes one appeal inside the batch's transaction; returns it and the sequence
-/// of its event (none when the request_id had been seen before).
-async fn write_one(
-    conn: &mut AnyConnection,
-    events: &EventLog,
-    submitter: &str,
-    new: &NewAppeal,
-) -> Result<(Appeal, Option<u64>), Error> {
-    if let Some(request_id) = &new.request_id
-        && let Some(existing) = select_by_request_id(conn, submitter, request_id).await?
-    {
-        return Ok((existing, None));
-    }
-    let now = now_micros();
-    let title_key = domain::title_key(&new.title);
-    let duplicate_of = find_same_matter(conn, new, &title_key, now).await?;
-    let day = domain::beijing_date(now);
-    let row = sqlx::query(
-        "INSERT INTO daily_numbers (jurisdiction_code, day, last) VALUES ($1, $2, 1) \
-         ON CONFLICT (jurisdiction_code, day) DO UPDATE SET last = daily_numbers.last + 1 RETURNING last",
-    )
-    .bind(new.jurisdiction.as_str())
-    .bind(day.format("%Y%m%d").to_string())
-    .fetch_one(&mut *conn)
-    .await?;
-    let sequence: i64 = row.try_get(0)?;
-    let appeal = Appeal {
-        id: ids::new_id(new.jurisdiction.as_str()),
-        number: domain::acceptance_number(new.jurisdiction.as_str(), day, sequence),
-        request_id: new.request_id.clone().unwrap_or_default(),
-        submitter: submitter.to_owned(),
-        channel: new.channel,
-        jurisdiction_code: new.jurisdiction.as_str().to_owned(),
-        uscc: new.enterprise.uscc.as_str().to_owned(),
-        enterprise_name: new.enterprise.name.clone(),
-        kind: new.kind,
-        category: new.category,
-        title: new.title.clone(),
-        description: new.description.clone(),
-        contact_name: new.contact_name.clone(),
-        contact_phone: new.contact_phone.clone(),
-        status: if duplicate_of.is_some() {
-            AppealStatus::Duplicate
-        } else {
-            AppealStatus::Received
-        },
-        duplicate_of,
-        withdraw_reason: String::new(),
-        create_time: now,
-        update_time: now,
-    };
-    sqlx::query(
-        "INSERT INTO appeals (id, number, request_id, submitter, channel, jurisdiction_code, uscc, enterprise_name, \
-         kind, category, title, title_key, description, contact_name, contact_phone, status, duplicate_of, \
-         withdraw_reason, create_time, update_time) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
-    )
-    .bind(&appeal.id)
-    .bind(&appeal.number)
-    .bind(new.request_id.as_deref())
-    .bind(&appeal.submitter)
-    .bind(appeal.channel.as_str())
-    .bind(&appeal.jurisdiction_code)
-    .bind(&appeal.uscc)
-    .bind(&appeal.enterprise_name)
-    .bind(appeal.kind.as_str())
-    .bind(appeal.category.as_str())
-    .bind(&appeal.title)
-    .bind(&title_key)
-    .bind(&appeal.description)
-    .bind(&appeal.contact_name)
-    .bind(&appeal.contact_phone)
-    .bind(appeal.status.as_str())
-    .bind(appeal.duplicate_of.as_deref())
-    .bind(&appeal.withdraw_reason)
-    .bind(appeal.create_time)
-    .bind(appeal.update_time)
-    .execute(&mut *conn)
-    .await?;
-    let enterprise = select_enterprise(conn, &appeal.uscc).await?;
-    let event = convert::appeal_registered(&appeal, enterprise.as_ref());
-    let sequence = events
-        .append(conn, &appeal.id, &appeal.jurisdiction_code, &event)
-        .await?;
-    Ok((appeal, Some(sequence)))
-}
-
-/// The original appeal of the same matter: same enterprise, same category, a
-/// similar title, within the window, not withdrawn.
-async fn find_same_matter(
-    conn: &mut AnyConnection,
-    new: &NewAppeal,
-    title_key: &str,
-    now: i64,
-) -> Result<Option<String>, Error> {
-    let since = now - domain::DUPLICATE_WINDOW_DAYS * 24 * 3600 * 1_000_000;
-    let rows = sqlx::query(
-        "SELECT id, duplicate_of, title_key FROM appeals \
-         WHERE uscc = $1 AND category = $2 AND create_time >= $3 AND status <> 'WITHDRAWN' \
-         ORDER BY create_time LIMIT 200",
-    )
-    .bind(new.enterprise.uscc.as_str())
-    .bind(new.category.as_str())
-    .bind(since)
-    .fetch_all(&mut *conn)
-    .await?;
-    for row in rows {
-        let key: String = row.try_get(2)?;
-        if domain::similar_titles(&key, title_key) {
-            let id: String = row.try_get(0)?;
-            let original: Option<String> = row.try_get(1)?;
-            return Ok(Some(original.unwrap_or(id)));
+/// The distinct values of `items`, in first-seen order.
+fn distinct<'a>(items: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut seen = Vec::new();
+    for item in items {
+        if !seen.contains(&item) {
+            seen.push(item);
         }
     }
-    Ok(None)
+    seen
+}
+
+/// `$first, $first+1, …` for `count` parameters.
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+async fn insert_appeals(conn: &mut AnyConnection, rows: &[(Appeal, String)]) -> Result<(), Error> {
+    const COLUMNS: usize = 20;
+    let values: Vec<String> = (0..rows.len())
+        .map(|i| format!("({})", placeholders(i * COLUMNS + 1, COLUMNS)))
+        .collect();
+    let sql = format!(
+        "INSERT INTO appeals (id, number, request_id, submitter, channel, jurisdiction_code, uscc, enterprise_name, \
+         kind, category, title, title_key, description, contact_name, contact_phone, status, duplicate_of, \
+         withdraw_reason, create_time, update_time) VALUES {}",
+        values.join(", ")
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for (appeal, title_key) in rows {
+        query = query
+            .bind(appeal.id.clone())
+            .bind(appeal.number.clone())
+            .bind((!appeal.request_id.is_empty()).then(|| appeal.request_id.clone()))
+            .bind(appeal.submitter.clone())
+            .bind(appeal.channel.as_str())
+            .bind(appeal.jurisdiction_code.clone())
+            .bind(appeal.uscc.clone())
+            .bind(appeal.enterprise_name.clone())
+            .bind(appeal.kind.as_str())
+            .bind(appeal.category.as_str())
+            .bind(appeal.title.clone())
+            .bind(title_key.clone())
+            .bind(appeal.description.clone())
+            .bind(appeal.contact_name.clone())
+            .bind(appeal.contact_phone.clone())
+            .bind(appeal.status.as_str())
+            .bind(appeal.duplicate_of.clone())
+            .bind(appeal.withdraw_reason.clone())
+            .bind(appeal.create_time)
+            .bind(appeal.update_time);
+    }
+    query.execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// Appeals registered before under any of `request_ids` (by any submitter).
+async fn select_by_request_ids(
+    conn: &mut AnyConnection,
+    request_ids: &[&str],
+) -> Result<Vec<Appeal>, Error> {
+    let mut found = Vec::new();
+    for chunk in request_ids.chunks(500) {
+        let sql = format!(
+            "SELECT {APPEAL_COLUMNS} FROM appeals WHERE request_id IN ({})",
+            placeholders(1, chunk.len())
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for request_id in chunk {
+            query = query.bind(request_id.to_string());
+        }
+        for row in query.fetch_all(&mut *conn).await? {
+            found.push(appeal_from_row(&row)?);
+        }
+    }
+    Ok(found)
+}
+
+/// Appeals of `usccs` within the duplicate window that are not withdrawn.
+async fn select_recent(
+    conn: &mut AnyConnection,
+    usccs: &[&str],
+    now: i64,
+) -> Result<Vec<Recent>, Error> {
+    let since = now - domain::DUPLICATE_WINDOW_DAYS * 24 * 3600 * 1_000_000;
+    let mut recent = Vec::new();
+    for chunk in usccs.chunks(500) {
+        let sql = format!(
+            "SELECT id, duplicate_of, uscc, category, title_key FROM appeals \
+             WHERE uscc IN ({}) AND create_time >= $1 AND status <> 'WITHDRAWN' ORDER BY create_time",
+            placeholders(2, chunk.len())
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(since);
+        for uscc in chunk {
+            query = query.bind(uscc.to_string());
+        }
+        for row in query.fetch_all(&mut *conn).await? {
+            recent.push(Recent {
+                id: row.try_get(0)?,
+                duplicate_of: row.try_get(1)?,
+                uscc: row.try_get(2)?,
+                category: row.try_get(3)?,
+                title_key: row.try_get(4)?,
+            });
+        }
+    }
+    Ok(recent)
+}
+
+async fn select_enterprises(
+    conn: &mut AnyConnection,
+    usccs: &[&str],
+) -> Result<Vec<Enterprise>, Error> {
+    let mut found = Vec::new();
+    for chunk in usccs.chunks(500) {
+        let sql = format!(
+            "SELECT {ENTERPRISE_COLUMNS} FROM enterprises WHERE uscc IN ({})",
+            placeholders(1, chunk.len())
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for uscc in chunk {
+            query = query.bind(uscc.to_string());
+        }
+        for row in query.fetch_all(&mut *conn).await? {
+            found.push(enterprise_from_row(&row)?);
+        }
+    }
+    Ok(found)
 }
 
 async fn select_by_request_id(

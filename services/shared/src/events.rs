@@ -28,6 +28,29 @@ const PAGE: i64 = 500;
 /// committed by another replica of the service do not wake it).
 const IDLE_POLL: Duration = Duration::from_millis(500);
 
+/// Events written by one multi-row statement at the most.
+const APPEND_CHUNK: usize = 100;
+
+/// An event to append: the message, encoded, and what it is about.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub event_type: String,
+    pub subject_id: String,
+    pub jurisdiction_code: String,
+    pub payload: Vec<u8>,
+}
+
+impl NewEvent {
+    pub fn new<M: prost::Name>(subject_id: &str, jurisdiction_code: &str, message: &M) -> Self {
+        Self {
+            event_type: M::full_name(),
+            subject_id: subject_id.to_owned(),
+            jurisdiction_code: jurisdiction_code.to_owned(),
+            payload: prost::Message::encode_to_vec(message),
+        }
+    }
+}
+
 /// A boxed stream of events, as `WatchEvents` returns it.
 pub type EventStream = Pin<Box<dyn Stream<Item = Result<Event, tonic::Status>> + Send + 'static>>;
 
@@ -70,6 +93,23 @@ impl EventLog {
         jurisdiction_code: &str,
         message: &M,
     ) -> Result<u64, Error> {
+        let event = NewEvent::new(subject_id, jurisdiction_code, message);
+        Ok(self
+            .append_all(conn, std::slice::from_ref(&event))
+            .await?
+            .unwrap_or_default())
+    }
+
+    /// Appends `events` in order inside the caller's transaction, a few statements
+    /// for many events; returns the last sequence (none for no events).
+    pub async fn append_all(
+        &self,
+        conn: &mut AnyConnection,
+        events: &[NewEvent],
+    ) -> Result<Option<u64>, Error> {
+        if events.is_empty() {
+            return Ok(None);
+        }
         if self.store.backend() == Backend::Postgres {
             // Sequences are handed out at insert but become visible at commit; holding
             // this lock to commit keeps commit order equal to sequence order, so a
@@ -78,19 +118,41 @@ impl EventLog {
                 .execute(&mut *conn)
                 .await?;
         }
-        let row = sqlx::query(
-            "INSERT INTO zq_events (event_type, subject_id, jurisdiction_code, payload, create_time) \
-             VALUES ($1, $2, $3, $4, $5) RETURNING sequence",
-        )
-        .bind(M::full_name())
-        .bind(subject_id)
-        .bind(jurisdiction_code)
-        .bind(prost::Message::encode_to_vec(message))
-        .bind(now_micros())
-        .fetch_one(&mut *conn)
-        .await?;
-        let sequence: i64 = row.try_get(0)?;
-        Ok(sequence as u64)
+        let now = now_micros();
+        let mut last = 0i64;
+        for chunk in events.chunks(APPEND_CHUNK) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    let n = i * 5;
+                    format!(
+                        "(${}, ${}, ${}, ${}, ${})",
+                        n + 1,
+                        n + 2,
+                        n + 3,
+                        n + 4,
+                        n + 5
+                    )
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO zq_events (event_type, subject_id, jurisdiction_code, payload, create_time) \
+                 VALUES {} RETURNING sequence",
+                values.join(", ")
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for event in chunk {
+                query = query
+                    .bind(event.event_type.clone())
+                    .bind(event.subject_id.clone())
+                    .bind(event.jurisdiction_code.clone())
+                    .bind(event.payload.clone())
+                    .bind(now);
+            }
+            for row in query.fetch_all(&mut *conn).await? {
+                last = last.max(row.try_get(0)?);
+            }
+        }
+        Ok(Some(last as u64))
     }
 
     /// Wakes the watchers after a transaction with events has committed.
