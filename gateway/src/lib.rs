@@ -3,11 +3,15 @@
 //! strips identity headers, and forwards the call by its full method name to the
 //! service that owns it. Health and reflection are answered for every service,
 //! so `grpcurl` or `buf curl` pointed at the gateway can list and call them all.
+//! Callers that do not speak gRPC get HTTP/JSON transcoded from the
+//! `google.api.http` annotations, described by `GET /openapi.json`.
 #![forbid(unsafe_code)]
 
 pub mod health;
+pub mod openapi;
 pub mod policy;
 pub mod proxy;
+pub mod transcode;
 pub mod upstream;
 
 use std::collections::BTreeMap;
@@ -15,6 +19,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::{Request, State};
+use axum::response::Response;
 use axum::routing::get;
 use tokio::net::TcpListener;
 use tonic_health::pb::health_server::HealthServer;
@@ -25,6 +31,7 @@ use zhengqi_shared::shutdown::Shutdown;
 
 use crate::policy::{DEFAULT_POLICY, MethodPolicy};
 use crate::proxy::ProxyState;
+use crate::transcode::Transcoder;
 use crate::upstream::Upstreams;
 
 /// Where the gateway listens and what stands behind it.
@@ -77,24 +84,65 @@ pub async fn build(config: &GatewayConfig, verifier: Verifier) -> Result<Gateway
     .prepare()
     .into_axum_router();
 
-    let state = Arc::new(ProxyState {
+    let proxy = Arc::new(ProxyState {
         verifier,
         policy,
         upstreams,
         default_timeout: config.timeout,
     });
+    let pool = prost_reflect::DescriptorPool::decode(zhengqi_proto::FILE_DESCRIPTOR_SET)
+        .map_err(|e| Error::internal(format!("gateway: the descriptor set: {e}")))?;
+    let transcoder = Arc::new(
+        Transcoder::new(&pool, Arc::clone(&proxy))
+            .map_err(|e| Error::internal(format!("gateway: HTTP bindings: {e}")))?,
+    );
+    // Written once at start; every request gets the same bytes.
+    let openapi = bytes::Bytes::from(
+        openapi::document(&pool)
+            .map_err(|e| Error::internal(format!("gateway: {e}")))?
+            .to_string(),
+    );
     let router = axum::Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(|| async { "ready\n" }))
         .route("/metrics", get(|| async { metrics::render() }))
+        .route(
+            "/openapi.json",
+            get(move || {
+                let document = openapi.clone();
+                async move { ([(http::header::CONTENT_TYPE, "application/json")], document) }
+            }),
+        )
         .merge(own)
-        .fallback_service(axum::routing::any(proxy::forward).with_state(state))
+        .fallback_service(axum::routing::any(entry).with_state(Entry { proxy, transcoder }))
         .layer(MetricsLayer::new("gateway"));
     Ok(Gateway {
         listener,
         addr,
         router,
     })
+}
+
+/// What the gateway's catch-all route needs.
+#[derive(Clone)]
+struct Entry {
+    proxy: Arc<ProxyState>,
+    transcoder: Arc<Transcoder>,
+}
+
+/// gRPC calls (`content-type: application/grpc…`) go through the proxy as
+/// they are; everything else is HTTP/JSON for the transcoder.
+async fn entry(State(entry): State<Entry>, request: Request) -> Response {
+    let grpc = request
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/grpc"));
+    if grpc {
+        proxy::forward(State(entry.proxy), request).await
+    } else {
+        transcode::handle(State(entry.transcoder), request).await
+    }
 }
 
 impl Gateway {

@@ -1,6 +1,7 @@
 //! Forwarding a gRPC call: verify the token, apply the method policy, strip the
 //! identity headers a caller sent, pass the deadline on, and stream the call to
-//! the service that owns the method.
+//! the service that owns the method. The HTTP/JSON transcoder goes the same way
+//! through [`dispatch`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,17 +54,33 @@ pub fn parse_grpc_timeout(value: &str) -> Option<Duration> {
 }
 
 /// Forwards one gRPC call.
-pub async fn forward(State(state): State<Arc<ProxyState>>, mut request: Request) -> Response {
+pub async fn forward(State(state): State<Arc<ProxyState>>, request: Request) -> Response {
+    match dispatch(&state, request.map(tonic::body::Body::new)).await {
+        Ok(response) => response,
+        Err(status) => grpc_error(status),
+    }
+}
+
+/// The one forwarding path of the gateway, for gRPC callers and the HTTP/JSON
+/// transcoder alike: the method must be known to the policy, the bearer token
+/// must verify and its roles be admitted, identity headers are stripped, and
+/// the call goes on to the owning service with a deadline (the caller's
+/// `grpc-timeout`, else the default). `request` is a gRPC request whose path is
+/// the method's (`/zhengqi.intake.v1.IntakeService/SubmitAppeal`).
+pub async fn dispatch(
+    state: &ProxyState,
+    mut request: http::Request<tonic::body::Body>,
+) -> Result<Response, tonic::Status> {
     let path = request.uri().path().to_owned();
     let Some(service) = path
         .strip_prefix('/')
         .and_then(|p| p.split_once('/'))
         .map(|(s, _)| s.to_owned())
     else {
-        return grpc_error(tonic::Status::unimplemented(format!("no method at {path}")));
+        return Err(tonic::Status::unimplemented(format!("no method at {path}")));
     };
     let Some(allowed) = state.policy.lookup(&path) else {
-        return grpc_error(tonic::Status::unimplemented(format!(
+        return Err(tonic::Status::unimplemented(format!(
             "no method {path} behind this gateway"
         )));
     };
@@ -79,16 +96,16 @@ pub async fn forward(State(state): State<Arc<ProxyState>>, mut request: Request)
         Ok(principal) => principal,
         Err(error) => {
             metrics::increment("zhengqi_gateway_auth_failures_total", error.reason());
-            return grpc_error(Error::Unauthenticated(error).into());
+            return Err(Error::Unauthenticated(error).into());
         }
     };
     if !allowed.admits(&principal) {
-        return grpc_error(tonic::Status::permission_denied(format!(
+        return Err(tonic::Status::permission_denied(format!(
             "your roles may not call {path}"
         )));
     }
     let Some(channel) = state.upstreams.channel(&service) else {
-        return grpc_error(tonic::Status::unavailable(format!(
+        return Err(tonic::Status::unavailable(format!(
             "{service} is not configured behind this gateway"
         )));
     };
@@ -114,16 +131,15 @@ pub async fn forward(State(state): State<Arc<ProxyState>>, mut request: Request)
         }
     }
 
-    let request = request.map(tonic::body::Body::new);
     match tokio::time::timeout(deadline, channel.oneshot(request)).await {
-        Ok(Ok(response)) => response.map(Body::new),
+        Ok(Ok(response)) => Ok(response.map(Body::new)),
         Ok(Err(error)) => {
             tracing::debug!(%service, %error, "upstream unreachable");
-            grpc_error(tonic::Status::unavailable(format!(
+            Err(tonic::Status::unavailable(format!(
                 "{service} is unavailable"
             )))
         }
-        Err(_) => grpc_error(tonic::Status::deadline_exceeded(format!(
+        Err(_) => Err(tonic::Status::deadline_exceeded(format!(
             "{service} did not answer within {} ms",
             deadline.as_millis()
         ))),

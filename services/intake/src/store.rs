@@ -478,13 +478,13 @@ async fn write_batch(
         .bind(count)
         .fetch_one(&mut *tx)
         .await?;
-        let mut next = row.try_get::<i64, _>(0)? - count + 1;
-        for (appeal, _) in fresh
+        let first = row.try_get::<i64, _>(0)? - count + 1;
+        for ((appeal, _), sequence) in fresh
             .iter_mut()
             .filter(|(a, _)| a.jurisdiction_code == jurisdiction)
+            .zip(first..)
         {
-            appeal.number = domain::acceptance_number(&jurisdiction, day, next);
-            next += 1;
+            appeal.number = domain::acceptance_number(&jurisdiction, day, sequence);
         }
     }
 

@@ -1,0 +1,472 @@
+//! HTTP/JSON through the gateway, transcoded from the `google.api.http`
+//! annotations: proto3 JSON both ways, path variables and verbs, the query
+//! string, errors as `{"code", "message", "details"}` with the HTTP status of
+//! the gRPC code, and `/openapi.json`.
+
+mod common;
+
+use common::*;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use zhengqi_shared::auth::Role;
+
+struct Http {
+    client: reqwest::Client,
+    base: String,
+}
+
+impl Http {
+    fn new(suite: &TestSuite) -> Http {
+        Http {
+            client: reqwest::Client::new(),
+            base: suite.gateway(),
+        }
+    }
+
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        }
+        let response = request.send().await.expect("the gateway answers");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("a body");
+        let value = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&bytes)));
+        (status, headers, value)
+    }
+
+    async fn get(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
+        let (status, _, body) = self.send(reqwest::Method::GET, path, token, None).await;
+        (status, body)
+    }
+
+    async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> (StatusCode, Value) {
+        let (status, _, body) = self
+            .send(reqwest::Method::POST, path, token, Some(body))
+            .await;
+        (status, body)
+    }
+}
+
+/// A valid appeal as the portal would send it: lowerCamelCase, enums by name.
+fn appeal_json(request_id: &str, uscc: &str, title: &str) -> Value {
+    json!({
+        "requestId": request_id,
+        "channel": "CHANNEL_ONLINE_PORTAL",
+        "jurisdictionCode": "510821",
+        "enterprise": {"uscc": uscc, "name": "广元市测试建材有限公司"},
+        "kind": "APPEAL_KIND_HELP_REQUEST",
+        "category": "CATEGORY_FINANCING",
+        "title": title,
+        "description": "流动资金贷款申请已两个月未获答复。",
+        "contactName": "张三",
+        "contactPhone": "0839-3266666",
+    })
+}
+
+fn violated_fields(body: &Value) -> Vec<String> {
+    let mut fields: Vec<String> = body["details"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|d| d["@type"] == "type.googleapis.com/google.rpc.BadRequest")
+        .flat_map(|d| d["fieldViolations"].as_array().cloned().unwrap_or_default())
+        .map(|v| v["field"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    fields.sort();
+    fields
+}
+
+#[tokio::test]
+async fn an_appeal_posted_as_json_reads_back_in_proto3_json() {
+    let suite = TestSuite::start().await;
+    let http = Http::new(&suite);
+    let token = suite.enterprise_token(USCC_A, "510821");
+
+    let (status, submitted) = http
+        .post(
+            "/v1/appeals",
+            Some(&token),
+            &appeal_json("http-1", USCC_A, "流动资金贷款审批慢"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{submitted}");
+    let id = submitted["id"].as_str().expect("an id").to_owned();
+    assert!(id.starts_with("510821-"), "{id}");
+    assert_eq!(submitted["requestId"], "http-1");
+    assert_eq!(submitted["jurisdictionCode"], "510821");
+    assert_eq!(submitted["status"], "APPEAL_STATUS_RECEIVED");
+    assert_eq!(submitted["kind"], "APPEAL_KIND_HELP_REQUEST");
+    assert_eq!(submitted["channel"], "CHANNEL_ONLINE_PORTAL");
+    assert_eq!(submitted["enterprise"]["uscc"], USCC_A);
+    assert!(submitted["createTime"].as_str().unwrap().ends_with('Z'));
+    assert!(
+        submitted.get("jurisdiction_code").is_none() && submitted.get("request_id").is_none(),
+        "no proto field names on the way out: {submitted}"
+    );
+
+    let (status, read) = http.get(&format!("/v1/appeals/{id}"), Some(&token)).await;
+    assert_eq!(status, StatusCode::OK, "{read}");
+    assert_eq!(read, submitted);
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn proto_field_names_and_unprefixed_enums_are_accepted_too() {
+    let suite = TestSuite::start().await;
+    let http = Http::new(&suite);
+    let token = suite.enterprise_token(USCC_A, "510821");
+    let body = json!({
+        "request_id": "http-snake",
+        "channel": "ONLINE_PORTAL",
+        "jurisdiction_code": "510821",
+        "enterprise": {"uscc": USCC_A, "name": "广元市测试建材有限公司"},
+        "kind": "COMPLAINT",
+        "category": 7,
+        "title": "项目审批久拖不决",
+        "description": "材料齐全仍未受理。",
+    });
+    let (status, submitted) = http.post("/v1/appeals", Some(&token), &body).await;
+    assert_eq!(status, StatusCode::OK, "{submitted}");
+    assert_eq!(submitted["requestId"], "http-snake");
+    assert_eq!(submitted["kind"], "APPEAL_KIND_COMPLAINT");
+    assert_eq!(submitted["category"], "CATEGORY_APPROVAL");
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn appeals_list_in_pages_with_the_query_string() {
+    let suite = TestSuite::start().await;
+    let http = Http::new(&suite);
+    let token = suite.enterprise_token(USCC_A, "510821");
+    let titles = ["融资", "用工", "市场准入"];
+    for (i, title) in titles.iter().enumerate() {
+        let mut body = appeal_json(&format!("page-{i}"), USCC_A, title);
+        body["category"] = json!(i + 1);
+        let (status, answer) = http.post("/v1/appeals", Some(&token), &body).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+    }
+
+    let (status, first) = http.get("/v1/appeals?pageSize=2", Some(&token)).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_eq!(first["appeals"].as_array().unwrap().len(), 2);
+    let next = first["nextPageToken"].as_str().expect("a next page token");
+    let (status, second) = http
+        .get(
+            &format!("/v1/appeals?page_size=2&pageToken={next}"),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    assert_eq!(second["appeals"].as_array().unwrap().len(), 1);
+    assert!(second.get("nextPageToken").is_none(), "{second}");
+    let mut ids: Vec<&str> = first["appeals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(second["appeals"].as_array().unwrap())
+        .map(|a| a["id"].as_str().unwrap())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), titles.len(), "no appeal twice across pages");
+
+    let (status, filtered) = http
+        .get("/v1/appeals?category=CATEGORY_EMPLOYMENT", Some(&token))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{filtered}");
+    let appeals = filtered["appeals"].as_array().unwrap();
+    assert_eq!(appeals.len(), 1, "{filtered}");
+    assert_eq!(appeals[0]["title"], "用工");
+
+    let (status, refused) = http.get("/v1/appeals?pageSize=many", Some(&token)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    assert_eq!(violated_fields(&refused), ["page_size"]);
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn a_bad_body_gets_400_naming_every_bad_field() {
+    let suite = TestSuite::start().await;
+    let http = Http::new(&suite);
+    let token = suite.enterprise_token(USCC_A, "510821");
+    let mut bad = appeal_json("bad", USCC_A, "");
+    bad["jurisdictionCode"] = json!("510899");
+    bad["enterprise"]["uscc"] = json!("91350200776049653B");
+    bad["description"] = json!("字".repeat(10_001));
+    bad["kind"] = json!("APPEAL_KIND_UNSPECIFIED");
+    let (status, body) = http.post("/v1/appeals", Some(&token), &bad).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["code"], 3);
+    assert!(
+        body["message"].as_str().unwrap().contains("title"),
+        "{body}"
+    );
+    assert_eq!(
+        violated_fields(&body),
+        [
+            "description",
+            "enterprise.uscc",
+            "jurisdiction_code",
+            "kind",
+            "title"
+        ]
+    );
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn unknown_json_fields_get_400_naming_them() {
+    let suite = TestSuite::start().await;
+    let http = Http::new(&suite);
+    let token = suite.enterprise_token(USCC_A, "510821");
+    let mut body = appeal_json("unknown", USCC_A, "用电报装");
+    body["colour"] = json!("red");
+    body["enterprise"]["nmae"] = json!("typo");
+    body["kind"] = json!("APPEAL_KIND_GRUMBLE");
+    let (status, answer) = http.post("/v1/appeals", Some(&token), &body).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert_eq!(answer["code"], 3);
+    assert_eq!(
+        violated_fields(&answer),
+        ["colour", "enterprise.nmae", "kind"]
+    );
+    let message = answer["message"].as_str().unwrap();
+    assert!(
+        message.contains("colour") && message.contains("nmae"),
+        "{message}"
+    );
+
+    let (status, listed) = http
+        .get(
+            "/v1/appeals",
+            Some(&suite.official_token(Role::Coordinator, "510800")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        listed.get("appeals").is_none(),
+        "nothing is stored: {listed}"
+    );
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn no_token_gets_401_with_a_json_error() {
+    let suite = TestSuite::start().await;
+    let http = Http::new(&suite);
+    let (status, headers, body) = http
+        .send(
+            reqwest::Method::POST,
+            "/v1/appeals",
+            None,
+            Some(&appeal_json("anonymous", USCC_A, "用电报装")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["code"], 16);
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
+    assert!(body["details"].is_array());
+    assert_eq!(headers["www-authenticate"], "Bearer");
+
+    let (status, body) = http.get("/v1/appeals", Some("not-a-jwt")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn a_role_the_policy_refuses_gets_403() {
+    let suite = TestSuite::start().await;
+    let http = Http::new(&suite);
+    let handler = suite.official_token(Role::Handler, "510821");
+    let (status, body) = http
+        .post(
+            "/v1/appeals",
+            Some(&handler),
+            &appeal_json("handler", USCC_A, "用电报装"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["code"], 7);
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn an_appeal_out_of_scope_reads_as_404() {
+    let suite = TestSuite::start().await;
+    let http = Http::new(&suite);
+    let owner = suite.enterprise_token(USCC_A, "510821");
+    let (_, submitted) = http
+        .post(
+            "/v1/appeals",
+            Some(&owner),
+            &appeal_json("scope", USCC_A, "用电报装"),
+        )
+        .await;
+    let id = submitted["id"].as_str().expect("an id");
+    let stranger = suite.enterprise_token(USCC_B, "510821");
+    let (status, body) = http
+        .get(&format!("/v1/appeals/{id}"), Some(&stranger))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_eq!(body["code"], 5);
+    let elsewhere = suite.official_token(Role::Coordinator, "510822");
+    let (status, _) = http
+        .get(&format!("/v1/appeals/{id}"), Some(&elsewhere))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn a_verb_after_the_id_withdraws_the_appeal() {
+    let suite = TestSuite::start().await;
+    let http = Http::new(&suite);
+    let token = suite.enterprise_token(USCC_A, "510821");
+    let (_, submitted) = http
+        .post(
+            "/v1/appeals",
+            Some(&token),
+            &appeal_json("withdraw", USCC_A, "证照办理"),
+        )
+        .await;
+    let id = submitted["id"].as_str().expect("an id");
+    let path = format!("/v1/appeals/{id}:withdraw");
+    let (status, withdrawn) = http
+        .post(&path, Some(&token), &json!({"reason": "问题已自行解决"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{withdrawn}");
+    assert_eq!(withdrawn["id"], id);
+    assert_eq!(withdrawn["status"], "APPEAL_STATUS_WITHDRAWN");
+    assert_eq!(withdrawn["withdrawReason"], "问题已自行解决");
+    let (status, again) = http.post(&path, Some(&token), &json!({})).await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "FAILED_PRECONDITION: {again}"
+    );
+    assert_eq!(again["code"], 9);
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn a_body_field_binding_registers_an_enterprise() {
+    let suite = TestSuite::start().await;
+    let http = Http::new(&suite);
+    let token = suite.enterprise_token(USCC_A, "510821");
+    let enterprise = json!({
+        "uscc": USCC_A,
+        "name": "旺苍县某某建材有限公司",
+        "jurisdictionCode": "510821",
+        "industry": "C30 非金属矿物制品业",
+        "size": "ENTERPRISE_SIZE_SMALL",
+        "ownership": "OWNERSHIP_PRIVATE",
+        "tags": ["ENTERPRISE_TAG_KEY_PROJECT", "ENTERPRISE_TAG_INDUSTRIAL"],
+    });
+    let (status, registered) = http
+        .post("/v1/enterprises", Some(&token), &enterprise)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{registered}");
+    assert_eq!(registered["uscc"], USCC_A);
+    assert_eq!(
+        registered["tags"],
+        json!(["ENTERPRISE_TAG_KEY_PROJECT", "ENTERPRISE_TAG_INDUSTRIAL"])
+    );
+    let (status, read) = http
+        .get(&format!("/v1/enterprises/{USCC_A}"), Some(&token))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{read}");
+    assert_eq!(read["name"], "旺苍县某某建材有限公司");
+
+    let coordinator = suite.official_token(Role::Coordinator, "510821");
+    let (status, listed) = http
+        .get(
+            "/v1/enterprises?tag=ENTERPRISE_TAG_KEY_PROJECT",
+            Some(&coordinator),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    assert_eq!(listed["enterprises"][0]["uscc"], USCC_A);
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn unbound_paths_and_methods_get_json_errors() {
+    let suite = TestSuite::start().await;
+    let http = Http::new(&suite);
+    let token = suite.enterprise_token(USCC_A, "510821");
+    let (status, body) = http.get("/v1/nothing", Some(&token)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_eq!(body["code"], 5);
+    let (status, headers, body) = http
+        .send(reqwest::Method::DELETE, "/v1/appeals", Some(&token), None)
+        .await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{body}");
+    let allow = headers["allow"].to_str().unwrap();
+    assert!(allow.contains("GET") && allow.contains("POST"), "{allow}");
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn openapi_json_describes_the_http_bindings_without_a_token() {
+    let suite = TestSuite::start().await;
+    let http = Http::new(&suite);
+    let (status, headers, document) = http
+        .send(reqwest::Method::GET, "/openapi.json", None, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["content-type"], "application/json");
+    assert_eq!(document["openapi"], "3.1.0");
+    let appeals = &document["paths"]["/v1/appeals"];
+    assert!(
+        appeals["post"].is_object() && appeals["get"].is_object(),
+        "{appeals}"
+    );
+    assert!(document["paths"]["/v1/appeals/{id}"]["get"].is_object());
+    assert!(document["paths"]["/v1/cases/{id}:accept"]["post"].is_object());
+    assert!(document["paths"]["/v1/ledger:export"]["get"].is_object());
+    assert_eq!(
+        document["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    let kinds = document["components"]["schemas"]["zhengqi.intake.v1.AppealKind"]["enum"]
+        .as_array()
+        .expect("enums by name");
+    assert!(kinds.contains(&json!("APPEAL_KIND_COMPLAINT")));
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn grpc_and_http_share_the_gateway_port() {
+    let suite = TestSuite::start().await;
+    let token = suite.enterprise_token(USCC_A, "510821");
+    let mut grpc = suite.intake().await;
+    let submitted = grpc
+        .submit_appeal(authed(
+            appeal("grpc-then-http", USCC_A, "510821", "用电报装"),
+            &token,
+        ))
+        .await
+        .expect("gRPC still works")
+        .into_inner();
+    let http = Http::new(&suite);
+    let (status, read) = http
+        .get(&format!("/v1/appeals/{}", submitted.id), Some(&token))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{read}");
+    assert_eq!(read["number"], submitted.number);
+    suite.stop().await;
+}
