@@ -5,12 +5,21 @@
 //! so `grpcurl` or `buf curl` pointed at the gateway can list and call them all.
 //! Callers that do not speak gRPC get HTTP/JSON transcoded from the
 //! `google.api.http` annotations, described by `GET /openapi.json`.
+//!
+//! Both go through one forwarding path ([`proxy::dispatch`]), which also keeps
+//! the limits ([`limits`]: a rate per subject, a size per message, a number of
+//! calls in flight), the deadline, the choice of deployment by jurisdiction and
+//! of a healthy replica within it ([`upstream`]), and the audit of every
+//! authenticated call ([`audit`], read by admins at `GET /v1/audit`).
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod health;
+pub mod limits;
 pub mod openapi;
 pub mod policy;
 pub mod proxy;
+pub mod target;
 pub mod transcode;
 pub mod upstream;
 
@@ -23,12 +32,16 @@ use axum::extract::{Request, State};
 use axum::response::Response;
 use axum::routing::get;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio::task::{JoinHandle, JoinSet};
 use tonic_health::pb::health_server::HealthServer;
 use zhengqi_shared::Error;
 use zhengqi_shared::auth::Verifier;
 use zhengqi_shared::metrics::{self, MetricsLayer};
 use zhengqi_shared::shutdown::Shutdown;
 
+use crate::audit::{AuditApi, AuditSettings, AuditStore};
+use crate::limits::{RateLimit, RateLimiter};
 use crate::policy::{DEFAULT_POLICY, MethodPolicy};
 use crate::proxy::ProxyState;
 use crate::transcode::Transcoder;
@@ -46,15 +59,85 @@ pub struct GatewayConfig {
     pub policy: Option<String>,
 }
 
+/// What the gateway protects itself and the services with, and where it keeps
+/// its audit. `Default` gives limits that never get in the way of a single
+/// machine's load, no rate limit, no CORS origins and no audit store.
+#[derive(Debug, Clone)]
+pub struct GatewaySettings {
+    /// Calls per subject (the token's `sub`); `None` for no limit.
+    pub rate_limit: Option<RateLimit>,
+    /// The largest request message (gRPC) or body (HTTP/JSON), in bytes.
+    pub max_message_bytes: usize,
+    /// Calls waiting on the services at once; a call beyond is shed with
+    /// `UNAVAILABLE` (503). `None` for no limit.
+    pub max_in_flight: Option<usize>,
+    /// How often every replica's health is checked.
+    pub health_interval: Duration,
+    /// Browser origins of the portal allowed to call the HTTP/JSON API
+    /// (`https://zhengqi.guangyuan.gov.cn`); none when empty.
+    pub cors_origins: Vec<String>,
+    /// The audit store; `None` records no audit.
+    pub audit: Option<AuditSettings>,
+    /// Other deployments (a county that runs its own), each owning its
+    /// jurisdictions; the deployment of [`GatewayConfig::upstreams`] owns the rest.
+    pub deployments: Vec<Deployment>,
+}
+
+/// A deployment of zhengqi behind the gateway that holds the data of some
+/// jurisdictions: a call about one of them (its `jurisdiction_code`, or the
+/// prefix of the id it names, else the caller's home jurisdiction) goes there.
+#[derive(Debug, Clone)]
+pub struct Deployment {
+    /// For logs and metrics, e.g. `wangcang`.
+    pub name: String,
+    /// GB/T 2260 codes of the jurisdictions it owns, e.g. `510821`.
+    pub jurisdictions: Vec<String>,
+    /// A service's full name → its replicas' addresses.
+    pub upstreams: BTreeMap<String, Vec<String>>,
+}
+
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 4096;
+pub const DEFAULT_HEALTH_INTERVAL: Duration = Duration::from_secs(5);
+
+impl Default for GatewaySettings {
+    fn default() -> Self {
+        Self {
+            rate_limit: None,
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            max_in_flight: Some(DEFAULT_MAX_IN_FLIGHT),
+            health_interval: DEFAULT_HEALTH_INTERVAL,
+            cors_origins: Vec::new(),
+            audit: None,
+            deployments: Vec::new(),
+        }
+    }
+}
+
 /// The gateway, bound, ready to run.
 pub struct Gateway {
     listener: TcpListener,
     addr: SocketAddr,
     router: axum::Router,
+    /// Health checks and audit retention; stopped with the gateway.
+    tasks: JoinSet<()>,
+    /// Writes the audit queue; ends once the last call has been recorded.
+    audit_writer: Option<JoinHandle<()>>,
 }
 
-/// Binds the gateway's listener and prepares its routes; nothing is served yet.
+/// Binds the gateway's listener and prepares its routes, with the default
+/// [`GatewaySettings`]; nothing is served yet.
 pub async fn build(config: &GatewayConfig, verifier: Verifier) -> Result<Gateway, Error> {
+    build_with(config, &GatewaySettings::default(), verifier).await
+}
+
+/// Binds the gateway's listener, opens its audit store and prepares its
+/// routes; nothing is served yet.
+pub async fn build_with(
+    config: &GatewayConfig,
+    settings: &GatewaySettings,
+    verifier: Verifier,
+) -> Result<Gateway, Error> {
     let listener = TcpListener::bind(config.listen).await.map_err(|e| {
         Error::internal(format!("gateway: cannot listen on {}: {e}", config.listen))
     })?;
@@ -64,7 +147,26 @@ pub async fn build(config: &GatewayConfig, verifier: Verifier) -> Result<Gateway
         zhengqi_proto::FILE_DESCRIPTOR_SET,
     )
     .map_err(Error::internal)?;
-    let upstreams = Arc::new(Upstreams::new(&config.upstreams)?);
+    let upstreams = Arc::new(Upstreams::federated(
+        &config.upstreams,
+        &settings.deployments,
+    )?);
+    let mut tasks = JoinSet::new();
+    upstreams.spawn_health_checks(settings.health_interval, &mut tasks);
+    let (audit_api, audit_writer) = match &settings.audit {
+        Some(audit) => {
+            let store = AuditStore::open(audit).await?;
+            let (auditor, writer) = store.writer(audit.queue);
+            tasks.spawn(store.clone().keep_pruning(audit.retention));
+            let api = AuditApi {
+                verifier: verifier.clone(),
+                store,
+                auditor,
+            };
+            (Some(api), Some(tokio::spawn(writer)))
+        }
+        None => (None, None),
+    };
 
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(zhengqi_proto::FILE_DESCRIPTOR_SET)
@@ -84,14 +186,19 @@ pub async fn build(config: &GatewayConfig, verifier: Verifier) -> Result<Gateway
     .prepare()
     .into_axum_router();
 
+    let pool = prost_reflect::DescriptorPool::decode(zhengqi_proto::FILE_DESCRIPTOR_SET)
+        .map_err(|e| Error::internal(format!("gateway: the descriptor set: {e}")))?;
     let proxy = Arc::new(ProxyState {
         verifier,
         policy,
-        upstreams,
+        upstreams: Arc::clone(&upstreams),
         default_timeout: config.timeout,
+        methods: target::method_shapes(&pool),
+        rate_limiter: settings.rate_limit.map(RateLimiter::new),
+        max_message_bytes: settings.max_message_bytes,
+        capacity: settings.max_in_flight.map(Semaphore::new),
+        auditor: audit_api.as_ref().map(|api| api.auditor.clone()),
     });
-    let pool = prost_reflect::DescriptorPool::decode(zhengqi_proto::FILE_DESCRIPTOR_SET)
-        .map_err(|e| Error::internal(format!("gateway: the descriptor set: {e}")))?;
     let transcoder = Arc::new(
         Transcoder::new(&pool, Arc::clone(&proxy))
             .map_err(|e| Error::internal(format!("gateway: HTTP bindings: {e}")))?,
@@ -102,10 +209,18 @@ pub async fn build(config: &GatewayConfig, verifier: Verifier) -> Result<Gateway
             .map_err(|e| Error::internal(format!("gateway: {e}")))?
             .to_string(),
     );
-    let router = axum::Router::new()
+    let metrics_proxy = Arc::clone(&proxy);
+    let max_in_flight = settings.max_in_flight;
+    let mut router = axum::Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(|| async { "ready\n" }))
-        .route("/metrics", get(|| async { metrics::render() }))
+        .route(
+            "/metrics",
+            get(move || {
+                let proxy = Arc::clone(&metrics_proxy);
+                async move { render_metrics(&proxy, max_in_flight) }
+            }),
+        )
         .route(
             "/openapi.json",
             get(move || {
@@ -113,14 +228,76 @@ pub async fn build(config: &GatewayConfig, verifier: Verifier) -> Result<Gateway
                 async move { ([(http::header::CONTENT_TYPE, "application/json")], document) }
             }),
         )
-        .merge(own)
+        .merge(own);
+    if let Some(api) = audit_api {
+        router = router.route("/v1/audit", get(audit::list_handler).with_state(api));
+    }
+    let mut router = router
         .fallback_service(axum::routing::any(entry).with_state(Entry { proxy, transcoder }))
         .layer(MetricsLayer::new("gateway"));
+    if !settings.cors_origins.is_empty() {
+        router = router.layer(cors(&settings.cors_origins)?);
+    }
     Ok(Gateway {
         listener,
         addr,
         router,
+        tasks,
+        audit_writer,
     })
+}
+
+/// The shared metrics, and the gateway's own: replicas' health and calls in flight.
+fn render_metrics(proxy: &ProxyState, max_in_flight: Option<usize>) -> String {
+    use std::fmt::Write;
+    let mut out = metrics::render();
+    proxy.upstreams.render_metrics(&mut out);
+    if let (Some(capacity), Some(max)) = (&proxy.capacity, max_in_flight) {
+        out.push_str("# HELP zhengqi_gateway_in_flight Calls waiting on the services.\n");
+        out.push_str("# TYPE zhengqi_gateway_in_flight gauge\n");
+        let _ = writeln!(
+            out,
+            "zhengqi_gateway_in_flight {}",
+            max.saturating_sub(capacity.available_permits())
+        );
+    }
+    out
+}
+
+/// CORS for the portal's origins: the HTTP/JSON API with a bearer token, and
+/// the headers a browser script needs to read (`Retry-After`, downloads' names).
+fn cors(origins: &[String]) -> Result<tower_http::cors::CorsLayer, Error> {
+    use http::{HeaderName, HeaderValue, Method, header};
+    let origins = origins
+        .iter()
+        .map(|o| {
+            HeaderValue::from_str(o.trim_end_matches('/'))
+                .map_err(|_| Error::internal(format!("gateway: bad CORS origin {o:?}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(tower_http::cors::CorsLayer::new()
+        .allow_origin(origins)
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT_LANGUAGE,
+            HeaderName::from_static("x-request-id"),
+            HeaderName::from_static("grpc-timeout"),
+            HeaderName::from_static("traceparent"),
+        ])
+        .expose_headers([
+            header::RETRY_AFTER,
+            header::CONTENT_DISPOSITION,
+            header::WWW_AUTHENTICATE,
+        ])
+        .max_age(Duration::from_secs(600)))
 }
 
 /// What the gateway's catch-all route needs.
@@ -152,11 +329,22 @@ impl Gateway {
 
     /// Serves gRPC (HTTP/2) and HTTP on one address until `shutdown`, finishing
     /// the calls in flight.
-    pub async fn run_until_stopped(self, shutdown: Shutdown) -> Result<(), Error> {
+    pub async fn run_until_stopped(mut self, shutdown: Shutdown) -> Result<(), Error> {
         tracing::info!(addr = %self.addr, "gateway serving");
-        axum::serve(self.listener, self.router)
+        let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(async move { shutdown.wait().await })
             .await
-            .map_err(|e| Error::internal(format!("gateway failed: {e}")))
+            .map_err(|e| Error::internal(format!("gateway failed: {e}")));
+        self.tasks.shutdown().await;
+        // The router is gone, and with it every sender of audit records: the
+        // writer ends once it has written what was queued.
+        if let Some(writer) = self.audit_writer.take()
+            && tokio::time::timeout(Duration::from_secs(10), writer)
+                .await
+                .is_err()
+        {
+            tracing::warn!("the audit writer did not finish within 10 s");
+        }
+        served
     }
 }

@@ -3,18 +3,26 @@
 //! the service that owns the method. The HTTP/JSON transcoder goes the same way
 //! through [`dispatch`].
 
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
+use bytes::{Bytes, BytesMut};
+use http_body_util::BodyExt;
+use tokio::sync::Semaphore;
+use tonic_types::{ErrorDetails, StatusExt};
 use tower::ServiceExt;
 use zhengqi_shared::Error;
 use zhengqi_shared::auth::{Verifier, bearer_token};
 use zhengqi_shared::metrics;
 
+use crate::audit::Auditor;
+use crate::limits::{LimitedBody, RateLimiter, first_message_length, message_too_large};
 use crate::policy::MethodPolicy;
+use crate::target::MethodShape;
 use crate::upstream::Upstreams;
 
 pub struct ProxyState {
@@ -23,6 +31,22 @@ pub struct ProxyState {
     pub upstreams: Arc<Upstreams>,
     /// The deadline of a call whose caller set none.
     pub default_timeout: Duration,
+    /// Every method of the contracts, by gRPC path.
+    pub methods: HashMap<String, MethodShape>,
+    /// Calls per subject; `None` for no limit.
+    pub rate_limiter: Option<RateLimiter>,
+    /// The largest request message, in bytes.
+    pub max_message_bytes: usize,
+    /// Calls in flight to the services; a call beyond them is shed.
+    pub capacity: Option<Semaphore>,
+    /// Where authenticated calls are recorded; `None` when the audit is off.
+    pub auditor: Option<Auditor>,
+}
+
+/// A rejection counted in `zhengqi_gateway_rejections_total{reason}`.
+fn rejected(reason: &str, status: tonic::Status) -> tonic::Status {
+    metrics::increment("zhengqi_gateway_rejections_total", reason);
+    status
 }
 
 /// Headers that claim an identity: only the verified token speaks for a caller.
@@ -62,15 +86,30 @@ pub async fn forward(State(state): State<Arc<ProxyState>>, request: Request) -> 
 }
 
 /// The one forwarding path of the gateway, for gRPC callers and the HTTP/JSON
-/// transcoder alike: the method must be known to the policy, the bearer token
-/// must verify and its roles be admitted, identity headers are stripped, and
-/// the call goes on to the owning service with a deadline (the caller's
-/// `grpc-timeout`, else the default). `request` is a gRPC request whose path is
-/// the method's (`/zhengqi.intake.v1.IntakeService/SubmitAppeal`).
+/// transcoder alike: a call beyond the gateway's capacity is shed, the method
+/// must be known to the policy, the bearer token must verify and its roles be
+/// admitted, the subject must be within its rate, the request message within
+/// the size limit; identity headers are stripped, and the call goes on to a
+/// replica of the owning service with the rest of its deadline (the caller's
+/// `grpc-timeout`, else the default). Every authenticated call is audited.
+/// `request` is a gRPC request whose path is the method's
+/// (`/zhengqi.intake.v1.IntakeService/SubmitAppeal`).
 pub async fn dispatch(
     state: &ProxyState,
     mut request: http::Request<tonic::body::Body>,
 ) -> Result<Response, tonic::Status> {
+    let started = Instant::now();
+    // Held until the service has answered (its response headers): calls that
+    // wait on a service are what would otherwise queue without bound.
+    let _permit = match &state.capacity {
+        Some(capacity) => Some(capacity.try_acquire().map_err(|_| {
+            rejected(
+                "overloaded",
+                tonic::Status::unavailable("the gateway is at capacity; retry shortly"),
+            )
+        })?),
+        None => None,
+    };
     let path = request.uri().path().to_owned();
     let Some(service) = path
         .strip_prefix('/')
@@ -99,18 +138,90 @@ pub async fn dispatch(
             return Err(Error::Unauthenticated(error).into());
         }
     };
-    if !allowed.admits(&principal) {
-        return Err(tonic::Status::permission_denied(format!(
-            "your roles may not call {path}"
-        )));
-    }
-    let Some(channel) = state.upstreams.channel(&service) else {
-        return Err(tonic::Status::unavailable(format!(
-            "{service} is not configured behind this gateway"
-        )));
-    };
+    let mut audit = state
+        .auditor
+        .as_ref()
+        .map(|auditor| auditor.begin(&principal, &path, None, started));
+    let deadline = request
+        .headers()
+        .get("grpc-timeout")
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_grpc_timeout)
+        .unwrap_or(state.default_timeout);
 
-    let headers = request.headers_mut();
+    let outcome = async {
+        if !allowed.admits(&principal) {
+            return Err(tonic::Status::permission_denied(format!(
+                "your roles may not call {path}"
+            )));
+        }
+        if let Some(limiter) = &state.rate_limiter
+            && let Err(wait) = limiter.check(&principal.sub)
+        {
+            return Err(rejected("rate_limited", rate_limited(wait)));
+        }
+        strip_identity_headers(request.headers_mut());
+        let shape = state.methods.get(&path);
+        let (parts, mut body) = request.into_parts();
+        let first = if shape.is_some_and(|s| s.client_streaming) {
+            Bytes::new()
+        } else {
+            read_first_message(&mut body, state.max_message_bytes).await?
+        };
+        let target = shape.and_then(|shape| {
+            let length = first_message_length(&first)?;
+            shape.target(first.get(5..5 + length)?)
+        });
+        // Federated deployments: the one that owns the jurisdiction the call
+        // is about, else the caller's own.
+        let deployment = state
+            .upstreams
+            .owner_of(target.as_deref().or(principal.jurisdiction.as_deref()));
+        if let Some(audit) = audit.as_mut() {
+            audit.set_target(target);
+        }
+        send_upstream(
+            state,
+            deployment,
+            &service,
+            parts,
+            first,
+            body,
+            started + deadline,
+        )
+        .await
+    };
+    let result = match tokio::time::timeout(deadline, outcome).await {
+        Ok(result) => result,
+        Err(_) => Err(tonic::Status::deadline_exceeded(format!(
+            "{service} did not answer within {} ms",
+            deadline.as_millis()
+        ))),
+    };
+    match (audit, result) {
+        (None, result) => result,
+        (Some(audit), Ok(response)) => Ok(audit.follow(response)),
+        (Some(audit), Err(status)) => {
+            audit.finish(status.code());
+            Err(status)
+        }
+    }
+}
+
+fn rate_limited(wait: Duration) -> tonic::Status {
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let mut status = tonic::Status::with_error_details(
+        tonic::Code::ResourceExhausted,
+        format!("too many calls; retry in {seconds} s"),
+        ErrorDetails::with_retry_info(Some(wait)),
+    );
+    if let Ok(value) = seconds.to_string().parse() {
+        status.metadata_mut().insert("retry-after", value);
+    }
+    status
+}
+
+fn strip_identity_headers(headers: &mut http::HeaderMap) {
     let identity: Vec<_> = headers
         .keys()
         .filter(|name| is_identity_header(name.as_str()))
@@ -119,31 +230,111 @@ pub async fn dispatch(
     for name in identity {
         headers.remove(name);
     }
-    let deadline = headers
-        .get("grpc-timeout")
-        .and_then(|v| v.to_str().ok())
-        .and_then(parse_grpc_timeout)
-        .unwrap_or(state.default_timeout);
-    if !headers.contains_key("grpc-timeout") {
-        let millis = deadline.as_millis().min(99_999_999);
-        if let Ok(value) = format!("{millis}m").parse() {
-            headers.insert("grpc-timeout", value);
-        }
-    }
+}
 
-    match tokio::time::timeout(deadline, channel.oneshot(request)).await {
-        Ok(Ok(response)) => Ok(response.map(Body::new)),
-        Ok(Err(error)) => {
-            tracing::debug!(%service, %error, "upstream unreachable");
-            Err(tonic::Status::unavailable(format!(
-                "{service} is unavailable"
-            )))
+/// Reads `body` until its first message is complete (or the body ends),
+/// refusing a message over `limit` from its length prefix alone.
+async fn read_first_message(
+    body: &mut tonic::body::Body,
+    limit: usize,
+) -> Result<Bytes, tonic::Status> {
+    // Whether `bytes` hold the whole first message; an error when it is too large.
+    let complete = |bytes: &[u8]| match first_message_length(bytes) {
+        Some(length) if length > limit => Err(rejected(
+            "message_too_large",
+            message_too_large(length, limit),
+        )),
+        Some(length) => Ok(bytes.len() >= 5 + length),
+        None => Ok(false),
+    };
+    let mut buffer = BytesMut::new();
+    loop {
+        match body.frame().await {
+            Some(Ok(frame)) => {
+                let Ok(data) = frame.into_data() else {
+                    continue;
+                };
+                // Usually the first frame holds the whole message: no copy.
+                if buffer.is_empty() && complete(&data)? {
+                    return Ok(data);
+                }
+                buffer.extend_from_slice(&data);
+                if complete(&buffer)? {
+                    return Ok(buffer.freeze());
+                }
+            }
+            Some(Err(status)) => return Err(status),
+            None => return Ok(buffer.freeze()),
         }
-        Err(_) => Err(tonic::Status::deadline_exceeded(format!(
-            "{service} did not answer within {} ms",
-            deadline.as_millis()
-        ))),
     }
+}
+
+/// Sends the call to a replica of `service` in `deployment`: `first` (what was read of the
+/// body) then the rest, each message checked against the size limit.
+async fn send_upstream(
+    state: &ProxyState,
+    deployment: usize,
+    service: &str,
+    mut parts: http::request::Parts,
+    first: Bytes,
+    rest: tonic::body::Body,
+    deadline: Instant,
+) -> Result<Response, tonic::Status> {
+    let Some(replica) = state.upstreams.pick(deployment, service) else {
+        return Err(tonic::Status::unavailable(format!(
+            "{service} is not configured behind this gateway"
+        )));
+    };
+    // The service gets what is left of the caller's deadline.
+    let left = deadline.saturating_duration_since(Instant::now());
+    let millis = left.as_millis().clamp(1, 99_999_999);
+    if let Ok(value) = format!("{millis}m").parse() {
+        parts.headers.insert("grpc-timeout", value);
+    }
+    let (body, too_large) = LimitedBody::new(first, rest, state.max_message_bytes);
+    let request = http::Request::from_parts(parts, tonic::body::Body::new(body));
+    let call = replica.channel().oneshot(request);
+    let too_large = async {
+        match too_large.await {
+            Ok(length) => length,
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        biased;
+        length = too_large => Err(rejected(
+            "message_too_large",
+            message_too_large(length, state.max_message_bytes),
+        )),
+        answer = call => match answer {
+            Ok(response) => Ok(response.map(Body::new)),
+            // The channel keeps the deadline it was given too.
+            Err(error) if caused_by::<tonic::TimeoutExpired>(&error) => {
+                Err(tonic::Status::deadline_exceeded(format!(
+                    "{service} did not answer in time"
+                )))
+            }
+            Err(error) => {
+                tracing::debug!(%service, address = %replica.replica().address, %error, "upstream unreachable");
+                if caused_by::<tonic::ConnectError>(&error) {
+                    replica.replica().mark_unreachable();
+                }
+                Err(tonic::Status::unavailable(format!("{service} is unavailable")))
+            }
+        },
+    }
+}
+
+/// Whether `error` or one of its sources is a `T`.
+fn caused_by<T: std::error::Error + 'static>(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(error);
+    while let Some(error) = current {
+        if error.is::<T>() {
+            return true;
+        }
+        current = error.source();
+    }
+    false
 }
 
 #[cfg(test)]

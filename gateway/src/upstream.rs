@@ -1,56 +1,333 @@
-//! The services behind the gateway: one channel per service, balanced over its
-//! replicas, connected lazily so a service that is down answers `UNAVAILABLE`
-//! at once instead of holding the gateway up.
+//! The services behind the gateway: one lazily connected channel per replica,
+//! so a replica that is down answers `UNAVAILABLE` at once instead of holding
+//! the gateway up. Calls are balanced by the power of two choices (two healthy
+//! replicas drawn at random, the one with fewer calls in flight wins). Each
+//! replica is checked with `grpc.health.v1.Health/Check` periodically; one that
+//! fails the check, or a call's connection, is taken out until a check passes.
+//! When no replica is healthy a call still goes to one, so it fails fast with
+//! the real error rather than waiting for the next check.
+//!
+//! In a federated setup there is one set of services per deployment (the
+//! city's, a county's); [`Upstreams::owner_of`] says which deployment holds a
+//! jurisdiction's data.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use tokio::task::JoinSet;
 use tonic::transport::{Channel, Endpoint};
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
 use zhengqi_shared::Error;
 
-#[derive(Debug, Clone, Default)]
+/// One replica of a service.
+#[derive(Debug)]
+pub struct Replica {
+    pub address: String,
+    channel: Channel,
+    in_flight: AtomicUsize,
+    healthy: AtomicBool,
+}
+
+impl Replica {
+    pub fn is_healthy(&self) -> bool {
+        self.healthy.load(Ordering::Relaxed)
+    }
+
+    /// Takes the replica out after a failed connection; a passing health check puts it back.
+    pub fn mark_unreachable(&self) {
+        if self.healthy.swap(false, Ordering::Relaxed) {
+            tracing::warn!(address = %self.address, "upstream replica unreachable, taken out");
+        }
+    }
+
+    fn set_health(&self, service: &str, healthy: bool) {
+        let was = self.healthy.swap(healthy, Ordering::Relaxed);
+        if was != healthy {
+            if healthy {
+                tracing::info!(%service, address = %self.address, "upstream replica healthy, put back");
+            } else {
+                tracing::warn!(%service, address = %self.address, "upstream replica failed its health check, taken out");
+            }
+        }
+    }
+}
+
+/// A replica chosen for one call; counts as in flight until dropped.
+pub struct Picked {
+    replica: Arc<Replica>,
+}
+
+impl Picked {
+    pub fn channel(&self) -> Channel {
+        self.replica.channel.clone()
+    }
+
+    pub fn replica(&self) -> &Replica {
+        &self.replica
+    }
+}
+
+impl Drop for Picked {
+    fn drop(&mut self) {
+        self.replica.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// One deployment's services (the city's, or a county's that runs its own).
+#[derive(Debug, Default)]
+struct Deployment {
+    name: String,
+    by_service: HashMap<String, Vec<Arc<Replica>>>,
+}
+
+/// Every deployment behind the gateway. The first is the default: it owns
+/// every jurisdiction no other deployment names.
+#[derive(Debug, Default)]
 pub struct Upstreams {
-    by_service: HashMap<String, Channel>,
+    deployments: Vec<Deployment>,
+    /// Jurisdiction code → index of the deployment that owns it.
+    owners: HashMap<String, usize>,
+}
+
+/// The name of the deployment of `GatewayConfig::upstreams`.
+pub const DEFAULT_DEPLOYMENT: &str = "default";
+
+fn endpoint(service: &str, address: &str) -> Result<Endpoint, Error> {
+    let address = if address.contains("://") {
+        address.to_owned()
+    } else {
+        format!("http://{address}")
+    };
+    Endpoint::from_shared(address.clone())
+        .map(|e| {
+            e.connect_timeout(Duration::from_secs(1))
+                .tcp_nodelay(true)
+                .http2_keep_alive_interval(Duration::from_secs(30))
+        })
+        .map_err(|e| Error::internal(format!("upstream {service}: bad address {address:?}: {e}")))
+}
+
+fn deployment(name: &str, addresses: &BTreeMap<String, Vec<String>>) -> Result<Deployment, Error> {
+    let mut by_service = HashMap::new();
+    for (service, replicas) in addresses {
+        let replicas = replicas
+            .iter()
+            .map(|address| {
+                Ok(Arc::new(Replica {
+                    address: address.clone(),
+                    channel: endpoint(service, address)?.connect_lazy(),
+                    in_flight: AtomicUsize::new(0),
+                    healthy: AtomicBool::new(true),
+                }))
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        if !replicas.is_empty() {
+            by_service.insert(service.clone(), replicas);
+        }
+    }
+    Ok(Deployment {
+        name: name.to_owned(),
+        by_service,
+    })
 }
 
 impl Upstreams {
-    /// `addresses` maps a service's full name to its replicas' addresses.
+    /// One deployment owning every jurisdiction: `addresses` maps a service's
+    /// full name to its replicas' addresses.
     pub fn new(addresses: &BTreeMap<String, Vec<String>>) -> Result<Upstreams, Error> {
-        let mut by_service = HashMap::new();
-        for (service, replicas) in addresses {
-            let endpoints = replicas
-                .iter()
-                .map(|address| {
-                    let address = if address.contains("://") {
-                        address.clone()
-                    } else {
-                        format!("http://{address}")
-                    };
-                    Endpoint::from_shared(address.clone())
-                        .map(|e| {
-                            e.connect_timeout(Duration::from_secs(1))
-                                .tcp_nodelay(true)
-                                .http2_keep_alive_interval(Duration::from_secs(30))
-                        })
-                        .map_err(|e| {
-                            Error::internal(format!(
-                                "upstream {service}: bad address {address:?}: {e}"
-                            ))
-                        })
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            let channel = match endpoints.as_slice() {
-                [] => continue,
-                [one] => one.connect_lazy(),
-                _ => Channel::balance_list(endpoints.into_iter()),
-            };
-            by_service.insert(service.clone(), channel);
-        }
-        Ok(Upstreams { by_service })
+        Self::federated(addresses, &[])
     }
 
-    /// The channel to `service` (`zhengqi.intake.v1.IntakeService`).
+    /// The default deployment (`addresses`) and `others`, each owning its jurisdictions.
+    pub fn federated(
+        addresses: &BTreeMap<String, Vec<String>>,
+        others: &[crate::Deployment],
+    ) -> Result<Upstreams, Error> {
+        let mut deployments = vec![deployment(DEFAULT_DEPLOYMENT, addresses)?];
+        let mut owners = HashMap::new();
+        for other in others {
+            let index = deployments.len();
+            deployments.push(deployment(&other.name, &other.upstreams)?);
+            for code in &other.jurisdictions {
+                if let Some(before) = owners.insert(code.clone(), index) {
+                    return Err(Error::internal(format!(
+                        "gateway: jurisdiction {code} is owned by both {} and {}",
+                        deployments[before].name, other.name
+                    )));
+                }
+            }
+        }
+        Ok(Upstreams {
+            deployments,
+            owners,
+        })
+    }
+
+    /// The deployment that owns `jurisdiction` (the default when none names it).
+    pub fn owner_of(&self, jurisdiction: Option<&str>) -> usize {
+        jurisdiction
+            .and_then(|code| self.owners.get(code))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// A replica of `service` in `deployment` for one call; `None` when the
+    /// service is not configured there.
+    pub fn pick(&self, deployment: usize, service: &str) -> Option<Picked> {
+        let replicas = self.deployments.get(deployment)?.by_service.get(service)?;
+        let replica = Arc::clone(choose(replicas));
+        replica.in_flight.fetch_add(1, Ordering::Relaxed);
+        Some(Picked { replica })
+    }
+
+    /// A channel to `service` (`zhengqi.intake.v1.IntakeService`) of the default deployment.
     pub fn channel(&self, service: &str) -> Option<Channel> {
-        self.by_service.get(service).cloned()
+        self.deployments
+            .first()?
+            .by_service
+            .get(service)
+            .map(|replicas| choose(replicas).channel.clone())
+    }
+
+    fn replicas(&self) -> impl Iterator<Item = (&str, &str, &Arc<Replica>)> {
+        self.deployments.iter().flat_map(|d| {
+            let mut services: Vec<_> = d.by_service.iter().collect();
+            services.sort_by(|a, b| a.0.cmp(b.0));
+            services.into_iter().flat_map(move |(service, replicas)| {
+                replicas
+                    .iter()
+                    .map(move |r| (d.name.as_str(), service.as_str(), r))
+            })
+        })
+    }
+
+    /// Checks every replica every `interval` until the tasks are dropped.
+    pub fn spawn_health_checks(&self, interval: Duration, tasks: &mut JoinSet<()>) {
+        for (_, service, replica) in self.replicas() {
+            let service = service.to_owned();
+            let replica = Arc::clone(replica);
+            tasks.spawn(async move {
+                let mut ticks = tokio::time::interval(interval);
+                ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    ticks.tick().await;
+                    let healthy = check(&replica, &service, interval).await;
+                    replica.set_health(&service, healthy);
+                }
+            });
+        }
+    }
+
+    /// `zhengqi_gateway_upstream_healthy` and `…_in_flight` per replica, Prometheus text.
+    pub fn render_metrics(&self, out: &mut String) {
+        use std::fmt::Write;
+        out.push_str(
+            "# HELP zhengqi_gateway_upstream_healthy 1 when the replica passes its health checks.\n",
+        );
+        out.push_str("# TYPE zhengqi_gateway_upstream_healthy gauge\n");
+        for (deployment, service, replica) in self.replicas() {
+            let _ = writeln!(
+                out,
+                "zhengqi_gateway_upstream_healthy{{deployment=\"{deployment}\",service=\"{service}\",replica=\"{}\"}} {}",
+                replica.address,
+                u8::from(replica.is_healthy())
+            );
+        }
+        out.push_str("# HELP zhengqi_gateway_upstream_in_flight Calls in flight to the replica.\n");
+        out.push_str("# TYPE zhengqi_gateway_upstream_in_flight gauge\n");
+        for (deployment, service, replica) in self.replicas() {
+            let _ = writeln!(
+                out,
+                "zhengqi_gateway_upstream_in_flight{{deployment=\"{deployment}\",service=\"{service}\",replica=\"{}\"}} {}",
+                replica.address,
+                replica.in_flight.load(Ordering::Relaxed)
+            );
+        }
+    }
+}
+
+/// Power of two choices among the healthy replicas (among all when none is).
+fn choose(replicas: &[Arc<Replica>]) -> &Arc<Replica> {
+    if replicas.len() == 1 {
+        return &replicas[0];
+    }
+    let healthy = replicas.iter().filter(|r| r.is_healthy()).count();
+    let (count, only_healthy) = if healthy == 0 {
+        (replicas.len(), false)
+    } else {
+        (healthy, true)
+    };
+    let nth = |n: usize| {
+        replicas
+            .iter()
+            .filter(|r| !only_healthy || r.is_healthy())
+            .nth(n)
+            .unwrap_or(&replicas[0])
+    };
+    if count == 1 {
+        return nth(0);
+    }
+    let first = fastrand::usize(..count);
+    let mut second = fastrand::usize(..count - 1);
+    if second >= first {
+        second += 1;
+    }
+    let (a, b) = (nth(first), nth(second));
+    if b.in_flight.load(Ordering::Relaxed) < a.in_flight.load(Ordering::Relaxed) {
+        b
+    } else {
+        a
+    }
+}
+
+async fn check(replica: &Replica, service: &str, interval: Duration) -> bool {
+    let mut client = HealthClient::new(replica.channel.clone());
+    let mut request = tonic::Request::new(HealthCheckRequest {
+        service: service.to_owned(),
+    });
+    let timeout = interval.min(Duration::from_secs(2));
+    request.set_timeout(timeout);
+    match tokio::time::timeout(timeout, client.check(request)).await {
+        Ok(Ok(response)) => response.into_inner().status() == ServingStatus::Serving,
+        Ok(Err(_)) | Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn replicas(n: usize) -> Upstreams {
+        let addresses = (0..n).map(|i| format!("127.0.0.1:{}", 1 + i)).collect();
+        Upstreams::new(&BTreeMap::from([("s".to_owned(), addresses)])).unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_less_busy_replica_of_two_wins_and_unhealthy_ones_are_skipped() {
+        let upstreams = replicas(2);
+        let busy = upstreams.pick(0, "s").unwrap();
+        for _ in 0..20 {
+            let next = upstreams.pick(0, "s").unwrap();
+            assert_ne!(next.replica().address, busy.replica().address);
+        }
+        drop(busy);
+        let all = &upstreams.deployments[0].by_service["s"];
+        all[0].mark_unreachable();
+        for _ in 0..20 {
+            assert_eq!(
+                upstreams.pick(0, "s").unwrap().replica().address,
+                all[1].address
+            );
+        }
+        all[1].mark_unreachable();
+        assert!(
+            upstreams.pick(0, "s").is_some(),
+            "none healthy: still one to try"
+        );
+        assert!(upstreams.pick(0, "other").is_none());
     }
 }

@@ -27,8 +27,8 @@ use crate::proxy::{self, ProxyState};
 pub use errors::error_response;
 use rules::Binding;
 
-/// The largest request body the transcoder reads, as tonic's default limit
-/// for one message.
+/// The largest response message the transcoder decodes, as tonic's default
+/// limit for one message. Requests are held to the gateway's message limit.
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
 /// Request headers passed on to the service as gRPC metadata. Anything else a
@@ -141,20 +141,18 @@ pub async fn handle(State(transcoder): State<Arc<Transcoder>>, request: Request)
             )));
         }
     };
-    let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+    let limit = transcoder.proxy.max_message_bytes;
+    let body = match axum::body::to_bytes(body, limit).await {
         Ok(body) => body,
-        Err(_) => {
-            let mut response = error_response(&tonic::Status::resource_exhausted(format!(
-                "the request body is larger than {MAX_BODY_BYTES} bytes"
-            )));
-            *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
-            return response;
-        }
+        Err(_) => return too_large(&format!("the request body is larger than {limit} bytes")),
     };
     let message = match request::build(binding, values, parts.uri.query(), &body) {
         Ok(message) => message,
         Err(error) => return error_response(&error.into()),
     };
+    if message.encoded_len() > limit {
+        return too_large(&format!("the request message is larger than {limit} bytes"));
+    }
     let stream = match call(&transcoder.proxy, binding, message, &parts.headers).await {
         Ok(stream) => stream,
         Err(status) => return error_response(&status),
@@ -164,6 +162,14 @@ pub async fn handle(State(transcoder): State<Arc<Transcoder>>, request: Request)
     } else {
         unary_response(binding, stream).await
     }
+}
+
+/// 413 with the `RESOURCE_EXHAUSTED` body of a request over the size limit.
+fn too_large(message: &str) -> Response {
+    zhengqi_shared::metrics::increment("zhengqi_gateway_rejections_total", "message_too_large");
+    let mut response = error_response(&tonic::Status::resource_exhausted(message));
+    *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+    response
 }
 
 /// Sends `message` as a gRPC call through the proxy's forwarding path.

@@ -1,0 +1,552 @@
+//! The audit: every authenticated call through the gateway — when, who (`sub`,
+//! roles, home jurisdiction), which method, which jurisdiction it was about,
+//! the status it ended with and how long it took — kept in the gateway's own
+//! append-only store. A call hands its record to a bounded queue and goes on;
+//! one writer inserts the queue in batches. When the queue is full (the store
+//! has fallen far behind) a record is dropped and counted
+//! (`zhengqi_gateway_audit_dropped_total`) rather than holding a call up.
+//! Names and other personal data of callers are never recorded or logged.
+//!
+//! An admin reads it with `GET /v1/audit?sub=&method=&since=&until=&pageSize=&pageToken=`.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::response::Response;
+use bytes::Bytes;
+use http::{HeaderMap, StatusCode};
+use http_body::Frame;
+use serde::Deserialize;
+use serde_json::json;
+use sqlx::Row;
+use tokio::sync::mpsc;
+use zhengqi_shared::Error;
+use zhengqi_shared::auth::{Principal, Role, Verifier, bearer_token};
+use zhengqi_shared::metrics;
+use zhengqi_shared::storage::{Filter, Migrations, SqlValue, Store, now_micros};
+
+use crate::transcode::error_response;
+
+/// The audit's schema, per backend.
+pub static MIGRATIONS: Migrations = Migrations {
+    sqlite: sqlx::migrate!("./migrations/sqlite"),
+    postgres: sqlx::migrate!("./migrations/postgres"),
+};
+
+/// Where the audit is kept and for how long.
+#[derive(Debug, Clone)]
+pub struct AuditSettings {
+    /// `sqlite://…` or `postgres://…`.
+    pub database_url: String,
+    /// PostgreSQL schema, created if missing.
+    pub schema: Option<String>,
+    /// Records older than this are deleted.
+    pub retention: Duration,
+    /// Records waiting for the writer before new ones are dropped.
+    pub queue: usize,
+}
+
+/// Six months: China's Cybersecurity Law (网络安全法, art. 21) asks network logs
+/// to be kept at least that long.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(180 * 24 * 3600);
+pub const DEFAULT_QUEUE: usize = 65_536;
+const BATCH: usize = 512;
+
+impl AuditSettings {
+    pub fn new(database_url: impl Into<String>) -> Self {
+        Self {
+            database_url: database_url.into(),
+            schema: None,
+            retention: DEFAULT_RETENTION,
+            queue: DEFAULT_QUEUE,
+        }
+    }
+}
+
+/// One audited call.
+#[derive(Debug, Clone)]
+pub struct AuditRecord {
+    /// Microseconds since the Unix epoch, when the call arrived.
+    pub time: i64,
+    pub sub: String,
+    pub roles: String,
+    pub jurisdiction: String,
+    pub method: String,
+    pub target_jurisdiction: String,
+    pub code: i32,
+    pub latency_us: i64,
+}
+
+/// The hot path's side of the audit: records go into a bounded queue.
+#[derive(Debug, Clone)]
+pub struct Auditor {
+    queue: mpsc::Sender<AuditRecord>,
+}
+
+impl Auditor {
+    pub fn record(&self, record: AuditRecord) {
+        if self.queue.try_send(record).is_err() {
+            metrics::increment("zhengqi_gateway_audit_dropped_total", "queue_full");
+        }
+    }
+
+    /// A record of `principal`'s call of `method`, to be completed when it ends.
+    pub fn begin(
+        &self,
+        principal: &Principal,
+        method: &str,
+        target_jurisdiction: Option<String>,
+        started: Instant,
+    ) -> PendingRecord {
+        PendingRecord {
+            auditor: self.clone(),
+            started,
+            record: AuditRecord {
+                time: now_micros() - started.elapsed().as_micros() as i64,
+                sub: principal.sub.clone(),
+                roles: principal
+                    .roles
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
+                jurisdiction: principal.jurisdiction.clone().unwrap_or_default(),
+                method: method.to_owned(),
+                target_jurisdiction: target_jurisdiction.unwrap_or_default(),
+                code: tonic::Code::Unknown as i32,
+                latency_us: 0,
+            },
+        }
+    }
+}
+
+/// A call under way; recorded with its final status by [`PendingRecord::finish`].
+pub struct PendingRecord {
+    auditor: Auditor,
+    started: Instant,
+    record: AuditRecord,
+}
+
+impl PendingRecord {
+    /// The jurisdiction the call is about, once the request has been read.
+    pub fn set_target(&mut self, target: Option<String>) {
+        self.record.target_jurisdiction = target.unwrap_or_default();
+    }
+
+    pub fn finish(mut self, code: tonic::Code) {
+        self.record.code = code as i32;
+        self.record.latency_us = self.started.elapsed().as_micros() as i64;
+        self.auditor.record(self.record);
+    }
+
+    /// `response`, recorded when its body ends (or is dropped) with the
+    /// `grpc-status` of its headers or trailers.
+    pub fn follow(self, response: Response) -> Response {
+        let (parts, body) = response.into_parts();
+        let code = grpc_code(&parts.headers);
+        Response::from_parts(
+            parts,
+            Body::new(AuditedBody {
+                inner: body,
+                pending: Some(self),
+                code,
+            }),
+        )
+    }
+}
+
+fn grpc_code(headers: &HeaderMap) -> Option<tonic::Code> {
+    headers
+        .get("grpc-status")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<i32>().ok())
+        .map(tonic::Code::from_i32)
+}
+
+struct AuditedBody {
+    inner: Body,
+    pending: Option<PendingRecord>,
+    code: Option<tonic::Code>,
+}
+
+impl AuditedBody {
+    fn finish(&mut self) {
+        if let Some(pending) = self.pending.take() {
+            // A body that ends with no status was cut off: the caller went away.
+            pending.finish(self.code.unwrap_or(tonic::Code::Cancelled));
+        }
+    }
+}
+
+impl Drop for AuditedBody {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+impl http_body::Body for AuditedBody {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(trailers) = frame.trailers_ref()
+                    && let Some(code) = grpc_code(trailers)
+                {
+                    this.code = Some(code);
+                }
+            }
+            Poll::Ready(Some(Err(_))) => {
+                this.code.get_or_insert(tonic::Code::Unavailable);
+                this.finish();
+            }
+            Poll::Ready(None) => this.finish(),
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// The store side: the writer, retention, and the admin's reads.
+#[derive(Debug, Clone)]
+pub struct AuditStore {
+    store: Store,
+}
+
+impl AuditStore {
+    pub async fn open(settings: &AuditSettings) -> Result<AuditStore, Error> {
+        let store = Store::connect(&settings.database_url, settings.schema.as_deref()).await?;
+        store.migrate(&MIGRATIONS).await?;
+        Ok(AuditStore { store })
+    }
+
+    /// The queue for the hot path, and the writer that empties it into the
+    /// store until every [`Auditor`] is gone.
+    pub fn writer(
+        &self,
+        queue: usize,
+    ) -> (Auditor, impl Future<Output = ()> + Send + 'static + use<>) {
+        let (sender, mut receiver) = mpsc::channel::<AuditRecord>(queue.max(1));
+        let store = self.clone();
+        let writer = async move {
+            let mut batch = Vec::with_capacity(BATCH);
+            while receiver.recv_many(&mut batch, BATCH).await > 0 {
+                if let Err(error) = store.insert(&batch).await {
+                    // The error only: records hold who called.
+                    tracing::error!(%error, records = batch.len(), "audit records not written");
+                    for _ in 0..batch.len() {
+                        metrics::increment("zhengqi_gateway_audit_dropped_total", "store_error");
+                    }
+                }
+                batch.clear();
+            }
+        };
+        (Auditor { queue: sender }, writer)
+    }
+
+    async fn insert(&self, records: &[AuditRecord]) -> Result<(), Error> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let mut sql = String::from(
+            "INSERT INTO gateway_audit (call_time, sub, roles, jurisdiction, method, \
+             target_jurisdiction, code, latency_us) VALUES ",
+        );
+        for i in 0..records.len() {
+            let n = i * 8;
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!(
+                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                n + 1,
+                n + 2,
+                n + 3,
+                n + 4,
+                n + 5,
+                n + 6,
+                n + 7,
+                n + 8
+            ));
+        }
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for r in records {
+            query = query
+                .bind(r.time)
+                .bind(r.sub.clone())
+                .bind(r.roles.clone())
+                .bind(r.jurisdiction.clone())
+                .bind(r.method.clone())
+                .bind(r.target_jurisdiction.clone())
+                .bind(r.code)
+                .bind(r.latency_us);
+        }
+        query.execute(self.store.pool()).await?;
+        Ok(())
+    }
+
+    /// Deletes the records older than `retention`; how many went.
+    pub async fn prune(&self, retention: Duration) -> Result<u64, Error> {
+        let cutoff = now_micros() - retention.as_micros() as i64;
+        let done = sqlx::query("DELETE FROM gateway_audit WHERE call_time < $1")
+            .bind(cutoff)
+            .execute(self.store.pool())
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Prunes now and then every hour, for as long as it runs.
+    pub async fn keep_pruning(self, retention: Duration) {
+        let mut ticks = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            ticks.tick().await;
+            match self.prune(retention).await {
+                Ok(0) => {}
+                Ok(deleted) => tracing::info!(deleted, "old audit records deleted"),
+                Err(error) => tracing::error!(%error, "audit retention failed"),
+            }
+        }
+    }
+
+    /// Newest first, `page_size` at most, after the `page_token` of an earlier page.
+    pub async fn list(&self, query: &AuditQuery) -> Result<(Vec<AuditRecord>, String), Error> {
+        let mut filter = Filter::new();
+        if let Some(sub) = query.sub.as_ref().filter(|s| !s.is_empty()) {
+            filter.eq("sub", SqlValue::Text(sub.clone()));
+        }
+        if let Some(method) = query.method.as_ref().filter(|s| !s.is_empty()) {
+            filter.eq("method", SqlValue::Text(method.clone()));
+        }
+        if let Some(since) = parse_time("since", query.since.as_deref())? {
+            filter.and(|p| format!("call_time >= {}", p(SqlValue::Int(since))));
+        }
+        if let Some(until) = parse_time("until", query.until.as_deref())? {
+            filter.and(|p| format!("call_time < {}", p(SqlValue::Int(until))));
+        }
+        if let Some(token) = query.page_token.as_ref().filter(|s| !s.is_empty()) {
+            let after: i64 = token
+                .parse()
+                .map_err(|_| Error::invalid("pageToken", "not a page token of this list"))?;
+            filter.and(|p| format!("id < {}", p(SqlValue::Int(after))));
+        }
+        let size = match query.page_size {
+            None | Some(0) => 100,
+            Some(n) => n.min(1000),
+        };
+        let sql = format!(
+            "SELECT id, call_time, sub, roles, jurisdiction, method, target_jurisdiction, \
+             code, latency_us FROM gateway_audit{} ORDER BY id DESC LIMIT {}",
+            filter.where_clause(),
+            size + 1
+        );
+        let rows = filter.query(sql).fetch_all(self.store.pool()).await?;
+        let mut records = Vec::with_capacity(rows.len());
+        let mut last_id = 0i64;
+        for row in rows.iter().take(size as usize) {
+            last_id = row.try_get("id")?;
+            records.push(AuditRecord {
+                time: row.try_get("call_time")?,
+                sub: row.try_get("sub")?,
+                roles: row.try_get("roles")?,
+                jurisdiction: row.try_get("jurisdiction")?,
+                method: row.try_get("method")?,
+                target_jurisdiction: row.try_get("target_jurisdiction")?,
+                code: row.try_get::<i32, _>("code")?,
+                latency_us: row.try_get("latency_us")?,
+            });
+        }
+        let next = if rows.len() > size as usize {
+            last_id.to_string()
+        } else {
+            String::new()
+        };
+        Ok((records, next))
+    }
+}
+
+fn parse_time(field: &str, value: Option<&str>) -> Result<Option<i64>, Error> {
+    match value.filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(text) => chrono::DateTime::parse_from_rfc3339(text)
+            .map(|t| Some(t.timestamp_micros()))
+            .map_err(|_| {
+                Error::invalid(
+                    field,
+                    "expected an RFC 3339 time, e.g. 2026-11-27T08:00:00Z",
+                )
+            }),
+    }
+}
+
+/// The query string of `GET /v1/audit`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AuditQuery {
+    pub sub: Option<String>,
+    pub method: Option<String>,
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub page_size: Option<u32>,
+    pub page_token: Option<String>,
+}
+
+/// What `GET /v1/audit` needs.
+#[derive(Clone)]
+pub struct AuditApi {
+    pub verifier: Verifier,
+    pub store: AuditStore,
+    pub auditor: Auditor,
+}
+
+/// `GET /v1/audit`: the audit, newest first, for admins only.
+pub async fn list_handler(
+    State(api): State<AuditApi>,
+    headers: HeaderMap,
+    query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let started = Instant::now();
+    let header = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let verified = match bearer_token(header) {
+        Ok(token) => api.verifier.verify(token).await,
+        Err(error) => Err(error),
+    };
+    let principal = match verified {
+        Ok(principal) => principal,
+        Err(error) => {
+            metrics::increment("zhengqi_gateway_auth_failures_total", error.reason());
+            return error_response(&Error::Unauthenticated(error).into());
+        }
+    };
+    let pending = api
+        .auditor
+        .begin(&principal, "GET /v1/audit", None, started);
+    let response = if !principal.has_role(Role::Admin) {
+        Err(tonic::Status::permission_denied(
+            "only an admin may read the audit",
+        ))
+    } else {
+        match query {
+            Err(rejection) => Err(Error::invalid("query", rejection.body_text()).into()),
+            Ok(Query(query)) => api.store.list(&query).await.map_err(tonic::Status::from),
+        }
+    };
+    match response {
+        Ok((records, next)) => {
+            pending.finish(tonic::Code::Ok);
+            let entries: Vec<_> = records.iter().map(record_json).collect();
+            let body = json!({"entries": entries, "nextPageToken": next});
+            let mut response = Response::new(Body::from(body.to_string()));
+            response.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/json"),
+            );
+            *response.status_mut() = StatusCode::OK;
+            response
+        }
+        Err(status) => {
+            pending.finish(status.code());
+            error_response(&status)
+        }
+    }
+}
+
+fn record_json(record: &AuditRecord) -> serde_json::Value {
+    let time = chrono::DateTime::from_timestamp_micros(record.time)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+        .unwrap_or_default();
+    let roles: Vec<&str> = record.roles.split(',').filter(|r| !r.is_empty()).collect();
+    json!({
+        "time": time,
+        "sub": record.sub,
+        "roles": roles,
+        "jurisdiction": record.jurisdiction,
+        "method": record.method,
+        "targetJurisdiction": record.target_jurisdiction,
+        "code": record.code,
+        "status": code_name(tonic::Code::from_i32(record.code)),
+        "latencyMs": record.latency_us as f64 / 1000.0,
+    })
+}
+
+/// The canonical name of a gRPC code, as `google.rpc.Code` spells it.
+fn code_name(code: tonic::Code) -> &'static str {
+    use tonic::Code;
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(time: i64, sub: &str) -> AuditRecord {
+        AuditRecord {
+            time,
+            sub: sub.into(),
+            roles: "coordinator".into(),
+            jurisdiction: "510800".into(),
+            method: "/zhengqi.intake.v1.IntakeService/GetAppeal".into(),
+            target_jurisdiction: "510821".into(),
+            code: 0,
+            latency_us: 120,
+        }
+    }
+
+    #[tokio::test]
+    async fn records_older_than_the_retention_are_deleted_and_updates_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("audit.db").display());
+        let store = AuditStore::open(&AuditSettings::new(url)).await.unwrap();
+        let day = 24 * 3600 * 1_000_000i64;
+        let now = now_micros();
+        store
+            .insert(&[record(now - 200 * day, "old"), record(now - day, "recent")])
+            .await
+            .unwrap();
+        assert_eq!(store.prune(DEFAULT_RETENTION).await.unwrap(), 1);
+        let (left, next) = store.list(&AuditQuery::default()).await.unwrap();
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].sub, "recent");
+        assert_eq!(next, "");
+        let update = sqlx::query("UPDATE gateway_audit SET code = 7")
+            .execute(store.store.pool())
+            .await;
+        assert!(update.is_err(), "the audit is append-only");
+    }
+}

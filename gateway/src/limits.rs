@@ -1,0 +1,274 @@
+//! What one caller, one message and the gateway as a whole may take: a token
+//! bucket per subject (the token's `sub`, shared by all of its connections), a
+//! limit on the size of each gRPC message, and a limit on the calls in flight
+//! beyond which new calls are shed at once rather than queued.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+use std::pin::Pin;
+use std::sync::Mutex;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, Bytes};
+use http_body::{Body, Frame, SizeHint};
+use tokio::sync::oneshot;
+
+/// A sustained rate and a burst, per subject.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimit {
+    /// Calls per second a subject may make, sustained.
+    pub per_second: f64,
+    /// Calls a subject may make at once after being idle.
+    pub burst: u32,
+}
+
+const SHARDS: usize = 16;
+/// Above this many subjects in one shard, idle (full) buckets are forgotten.
+const SHARD_SOFT_CAPACITY: usize = 4096;
+
+/// Token buckets keyed by subject, in shards so callers rarely share a lock.
+pub struct RateLimiter {
+    limit: RateLimit,
+    hasher: RandomState,
+    shards: Vec<Mutex<HashMap<String, Bucket>>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    updated: Instant,
+}
+
+impl RateLimiter {
+    pub fn new(limit: RateLimit) -> RateLimiter {
+        RateLimiter {
+            limit: RateLimit {
+                per_second: limit.per_second.max(f64::MIN_POSITIVE),
+                burst: limit.burst.max(1),
+            },
+            hasher: RandomState::new(),
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+        }
+    }
+
+    /// Takes one token of `subject`'s bucket, or says how long until one is there.
+    pub fn check(&self, subject: &str) -> Result<(), Duration> {
+        self.check_at(subject, Instant::now())
+    }
+
+    fn check_at(&self, subject: &str, now: Instant) -> Result<(), Duration> {
+        let burst = f64::from(self.limit.burst);
+        let shard = self.hasher.hash_one(subject) as usize % SHARDS;
+        let mut buckets = self.shards[shard].lock().unwrap_or_else(|e| e.into_inner());
+        if !buckets.contains_key(subject) {
+            if buckets.len() >= SHARD_SOFT_CAPACITY {
+                let rate = self.limit.per_second;
+                buckets.retain(|_, b| {
+                    b.tokens + now.duration_since(b.updated).as_secs_f64() * rate < burst
+                });
+            }
+            buckets.insert(
+                subject.to_owned(),
+                Bucket {
+                    tokens: burst,
+                    updated: now,
+                },
+            );
+        }
+        let bucket = buckets.get_mut(subject).expect("inserted above");
+        let elapsed = now.saturating_duration_since(bucket.updated).as_secs_f64();
+        bucket.tokens = (bucket.tokens + elapsed * self.limit.per_second).min(burst);
+        bucket.updated = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64(
+                (1.0 - bucket.tokens) / self.limit.per_second,
+            ))
+        }
+    }
+}
+
+/// Reads the gRPC length-prefixed framing of a request body as it passes and
+/// trips when one message is larger than the limit.
+#[derive(Debug)]
+struct FrameReader {
+    limit: usize,
+    header: [u8; 5],
+    header_len: usize,
+    payload_left: usize,
+}
+
+impl FrameReader {
+    fn new(limit: usize) -> Self {
+        Self {
+            limit,
+            header: [0; 5],
+            header_len: 0,
+            payload_left: 0,
+        }
+    }
+
+    /// Follows `chunk`; `Err(length)` when a message of `length` bytes is too large.
+    fn follow(&mut self, mut chunk: &[u8]) -> Result<(), usize> {
+        while !chunk.is_empty() {
+            if self.payload_left > 0 {
+                let n = self.payload_left.min(chunk.len());
+                self.payload_left -= n;
+                chunk = &chunk[n..];
+                continue;
+            }
+            let n = (5 - self.header_len).min(chunk.len());
+            self.header[self.header_len..self.header_len + n].copy_from_slice(&chunk[..n]);
+            self.header_len += n;
+            chunk = &chunk[n..];
+            if self.header_len == 5 {
+                let length = u32::from_be_bytes([
+                    self.header[1],
+                    self.header[2],
+                    self.header[3],
+                    self.header[4],
+                ]) as usize;
+                if length > self.limit {
+                    return Err(length);
+                }
+                self.header_len = 0;
+                self.payload_left = length;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The length of the first message of a gRPC body that starts with `bytes`,
+/// once its five-byte prefix is there.
+pub fn first_message_length(bytes: &[u8]) -> Option<usize> {
+    (bytes.len() >= 5)
+        .then(|| u32::from_be_bytes([bytes[1], bytes[2], bytes[3], bytes[4]]) as usize)
+}
+
+/// A request body on its way to a service: the bytes the gateway already read
+/// (to see the first message) and then the rest, every message checked against
+/// the size limit. A message over the limit ends the body with an error and
+/// tells the proxy, which answers `RESOURCE_EXHAUSTED`.
+pub struct LimitedBody {
+    prefix: Option<Bytes>,
+    inner: tonic::body::Body,
+    frames: FrameReader,
+    too_large: Option<oneshot::Sender<usize>>,
+}
+
+impl LimitedBody {
+    pub fn new(
+        prefix: Bytes,
+        inner: tonic::body::Body,
+        limit: usize,
+    ) -> (LimitedBody, oneshot::Receiver<usize>) {
+        let (sender, receiver) = oneshot::channel();
+        let body = LimitedBody {
+            prefix: (!prefix.is_empty()).then_some(prefix),
+            inner,
+            frames: FrameReader::new(limit),
+            too_large: Some(sender),
+        };
+        (body, receiver)
+    }
+
+    fn check(&mut self, data: &Bytes) -> Result<(), tonic::Status> {
+        self.frames.follow(data.chunk()).map_err(|length| {
+            if let Some(sender) = self.too_large.take() {
+                let _ = sender.send(length);
+            }
+            message_too_large(length, self.frames.limit)
+        })
+    }
+}
+
+pub fn message_too_large(length: usize, limit: usize) -> tonic::Status {
+    tonic::Status::resource_exhausted(format!(
+        "a request message of {length} bytes is larger than the limit of {limit} bytes"
+    ))
+}
+
+impl Body for LimitedBody {
+    type Data = Bytes;
+    type Error = tonic::Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, tonic::Status>>> {
+        let this = &mut *self;
+        if let Some(prefix) = this.prefix.take() {
+            this.check(&prefix)?;
+            return Poll::Ready(Some(Ok(Frame::data(prefix))));
+        }
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    this.check(data)?;
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            other => other,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.prefix.is_none() && self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        let inner = self.inner.size_hint();
+        let prefix = self.prefix.as_ref().map_or(0, |p| p.len() as u64);
+        let mut hint = SizeHint::new();
+        if let Some(upper) = inner.upper() {
+            hint.set_upper(upper + prefix);
+        }
+        hint.set_lower(inner.lower() + prefix);
+        hint
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bucket_allows_its_burst_then_asks_to_wait() {
+        let limiter = RateLimiter::new(RateLimit {
+            per_second: 2.0,
+            burst: 3,
+        });
+        let start = Instant::now();
+        for _ in 0..3 {
+            assert_eq!(limiter.check_at("a", start), Ok(()));
+        }
+        let wait = limiter.check_at("a", start).unwrap_err();
+        assert!(wait > Duration::from_millis(400) && wait <= Duration::from_millis(500));
+        assert_eq!(limiter.check_at("b", start), Ok(()), "another subject");
+        let later = start + Duration::from_millis(500);
+        assert_eq!(limiter.check_at("a", later), Ok(()), "refilled");
+    }
+
+    #[test]
+    fn frames_are_followed_across_chunks() {
+        let mut reader = FrameReader::new(10);
+        // One message of 3 bytes, split, then a header of a 11-byte message.
+        assert_eq!(reader.follow(&[0, 0, 0]), Ok(()));
+        assert_eq!(reader.follow(&[0, 3, 1, 2]), Ok(()));
+        assert_eq!(reader.follow(&[3, 0, 0, 0]), Ok(()));
+        assert_eq!(reader.follow(&[0, 11]), Err(11));
+        assert_eq!(first_message_length(&[0, 0, 0, 1, 0]), Some(256));
+        assert_eq!(first_message_length(&[0, 0]), None);
+    }
+
+    #[test]
+    fn the_size_hint_counts_what_was_read_ahead() {
+        let inner = tonic::body::Body::new(http_body_util::Full::new(Bytes::from_static(b"rest")));
+        let (body, _) = LimitedBody::new(Bytes::from_static(&[0, 0, 0, 0, 4]), inner, 10);
+        assert_eq!(body.size_hint().exact(), Some(9));
+    }
+}
