@@ -31,6 +31,7 @@ use std::time::Duration;
 use axum::extract::{Request, State};
 use axum::response::Response;
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::task::{JoinHandle, JoinSet};
@@ -331,7 +332,11 @@ impl Gateway {
     /// the calls in flight.
     pub async fn run_until_stopped(mut self, shutdown: Shutdown) -> Result<(), Error> {
         tracing::info!(addr = %self.addr, "gateway serving");
-        let served = axum::serve(self.listener, self.router)
+        // TCP_NODELAY: see the services' listener; the gateway's front socket needs it too.
+        let listener = self.listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        let served = axum::serve(listener, self.router)
             .with_graceful_shutdown(async move { shutdown.wait().await })
             .await
             .map_err(|e| Error::internal(format!("gateway failed: {e}")));

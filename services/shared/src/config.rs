@@ -31,6 +31,33 @@ pub struct Config {
     pub log: Option<String>,
     /// Group commit: the most appeals written in one transaction. `ZHENGQI_BATCH_MAX`.
     pub batch_max: usize,
+    /// The gateway's limits, audit and portal origins.
+    pub gateway: GatewayLimits,
+}
+
+/// The gateway's limits and audit (`ZHENGQI_GATEWAY_*`); unset values keep the
+/// gateway's defaults.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GatewayLimits {
+    /// Calls per second per subject. `ZHENGQI_GATEWAY_RATE_PER_S`; no limit when unset.
+    pub rate_per_s: Option<f64>,
+    /// Calls a subject may make at once after being idle. `ZHENGQI_GATEWAY_RATE_BURST`, default 2 × rate.
+    pub rate_burst: Option<u32>,
+    /// Largest request message or body. `ZHENGQI_GATEWAY_MAX_MESSAGE_BYTES`, default 4 MiB.
+    pub max_message_bytes: Option<usize>,
+    /// Calls in flight before new ones are shed. `ZHENGQI_GATEWAY_MAX_IN_FLIGHT`, default 4096; 0 for no limit.
+    pub max_in_flight: Option<usize>,
+    /// Seconds between health checks of each replica. `ZHENGQI_GATEWAY_HEALTH_INTERVAL_S`, default 5.
+    pub health_interval_s: Option<f64>,
+    /// Portal origins allowed by CORS. `ZHENGQI_GATEWAY_CORS_ORIGINS`, comma-separated.
+    pub cors_origins: Vec<String>,
+    /// The audit store. `ZHENGQI_GATEWAY_AUDIT_DATABASE_URL`; `up` keeps it in the data folder.
+    pub audit_database_url: Option<String>,
+    /// `ZHENGQI_GATEWAY_AUDIT_DATABASE_SCHEMA`.
+    pub audit_database_schema: Option<String>,
+    /// Days audit records are kept. `ZHENGQI_GATEWAY_AUDIT_RETENTION_DAYS`, default 180.
+    pub audit_retention_days: Option<u64>,
 }
 
 impl Default for Config {
@@ -46,6 +73,7 @@ impl Default for Config {
             upstreams: Upstreams::default(),
             log: None,
             batch_max: 256,
+            gateway: GatewayLimits::default(),
         }
     }
 }
@@ -222,11 +250,53 @@ impl Config {
                     })?;
             self.upstreams.timeout = Duration::from_secs_f64(seconds);
         }
+        let gateway = &mut self.gateway;
+        if let Some(v) = get("ZHENGQI_GATEWAY_RATE_PER_S") {
+            gateway.rate_per_s = Some(parse_number("ZHENGQI_GATEWAY_RATE_PER_S", &v)?);
+        }
+        if let Some(v) = get("ZHENGQI_GATEWAY_RATE_BURST") {
+            gateway.rate_burst = Some(parse_number("ZHENGQI_GATEWAY_RATE_BURST", &v)?);
+        }
+        if let Some(v) = get("ZHENGQI_GATEWAY_MAX_MESSAGE_BYTES") {
+            gateway.max_message_bytes =
+                Some(parse_number("ZHENGQI_GATEWAY_MAX_MESSAGE_BYTES", &v)?);
+        }
+        if let Some(v) = get("ZHENGQI_GATEWAY_MAX_IN_FLIGHT") {
+            gateway.max_in_flight = Some(parse_number("ZHENGQI_GATEWAY_MAX_IN_FLIGHT", &v)?);
+        }
+        if let Some(v) = get("ZHENGQI_GATEWAY_HEALTH_INTERVAL_S") {
+            gateway.health_interval_s =
+                Some(parse_number("ZHENGQI_GATEWAY_HEALTH_INTERVAL_S", &v)?);
+        }
+        if let Some(v) = get("ZHENGQI_GATEWAY_CORS_ORIGINS") {
+            gateway.cors_origins = v
+                .split(',')
+                .map(|o| o.trim().to_owned())
+                .filter(|o| !o.is_empty())
+                .collect();
+        }
+        if let Some(v) = get("ZHENGQI_GATEWAY_AUDIT_DATABASE_URL") {
+            gateway.audit_database_url = Some(v);
+        }
+        if let Some(v) = get("ZHENGQI_GATEWAY_AUDIT_DATABASE_SCHEMA") {
+            gateway.audit_database_schema = Some(v);
+        }
+        if let Some(v) = get("ZHENGQI_GATEWAY_AUDIT_RETENTION_DAYS") {
+            gateway.audit_retention_days =
+                Some(parse_number("ZHENGQI_GATEWAY_AUDIT_RETENTION_DAYS", &v)?);
+        }
         if self.upstreams.timeout.is_zero() {
             self.upstreams.timeout = Duration::from_secs(30);
         }
         Ok(())
     }
+}
+
+fn parse_number<T: std::str::FromStr>(name: &'static str, value: &str) -> Result<T, ConfigError> {
+    value.trim().parse().map_err(|_| ConfigError::Env {
+        name,
+        message: format!("expected a number, got {value:?}"),
+    })
 }
 
 fn parse_addr(name: &'static str, value: &str) -> Result<SocketAddr, ConfigError> {
