@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use zhengqi_shared::Error;
-use zhengqi_shared::auth::{DevIssuer, Role, TokenRequest, Verifier};
+use zhengqi_shared::auth::{DevIssuer, Role, Signer, TokenRequest, Verifier};
 use zhengqi_shared::config::{Config, PartConfig};
+use zhengqi_shared::events::{TokenSource, service_tokens};
 use zhengqi_shared::reference::Directory;
 use zhengqi_shared::shutdown::Shutdown;
 use zhengqi_shared::storage::Store;
@@ -222,7 +223,8 @@ async fn run(command: Command) -> Result<(), Error> {
             let store = Store::connect(&database_url, schema.as_deref()).await?;
             match part {
                 Part::Intake => store.migrate(&zhengqi_intake::MIGRATIONS).await?,
-                Part::Routing | Part::Policy | Part::Evaluation | Part::Scoring => {}
+                Part::Routing => store.migrate(&zhengqi_routing::MIGRATIONS).await?,
+                Part::Policy | Part::Evaluation | Part::Scoring => {}
                 Part::Gateway => {
                     return Err(Error::invalid("part", "the gateway keeps no database"));
                 }
@@ -241,6 +243,8 @@ async fn up(data: PathBuf, listen: SocketAddr) -> Result<(), Error> {
     options.auth = config.auth.to_auth_config().map_err(Error::internal)?;
     options.batch_max = config.batch_max;
     options.timeout = config.upstreams.timeout;
+    options.routing.supervision =
+        zhengqi_routing::SupervisionSettings::from_env(|name| std::env::var(name).ok())?;
     let suite = suite::start(options).await?;
     suite.shutdown().on_signals();
     let addr = suite.gateway_addr;
@@ -327,10 +331,30 @@ async fn serve(part: Part, file: Option<&Path>) -> Result<(), Error> {
                 .await
         }
         Part::Routing => {
-            zhengqi_routing::build(&part_config, verifier)
-                .await?
-                .run_until_stopped(shutdown)
-                .await
+            let settings = zhengqi_routing::Settings {
+                // Routing follows one intake replica's log; any replica serves all of it.
+                intake_url: config.upstreams.intake.as_deref().and_then(|list| {
+                    list.split(',')
+                        .map(str::trim)
+                        .find(|a| !a.is_empty())
+                        .map(str::to_owned)
+                }),
+                service_token: Some(service_token_source(&config, "routing")?),
+                supervision: zhengqi_routing::SupervisionSettings::from_env(|name| {
+                    std::env::var(name).ok()
+                })?,
+                ..zhengqi_routing::Settings::default()
+            };
+            zhengqi_routing::build(
+                &part_config,
+                verifier,
+                Arc::new(Directory::guangyuan()),
+                settings,
+                &shutdown,
+            )
+            .await?
+            .run_until_stopped(shutdown)
+            .await
         }
         Part::Policy => {
             zhengqi_policy::build(&part_config, verifier)
@@ -352,4 +376,29 @@ async fn serve(part: Part, file: Option<&Path>) -> Result<(), Error> {
         }
         Part::Gateway => unreachable!("handled above"),
     }
+}
+
+/// The `service` tokens a part presents to the services it follows: signed with
+/// `ZHENGQI_SERVICE_KEY` when set, else with the development key of the data folder.
+fn service_token_source(config: &Config, subject: &str) -> Result<TokenSource, Error> {
+    let (pem_path, issuer) = match &config.service_key {
+        Some(path) => (
+            path.clone(),
+            config
+                .auth
+                .issuer
+                .clone()
+                .unwrap_or_else(|| DEV_ISSUER.to_owned()),
+        ),
+        None => {
+            let dev =
+                DevIssuer::load_or_create(&config.data, DEV_ISSUER).map_err(Error::internal)?;
+            (dev.key_path().to_owned(), dev.issuer().to_owned())
+        }
+    };
+    let pem = std::fs::read(&pem_path)
+        .map_err(|e| Error::internal(format!("cannot read {}: {e}", pem_path.display())))?;
+    let signer = Signer::from_pem(&pem, None, issuer, config.auth.audience.clone())
+        .map_err(Error::internal)?;
+    Ok(service_tokens(Arc::new(signer), subject))
 }

@@ -11,8 +11,9 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 use zhengqi_gateway::GatewayConfig;
 use zhengqi_shared::Error;
-use zhengqi_shared::auth::{AuthConfig, DevIssuer, Verifier};
+use zhengqi_shared::auth::{AuthConfig, DEFAULT_AUDIENCE, DevIssuer, Signer, Verifier};
 use zhengqi_shared::config::PartConfig;
+use zhengqi_shared::events::{TokenSource, service_tokens};
 use zhengqi_shared::reference::Directory;
 use zhengqi_shared::shutdown::Shutdown;
 
@@ -42,6 +43,9 @@ pub struct SuiteOptions {
     pub batch_max: usize,
     /// The deadline of a call whose caller set none.
     pub timeout: Duration,
+    /// Routing's clock and supervision settings (its intake address and
+    /// service tokens are filled in by the suite).
+    pub routing: zhengqi_routing::Settings,
 }
 
 impl SuiteOptions {
@@ -53,6 +57,7 @@ impl SuiteOptions {
             auth: None,
             batch_max: 256,
             timeout: Duration::from_secs(30),
+            routing: zhengqi_routing::Settings::default(),
         }
     }
 }
@@ -113,7 +118,22 @@ pub async fn start(options: SuiteOptions) -> Result<Suite, Error> {
     .await?;
     service_addrs.insert("intake", intake.addr());
     tasks.spawn(intake.run_until_stopped(shutdown.clone()));
-    let routing = zhengqi_routing::build(&part_config("routing"), verifier.clone()).await?;
+    let routing_settings = zhengqi_routing::Settings {
+        intake_url: Some(format!("http://{}", service_addrs["intake"])),
+        service_token: match &dev_issuer {
+            Some(issuer) => Some(routing_service_tokens(issuer)?),
+            None => None,
+        },
+        ..options.routing.clone()
+    };
+    let routing = zhengqi_routing::build(
+        &part_config("routing"),
+        verifier.clone(),
+        Arc::clone(&directory),
+        routing_settings,
+        &shutdown,
+    )
+    .await?;
     service_addrs.insert("routing", routing.addr());
     tasks.spawn(routing.run_until_stopped(shutdown.clone()));
     let policy = zhengqi_policy::build(&part_config("policy"), verifier.clone()).await?;
@@ -156,6 +176,17 @@ pub async fn start(options: SuiteOptions) -> Result<Suite, Error> {
         shutdown,
         tasks,
     })
+}
+
+/// `service` tokens for routing's consumer of intake, signed with the
+/// development issuer's key.
+fn routing_service_tokens(issuer: &DevIssuer) -> Result<TokenSource, Error> {
+    let pem = std::fs::read(issuer.key_path()).map_err(|e| {
+        Error::internal(format!("cannot read {}: {e}", issuer.key_path().display()))
+    })?;
+    let signer =
+        Signer::from_pem(&pem, None, issuer.issuer(), DEFAULT_AUDIENCE).map_err(Error::internal)?;
+    Ok(service_tokens(Arc::new(signer), "routing"))
 }
 
 impl Suite {

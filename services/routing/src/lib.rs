@@ -1,28 +1,333 @@
-//! Routing: tiered county/city handling of cases, the ledger (台账), supervision on the working-day calendar, consultation meetings and butlers.
+//! Routing: tiered county/city handling of cases (分级办理), the hash-chained
+//! ledger (台账), supervision on the working-day calendar (督办), consultation
+//! meetings (会商) and butlers (项目管家).
 //!
-//! The contract (`zhengqi.routing.v1.CaseService`) is final; the methods not built yet
-//! answer `UNIMPLEMENTED`. The service starts, reports health, serves
-//! reflection and its event log.
+//! Routing follows intake's event log with the shared consumer: every appeal
+//! that is not a duplicate becomes one case, placed by the routing rules
+//! (`data/routing_rules.toml`, editable through the API) at a department of
+//! `data/departments.toml`, with a deadline in working days. A background
+//! sweep supervises the deadlines. Every change of a case is a ledger entry,
+//! hash-chained per jurisdiction, and an event of routing's own log.
+//!
+//! - `domain/`: the rules — state machine and who may act, deadlines, ledger
+//!   chain, routing, meetings, the ledger sheet — with no I/O;
+//! - `convert`: protobuf ↔ domain; `api`: the tonic service; `store`: sqlx;
+//! - `intake_events`: intake's events applied; `sweep`: supervision (督办);
+//!   `export`: the xlsx and csv files.
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod convert;
+pub mod domain;
+pub mod export;
+pub mod intake_events;
+pub mod store;
+pub mod sweep;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
 
 use zhengqi_proto::zhengqi::routing::v1::case_service_server::CaseServiceServer;
 use zhengqi_shared::Error;
 use zhengqi_shared::auth::Verifier;
 use zhengqi_shared::config::PartConfig;
-use zhengqi_shared::events::EventLog;
+use zhengqi_shared::events::{Consumer, EventLog, TokenSource};
+use zhengqi_shared::reference::{Calendar, Directory, JurisdictionCode};
 use zhengqi_shared::server::{Host, Part};
-use zhengqi_shared::storage::Store;
+use zhengqi_shared::shutdown::Shutdown;
+use zhengqi_shared::storage::{Migrations, Store, now_micros};
+
+use crate::domain::machine::Context;
+use crate::domain::rules::{self, Departments};
+
+/// Routing's schema, per backend.
+pub static MIGRATIONS: Migrations = Migrations {
+    sqlite: sqlx::migrate!("./migrations/sqlite"),
+    postgres: sqlx::migrate!("./migrations/postgres"),
+};
 
 /// The routing service, bound and connected, ready to run.
 pub type RoutingServer = Part<CaseServiceServer<api::RoutingApi>>;
 
-/// Binds the listeners and connects the store; nothing is served yet.
-pub async fn build(config: &PartConfig, verifier: Verifier) -> Result<RoutingServer, Error> {
+/// The time routing goes by: the system clock plus an offset, so tests (and a
+/// rehearsal of the deadline sweep) can move it forward without waiting days.
+#[derive(Debug, Default)]
+pub struct Clock {
+    offset_micros: AtomicI64,
+}
+
+impl Clock {
+    /// Microseconds since the Unix epoch.
+    pub fn now(&self) -> i64 {
+        now_micros() + self.offset_micros.load(Ordering::Relaxed)
+    }
+
+    /// Sets the clock to `now` (microseconds since the Unix epoch).
+    pub fn set(&self, now: i64) {
+        self.offset_micros
+            .store(now - now_micros(), Ordering::Relaxed);
+    }
+
+    /// Moves the clock forward by `by`.
+    pub fn advance(&self, by: Duration) {
+        self.offset_micros
+            .fetch_add(by.as_micros() as i64, Ordering::Relaxed);
+    }
+}
+
+/// Deadline supervision (督办) settings.
+#[derive(Debug, Clone)]
+pub struct SupervisionSettings {
+    /// The share of the working-day time limit used at which a case turns YELLOW.
+    pub yellow_ratio: f64,
+    /// A county case overdue by this many working days goes to the city.
+    pub escalate_after_working_days: u32,
+    /// How often the sweep looks at the open cases.
+    pub sweep_interval: Duration,
+}
+
+impl Default for SupervisionSettings {
+    fn default() -> Self {
+        Self {
+            yellow_ratio: 0.8,
+            escalate_after_working_days: 2,
+            sweep_interval: Duration::from_secs(60),
+        }
+    }
+}
+
+impl SupervisionSettings {
+    /// The defaults, changed by `ZHENGQI_ROUTING_YELLOW_RATIO` (0 to 1),
+    /// `ZHENGQI_ROUTING_ESCALATE_AFTER_DAYS` (working days) and
+    /// `ZHENGQI_ROUTING_SWEEP_INTERVAL_S` (seconds) as `env` gives them.
+    pub fn from_env(env: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        let mut settings = Self::default();
+        let get = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+        let bad = |name: &str, expected: &str, value: &str| {
+            Error::internal(format!("{name}: expected {expected}, got {value:?}"))
+        };
+        if let Some(v) = get("ZHENGQI_ROUTING_YELLOW_RATIO") {
+            settings.yellow_ratio = v
+                .trim()
+                .parse()
+                .ok()
+                .filter(|r: &f64| (0.0..=1.0).contains(r))
+                .ok_or_else(|| bad("ZHENGQI_ROUTING_YELLOW_RATIO", "a number from 0 to 1", &v))?;
+        }
+        if let Some(v) = get("ZHENGQI_ROUTING_ESCALATE_AFTER_DAYS") {
+            settings.escalate_after_working_days =
+                v.trim().parse().ok().filter(|d| *d > 0).ok_or_else(|| {
+                    bad(
+                        "ZHENGQI_ROUTING_ESCALATE_AFTER_DAYS",
+                        "a positive number of working days",
+                        &v,
+                    )
+                })?;
+        }
+        if let Some(v) = get("ZHENGQI_ROUTING_SWEEP_INTERVAL_S") {
+            let seconds: f64 = v
+                .trim()
+                .parse()
+                .ok()
+                .filter(|s: &f64| *s > 0.0)
+                .ok_or_else(|| {
+                    bad(
+                        "ZHENGQI_ROUTING_SWEEP_INTERVAL_S",
+                        "a positive number of seconds",
+                        &v,
+                    )
+                })?;
+            settings.sweep_interval = Duration::from_secs_f64(seconds);
+        }
+        Ok(settings)
+    }
+}
+
+/// What routing needs beyond a part's listen address and store.
+#[derive(Clone, Default)]
+pub struct Settings {
+    /// Intake's address (`http://host:port`), whose events open cases; no
+    /// consumer runs without it.
+    pub intake_url: Option<String>,
+    /// The `service` tokens routing presents to intake.
+    pub service_token: Option<TokenSource>,
+    pub clock: Arc<Clock>,
+    pub supervision: SupervisionSettings,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("intake_url", &self.intake_url)
+            .field("service_token", &self.service_token.as_ref().map(|_| "…"))
+            .field("clock", &self.clock)
+            .field("supervision", &self.supervision)
+            .finish()
+    }
+}
+
+/// What the API, the consumer and the sweep share.
+pub struct Core {
+    pub store: store::RoutingStore,
+    pub directory: Arc<Directory>,
+    pub departments: Departments,
+    pub calendar: Calendar,
+    pub clock: Arc<Clock>,
+    pub supervision: SupervisionSettings,
+    /// The city's code: the root of the directory.
+    pub city: String,
+    /// The enabled routing rules as last read, and when.
+    rules: std::sync::Mutex<Option<(std::time::Instant, Arc<Vec<rules::Rule>>)>>,
+}
+
+/// How long the routing rules read for new cases are reused; a rule changed on
+/// another replica routes new cases within this time, on this one at once.
+const RULES_TTL: Duration = Duration::from_secs(1);
+
+impl Core {
+    /// The enabled routing rules, read at most once per `RULES_TTL`.
+    pub async fn enabled_rules(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+    ) -> Result<Arc<Vec<rules::Rule>>, Error> {
+        if let Some((read, rules)) = self
+            .rules
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            && read.elapsed() < RULES_TTL
+        {
+            return Ok(Arc::clone(rules));
+        }
+        let rules = Arc::new(store::RoutingStore::enabled_rules(conn).await?);
+        *self.rules.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((std::time::Instant::now(), Arc::clone(&rules)));
+        Ok(rules)
+    }
+
+    /// Forgets the cached rules after a change.
+    pub fn rules_changed(&self) {
+        *self.rules.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// The rules' view of the moment `now`.
+    pub fn context(&self, now: i64) -> Context<'_> {
+        Context {
+            now,
+            calendar: &self.calendar,
+            departments: &self.departments,
+            city: &self.city,
+        }
+    }
+
+    /// `code` and every jurisdiction above it, nearest first.
+    pub fn ancestry(&self, code: &str) -> Vec<String> {
+        let mut chain = vec![code.to_owned()];
+        let mut current = JurisdictionCode::parse(code).ok();
+        while let Some(parent) = current
+            .as_ref()
+            .and_then(|c| self.directory.get(c))
+            .and_then(|j| j.parent())
+            .cloned()
+        {
+            chain.push(parent.as_str().to_owned());
+            current = Some(parent);
+        }
+        chain
+    }
+}
+
+/// Binds the listeners and connects the store; the consumer of intake's events
+/// starts once the migrations have run.
+pub async fn build(
+    config: &PartConfig,
+    verifier: Verifier,
+    directory: Arc<Directory>,
+    settings: Settings,
+    shutdown: &Shutdown,
+) -> Result<RoutingServer, Error> {
     let host = Host::bind("routing", config.listen, config.ops_listen).await?;
     let store = Store::connect(&config.database_url, config.database_schema.as_deref()).await?;
     let events = EventLog::new(store.clone());
-    let service = CaseServiceServer::new(api::RoutingApi::new(std::sync::Arc::clone(&events)));
-    Ok(Part::new(host, store, service, verifier, None).with_event_log(events))
+    let city = directory
+        .iter()
+        .find(|j| j.parent().is_none())
+        .map(|j| j.code().as_str().to_owned())
+        .ok_or_else(|| Error::internal("the directory has no city at its root"))?;
+    let core = Arc::new(Core {
+        store: store::RoutingStore::new(store.clone(), Arc::clone(&events)),
+        directory,
+        departments: Departments::guangyuan(),
+        calendar: Calendar::official(),
+        clock: Arc::clone(&settings.clock),
+        supervision: settings.supervision.clone(),
+        city,
+        rules: std::sync::Mutex::new(None),
+    });
+    let seeds = rules::parse_rules(rules::GUANGYUAN_RULES).map_err(Error::internal)?;
+    let service = CaseServiceServer::new(api::RoutingApi::new(Arc::clone(&core)));
+    let part =
+        Part::new(host, store.clone(), service, verifier, Some(&MIGRATIONS)).with_event_log(events);
+    if settings.intake_url.is_none() {
+        tracing::warn!("no intake address (ZHENGQI_INTAKE_URL): routing will open no cases");
+    }
+    let consumer = settings.intake_url.map(|endpoint| Consumer {
+        source: "intake".to_owned(),
+        endpoint,
+        method: "/zhengqi.intake.v1.IntakeService/WatchEvents",
+        store,
+        handler: intake_events::IntakeEvents::new(Arc::clone(&core)),
+        token: settings.service_token,
+    });
+    Ok(part.with_background(
+        move |shutdown| {
+            Box::pin(async move {
+                // The seeded rules are in place before the first case is routed.
+                if let Err(error) = core.store.seed_rules(&seeds, core.clock.now()).await {
+                    tracing::error!(%error, "routing rules could not be seeded");
+                }
+                core.rules_changed();
+                let sweep = tokio::spawn(sweep::run(Arc::clone(&core), shutdown.clone()));
+                if let Some(consumer) = consumer {
+                    consumer.run(shutdown).await;
+                }
+                let _ = sweep.await;
+            })
+        },
+        shutdown,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn supervision_settings_come_from_the_environment() {
+        let settings = SupervisionSettings::from_env(|name| match name {
+            "ZHENGQI_ROUTING_YELLOW_RATIO" => Some("0.75".into()),
+            "ZHENGQI_ROUTING_ESCALATE_AFTER_DAYS" => Some("3".into()),
+            "ZHENGQI_ROUTING_SWEEP_INTERVAL_S" => Some("0.5".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(settings.yellow_ratio, 0.75);
+        assert_eq!(settings.escalate_after_working_days, 3);
+        assert_eq!(settings.sweep_interval, Duration::from_millis(500));
+        let error = SupervisionSettings::from_env(|name| {
+            (name == "ZHENGQI_ROUTING_YELLOW_RATIO").then(|| "2".into())
+        })
+        .unwrap_err();
+        assert!(error.to_string().contains("ZHENGQI_ROUTING_YELLOW_RATIO"));
+    }
+
+    #[test]
+    fn the_clock_can_be_set_and_advanced() {
+        let clock = Clock::default();
+        clock.set(1_000_000);
+        assert!((clock.now() - 1_000_000).abs() < 1_000_000);
+        clock.advance(Duration::from_secs(10));
+        assert!(clock.now() >= 11_000_000);
+    }
 }

@@ -1,0 +1,188 @@
+//! Deadlines in working days on the official calendar (工作日): a time limit
+//! counts from the Beijing date the clock started, ends at the close of its last
+//! working day, stops while the enterprise is asked for information, and moves
+//! with approved extensions.
+
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime, Utc};
+use zhengqi_shared::reference::{Calendar, CalendarError};
+
+use super::{AppealKind, Supervision};
+
+fn beijing() -> FixedOffset {
+    FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset")
+}
+
+/// China Standard Time: time limits count Beijing dates.
+pub fn beijing_date(micros: i64) -> NaiveDate {
+    DateTime::<Utc>::from_timestamp_micros(micros)
+        .unwrap_or_default()
+        .with_timezone(&beijing())
+        .date_naive()
+}
+
+/// The last microsecond of `date` in Beijing.
+pub fn end_of_day(date: NaiveDate) -> i64 {
+    let last = NaiveTime::from_hms_micro_opt(23, 59, 59, 999_999).expect("a valid time");
+    date.and_time(last)
+        .and_local_timezone(beijing())
+        .single()
+        .map_or(0, |t| t.timestamp_micros())
+}
+
+/// Sichuan's 12345 rules (December 2025): enquiries 3 working days, help
+/// requests and suggestions 7, complaints and reports 15.
+pub fn default_time_limit(kind: AppealKind) -> u32 {
+    match kind {
+        AppealKind::Enquiry => 3,
+        AppealKind::HelpRequest | AppealKind::Suggestion => 7,
+        AppealKind::Complaint | AppealKind::Report => 15,
+    }
+}
+
+/// The deadline of a time limit of `days` working days whose clock started at `start`.
+pub fn deadline_from(calendar: &Calendar, start: i64, days: u32) -> Result<i64, CalendarError> {
+    let due = calendar.add_working_days(beijing_date(start), days)?;
+    Ok(end_of_day(due))
+}
+
+/// `deadline` moved by `days` working days (an approved extension, a pause).
+pub fn extend(calendar: &Calendar, deadline: i64, days: u32) -> Result<i64, CalendarError> {
+    deadline_from(calendar, deadline, days)
+}
+
+/// The working days a clock paused at `paused` and resumed at `resumed` did not
+/// run: those after the pause's date up to and including the resumption's.
+pub fn paused_working_days(
+    calendar: &Calendar,
+    paused: i64,
+    resumed: i64,
+) -> Result<u32, CalendarError> {
+    calendar.working_days_between(beijing_date(paused), beijing_date(resumed))
+}
+
+/// 督办: RED once the deadline has passed, YELLOW once `yellow_ratio` of the
+/// working days between the start and the deadline are used, else NONE.
+pub fn supervision(
+    calendar: &Calendar,
+    start: i64,
+    deadline: i64,
+    now: i64,
+    yellow_ratio: f64,
+) -> Result<Supervision, CalendarError> {
+    if now > deadline {
+        return Ok(Supervision::Red);
+    }
+    let total = calendar.working_days_between(beijing_date(start), beijing_date(deadline))?;
+    let used = calendar.working_days_between(beijing_date(start), beijing_date(now))?;
+    if total == 0 || f64::from(used) >= yellow_ratio * f64::from(total) {
+        Ok(Supervision::Yellow)
+    } else {
+        Ok(Supervision::None)
+    }
+}
+
+/// How many working days past its deadline a case is at `now` (0 when in time).
+pub fn working_days_overdue(
+    calendar: &Calendar,
+    deadline: i64,
+    now: i64,
+) -> Result<u32, CalendarError> {
+    if now <= deadline {
+        return Ok(0);
+    }
+    calendar.working_days_between(beijing_date(deadline), beijing_date(now))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    /// Noon in Beijing on `date`.
+    fn noon(date: NaiveDate) -> i64 {
+        end_of_day(date) - 12 * 3_600_000_000
+    }
+
+    #[test]
+    fn seven_working_days_from_2026_02_12_end_on_2026_02_28_across_the_spring_festival() {
+        // 02-14 and 02-28 are make-up Saturdays (调休上班); 02-15…02-23 are off.
+        let calendar = Calendar::official();
+        let deadline = deadline_from(&calendar, noon(date(2026, 2, 12)), 7).unwrap();
+        assert_eq!(beijing_date(deadline), date(2026, 2, 28));
+        assert_eq!(deadline, end_of_day(date(2026, 2, 28)));
+    }
+
+    #[test]
+    fn the_clock_starts_on_the_beijing_date() {
+        // 2026-02-11 20:00 UTC is already 02-12 in Beijing.
+        let calendar = Calendar::official();
+        let start = DateTime::parse_from_rfc3339("2026-02-11T20:00:00Z")
+            .unwrap()
+            .timestamp_micros();
+        let deadline = deadline_from(&calendar, start, 7).unwrap();
+        assert_eq!(beijing_date(deadline), date(2026, 2, 28));
+    }
+
+    #[test]
+    fn time_limits_follow_the_appeal_kind() {
+        assert_eq!(default_time_limit(AppealKind::Enquiry), 3);
+        assert_eq!(default_time_limit(AppealKind::HelpRequest), 7);
+        assert_eq!(default_time_limit(AppealKind::Suggestion), 7);
+        assert_eq!(default_time_limit(AppealKind::Complaint), 15);
+        assert_eq!(default_time_limit(AppealKind::Report), 15);
+    }
+
+    #[test]
+    fn a_paused_clock_does_not_run() {
+        let calendar = Calendar::official();
+        let deadline = deadline_from(&calendar, noon(date(2026, 2, 12)), 7).unwrap();
+        // Paused on 02-13, answered on 02-25: 02-14 (make-up), 02-24 and 02-25 did not count.
+        let paused =
+            paused_working_days(&calendar, noon(date(2026, 2, 13)), noon(date(2026, 2, 25)))
+                .unwrap();
+        assert_eq!(paused, 3);
+        let moved = extend(&calendar, deadline, paused).unwrap();
+        assert_eq!(beijing_date(moved), date(2026, 3, 4));
+        // Paused and answered the same day: nothing moves.
+        assert_eq!(
+            paused_working_days(
+                &calendar,
+                noon(date(2026, 3, 2)),
+                noon(date(2026, 3, 2)) + 1
+            )
+            .unwrap(),
+            0
+        );
+    }
+
+    #[test]
+    fn a_deadline_past_the_loaded_years_says_so() {
+        let calendar = Calendar::official();
+        let error = deadline_from(&calendar, noon(date(2026, 12, 28)), 15).unwrap_err();
+        assert_eq!(error, CalendarError::YearNotLoaded(2027));
+    }
+
+    #[test]
+    fn supervision_turns_yellow_then_red() {
+        let calendar = Calendar::official();
+        // Monday 2026-03-02, 10 working days: due Monday 03-16.
+        let start = noon(date(2026, 3, 2));
+        let deadline = deadline_from(&calendar, start, 10).unwrap();
+        assert_eq!(beijing_date(deadline), date(2026, 3, 16));
+        let at = |d| supervision(&calendar, start, deadline, noon(d), 0.8).unwrap();
+        assert_eq!(at(date(2026, 3, 10)), Supervision::None);
+        assert_eq!(at(date(2026, 3, 12)), Supervision::Yellow);
+        assert_eq!(at(date(2026, 3, 17)), Supervision::Red);
+        assert_eq!(
+            working_days_overdue(&calendar, deadline, noon(date(2026, 3, 18))).unwrap(),
+            2
+        );
+        assert_eq!(
+            working_days_overdue(&calendar, deadline, noon(date(2026, 3, 16))).unwrap(),
+            0
+        );
+    }
+}

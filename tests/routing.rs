@@ -1,0 +1,1632 @@
+//! Routing through the gateway: appeals become cases at the right level,
+//! department and deadline; the state machine with each actor's own token;
+//! scope; idempotency; routing rules; restarts with intake's events replayed.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use tonic::Code;
+use tonic::transport::Channel;
+use zhengqi::suite::{self, SuiteOptions};
+use zhengqi_proto::zhengqi::intake::v1 as intake;
+use zhengqi_proto::zhengqi::routing::v1 as routing;
+use zhengqi_proto::zhengqi::routing::v1::case_service_client::CaseServiceClient;
+use zhengqi_routing::domain::deadline;
+use zhengqi_shared::auth::{Role, TokenRequest};
+use zhengqi_shared::reference::Calendar;
+use zhengqi_shared::storage::micros_of;
+
+async fn cases(suite: &TestSuite) -> CaseServiceClient<Channel> {
+    CaseServiceClient::new(suite.channel().await)
+}
+
+fn city_coordinator(suite: &TestSuite) -> String {
+    suite.official_token(Role::Coordinator, "510800")
+}
+
+fn handler_token(suite: &TestSuite, department: &str) -> String {
+    suite.token(TokenRequest {
+        jurisdiction: Some(department[..6].to_owned()),
+        department: Some(department.to_owned()),
+        ..TokenRequest::new(format!("handler@{department}"), vec![Role::Handler])
+    })
+}
+
+async fn submit(suite: &TestSuite, request: intake::SubmitAppealRequest) -> intake::Appeal {
+    let uscc = request.enterprise.as_ref().unwrap().uscc.clone();
+    let token = suite.enterprise_token(&uscc, &request.jurisdiction_code);
+    suite
+        .intake()
+        .await
+        .submit_appeal(authed(request, &token))
+        .await
+        .expect("the appeal is registered")
+        .into_inner()
+}
+
+/// The cases opened for `appeal_id`, as the city sees them.
+async fn cases_of(suite: &TestSuite, appeal_id: &str) -> Vec<routing::Case> {
+    cases(suite)
+        .await
+        .list_cases(authed(
+            routing::ListCasesRequest {
+                appeal_id: appeal_id.to_owned(),
+                ..Default::default()
+            },
+            &city_coordinator(suite),
+        ))
+        .await
+        .expect("the city lists cases")
+        .into_inner()
+        .cases
+}
+
+/// Waits (up to ten seconds) for the case of `appeal_id`.
+async fn case_of(suite: &TestSuite, appeal_id: &str) -> routing::Case {
+    for _ in 0..200 {
+        if let Some(case) = cases_of(suite, appeal_id).await.pop() {
+            return case;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no case was opened for appeal {appeal_id}");
+}
+
+/// The deadline a time limit of `days` gives an appeal accepted at `appeal`'s create time.
+fn expected_deadline(appeal: &intake::Appeal, days: u32) -> prost_types::Timestamp {
+    let start = micros_of(appeal.create_time.as_ref().unwrap());
+    let micros = deadline::deadline_from(&Calendar::official(), start, days).unwrap();
+    zhengqi_shared::storage::timestamp(micros)
+}
+
+#[tokio::test]
+async fn an_appeal_becomes_a_pending_case_at_its_county_with_department_and_deadline() {
+    let suite = TestSuite::start().await;
+    let appeal = submit(
+        &suite,
+        appeal("r-1", USCC_A, "510821", "流动资金贷款审批慢"),
+    )
+    .await;
+    let case = case_of(&suite, &appeal.id).await;
+    assert!(case.id.starts_with("510821-"), "{}", case.id);
+    assert_eq!(case.number, appeal.number);
+    assert_eq!(case.state, routing::CaseState::Pending as i32);
+    assert_eq!(case.level, routing::Level::County as i32);
+    assert_eq!(case.department_id, "510821-jrj");
+    assert_eq!(case.time_limit_working_days, 7);
+    assert_eq!(case.deadline, Some(expected_deadline(&appeal, 7)));
+    assert_eq!(case.supervision, routing::Supervision::None as i32);
+    assert_eq!(case.enterprise.as_ref().unwrap().uscc, USCC_A);
+    assert!(!case.etag.is_empty());
+
+    let history = cases(&suite)
+        .await
+        .get_case_history(authed(
+            routing::GetCaseHistoryRequest {
+                id: case.id.clone(),
+            },
+            &city_coordinator(&suite),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(history.entries.len(), 1);
+    assert_eq!(history.entries[0].action, routing::CaseAction::Open as i32);
+    assert_eq!(history.entries[0].entry_hash.len(), 64);
+
+    // The enterprise reads its own case.
+    let own = cases(&suite)
+        .await
+        .get_case(authed(
+            routing::GetCaseRequest {
+                id: case.id.clone(),
+            },
+            &suite.enterprise_token(USCC_A, "510821"),
+        ))
+        .await
+        .expect("the enterprise reads its case")
+        .into_inner();
+    assert_eq!(own.id, case.id);
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn time_limits_follow_the_appeal_kind() {
+    let suite = TestSuite::start().await;
+    let mut enquiry = appeal("enquiry", USCC_A, "510822", "社保缴纳政策咨询");
+    enquiry.kind = intake::AppealKind::Enquiry as i32;
+    enquiry.category = intake::Category::Employment as i32;
+    let mut complaint = appeal("complaint", USCC_B, "510822", "执法检查过于频繁");
+    complaint.kind = intake::AppealKind::Complaint as i32;
+    complaint.category = intake::Category::LawEnforcement as i32;
+    let enquiry = submit(&suite, enquiry).await;
+    let complaint = submit(&suite, complaint).await;
+    let enquiry_case = case_of(&suite, &enquiry.id).await;
+    let complaint_case = case_of(&suite, &complaint.id).await;
+    assert_eq!(enquiry_case.time_limit_working_days, 3);
+    assert_eq!(enquiry_case.deadline, Some(expected_deadline(&enquiry, 3)));
+    assert_eq!(enquiry_case.department_id, "510822-rsj");
+    assert_eq!(complaint_case.time_limit_working_days, 15);
+    assert_eq!(
+        complaint_case.deadline,
+        Some(expected_deadline(&complaint, 15))
+    );
+    assert_eq!(complaint_case.department_id, "510822-sfj");
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn mayor_direct_line_and_key_project_appeals_start_at_the_city() {
+    let suite = TestSuite::start().await;
+    let mut mayor = appeal("mayor", USCC_A, "510821", "用地审批");
+    mayor.channel = intake::Channel::MayorDirectLine as i32;
+    mayor.category = intake::Category::LandAndPlanning as i32;
+    let mayor = submit(&suite, mayor).await;
+    let case = case_of(&suite, &mayor.id).await;
+    assert_eq!(case.level, routing::Level::City as i32);
+    assert_eq!(case.department_id, "510800-zrzy");
+    assert_eq!(case.jurisdiction_code, "510821");
+
+    let coordinator = suite.official_token(Role::Coordinator, "510823");
+    suite
+        .intake()
+        .await
+        .register_enterprise(authed(
+            intake::RegisterEnterpriseRequest {
+                enterprise: Some(intake::Enterprise {
+                    uscc: USCC_B.into(),
+                    name: "剑阁县重点项目公司".into(),
+                    jurisdiction_code: "510823".into(),
+                    tags: vec![intake::EnterpriseTag::KeyProject as i32],
+                    ..Default::default()
+                }),
+            },
+            &coordinator,
+        ))
+        .await
+        .expect("the enterprise is registered");
+    let key = submit(&suite, appeal("key", USCC_B, "510823", "项目融资")).await;
+    let case = case_of(&suite, &key.id).await;
+    assert_eq!(case.level, routing::Level::City as i32);
+    assert_eq!(case.department_id, "510800-jrj");
+    assert_eq!(
+        case.enterprise_tags,
+        [intake::EnterpriseTag::KeyProject as i32]
+    );
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn a_duplicate_joins_the_original_case_instead_of_opening_one() {
+    let suite = TestSuite::start().await;
+    let original = submit(
+        &suite,
+        appeal("a", USCC_A, "510821", "厂房用地审批迟迟未办"),
+    )
+    .await;
+    let duplicate = submit(
+        &suite,
+        appeal("b", USCC_A, "510821", "厂房用地审批迟迟未办理！"),
+    )
+    .await;
+    assert_eq!(duplicate.duplicate_of, original.id);
+    let case = case_of(&suite, &original.id).await;
+    let mut linked = case.clone();
+    for _ in 0..200 {
+        if !linked.duplicate_appeal_ids.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        linked = case_of(&suite, &original.id).await;
+    }
+    assert_eq!(
+        linked.duplicate_appeal_ids,
+        std::slice::from_ref(&duplicate.id)
+    );
+    assert!(cases_of(&suite, &duplicate.id).await.is_empty());
+    let all = cases(&suite)
+        .await
+        .list_cases(authed(
+            routing::ListCasesRequest::default(),
+            &city_coordinator(&suite),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(all.cases.len(), 1);
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn no_second_case_after_a_restart_and_a_full_replay_of_intakes_events() {
+    let test = TestSuite::start().await;
+    let mut appeals = Vec::new();
+    for (i, title) in DISTINCT_TITLES.iter().take(5).enumerate() {
+        appeals.push(submit(&test, appeal(&format!("r{i}"), USCC_A, "510821", title)).await);
+    }
+    for appeal in &appeals {
+        case_of(&test, &appeal.id).await;
+    }
+    let TestSuite {
+        suite,
+        issuer,
+        data,
+        database_url,
+    } = test;
+    suite.stop().await.unwrap();
+
+    // Forget routing's cursor: intake's whole log is applied again.
+    match &database_url {
+        Some(url) => {
+            use sqlx::Connection;
+            let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+            sqlx::query("DELETE FROM routing.zq_consumer_cursors")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+        None => {
+            use sqlx::Connection;
+            let url = format!("sqlite://{}", data.path().join("routing.db").display());
+            let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            sqlx::query("DELETE FROM zq_consumer_cursors")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+    }
+    let mut options =
+        SuiteOptions::new(data.path(), std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+    options.database_url = database_url.clone();
+    let suite = suite::start(options).await.expect("the suite starts again");
+    let test = TestSuite {
+        suite,
+        issuer,
+        data,
+        database_url,
+    };
+    test.wait_until_serving().await;
+    let late = submit(&test, appeal("late", USCC_B, "510821", DISTINCT_TITLES[5])).await;
+    case_of(&test, &late.id).await;
+    for appeal in &appeals {
+        assert_eq!(cases_of(&test, &appeal.id).await.len(), 1, "{}", appeal.id);
+    }
+    let all = cases(&test)
+        .await
+        .list_cases(authed(
+            routing::ListCasesRequest::default(),
+            &city_coordinator(&test),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(all.cases.len(), 6);
+    test.stop().await;
+}
+
+/// Titles different enough that intake does not take them for the same matter.
+const DISTINCT_TITLES: [&str; 6] = [
+    "流动资金贷款审批慢",
+    "厂房用地手续迟迟未办",
+    "员工社保缴纳政策咨询",
+    "道路施工影响货车通行",
+    "消防验收标准不一致",
+    "出口退税到账时间长",
+];
+
+/// Reads the case as the city.
+async fn read(suite: &TestSuite, id: &str) -> routing::Case {
+    cases(suite)
+        .await
+        .get_case(authed(
+            routing::GetCaseRequest { id: id.to_owned() },
+            &city_coordinator(suite),
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+#[tokio::test]
+async fn a_case_walks_from_acceptance_to_closing_with_each_actors_own_token() {
+    let suite = TestSuite::start().await;
+    let appeal = submit(&suite, appeal("walk", USCC_A, "510821", "贷款审批慢")).await;
+    let case = case_of(&suite, &appeal.id).await;
+    let mut client = cases(&suite).await;
+    let coordinator = suite.official_token(Role::Coordinator, "510821");
+    let jrj = handler_token(&suite, "510821-jrj");
+    let czj = handler_token(&suite, "510821-czj");
+    let firm = suite.enterprise_token(USCC_A, "510821");
+    let id = case.id.clone();
+
+    // Wrong actor: a handler cannot accept; wrong state: nothing to close yet.
+    let status = client
+        .accept_case(authed(
+            routing::AcceptCaseRequest {
+                id: id.clone(),
+                etag: case.etag.clone(),
+                ..Default::default()
+            },
+            &jrj,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    let status = client
+        .close_case(authed(
+            routing::CloseCaseRequest {
+                id: id.clone(),
+                etag: case.etag.clone(),
+                ..Default::default()
+            },
+            &coordinator,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+
+    let accepted = client
+        .accept_case(authed(
+            routing::AcceptCaseRequest {
+                id: id.clone(),
+                etag: case.etag.clone(),
+                note: "受理".into(),
+                ..Default::default()
+            },
+            &coordinator,
+        ))
+        .await
+        .expect("the coordinator accepts")
+        .into_inner();
+    assert_eq!(accepted.state, routing::CaseState::Accepted as i32);
+    assert_ne!(accepted.etag, case.etag);
+
+    // Stale etag: the one read before the acceptance.
+    let status = client
+        .assign_case(authed(
+            routing::AssignCaseRequest {
+                id: id.clone(),
+                etag: case.etag.clone(),
+                department_id: "510821-jrj".into(),
+                ..Default::default()
+            },
+            &coordinator,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Aborted, "{status:?}");
+    // An unknown department is named.
+    let status = client
+        .assign_case(authed(
+            routing::AssignCaseRequest {
+                id: id.clone(),
+                etag: accepted.etag.clone(),
+                department_id: "510822-jrj".into(),
+                ..Default::default()
+            },
+            &coordinator,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert_eq!(bad_fields(&status), ["department_id"]);
+
+    let assigned = client
+        .assign_case(authed(
+            routing::AssignCaseRequest {
+                id: id.clone(),
+                etag: accepted.etag.clone(),
+                department_id: "510821-jrj".into(),
+                ..Default::default()
+            },
+            &coordinator,
+        ))
+        .await
+        .expect("the coordinator assigns")
+        .into_inner();
+    assert_eq!(assigned.state, routing::CaseState::Assigned as i32);
+
+    // Another department's handler cannot claim it.
+    let status = client
+        .claim_case(authed(
+            routing::ClaimCaseRequest {
+                id: id.clone(),
+                etag: assigned.etag.clone(),
+                ..Default::default()
+            },
+            &czj,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    let claimed = client
+        .claim_case(authed(
+            routing::ClaimCaseRequest {
+                id: id.clone(),
+                etag: assigned.etag.clone(),
+                ..Default::default()
+            },
+            &jrj,
+        ))
+        .await
+        .expect("the department claims")
+        .into_inner();
+    assert_eq!(claimed.state, routing::CaseState::InProgress as i32);
+    assert_eq!(claimed.claimed_by, "handler@510821-jrj");
+
+    let asked = client
+        .request_info(authed(
+            routing::RequestInfoRequest {
+                id: id.clone(),
+                etag: claimed.etag.clone(),
+                question: "请提供贷款申请材料".into(),
+                ..Default::default()
+            },
+            &jrj,
+        ))
+        .await
+        .expect("the department asks")
+        .into_inner();
+    assert_eq!(asked.state, routing::CaseState::AwaitingEnterprise as i32);
+    assert!(asked.pause_time.is_some());
+    assert_eq!(asked.paused_state, routing::CaseState::InProgress as i32);
+
+    // Only the enterprise answers.
+    let status = client
+        .provide_info(authed(
+            routing::ProvideInfoRequest {
+                id: id.clone(),
+                etag: asked.etag.clone(),
+                answer: "x".into(),
+                ..Default::default()
+            },
+            &coordinator,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    let answered = client
+        .provide_info(authed(
+            routing::ProvideInfoRequest {
+                id: id.clone(),
+                etag: asked.etag.clone(),
+                answer: "材料已上传".into(),
+                ..Default::default()
+            },
+            &firm,
+        ))
+        .await
+        .expect("the enterprise answers")
+        .into_inner();
+    assert_eq!(answered.state, routing::CaseState::InProgress as i32);
+    assert_eq!(answered.info_answer, "材料已上传");
+    assert!(answered.pause_time.is_none());
+    // Answered the same day: the clock lost no working day.
+    assert_eq!(answered.deadline, case.deadline);
+
+    let resolved = client
+        .resolve_case(authed(
+            routing::ResolveCaseRequest {
+                id: id.clone(),
+                etag: answered.etag.clone(),
+                outcome: routing::Outcome::Solved as i32,
+                resolution: "已协调银行放款".into(),
+                ..Default::default()
+            },
+            &jrj,
+        ))
+        .await
+        .expect("the department resolves")
+        .into_inner();
+    assert_eq!(resolved.state, routing::CaseState::Resolved as i32);
+    assert_eq!(resolved.outcome, routing::Outcome::Solved as i32);
+
+    let reopened = client
+        .reopen_case(authed(
+            routing::ReopenCaseRequest {
+                id: id.clone(),
+                etag: resolved.etag.clone(),
+                reason: "只放了一半".into(),
+                ..Default::default()
+            },
+            &firm,
+        ))
+        .await
+        .expect("the enterprise reopens")
+        .into_inner();
+    assert_eq!(reopened.state, routing::CaseState::InProgress as i32);
+    assert_eq!(reopened.reopen_count, 1);
+
+    let resolved_again = client
+        .resolve_case(authed(
+            routing::ResolveCaseRequest {
+                id: id.clone(),
+                etag: reopened.etag.clone(),
+                outcome: routing::Outcome::Solved as i32,
+                resolution: "已全部放款".into(),
+                ..Default::default()
+            },
+            &jrj,
+        ))
+        .await
+        .expect("the department resolves again")
+        .into_inner();
+    // The enterprise may reopen once only.
+    let status = client
+        .reopen_case(authed(
+            routing::ReopenCaseRequest {
+                id: id.clone(),
+                etag: resolved_again.etag.clone(),
+                reason: "again".into(),
+                ..Default::default()
+            },
+            &firm,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    // The department does not close.
+    let status = client
+        .close_case(authed(
+            routing::CloseCaseRequest {
+                id: id.clone(),
+                etag: resolved_again.etag.clone(),
+                ..Default::default()
+            },
+            &jrj,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    let closed = client
+        .close_case(authed(
+            routing::CloseCaseRequest {
+                id: id.clone(),
+                etag: resolved_again.etag.clone(),
+                note: "结案".into(),
+                ..Default::default()
+            },
+            &coordinator,
+        ))
+        .await
+        .expect("the coordinator closes")
+        .into_inner();
+    assert_eq!(closed.state, routing::CaseState::Closed as i32);
+    assert!(closed.close_time.is_some());
+
+    let history = client
+        .get_case_history(authed(
+            routing::GetCaseHistoryRequest { id: id.clone() },
+            &firm,
+        ))
+        .await
+        .expect("the enterprise reads the history")
+        .into_inner();
+    let actions: Vec<_> = history
+        .entries
+        .iter()
+        .map(|e| routing::CaseAction::try_from(e.action).unwrap())
+        .collect();
+    use routing::CaseAction as A;
+    assert_eq!(
+        actions,
+        [
+            A::Open,
+            A::Accept,
+            A::Assign,
+            A::Claim,
+            A::RequestInfo,
+            A::ProvideInfo,
+            A::Resolve,
+            A::Reopen,
+            A::Resolve,
+            A::Close
+        ]
+    );
+    let actors: Vec<_> = history.entries.iter().map(|e| e.actor.as_str()).collect();
+    assert_eq!(actors[1], "coordinator@510821");
+    assert_eq!(actors[3], "handler@510821-jrj");
+    assert_eq!(actors[5], format!("staff@{USCC_A}"));
+    for pair in history.entries.windows(2) {
+        assert_eq!(pair[1].previous_hash, pair[0].entry_hash);
+    }
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn a_county_coordinator_never_sees_or_touches_another_countys_cases() {
+    let suite = TestSuite::start().await;
+    let wangcang = submit(&suite, appeal("w", USCC_A, "510821", "旺苍的诉求")).await;
+    let qingchuan = submit(&suite, appeal("q", USCC_B, "510822", "青川的诉求")).await;
+    let wangcang_case = case_of(&suite, &wangcang.id).await;
+    case_of(&suite, &qingchuan.id).await;
+    let mut client = cases(&suite).await;
+    let other = suite.official_token(Role::Coordinator, "510822");
+
+    let status = client
+        .get_case(authed(
+            routing::GetCaseRequest {
+                id: wangcang_case.id.clone(),
+            },
+            &other,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    let status = client
+        .get_case_history(authed(
+            routing::GetCaseHistoryRequest {
+                id: wangcang_case.id.clone(),
+            },
+            &other,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    let status = client
+        .accept_case(authed(
+            routing::AcceptCaseRequest {
+                id: wangcang_case.id.clone(),
+                etag: wangcang_case.etag.clone(),
+                ..Default::default()
+            },
+            &other,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    let listed = client
+        .list_cases(authed(routing::ListCasesRequest::default(), &other))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.cases.len(), 1);
+    assert_eq!(listed.cases[0].jurisdiction_code, "510822");
+    let status = client
+        .list_cases(authed(
+            routing::ListCasesRequest {
+                jurisdiction_code: "510821".into(),
+                ..Default::default()
+            },
+            &other,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    // Another enterprise sees nothing of it either.
+    let status = client
+        .get_case(authed(
+            routing::GetCaseRequest {
+                id: wangcang_case.id.clone(),
+            },
+            &suite.enterprise_token(USCC_B, "510822"),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+
+    let city = client
+        .list_cases(authed(
+            routing::ListCasesRequest::default(),
+            &city_coordinator(&suite),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(city.cases.len(), 2);
+    let only_wangcang = client
+        .list_cases(authed(
+            routing::ListCasesRequest {
+                jurisdiction_code: "510821".into(),
+                department_id: "510821-jrj".into(),
+                state: routing::CaseState::Pending as i32,
+                level: routing::Level::County as i32,
+                uscc: USCC_A.into(),
+                ..Default::default()
+            },
+            &city_coordinator(&suite),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(only_wangcang.cases.len(), 1);
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn cases_page_newest_first() {
+    let suite = TestSuite::start().await;
+    let mut ids = Vec::new();
+    for (i, title) in DISTINCT_TITLES.iter().take(5).enumerate() {
+        let appeal = submit(&suite, appeal(&format!("p{i}"), USCC_A, "510821", title)).await;
+        ids.push(case_of(&suite, &appeal.id).await.id);
+    }
+    let mut client = cases(&suite).await;
+    let token = city_coordinator(&suite);
+    let mut seen = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = client
+            .list_cases(authed(
+                routing::ListCasesRequest {
+                    page_size: 2,
+                    page_token: page_token.clone(),
+                    ..Default::default()
+                },
+                &token,
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        seen.extend(page.cases.into_iter().map(|c| c.id));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    ids.reverse();
+    assert_eq!(seen, ids);
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn a_retry_with_the_same_request_id_changes_nothing_again() {
+    let suite = TestSuite::start().await;
+    let appeal = submit(&suite, appeal("idem", USCC_A, "510821", "重复提交")).await;
+    let case = case_of(&suite, &appeal.id).await;
+    let mut client = cases(&suite).await;
+    let coordinator = suite.official_token(Role::Coordinator, "510821");
+    let request = routing::AddProgressRequest {
+        id: case.id.clone(),
+        etag: case.etag.clone(),
+        request_id: "note-1".into(),
+        note: "已电话联系企业".into(),
+    };
+    let first = client
+        .add_progress(authed(request.clone(), &coordinator))
+        .await
+        .unwrap()
+        .into_inner();
+    let second = client
+        .add_progress(authed(request, &coordinator))
+        .await
+        .expect("the retry is answered, not refused as stale")
+        .into_inner();
+    assert_eq!(first.etag, second.etag);
+    let history = client
+        .get_case_history(authed(
+            routing::GetCaseHistoryRequest {
+                id: case.id.clone(),
+            },
+            &coordinator,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(history.entries.len(), 2);
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn a_department_returns_a_case_that_is_not_its_own_and_it_is_counted() {
+    let suite = TestSuite::start().await;
+    let appeal = submit(&suite, appeal("ret", USCC_A, "510821", "退单测试")).await;
+    let case = case_of(&suite, &appeal.id).await;
+    let mut client = cases(&suite).await;
+    let coordinator = suite.official_token(Role::Coordinator, "510821");
+    let accepted = client
+        .accept_case(authed(
+            routing::AcceptCaseRequest {
+                id: case.id.clone(),
+                ..Default::default()
+            },
+            &coordinator,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let assigned = client
+        .assign_case(authed(
+            routing::AssignCaseRequest {
+                id: case.id.clone(),
+                etag: accepted.etag,
+                department_id: "510821-czj".into(),
+                ..Default::default()
+            },
+            &coordinator,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let status = client
+        .return_case(authed(
+            routing::ReturnCaseRequest {
+                id: case.id.clone(),
+                etag: assigned.etag.clone(),
+                ..Default::default()
+            },
+            &handler_token(&suite, "510821-czj"),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(bad_fields(&status), ["reason"]);
+    let returned = client
+        .return_case(authed(
+            routing::ReturnCaseRequest {
+                id: case.id.clone(),
+                etag: assigned.etag,
+                reason: "融资问题不属于财政局职责".into(),
+                ..Default::default()
+            },
+            &handler_token(&suite, "510821-czj"),
+        ))
+        .await
+        .expect("the department returns the case")
+        .into_inner();
+    assert_eq!(returned.state, routing::CaseState::Accepted as i32);
+    assert_eq!(returned.department_id, "");
+    assert_eq!(returned.returns_count, 1);
+    assert_eq!(returned.return_reason, "融资问题不属于财政局职责");
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn withdrawing_the_appeal_closes_its_case() {
+    let suite = TestSuite::start().await;
+    let appeal = submit(&suite, appeal("wd", USCC_A, "510821", "撤回测试")).await;
+    let case = case_of(&suite, &appeal.id).await;
+    suite
+        .intake()
+        .await
+        .withdraw_appeal(authed(
+            intake::WithdrawAppealRequest {
+                id: appeal.id.clone(),
+                reason: "问题已自行解决".into(),
+            },
+            &suite.enterprise_token(USCC_A, "510821"),
+        ))
+        .await
+        .unwrap();
+    let mut closed = read(&suite, &case.id).await;
+    for _ in 0..200 {
+        if closed.state == routing::CaseState::Closed as i32 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        closed = read(&suite, &case.id).await;
+    }
+    assert_eq!(closed.state, routing::CaseState::Closed as i32);
+    assert_eq!(closed.outcome, routing::Outcome::Withdrawn as i32);
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn routing_rules_are_listed_and_a_new_rule_places_the_next_case() {
+    let suite = TestSuite::start().await;
+    let mut client = cases(&suite).await;
+    let coordinator = suite.official_token(Role::Coordinator, "510821");
+    let mut seeded = Vec::new();
+    for _ in 0..200 {
+        seeded = client
+            .list_routing_rules(authed(
+                routing::ListRoutingRulesRequest::default(),
+                &coordinator,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .routing_rules;
+        if !seeded.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let ids: Vec<_> = seeded.iter().map(|r| r.id.as_str()).collect();
+    assert!(ids.contains(&"510800-mayor-direct-line"), "{ids:?}");
+    assert!(ids.contains(&"510800-key-project"), "{ids:?}");
+
+    let rule = routing::RoutingRule {
+        jurisdiction_code: "510821".into(),
+        category: intake::Category::TaxAndFees as i32,
+        level: routing::Level::County as i32,
+        department_id: "510821-czj".into(),
+        time_limit_working_days: 5,
+        description: "涉企收费由财政局办理".into(),
+        ..Default::default()
+    };
+    let status = client
+        .put_routing_rule(authed(
+            routing::PutRoutingRuleRequest {
+                routing_rule: Some(routing::RoutingRule {
+                    jurisdiction_code: "510822".into(),
+                    ..rule.clone()
+                }),
+                ..Default::default()
+            },
+            &coordinator,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    let status = client
+        .put_routing_rule(authed(
+            routing::PutRoutingRuleRequest {
+                routing_rule: Some(routing::RoutingRule {
+                    level: 0,
+                    ..rule.clone()
+                }),
+                ..Default::default()
+            },
+            &coordinator,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(bad_fields(&status), ["routing_rule.level"]);
+    let created = client
+        .put_routing_rule(authed(
+            routing::PutRoutingRuleRequest {
+                routing_rule: Some(rule),
+                ..Default::default()
+            },
+            &coordinator,
+        ))
+        .await
+        .expect("the county adds a rule")
+        .into_inner();
+    assert!(created.id.starts_with("510821-"), "{}", created.id);
+    assert_eq!(created.updated_by, "coordinator@510821");
+
+    let mut tax = appeal("tax", USCC_A, "510821", "收费不合理");
+    tax.category = intake::Category::TaxAndFees as i32;
+    let tax = submit(&suite, tax).await;
+    let case = case_of(&suite, &tax.id).await;
+    assert_eq!(case.department_id, "510821-czj");
+    assert_eq!(case.time_limit_working_days, 5);
+    assert_eq!(case.deadline, Some(expected_deadline(&tax, 5)));
+
+    // A stale etag does not replace the rule; the current one does.
+    let status = client
+        .put_routing_rule(authed(
+            routing::PutRoutingRuleRequest {
+                routing_rule: Some(routing::RoutingRule {
+                    disabled: true,
+                    ..created.clone()
+                }),
+                etag: "\"0\"".into(),
+                ..Default::default()
+            },
+            &coordinator,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Aborted, "{status:?}");
+    let disabled = client
+        .put_routing_rule(authed(
+            routing::PutRoutingRuleRequest {
+                routing_rule: Some(routing::RoutingRule {
+                    disabled: true,
+                    ..created.clone()
+                }),
+                etag: created.etag.clone(),
+                ..Default::default()
+            },
+            &coordinator,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(disabled.disabled);
+    assert_ne!(disabled.etag, created.etag);
+    suite.stop().await;
+}
+
+/// Runs one statement on routing's own store, behind the service's back.
+async fn tamper(test: &TestSuite, sql: &str) {
+    use sqlx::Connection;
+    match &test.database_url {
+        Some(url) => {
+            let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+            sqlx::query("SET search_path TO routing")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            let changed = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            assert_eq!(changed.rows_affected(), 1);
+        }
+        None => {
+            let url = format!("sqlite://{}", test.data.path().join("routing.db").display());
+            let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            let changed = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            assert_eq!(changed.rows_affected(), 1);
+        }
+    }
+}
+
+#[tokio::test]
+async fn changing_one_stored_history_row_makes_verify_ledger_name_it() {
+    let suite = TestSuite::start().await;
+    let mut client = cases(&suite).await;
+    let coordinator = suite.official_token(Role::Coordinator, "510821");
+    for (i, title) in DISTINCT_TITLES.iter().take(3).enumerate() {
+        let appeal = submit(&suite, appeal(&format!("v{i}"), USCC_A, "510821", title)).await;
+        let case = case_of(&suite, &appeal.id).await;
+        client
+            .accept_case(authed(
+                routing::AcceptCaseRequest {
+                    id: case.id.clone(),
+                    etag: case.etag.clone(),
+                    note: format!("受理第{i}件"),
+                    ..Default::default()
+                },
+                &coordinator,
+            ))
+            .await
+            .unwrap();
+    }
+    let verify = |token: String, jurisdiction: &str| {
+        let mut client = client.clone();
+        let request = routing::VerifyLedgerRequest {
+            jurisdiction_code: jurisdiction.to_owned(),
+        };
+        async move { client.verify_ledger(authed(request, &token)).await }
+    };
+    let intact = verify(coordinator.clone(), "").await.unwrap().into_inner();
+    assert!(intact.ok, "{intact:?}");
+    assert_eq!(intact.checked_entries, 6);
+    assert_eq!(intact.head_hash.len(), 64);
+
+    // Out of scope or not government: refused.
+    let status = verify(suite.official_token(Role::Coordinator, "510822"), "510821")
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    let status = verify(suite.enterprise_token(USCC_A, "510821"), "510821")
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+
+    tamper(
+        &suite,
+        "UPDATE ledger_entries SET note = '受理（改过）' WHERE jurisdiction_code = '510821' AND sequence = 4",
+    )
+    .await;
+    let broken = verify(city_coordinator(&suite), "510821")
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!broken.ok);
+    let entry = broken
+        .first_broken_entry
+        .expect("the broken entry is named");
+    assert_eq!(entry.sequence, 4);
+    assert_eq!(entry.note, "受理（改过）");
+    assert!(broken.problem.contains("changed"), "{}", broken.problem);
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn the_ledger_exports_one_row_per_case_as_xlsx_and_csv() {
+    use calamine::Reader;
+    let suite = TestSuite::start().await;
+    let mut numbers = Vec::new();
+    for (i, title) in DISTINCT_TITLES.iter().take(3).enumerate() {
+        let appeal = submit(&suite, appeal(&format!("x{i}"), USCC_A, "510821", title)).await;
+        case_of(&suite, &appeal.id).await;
+        numbers.push(appeal.number);
+    }
+    let other = submit(&suite, appeal("other", USCC_B, "510822", "青川的诉求")).await;
+    case_of(&suite, &other.id).await;
+    let mut client = cases(&suite).await;
+    let coordinator = suite.official_token(Role::Coordinator, "510821");
+
+    let xlsx = client
+        .export_ledger(authed(
+            routing::ExportLedgerRequest::default(),
+            &coordinator,
+        ))
+        .await
+        .expect("the county exports its ledger")
+        .into_inner();
+    assert_eq!(
+        xlsx.content_type,
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    );
+    let mut workbook: calamine::Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(xlsx.data)).expect("the xlsx opens");
+    let sheet = workbook.worksheet_range("台账").expect("the sheet 台账");
+    let rows: Vec<Vec<String>> = sheet
+        .rows()
+        .map(|row| row.iter().map(|cell| cell.to_string()).collect())
+        .collect();
+    assert_eq!(rows.len(), 4, "a header and one row per case: {rows:?}");
+    assert_eq!(rows[0][0], "受理编号");
+    assert_eq!(rows[0].len(), 13);
+    let exported: Vec<_> = rows[1..].iter().map(|r| r[0].clone()).collect();
+    assert_eq!(exported, numbers);
+    assert_eq!(rows[1][2], USCC_A);
+    assert_eq!(rows[1][3], "融资");
+    assert_eq!(rows[1][5], "旺苍县地方金融监督管理局");
+    assert_eq!(rows[1][6], "县级");
+    assert_eq!(rows[1][9], "待受理");
+
+    let csv = client
+        .export_ledger(authed(
+            routing::ExportLedgerRequest {
+                format: routing::ExportFormat::Csv as i32,
+                jurisdiction_code: "510800".into(),
+                ..Default::default()
+            },
+            &city_coordinator(&suite),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(csv.content_type, "text/csv; charset=utf-8");
+    let text = String::from_utf8(csv.data).unwrap();
+    let text = text.strip_prefix('\u{feff}').expect("a byte-order mark");
+    let lines: Vec<_> = text.trim_end().split("\r\n").collect();
+    assert_eq!(lines.len(), 5, "{lines:?}");
+    assert!(lines[0].starts_with("受理编号,企业名称,统一社会信用代码"));
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn the_sweep_turns_a_case_yellow_then_red_and_raises_it_to_the_city() {
+    use zhengqi_proto::zhengqi::common::v1::WatchEventsRequest;
+    let clock = std::sync::Arc::new(zhengqi_routing::Clock::default());
+    let suite = TestSuite::start_with(|options| {
+        options.routing.clock = std::sync::Arc::clone(&clock);
+        options.routing.supervision.sweep_interval = Duration::from_millis(50);
+    })
+    .await;
+    let mut enquiry = appeal("sweep", USCC_A, "510821", "社保缴纳政策咨询");
+    enquiry.kind = intake::AppealKind::Enquiry as i32;
+    let enquiry = submit(&suite, enquiry).await;
+    let case = case_of(&suite, &enquiry.id).await;
+    let due = deadline::beijing_date(micros_of(case.deadline.as_ref().unwrap()));
+    let calendar = Calendar::official();
+    let noon = |date| deadline::end_of_day(date) - 12 * 3_600_000_000;
+    let overdue_ids = || async {
+        cases(&suite)
+            .await
+            .list_cases(authed(
+                routing::ListCasesRequest {
+                    overdue_only: true,
+                    ..Default::default()
+                },
+                &city_coordinator(&suite),
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .cases
+            .into_iter()
+            .map(|c| c.id)
+            .collect::<Vec<_>>()
+    };
+    let until = |wanted: fn(&routing::Case) -> bool| {
+        let suite = &suite;
+        let id = case.id.clone();
+        async move {
+            for _ in 0..200 {
+                let current = read(suite, &id).await;
+                if wanted(&current) {
+                    return current;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            panic!("the sweep never got there: {:?}", read(suite, &id).await);
+        }
+    };
+
+    // The due date itself: all of the time is used.
+    clock.set(noon(due));
+    let yellow = until(|c| c.supervision == routing::Supervision::Yellow as i32).await;
+    assert_eq!(yellow.level, routing::Level::County as i32);
+    assert!(overdue_ids().await.is_empty());
+
+    clock.set(noon(calendar.add_working_days(due, 1).unwrap()));
+    let red = until(|c| c.supervision == routing::Supervision::Red as i32).await;
+    assert_eq!(red.level, routing::Level::County as i32);
+    assert_eq!(overdue_ids().await, std::slice::from_ref(&case.id));
+
+    clock.set(noon(calendar.add_working_days(due, 2).unwrap()));
+    let raised = until(|c| c.level == routing::Level::City as i32).await;
+    assert_eq!(raised.department_id, "510800-jrj");
+    assert_eq!(raised.supervision, routing::Supervision::Red as i32);
+    assert!(
+        raised.escalation_reason.contains("overdue"),
+        "{}",
+        raised.escalation_reason
+    );
+    assert_eq!(overdue_ids().await, std::slice::from_ref(&case.id));
+
+    let history = cases(&suite)
+        .await
+        .get_case_history(authed(
+            routing::GetCaseHistoryRequest {
+                id: case.id.clone(),
+            },
+            &city_coordinator(&suite),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let system: Vec<_> = history
+        .entries
+        .iter()
+        .filter(|e| e.actor == "system" && e.action != routing::CaseAction::Open as i32)
+        .map(|e| routing::CaseAction::try_from(e.action).unwrap())
+        .collect();
+    assert_eq!(
+        system,
+        [
+            routing::CaseAction::Supervise,
+            routing::CaseAction::Supervise,
+            routing::CaseAction::Escalate
+        ]
+    );
+
+    // Each step is an event of routing's log.
+    let mut stream = cases(&suite)
+        .await
+        .watch_events(authed(
+            WatchEventsRequest {
+                after_sequence: 0,
+                types: Vec::new(),
+            },
+            &suite.service_token(),
+        ))
+        .await
+        .expect("a service follows routing's events")
+        .into_inner();
+    let mut seen = Vec::new();
+    while seen.len() < 7 {
+        let event = tokio::time::timeout(Duration::from_secs(5), stream.message())
+            .await
+            .expect("the events arrive")
+            .unwrap()
+            .unwrap();
+        seen.push(event.r#type);
+    }
+    assert_eq!(
+        seen,
+        [
+            "zhengqi.routing.v1.CaseOpened",
+            "zhengqi.routing.v1.CaseTransitioned",
+            "zhengqi.routing.v1.SupervisionChanged",
+            "zhengqi.routing.v1.CaseTransitioned",
+            "zhengqi.routing.v1.SupervisionChanged",
+            "zhengqi.routing.v1.CaseTransitioned",
+            "zhengqi.routing.v1.CaseEscalated",
+        ]
+    );
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn escalation_to_the_city_and_a_meeting_decision_assigns_the_case_with_its_deadline() {
+    let suite = TestSuite::start().await;
+    let appeal = submit(
+        &suite,
+        appeal("meet", USCC_A, "510821", "多部门协调的融资难题"),
+    )
+    .await;
+    let case = case_of(&suite, &appeal.id).await;
+    let mut client = cases(&suite).await;
+    let county = suite.official_token(Role::Coordinator, "510821");
+    let city = city_coordinator(&suite);
+
+    let status = client
+        .escalate_case(authed(
+            routing::EscalateCaseRequest {
+                id: case.id.clone(),
+                target: routing::Level::County as i32,
+                ..Default::default()
+            },
+            &county,
+        ))
+        .await
+        .unwrap_err();
+    let mut fields = bad_fields(&status);
+    fields.sort();
+    assert_eq!(fields, ["reason", "target"]);
+    let at_city = client
+        .escalate_case(authed(
+            routing::EscalateCaseRequest {
+                id: case.id.clone(),
+                etag: case.etag.clone(),
+                target: routing::Level::City as i32,
+                reason: "涉及多个市级部门".into(),
+                ..Default::default()
+            },
+            &county,
+        ))
+        .await
+        .expect("the county raises the case to the city")
+        .into_inner();
+    assert_eq!(at_city.level, routing::Level::City as i32);
+    assert_eq!(at_city.state, routing::CaseState::Accepted as i32);
+    assert_eq!(at_city.department_id, "510800-jrj");
+    // The county no longer handles it.
+    let status = client
+        .assign_case(authed(
+            routing::AssignCaseRequest {
+                id: case.id.clone(),
+                department_id: "510821-jrj".into(),
+                ..Default::default()
+            },
+            &county,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    let status = client
+        .escalate_case(authed(
+            routing::EscalateCaseRequest {
+                id: case.id.clone(),
+                target: routing::Level::Meeting as i32,
+                reason: "需要会商".into(),
+                ..Default::default()
+            },
+            &city,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(bad_fields(&status), ["meeting_type"]);
+    let at_meeting = client
+        .escalate_case(authed(
+            routing::EscalateCaseRequest {
+                id: case.id.clone(),
+                etag: at_city.etag.clone(),
+                target: routing::Level::Meeting as i32,
+                meeting_type: routing::MeetingType::PrivateEnterprise as i32,
+                reason: "需要民营企业会商会协调".into(),
+                ..Default::default()
+            },
+            &city,
+        ))
+        .await
+        .expect("the city raises the case to a meeting")
+        .into_inner();
+    assert_eq!(at_meeting.level, routing::Level::Meeting as i32);
+    assert_eq!(
+        at_meeting.meeting_type,
+        routing::MeetingType::PrivateEnterprise as i32
+    );
+
+    let tomorrow = prost_types::Timestamp {
+        seconds: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
+            + 86_400,
+        nanos: 0,
+    };
+    let schedule = |token: String, request_id: &str| {
+        let mut client = client.clone();
+        let request = routing::ScheduleMeetingRequest {
+            request_id: request_id.to_owned(),
+            r#type: routing::MeetingType::PrivateEnterprise as i32,
+            jurisdiction_code: "510800".into(),
+            start_time: Some(tomorrow),
+            chair: "分管副市长".into(),
+            location: "市政府3楼会议室".into(),
+            ..Default::default()
+        };
+        async move { client.schedule_meeting(authed(request, &token)).await }
+    };
+    let status = schedule(county.clone(), "m-county").await.unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    let meeting = schedule(city.clone(), "m-1")
+        .await
+        .expect("the city schedules a meeting")
+        .into_inner();
+    assert_eq!(meeting.title, "民营企业会商会");
+    let again = schedule(city.clone(), "m-1").await.unwrap().into_inner();
+    assert_eq!(
+        again.id, meeting.id,
+        "the same request_id gives the same meeting"
+    );
+
+    let on_agenda = client
+        .add_to_agenda(authed(
+            routing::AddToAgendaRequest {
+                meeting_id: meeting.id.clone(),
+                etag: meeting.etag.clone(),
+                case_id: case.id.clone(),
+                ..Default::default()
+            },
+            &city,
+        ))
+        .await
+        .expect("the case goes on the agenda")
+        .into_inner();
+    assert_eq!(on_agenda.agenda.len(), 1);
+    assert_eq!(on_agenda.agenda[0].case_number, case.number);
+    let listed = client
+        .list_cases(authed(
+            routing::ListCasesRequest {
+                meeting_id: meeting.id.clone(),
+                ..Default::default()
+            },
+            &city,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.cases.len(), 1);
+
+    let decided_deadline = prost_types::Timestamp {
+        seconds: tomorrow.seconds + 10 * 86_400,
+        nanos: 0,
+    };
+    let decide = |etag: String| {
+        let mut client = client.clone();
+        let request = routing::RecordDecisionRequest {
+            meeting_id: meeting.id.clone(),
+            etag,
+            case_id: case.id.clone(),
+            department_id: "510821-jrj".into(),
+            deadline: Some(decided_deadline),
+            decision: "由旺苍县金融局牵头, 市金融局配合, 十日内办结".into(),
+            ..Default::default()
+        };
+        let token = city.clone();
+        async move { client.record_decision(authed(request, &token)).await }
+    };
+    let status = decide(meeting.etag.clone()).await.unwrap_err();
+    assert_eq!(status.code(), Code::Aborted, "{status:?}");
+    let decided = decide(on_agenda.etag.clone())
+        .await
+        .expect("the meeting decides")
+        .into_inner();
+    let decision = decided.agenda[0].decision.as_ref().expect("a decision");
+    assert_eq!(decision.department_id, "510821-jrj");
+    let status = decide(decided.etag.clone()).await.unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+
+    let assigned = read(&suite, &case.id).await;
+    assert_eq!(assigned.state, routing::CaseState::Assigned as i32);
+    assert_eq!(assigned.department_id, "510821-jrj");
+    assert_eq!(assigned.deadline, Some(decided_deadline));
+    assert_eq!(assigned.meeting_id, meeting.id);
+    client
+        .claim_case(authed(
+            routing::ClaimCaseRequest {
+                id: case.id.clone(),
+                etag: assigned.etag.clone(),
+                ..Default::default()
+            },
+            &handler_token(&suite, "510821-jrj"),
+        ))
+        .await
+        .expect("the decided department claims the case");
+
+    let minutes = client
+        .get_meeting(authed(
+            routing::GetMeetingRequest {
+                id: meeting.id.clone(),
+            },
+            &county,
+        ))
+        .await
+        .expect("officials read the minutes")
+        .into_inner();
+    assert_eq!(
+        minutes.agenda[0].decision.as_ref().unwrap().decision,
+        decision.decision
+    );
+    let meetings = client
+        .list_meetings(authed(routing::ListMeetingsRequest::default(), &city))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(meetings.meetings.len(), 1);
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn a_butler_sees_every_case_of_their_enterprises() {
+    let suite = TestSuite::start().await;
+    let first = submit(&suite, appeal("b1", USCC_B, "510822", DISTINCT_TITLES[0])).await;
+    let case = case_of(&suite, &first.id).await;
+    assert_eq!(case.butler, "");
+    let mut client = cases(&suite).await;
+    let qingchuan = suite.official_token(Role::Coordinator, "510822");
+    let assign = |token: String, etag: String, official: &str| {
+        let mut client = client.clone();
+        let request = routing::AssignButlerRequest {
+            uscc: USCC_B.into(),
+            official: official.to_owned(),
+            etag,
+            official_name: "李管家".into(),
+            official_phone: "0839-3300000".into(),
+            kind: routing::ButlerKind::ProjectButler as i32,
+            ..Default::default()
+        };
+        async move { client.assign_butler(authed(request, &token)).await }
+    };
+    let status = assign(
+        suite.official_token(Role::Coordinator, "510821"),
+        String::new(),
+        "li.butler",
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    let butler = assign(qingchuan.clone(), String::new(), "li.butler")
+        .await
+        .expect("the county names a butler")
+        .into_inner();
+    assert_eq!(butler.jurisdiction_code, "510822");
+    assert_eq!(butler.enterprise_name, "广元市测试建材有限公司");
+    let status = assign(qingchuan.clone(), "\"0\"".into(), "wang.butler")
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Aborted, "{status:?}");
+
+    // The enterprise's open case carries its butler; later cases do from the start.
+    assert_eq!(read(&suite, &case.id).await.butler, "li.butler");
+    let second = submit(&suite, appeal("b2", USCC_B, "510822", DISTINCT_TITLES[1])).await;
+    assert_eq!(case_of(&suite, &second.id).await.butler, "li.butler");
+
+    // The butler serves in another county, and still sees both cases.
+    let butler_token = suite.token(TokenRequest {
+        jurisdiction: Some("510821".into()),
+        ..TokenRequest::new("li.butler", vec![Role::Handler])
+    });
+    client
+        .get_case(authed(
+            routing::GetCaseRequest {
+                id: case.id.clone(),
+            },
+            &butler_token,
+        ))
+        .await
+        .expect("the butler reads the case");
+    let own = client
+        .list_cases(authed(
+            routing::ListCasesRequest {
+                butler: "li.butler".into(),
+                ..Default::default()
+            },
+            &butler_token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(own.cases.len(), 2);
+    let colleague = suite.official_token(Role::Handler, "510821");
+    let status = client
+        .get_case(authed(
+            routing::GetCaseRequest {
+                id: case.id.clone(),
+            },
+            &colleague,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound);
+
+    let listed = client
+        .list_butlers(authed(
+            routing::ListButlersRequest::default(),
+            &city_coordinator(&suite),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.butlers.len(), 1);
+    assert_eq!(listed.butlers[0].official, "li.butler");
+    suite.stop().await;
+}
