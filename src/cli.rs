@@ -225,9 +225,8 @@ async fn run(command: Command) -> Result<(), Error> {
                 Part::Intake => store.migrate(&zhengqi_intake::MIGRATIONS).await?,
                 Part::Routing => store.migrate(&zhengqi_routing::MIGRATIONS).await?,
                 Part::Policy | Part::Evaluation | Part::Scoring => {}
-                Part::Gateway => {
-                    return Err(Error::invalid("part", "the gateway keeps no database"));
-                }
+                // The gateway's database is its audit store.
+                Part::Gateway => store.migrate(&zhengqi_gateway::audit::MIGRATIONS).await?,
             }
             store.close().await;
             eprintln!("{}: migrations are up to date", part.name());
@@ -243,6 +242,7 @@ async fn up(data: PathBuf, listen: SocketAddr) -> Result<(), Error> {
     options.auth = config.auth.to_auth_config().map_err(Error::internal)?;
     options.batch_max = config.batch_max;
     options.timeout = config.upstreams.timeout;
+    options.gateway = config.gateway.clone();
     options.routing.supervision =
         zhengqi_routing::SupervisionSettings::from_env(|name| std::env::var(name).ok())?;
     let suite = suite::start(options).await?;
@@ -299,13 +299,18 @@ async fn serve(part: Part, file: Option<&Path>) -> Result<(), Error> {
                 })
             })
             .collect();
-        let gateway = zhengqi_gateway::build(
+        let audit = zhengqi_gateway::audit::AuditSettings::new(suite::sqlite_url(
+            &config.data,
+            "gateway-audit",
+        ));
+        let gateway = zhengqi_gateway::build_with(
             &zhengqi_gateway::GatewayConfig {
                 listen,
                 upstreams,
                 timeout: config.upstreams.timeout,
                 policy: None,
             },
+            &suite::gateway_settings(&config.gateway, Some(audit)),
             verifier,
         )
         .await?;

@@ -4,15 +4,17 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::task::JoinSet;
-use zhengqi_gateway::GatewayConfig;
+use zhengqi_gateway::audit::AuditSettings;
+use zhengqi_gateway::limits::RateLimit;
+use zhengqi_gateway::{GatewayConfig, GatewaySettings};
 use zhengqi_shared::Error;
 use zhengqi_shared::auth::{AuthConfig, DEFAULT_AUDIENCE, DevIssuer, Signer, Verifier};
-use zhengqi_shared::config::PartConfig;
+use zhengqi_shared::config::{GatewayLimits, PartConfig};
 use zhengqi_shared::events::{TokenSource, service_tokens};
 use zhengqi_shared::reference::Directory;
 use zhengqi_shared::shutdown::Shutdown;
@@ -46,6 +48,9 @@ pub struct SuiteOptions {
     /// Routing's clock and supervision settings (its intake address and
     /// service tokens are filled in by the suite).
     pub routing: zhengqi_routing::Settings,
+    /// The gateway's limits and audit; the audit is kept beside the services'
+    /// stores unless configured elsewhere.
+    pub gateway: GatewayLimits,
 }
 
 impl SuiteOptions {
@@ -58,7 +63,66 @@ impl SuiteOptions {
             batch_max: 256,
             timeout: Duration::from_secs(30),
             routing: zhengqi_routing::Settings::default(),
+            gateway: GatewayLimits::default(),
         }
+    }
+}
+
+/// `sqlite://` URL of the file `<name>.db` in `data`.
+pub fn sqlite_url(data: &Path, name: &str) -> String {
+    let file = data.join(format!("{name}.db"));
+    format!(
+        "sqlite://{}",
+        std::path::absolute(&file).unwrap_or(file).display()
+    )
+}
+
+/// The gateway's settings from configuration; `default_audit` keeps the audit
+/// when no audit store is configured.
+pub fn gateway_settings(
+    limits: &GatewayLimits,
+    default_audit: Option<AuditSettings>,
+) -> GatewaySettings {
+    let defaults = GatewaySettings::default();
+    let audit = match &limits.audit_database_url {
+        Some(url) => Some(AuditSettings {
+            schema: limits.audit_database_schema.clone(),
+            ..AuditSettings::new(url.clone())
+        }),
+        None => default_audit,
+    }
+    .map(|mut audit| {
+        if let Some(days) = limits.audit_retention_days {
+            audit.retention = Duration::from_secs(days * 86_400);
+        }
+        audit
+    });
+    GatewaySettings {
+        rate_limit: limits
+            .rate_per_s
+            .filter(|rate| *rate > 0.0)
+            .map(|per_second| RateLimit {
+                per_second,
+                burst: limits
+                    .rate_burst
+                    .unwrap_or((per_second * 2.0).ceil() as u32)
+                    .max(1),
+            }),
+        max_message_bytes: limits
+            .max_message_bytes
+            .unwrap_or(defaults.max_message_bytes),
+        max_in_flight: match limits.max_in_flight {
+            Some(0) => None,
+            Some(limit) => Some(limit),
+            None => defaults.max_in_flight,
+        },
+        health_interval: limits
+            .health_interval_s
+            .filter(|s| *s > 0.0)
+            .map_or(defaults.health_interval, Duration::from_secs_f64),
+        cors_origins: limits.cors_origins.clone(),
+        audit,
+        deployments: Vec::new(),
     }
 }
 
@@ -156,13 +220,21 @@ pub async fn start(options: SuiteOptions) -> Result<Suite, Error> {
             )
         })
         .collect();
-    let gateway = zhengqi_gateway::build(
+    let default_audit = match &options.database_url {
+        Some(url) => AuditSettings {
+            schema: Some("gateway".to_owned()),
+            ..AuditSettings::new(url.clone())
+        },
+        None => AuditSettings::new(sqlite_url(&options.data, "gateway-audit")),
+    };
+    let gateway = zhengqi_gateway::build_with(
         &GatewayConfig {
             listen: options.listen,
             upstreams,
             timeout: options.timeout,
             policy: None,
         },
+        &gateway_settings(&options.gateway, Some(default_audit)),
         verifier,
     )
     .await?;
