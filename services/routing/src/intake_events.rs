@@ -215,4 +215,9 @@ impl EventHandler for IntakeEvents {
             }
         })
     }
+
+    fn committed(&self) {
+        // Cases opened here are events of routing's own log: wake its followers.
+        self.core.store.events().wake();
+    }
 }

@@ -167,6 +167,12 @@ impl EventLog {
         });
     }
 
+    /// Wakes the watchers without naming a sequence: for writers that do not
+    /// track the sequences they appended (they read the log from their cursor).
+    pub fn wake(&self) {
+        self.latest.send_modify(|_| {});
+    }
+
     /// Reads up to one page of events after `after`, oldest first.
     pub async fn read_after(&self, after: u64, limit: i64) -> Result<Vec<Event>, Error> {
         let rows = sqlx::query(
@@ -258,7 +264,15 @@ pub trait EventHandler: Send + Sync + 'static {
         conn: &'a mut AnyConnection,
         event: &'a Event,
     ) -> BoxFuture<'a, Result<(), Error>>;
+
+    /// Runs after a transaction of applied events has committed (e.g. to wake
+    /// the followers of events the handler appended to its own log).
+    fn committed(&self) {}
 }
+
+/// Events a consumer applies in one transaction at the most, when they are
+/// already waiting: one commit for a burst instead of one per event.
+const APPLY_BATCH: usize = 256;
 
 /// Supplies the bearer token a consumer presents to the service it watches.
 pub type TokenSource = Arc<dyn Fn() -> Result<String, Error> + Send + Sync>;
@@ -364,33 +378,44 @@ impl<H: EventHandler> Consumer<H> {
             .await
             .map_err(|status| Error::Unavailable(format!("WatchEvents refused: {status}")))?
             .into_inner();
-        while let Some(event) = stream
-            .message()
-            .await
-            .map_err(|status| Error::Unavailable(format!("WatchEvents broke: {status}")))?
-        {
-            if event.sequence <= after {
-                continue;
+        let broke =
+            |status: tonic::Status| Error::Unavailable(format!("WatchEvents broke: {status}"));
+        while let Some(first) = stream.message().await.map_err(broke)? {
+            // Take what has already arrived, without waiting, into the same transaction.
+            let mut batch = vec![first];
+            while batch.len() < APPLY_BATCH {
+                match futures_util::FutureExt::now_or_never(stream.message()) {
+                    Some(Ok(Some(event))) => batch.push(event),
+                    Some(Ok(None)) | None => break,
+                    Some(Err(status)) => return Err(broke(status)),
+                }
             }
-            self.apply(&event).await?;
-            after = event.sequence;
+            batch.retain(|event| event.sequence > after);
+            if let Some(last) = batch.last().map(|e| e.sequence) {
+                self.apply(&batch).await?;
+                after = last;
+            }
         }
         Ok(())
     }
 
-    /// Applies `event` and advances the cursor in one transaction. The cursor is
-    /// claimed first, conditionally: when several replicas follow the same log,
-    /// the one that claims it applies the event and every other skips it.
-    async fn apply(&self, event: &Event) -> Result<(), Error> {
+    /// Applies `events` (in sequence order) and advances the cursor in one
+    /// transaction. The cursor is claimed first, conditionally: when several
+    /// replicas follow the same log, the one that claims it applies the events and
+    /// every other skips them.
+    async fn apply(&self, events: &[Event]) -> Result<(), Error> {
+        let (Some(first), Some(last)) = (events.first(), events.last()) else {
+            return Ok(());
+        };
         let mut tx = self.store.begin_write().await?;
-        let sequence = event.sequence as i64;
         let now = now_micros();
         let advanced = sqlx::query(
-            "UPDATE zq_consumer_cursors SET sequence = $2, update_time = $3 WHERE source = $1 AND sequence < $2",
+            "UPDATE zq_consumer_cursors SET sequence = $2, update_time = $3 WHERE source = $1 AND sequence < $4",
         )
         .bind(&self.source)
-        .bind(sequence)
+        .bind(last.sequence as i64)
         .bind(now)
+        .bind(first.sequence as i64)
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -400,7 +425,7 @@ impl<H: EventHandler> Consumer<H> {
                  ON CONFLICT (source) DO NOTHING",
             )
             .bind(&self.source)
-            .bind(sequence)
+            .bind(last.sequence as i64)
             .bind(now)
             .execute(&mut *tx)
             .await?
@@ -411,8 +436,11 @@ impl<H: EventHandler> Consumer<H> {
             tx.rollback().await?;
             return Ok(());
         }
-        self.handler.apply(&mut tx, event).await?;
+        for event in events {
+            self.handler.apply(&mut tx, event).await?;
+        }
         tx.commit().await?;
+        self.handler.committed();
         Ok(())
     }
 }
