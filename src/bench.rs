@@ -68,6 +68,10 @@ pub struct BenchArgs {
     /// same enterprise's recent ones of its category to link duplicates.
     #[arg(long, default_value_t = 10_000)]
     enterprises: usize,
+    /// Appeals per second submitted, paced, while the time from each
+    /// acknowledgement to its case being opened by routing is measured; 0 skips it.
+    #[arg(long, default_value_t = 1_000)]
+    case_rate: u64,
 }
 
 pub async fn run(args: BenchArgs) -> Result<(), Error> {
@@ -98,7 +102,204 @@ pub async fn run(args: BenchArgs) -> Result<(), Error> {
     let gateway = intake_scenario(&load, Route::Gateway, &enterprises).await?;
 
     report(&args, &load, &echo, &direct, &gateway, &idle_rss);
+    if args.case_rate > 0 {
+        progress(
+            "appeal to case: paced SubmitAppeal through the gateway while following routing's events (fresh suite)",
+        );
+        let cases = case_scenario(args.case_rate, load.duration, &enterprises).await?;
+        cases.report(args.case_rate, load.duration);
+    }
     Ok(())
+}
+
+// ---- from an acknowledged appeal to its open case ----
+
+/// When each appeal was acknowledged and when routing opened its case.
+#[derive(Default)]
+struct Timeline {
+    acknowledged: std::collections::HashMap<String, Instant>,
+    opened: std::collections::HashMap<String, Instant>,
+    errors: u64,
+}
+
+struct CaseLatency {
+    latency: Histogram<u64>,
+    submitted: u64,
+    acknowledged: u64,
+    missing: u64,
+    errors: u64,
+}
+
+impl CaseLatency {
+    fn report(&self, rate: u64, duration: Duration) {
+        let millis = |q: f64| self.latency.value_at_quantile(q) as f64 / 1000.0;
+        println!();
+        println!(
+            "appeal to case: {rate} appeals/s offered for {} s through the gateway; {} submitted, {} acknowledged, {} errors",
+            duration.as_secs(),
+            self.submitted,
+            self.acknowledged,
+            self.errors
+        );
+        println!(
+            "  acknowledged appeal -> case opened by routing: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; {} without a case after 10 s",
+            millis(0.50),
+            millis(0.99),
+            self.latency.max() as f64 / 1000.0,
+            self.missing
+        );
+        let verdict = if millis(0.99) <= 100.0 && self.missing == 0 {
+            "met"
+        } else {
+            "MISSED"
+        };
+        println!("  target: p99 <= 100 ms at 1,000 appeals/s on SQLite: {verdict}");
+    }
+}
+
+async fn case_scenario(
+    rate: u64,
+    duration: Duration,
+    enterprises: &Arc<Vec<Enterprise>>,
+) -> Result<CaseLatency, Error> {
+    use futures_util::StreamExt;
+    use zhengqi_proto::zhengqi::common::v1::WatchEventsRequest;
+    use zhengqi_proto::zhengqi::routing::v1::CaseOpened;
+    use zhengqi_proto::zhengqi::routing::v1::case_service_client::CaseServiceClient;
+
+    let data = tempfile::tempdir().map_err(Error::internal)?;
+    let suite = suite::start(SuiteOptions::new(
+        data.path(),
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+    ))
+    .await?;
+    let issuer = suite
+        .dev_issuer
+        .as_ref()
+        .ok_or_else(|| Error::internal("the suite started without its development issuer"))?;
+    wait_until_serving(suite.gateway_addr).await?;
+    let timeline = Arc::new(std::sync::Mutex::new(Timeline::default()));
+
+    // Follow routing's log for opened cases.
+    let service = issuer
+        .mint(&TokenRequest::new("bench-follower", vec![Role::Service]))
+        .map_err(Error::internal)?;
+    let mut watch = tonic::Request::new(WatchEventsRequest {
+        after_sequence: 0,
+        types: vec!["zhengqi.routing.v1.CaseOpened".to_owned()],
+    });
+    watch
+        .metadata_mut()
+        .insert("authorization", bearer(&service)?);
+    let channels = connect(suite.gateway_addr, 4).await?;
+    let mut events = CaseServiceClient::new(channels[0].clone())
+        .watch_events(watch)
+        .await
+        .map_err(|status| Error::Unavailable(format!("following routing's events: {status}")))?
+        .into_inner();
+    let follower = {
+        let timeline = Arc::clone(&timeline);
+        tokio::spawn(async move {
+            while let Some(Ok(event)) = events.next().await {
+                let now = Instant::now();
+                let opened = event
+                    .payload
+                    .and_then(|any| any.to_msg::<CaseOpened>().ok())
+                    .and_then(|opened| opened.case)
+                    .map(|case| case.appeal_id);
+                if let Some(appeal_id) = opened {
+                    timeline
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .opened
+                        .insert(appeal_id, now);
+                }
+            }
+        })
+    };
+
+    // Submit at a steady pace, each call on its own task.
+    let authorization = bearer(&operator_token(issuer, 0)?)?;
+    let mut ticker = tokio::time::interval(Duration::from_millis(10));
+    let per_tick = (rate as f64 / 100.0).max(1.0);
+    let until = Instant::now() + duration;
+    let mut submitted = 0u64;
+    let mut owed = 0.0f64;
+    let mut calls = JoinSet::new();
+    while Instant::now() < until {
+        ticker.tick().await;
+        owed += per_tick;
+        while owed >= 1.0 {
+            owed -= 1.0;
+            let mut request = tonic::Request::new(appeal(1_000_000_000 + submitted, enterprises));
+            request
+                .metadata_mut()
+                .insert("authorization", authorization.clone());
+            let mut client =
+                IntakeServiceClient::new(channels[submitted as usize % channels.len()].clone());
+            let timeline = Arc::clone(&timeline);
+            calls.spawn(async move {
+                let result = client.submit_appeal(request).await;
+                let now = Instant::now();
+                let mut timeline = timeline.lock().unwrap_or_else(|e| e.into_inner());
+                match result {
+                    Ok(appeal) => {
+                        timeline.acknowledged.insert(appeal.into_inner().id, now);
+                    }
+                    Err(_) => timeline.errors += 1,
+                }
+            });
+            submitted += 1;
+        }
+    }
+    while calls.join_next().await.is_some() {}
+
+    // Give routing time to open the last cases.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let done = {
+            let timeline = timeline.lock().unwrap_or_else(|e| e.into_inner());
+            timeline
+                .acknowledged
+                .keys()
+                .all(|id| timeline.opened.contains_key(id))
+        };
+        if done || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    follower.abort();
+    let timeline = timeline.lock().unwrap_or_else(|e| e.into_inner());
+    let mut latency =
+        Histogram::<u64>::new_with_bounds(1, LATENCY_MAX_MICROS, 3).map_err(Error::internal)?;
+    let mut missing = 0;
+    for (id, acknowledged) in &timeline.acknowledged {
+        match timeline.opened.get(id) {
+            // A case may be opened a moment before the client has read the reply.
+            Some(opened) => {
+                let micros = opened.saturating_duration_since(*acknowledged).as_micros() as u64;
+                latency.saturating_record(micros.max(1));
+            }
+            None => missing += 1,
+        }
+    }
+    let result = CaseLatency {
+        latency,
+        submitted,
+        acknowledged: timeline.acknowledged.len() as u64,
+        missing,
+        errors: timeline.errors,
+    };
+    drop(timeline);
+    drop(channels);
+    if tokio::time::timeout(Duration::from_secs(30), suite.stop())
+        .await
+        .is_err()
+    {
+        eprintln!("zhengqi bench: the suite took over 30 s to stop; going on");
+    }
+    Ok(result)
 }
 
 fn progress(what: &str) {
