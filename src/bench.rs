@@ -270,28 +270,29 @@ async fn case_scenario(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     follower.abort();
-    let timeline = timeline.lock().unwrap_or_else(|e| e.into_inner());
-    let mut latency =
-        Histogram::<u64>::new_with_bounds(1, LATENCY_MAX_MICROS, 3).map_err(Error::internal)?;
-    let mut missing = 0;
-    for (id, acknowledged) in &timeline.acknowledged {
-        match timeline.opened.get(id) {
-            // A case may be opened a moment before the client has read the reply.
-            Some(opened) => {
-                let micros = opened.saturating_duration_since(*acknowledged).as_micros() as u64;
-                latency.saturating_record(micros.max(1));
+    let result = {
+        let timeline = timeline.lock().unwrap_or_else(|e| e.into_inner());
+        let mut latency =
+            Histogram::<u64>::new_with_bounds(1, LATENCY_MAX_MICROS, 3).map_err(Error::internal)?;
+        let mut missing = 0;
+        for (id, acknowledged) in &timeline.acknowledged {
+            match timeline.opened.get(id) {
+                // A case may be opened a moment before the client has read the reply.
+                Some(opened) => {
+                    let micros = opened.saturating_duration_since(*acknowledged).as_micros() as u64;
+                    latency.saturating_record(micros.max(1));
+                }
+                None => missing += 1,
             }
-            None => missing += 1,
         }
-    }
-    let result = CaseLatency {
-        latency,
-        submitted,
-        acknowledged: timeline.acknowledged.len() as u64,
-        missing,
-        errors: timeline.errors,
+        CaseLatency {
+            latency,
+            submitted,
+            acknowledged: timeline.acknowledged.len() as u64,
+            missing,
+            errors: timeline.errors,
+        }
     };
-    drop(timeline);
     drop(channels);
     if tokio::time::timeout(Duration::from_secs(30), suite.stop())
         .await
