@@ -260,16 +260,11 @@ impl IntakeService for IntakeApi {
             .store
             .list_appeals(&filter, limit + 1, after.as_ref())
             .await?;
-        let more = appeals.len() as i64 > limit;
-        let page: Vec<_> = appeals.into_iter().take(limit as usize).collect();
-        let next_page_token = match (more, page.last()) {
-            (true, Some(last)) => PageToken {
+        let (page, next_page_token) =
+            ids::paginate(appeals, limit, &fingerprint, |last| PageToken {
                 sort_key: last.create_time,
                 id: last.id.clone(),
-            }
-            .encode(&fingerprint),
-            _ => String::new(),
-        };
+            });
         Ok(Response::new(pb::ListAppealsResponse {
             appeals: page.iter().map(convert::appeal_to_proto).collect(),
             next_page_token,
@@ -379,16 +374,11 @@ impl IntakeService for IntakeApi {
             .store
             .list_enterprises(&filter, limit + 1, after.as_ref())
             .await?;
-        let more = enterprises.len() as i64 > limit;
-        let page: Vec<_> = enterprises.into_iter().take(limit as usize).collect();
-        let next_page_token = match (more, page.last()) {
-            (true, Some(last)) => PageToken {
+        let (page, next_page_token) =
+            ids::paginate(enterprises, limit, &fingerprint, |last| PageToken {
                 sort_key: 0,
                 id: last.uscc.as_str().to_owned(),
-            }
-            .encode(&fingerprint),
-            _ => String::new(),
-        };
+            });
         Ok(Response::new(pb::ListEnterprisesResponse {
             enterprises: page.iter().map(convert::enterprise_to_proto).collect(),
             next_page_token,

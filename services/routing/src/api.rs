@@ -318,16 +318,10 @@ impl CaseService for RoutingApi {
             .store
             .list_cases(&filter, limit + 1, after.as_ref())
             .await?;
-        let more = cases.len() as i64 > limit;
-        let page: Vec<_> = cases.into_iter().take(limit as usize).collect();
-        let next_page_token = match (more, page.last()) {
-            (true, Some(last)) => PageToken {
-                sort_key: last.create_time,
-                id: last.id.clone(),
-            }
-            .encode(&fingerprint),
-            _ => String::new(),
-        };
+        let (page, next_page_token) = ids::paginate(cases, limit, &fingerprint, |last| PageToken {
+            sort_key: last.create_time,
+            id: last.id.clone(),
+        });
         Ok(Response::new(pb::ListCasesResponse {
             cases: page.iter().map(convert::case_to_proto).collect(),
             next_page_token,
@@ -716,16 +710,11 @@ impl CaseService for RoutingApi {
             .store
             .list_meetings(&filter, limit + 1, after.as_ref())
             .await?;
-        let more = meetings.len() as i64 > limit;
-        let page: Vec<_> = meetings.into_iter().take(limit as usize).collect();
-        let next_page_token = match (more, page.last()) {
-            (true, Some(last)) => PageToken {
+        let (page, next_page_token) =
+            ids::paginate(meetings, limit, &fingerprint, |last| PageToken {
                 sort_key: last.start_time,
                 id: last.id.clone(),
-            }
-            .encode(&fingerprint),
-            _ => String::new(),
-        };
+            });
         Ok(Response::new(pb::ListMeetingsResponse {
             meetings: page.iter().map(convert::meeting_to_proto).collect(),
             next_page_token,
@@ -841,16 +830,11 @@ impl CaseService for RoutingApi {
                 after.as_ref(),
             )
             .await?;
-        let more = butlers.len() as i64 > limit;
-        let page: Vec<_> = butlers.into_iter().take(limit as usize).collect();
-        let next_page_token = match (more, page.last()) {
-            (true, Some(last)) => PageToken {
+        let (page, next_page_token) =
+            ids::paginate(butlers, limit, &fingerprint, |last| PageToken {
                 sort_key: 0,
                 id: last.uscc.clone(),
-            }
-            .encode(&fingerprint),
-            _ => String::new(),
-        };
+            });
         Ok(Response::new(pb::ListButlersResponse {
             butlers: page.iter().map(convert::butler_to_proto).collect(),
             next_page_token,
@@ -892,16 +876,10 @@ impl CaseService for RoutingApi {
                 after.as_ref(),
             )
             .await?;
-        let more = rules.len() as i64 > limit;
-        let page: Vec<_> = rules.into_iter().take(limit as usize).collect();
-        let next_page_token = match (more, page.last()) {
-            (true, Some(last)) => PageToken {
-                sort_key: 0,
-                id: last.id.clone(),
-            }
-            .encode(&fingerprint),
-            _ => String::new(),
-        };
+        let (page, next_page_token) = ids::paginate(rules, limit, &fingerprint, |last| PageToken {
+            sort_key: 0,
+            id: last.id.clone(),
+        });
         Ok(Response::new(pb::ListRoutingRulesResponse {
             routing_rules: page.iter().map(convert::rule_to_proto).collect(),
             next_page_token,

@@ -73,6 +73,23 @@ impl PageToken {
     }
 }
 
+/// Splits the `limit + 1` items a list query fetched into the page to return
+/// and the token of the next page (empty on the last page).
+pub fn paginate<T>(
+    mut items: Vec<T>,
+    limit: i64,
+    filters: &str,
+    token_of: impl Fn(&T) -> PageToken,
+) -> (Vec<T>, String) {
+    let more = items.len() as i64 > limit;
+    items.truncate(limit.max(0) as usize);
+    let next_page_token = match (more, items.last()) {
+        (true, Some(last)) => token_of(last).encode(filters),
+        _ => String::new(),
+    };
+    (items, next_page_token)
+}
+
 fn fingerprint(filters: &str) -> String {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(filters.as_bytes());
@@ -102,6 +119,20 @@ mod tests {
         assert!(PageToken::decode(&text, "uscc=2").is_err());
         assert!(PageToken::decode("%%%", "").is_err());
         assert_eq!(PageToken::decode("", "").unwrap(), None);
+    }
+
+    #[test]
+    fn a_page_holds_limit_items_and_a_token_only_when_more_follow() {
+        let token = |n: &i64| PageToken {
+            sort_key: *n,
+            id: n.to_string(),
+        };
+        let (page, next) = paginate(vec![1, 2, 3], 2, "f", token);
+        assert_eq!(page, [1, 2]);
+        assert_eq!(PageToken::decode(&next, "f").unwrap(), Some(token(&2)));
+        let (page, next) = paginate(vec![1, 2], 2, "f", token);
+        assert_eq!(page, [1, 2]);
+        assert!(next.is_empty());
     }
 
     #[test]
