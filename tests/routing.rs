@@ -306,6 +306,92 @@ async fn no_second_case_after_a_restart_and_a_full_replay_of_intakes_events() {
     test.stop().await;
 }
 
+/// Appeal `i` of a run: three enterprises × twelve categories, so no two are the
+/// same matter.
+fn distinct_appeal(i: usize) -> intake::SubmitAppealRequest {
+    let uscc = [USCC_A, USCC_B, USCC_C][i % 3];
+    let mut request = appeal(
+        &format!("mid-{i}"),
+        uscc,
+        "510821",
+        DISTINCT_TITLES[i % DISTINCT_TITLES.len()],
+    );
+    request.category = (i / 3 % 12 + 1) as i32;
+    request
+}
+
+#[tokio::test]
+async fn one_case_per_appeal_when_the_suite_is_stopped_mid_stream_and_started_again() {
+    let test = TestSuite::start().await;
+    // Appeals arrive concurrently; the suite stops while routing is still
+    // turning them into cases.
+    let mut calls = Vec::new();
+    for i in 0..18 {
+        let request = distinct_appeal(i);
+        let uscc = request.enterprise.as_ref().unwrap().uscc.clone();
+        let token = test.enterprise_token(&uscc, "510821");
+        let mut client = test.intake().await;
+        calls.push(tokio::spawn(async move {
+            client
+                .submit_appeal(authed(request, &token))
+                .await
+                .unwrap()
+                .into_inner()
+        }));
+    }
+    let mut appeals = Vec::new();
+    for call in calls {
+        appeals.push(call.await.unwrap());
+    }
+    let TestSuite {
+        suite,
+        issuer,
+        data,
+        database_url,
+    } = test;
+    suite.stop().await.unwrap();
+
+    let mut options =
+        SuiteOptions::new(data.path(), std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+    options.database_url = database_url.clone();
+    let test = TestSuite {
+        suite: suite::start(options).await.expect("the suite starts again"),
+        issuer,
+        data,
+        database_url,
+    };
+    test.wait_until_serving().await;
+    for i in 18..36 {
+        appeals.push(submit(&test, distinct_appeal(i)).await);
+    }
+    for appeal in &appeals {
+        assert_eq!(
+            appeal.status,
+            intake::AppealStatus::Received as i32,
+            "{}",
+            appeal.title
+        );
+        case_of(&test, &appeal.id).await;
+    }
+    for appeal in &appeals {
+        assert_eq!(cases_of(&test, &appeal.id).await.len(), 1, "{}", appeal.id);
+    }
+    let all = cases(&test)
+        .await
+        .list_cases(authed(
+            routing::ListCasesRequest {
+                page_size: 100,
+                ..Default::default()
+            },
+            &city_coordinator(&test),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(all.cases.len(), 36);
+    test.stop().await;
+}
+
 /// Titles different enough that intake does not take them for the same matter.
 const DISTINCT_TITLES: [&str; 6] = [
     "流动资金贷款审批慢",
