@@ -295,7 +295,7 @@ async fn wait_for_in_flight(gateway: &TestGateway, n: usize) {
 #[tokio::test]
 async fn a_dead_service_answers_unavailable_at_once() {
     let suite = TestSuite::start().await;
-    let dead = dead_address().await;
+    let (dead, _reserved) = dead_address().await;
     let gateway = TestGateway::start(
         &suite,
         GatewaySettings::default(),
@@ -359,7 +359,7 @@ async fn replicas_share_the_calls_and_an_unhealthy_one_is_taken_out_and_put_back
     let suite = TestSuite::start().await;
     let a = fake_policy("a", Duration::ZERO).await;
     let b = fake_policy("b", Duration::ZERO).await;
-    let dead = dead_address().await;
+    let (dead, _reserved) = dead_address().await;
     let settings = GatewaySettings {
         health_interval: Duration::from_millis(100),
         ..GatewaySettings::default()

@@ -205,9 +205,12 @@ pub async fn fake_policy(tag: &str, delay: Duration) -> Fake {
 }
 
 /// An address nothing listens on.
-pub async fn dead_address() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
-    format!("http://{addr}")
+/// An address where nothing answers, and the socket that keeps it so: bound
+/// but never listening, connections are refused, and no other test's server can
+/// take the port while the socket lives.
+pub async fn dead_address() -> (String, tokio::net::TcpSocket) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = socket.local_addr().unwrap();
+    (format!("http://{addr}"), socket)
 }
