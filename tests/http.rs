@@ -470,3 +470,86 @@ async fn grpc_and_http_share_the_gateway_port() {
     assert_eq!(read["number"], submitted.number);
     suite.stop().await;
 }
+
+#[tokio::test]
+async fn a_case_is_accepted_over_http_and_the_ledger_downloads_as_xlsx_and_csv() {
+    let suite = TestSuite::start().await;
+    let http = Http::new(&suite);
+    let enterprise = suite.enterprise_token(USCC_A, "510821");
+    let coordinator = suite.official_token(Role::Coordinator, "510821");
+    let (status, appeal) = http
+        .post(
+            "/v1/appeals",
+            Some(&enterprise),
+            &appeal_json("http-case", USCC_A, "厂房用电报装迟迟未办"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{appeal}");
+
+    // Routing opens the case from intake's events.
+    let mut case = Value::Null;
+    for _ in 0..200 {
+        let (status, listed) = http
+            .get(&format!("/v1/cases?uscc={USCC_A}"), Some(&coordinator))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{listed}");
+        if let Some(first) = listed["cases"].as_array().and_then(|cases| cases.first()) {
+            case = first.clone();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(
+        case["appealId"], appeal["id"],
+        "a case for the appeal: {case}"
+    );
+    assert_eq!(case["state"], "CASE_STATE_PENDING");
+    let id = case["id"].as_str().unwrap().to_owned();
+
+    let (status, accepted) = http
+        .post(
+            &format!("/v1/cases/{id}:accept"),
+            Some(&coordinator),
+            &json!({ "etag": case["etag"] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{accepted}");
+    assert_eq!(accepted["state"], "CASE_STATE_ACCEPTED");
+    let (status, refused) = http
+        .post(
+            &format!("/v1/cases/{id}:accept"),
+            Some(&enterprise),
+            &json!({ "etag": accepted["etag"] }),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "an enterprise does not accept cases: {refused}"
+    );
+
+    let download = |query: &str| {
+        http.client
+            .get(format!("{}/v1/ledger:export{query}", http.base))
+            .header("authorization", format!("Bearer {coordinator}"))
+            .send()
+    };
+    let xlsx = download("").await.unwrap();
+    assert_eq!(xlsx.status(), StatusCode::OK);
+    let content_type = xlsx.headers()["content-type"].to_str().unwrap().to_owned();
+    assert!(content_type.contains("spreadsheetml"), "{content_type}");
+    let bytes = xlsx.bytes().await.unwrap();
+    assert!(bytes.starts_with(b"PK"), "an xlsx file is a zip archive");
+
+    let csv = download("?format=EXPORT_FORMAT_CSV").await.unwrap();
+    assert_eq!(csv.status(), StatusCode::OK);
+    assert!(
+        csv.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let text = csv.text().await.unwrap();
+    assert!(text.contains(case["number"].as_str().unwrap()), "{text}");
+    suite.stop().await;
+}
