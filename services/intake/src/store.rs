@@ -114,12 +114,7 @@ impl IntakeStore {
         after: Option<&PageToken>,
     ) -> Result<Vec<Appeal>, Error> {
         let mut query = Filter::new();
-        if let Some(codes) = &filter.jurisdictions {
-            query.any_of(
-                "jurisdiction_code",
-                codes.iter().cloned().map(SqlValue::Text),
-            );
-        }
+        query.within("jurisdiction_code", filter.jurisdictions.as_deref());
         if let Some(uscc) = &filter.uscc {
             query.eq("uscc", SqlValue::Text(uscc.clone()));
         }
@@ -193,8 +188,7 @@ impl IntakeStore {
                 &convert::appeal_withdrawn(&appeal),
             )
             .await?;
-        tx.commit().await?;
-        self.events.published(sequence);
+        self.events.commit(tx, sequence).await?;
         Ok(appeal)
     }
 
@@ -241,8 +235,7 @@ impl IntakeStore {
                 &convert::enterprise_registered(&enterprise),
             )
             .await?;
-        tx.commit().await?;
-        self.events.published(sequence);
+        self.events.commit(tx, sequence).await?;
         Ok(enterprise)
     }
 
@@ -259,12 +252,7 @@ impl IntakeStore {
         after: Option<&PageToken>,
     ) -> Result<Vec<Enterprise>, Error> {
         let mut query = Filter::new();
-        if let Some(codes) = &filter.jurisdictions {
-            query.any_of(
-                "jurisdiction_code",
-                codes.iter().cloned().map(SqlValue::Text),
-            );
-        }
+        query.within("jurisdiction_code", filter.jurisdictions.as_deref());
         if let Some(tag) = filter.tag {
             // Tags are stored comma-separated; the commas around make the match exact.
             query.and(|bind| {

@@ -235,8 +235,7 @@ impl RoutingStore {
                 &convert::rule_changed(rule),
             )
             .await?;
-        tx.commit().await?;
-        self.events.published(sequence);
+        self.events.commit(tx, sequence).await?;
         Ok(rule.clone())
     }
 
@@ -442,8 +441,7 @@ impl RoutingStore {
                     .await?;
             }
         }
-        tx.commit().await?;
-        self.events.published(last);
+        self.events.commit(tx, last).await?;
         Ok(())
     }
 
@@ -513,8 +511,7 @@ impl RoutingStore {
                 &convert::meeting_scheduled(meeting),
             )
             .await?;
-        tx.commit().await?;
-        self.events.published(sequence);
+        self.events.commit(tx, sequence).await?;
         Ok(meeting.clone())
     }
 
@@ -531,12 +528,7 @@ impl RoutingStore {
         after: Option<&PageToken>,
     ) -> Result<Vec<Meeting>, Error> {
         let mut query = Filter::new();
-        if let Some(codes) = &filter.jurisdictions {
-            query.any_of(
-                "jurisdiction_code",
-                codes.iter().cloned().map(SqlValue::Text),
-            );
-        }
+        query.within("jurisdiction_code", filter.jurisdictions.as_deref());
         if let Some(meeting_type) = filter.meeting_type {
             query.eq("meeting_type", SqlValue::Text(meeting_type.as_str().into()));
         }
@@ -669,8 +661,7 @@ impl RoutingStore {
         if !request_id.is_empty() {
             remember_request(&mut tx, &actor.sub, request_id, method, meeting_id, now).await?;
         }
-        tx.commit().await?;
-        self.events.published(event_sequence);
+        self.events.commit(tx, event_sequence).await?;
         Ok(meeting)
     }
 
@@ -797,8 +788,7 @@ impl RoutingStore {
                 &convert::butler_assigned(butler, previous_official),
             )
             .await?;
-        tx.commit().await?;
-        self.events.published(sequence);
+        self.events.commit(tx, sequence).await?;
         Ok(butler.clone())
     }
 
@@ -812,12 +802,7 @@ impl RoutingStore {
         after: Option<&PageToken>,
     ) -> Result<Vec<Butler>, Error> {
         let mut query = Filter::new();
-        if let Some(codes) = jurisdictions {
-            query.any_of(
-                "jurisdiction_code",
-                codes.iter().cloned().map(SqlValue::Text),
-            );
-        }
+        query.within("jurisdiction_code", jurisdictions);
         if let Some(official) = official {
             query.eq("official", SqlValue::Text(official.to_owned()));
         }
@@ -918,8 +903,7 @@ impl RoutingStore {
         if !request_id.is_empty() {
             remember_request(&mut tx, &actor.sub, request_id, method, id, now).await?;
         }
-        tx.commit().await?;
-        self.events.published(last);
+        self.events.commit(tx, last).await?;
         Ok(case)
     }
 }
@@ -1174,12 +1158,7 @@ pub async fn append_entry(conn: &mut AnyConnection, mut entry: Entry) -> Result<
 
 fn case_filter(filter: &CaseFilter) -> Filter {
     let mut query = Filter::new();
-    if let Some(codes) = &filter.jurisdictions {
-        query.any_of(
-            "jurisdiction_code",
-            codes.iter().cloned().map(SqlValue::Text),
-        );
-    }
+    query.within("jurisdiction_code", filter.jurisdictions.as_deref());
     if let Some(uscc) = &filter.uscc {
         query.eq("uscc", SqlValue::Text(uscc.clone()));
     }

@@ -155,6 +155,18 @@ impl EventLog {
         Ok(Some(last as u64))
     }
 
+    /// Commits a transaction in which events were appended, then wakes the
+    /// watchers up to `last_sequence`.
+    pub async fn commit(
+        &self,
+        tx: sqlx::Transaction<'_, sqlx::Any>,
+        last_sequence: u64,
+    ) -> Result<(), Error> {
+        tx.commit().await?;
+        self.published(last_sequence);
+        Ok(())
+    }
+
     /// Wakes the watchers after a transaction with events has committed.
     pub fn published(&self, sequence: u64) {
         self.latest.send_if_modified(|latest| {

@@ -269,6 +269,14 @@ impl Filter {
         self.clauses.push(format!("{column} = {p}"));
     }
 
+    /// `column IN (values…)` when a set is given (e.g. the jurisdictions a caller
+    /// may see); no condition for `None`.
+    pub fn within(&mut self, column: &str, values: Option<&[String]>) {
+        if let Some(values) = values {
+            self.any_of(column, values.iter().cloned().map(SqlValue::Text));
+        }
+    }
+
     /// `column IN (values…)`; an empty set matches nothing.
     pub fn any_of(&mut self, column: &str, values: impl IntoIterator<Item = SqlValue>) {
         let placeholders: Vec<String> = values.into_iter().map(|v| self.param(v)).collect();
