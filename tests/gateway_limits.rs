@@ -412,6 +412,51 @@ async fn replicas_share_the_calls_and_an_unhealthy_one_is_taken_out_and_put_back
 }
 
 #[tokio::test]
+async fn readyz_is_ready_only_while_every_service_has_a_healthy_replica() {
+    let suite = TestSuite::start().await;
+    let readyz = |gateway: &TestGateway| {
+        let url = format!("{}/readyz", gateway.url());
+        async move {
+            let response = reqwest::get(url).await.expect("the gateway answers");
+            (response.status(), response.text().await.unwrap())
+        }
+    };
+    let settings = || GatewaySettings {
+        health_interval: Duration::from_millis(100),
+        ..GatewaySettings::default()
+    };
+    let whole = TestGateway::start(&suite, settings(), Duration::from_secs(10), &[]).await;
+    assert_eq!(readyz(&whole).await.0, StatusCode::OK);
+
+    let (dead, _reserved) = dead_address().await;
+    let broken = TestGateway::start(
+        &suite,
+        settings(),
+        Duration::from_secs(10),
+        &[(POLICY, vec![dead])],
+    )
+    .await;
+    let mut answer = readyz(&broken).await;
+    for _ in 0..100 {
+        if answer.0 != StatusCode::OK {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        answer = readyz(&broken).await;
+    }
+    assert_eq!(answer.0, StatusCode::SERVICE_UNAVAILABLE, "{}", answer.1);
+    assert!(answer.1.contains(POLICY), "names the service: {}", answer.1);
+    assert_eq!(
+        readyz(&whole).await.0,
+        StatusCode::OK,
+        "the other gateway is unaffected"
+    );
+    drop(whole);
+    drop(broken);
+    suite.stop().await;
+}
+
+#[tokio::test]
 async fn metrics_show_auth_failures_by_reason_calls_and_upstream_health() {
     let suite = TestSuite::start().await;
     let gateway = TestGateway::start(

@@ -115,6 +115,19 @@ impl Default for GatewaySettings {
     }
 }
 
+/// `/readyz`: ready while every service behind the gateway has a healthy replica.
+async fn readiness(upstreams: Arc<Upstreams>) -> (http::StatusCode, String) {
+    let unready = upstreams.unready();
+    if unready.is_empty() {
+        (http::StatusCode::OK, "ready\n".to_owned())
+    } else {
+        (
+            http::StatusCode::SERVICE_UNAVAILABLE,
+            format!("no healthy replica: {}\n", unready.join(", ")),
+        )
+    }
+}
+
 /// The gateway, bound, ready to run.
 pub struct Gateway {
     listener: TcpListener,
@@ -211,10 +224,14 @@ pub async fn build_with(
             .to_string(),
     );
     let metrics_proxy = Arc::clone(&proxy);
+    let ready_upstreams = Arc::clone(&upstreams);
     let max_in_flight = settings.max_in_flight;
     let mut router = axum::Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
-        .route("/readyz", get(|| async { "ready\n" }))
+        .route(
+            "/readyz",
+            get(move || readiness(Arc::clone(&ready_upstreams))),
+        )
         .route(
             "/metrics",
             get(move || {

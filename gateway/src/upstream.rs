@@ -205,6 +205,19 @@ impl Upstreams {
         })
     }
 
+    /// `deployment/service` of every service none of whose replicas is healthy.
+    pub fn unready(&self) -> Vec<String> {
+        self.deployments
+            .iter()
+            .flat_map(|d| {
+                d.by_service
+                    .iter()
+                    .filter(|(_, replicas)| !replicas.iter().any(|r| r.is_healthy()))
+                    .map(move |(service, _)| format!("{}/{service}", d.name))
+            })
+            .collect()
+    }
+
     /// Checks every replica every `interval` until the tasks are dropped.
     pub fn spawn_health_checks(&self, interval: Duration, tasks: &mut JoinSet<()>) {
         for (_, service, replica) in self.replicas() {
