@@ -83,6 +83,9 @@ pub enum Error {
     Unavailable(String),
     #[error("database error")]
     Database(#[from] sqlx::Error),
+    /// From a writer's own SQLite connection (`storage::native`).
+    #[error("database error")]
+    Sqlite(#[from] rusqlite::Error),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -129,7 +132,7 @@ impl Error {
             Error::Aborted(_) => Code::Aborted,
             Error::ResourceExhausted(_) => Code::ResourceExhausted,
             Error::Unavailable(_) => Code::Unavailable,
-            Error::Database(_) | Error::Internal(_) => Code::Internal,
+            Error::Database(_) | Error::Sqlite(_) | Error::Internal(_) => Code::Internal,
         }
     }
 }
@@ -147,6 +150,10 @@ impl From<Error> for tonic::Status {
                 tonic::Status::with_error_details(Code::InvalidArgument, message, details)
             }
             Error::Database(source) => {
+                tracing::error!(error = &source as &dyn std::error::Error, "database error");
+                tonic::Status::internal("internal error")
+            }
+            Error::Sqlite(source) => {
                 tracing::error!(error = &source as &dyn std::error::Error, "database error");
                 tonic::Status::internal("internal error")
             }

@@ -20,7 +20,9 @@ use zhengqi_proto::zhengqi::common::v1::{Event, WatchEventsRequest};
 
 use crate::error::Error;
 use crate::shutdown::Shutdown;
-use crate::storage::{Backend, Store, now_micros, timestamp};
+use crate::storage::{
+    Backend, SqlValue, Statement, Store, now_micros, statement_chunks, timestamp, value_rows,
+};
 
 /// How many events one read of the log fetches.
 const PAGE: i64 = 500;
@@ -28,8 +30,30 @@ const PAGE: i64 = 500;
 /// committed by another replica of the service do not wake it).
 const IDLE_POLL: Duration = Duration::from_millis(500);
 
-/// Events written by one multi-row statement at the most.
-const APPEND_CHUNK: usize = 100;
+/// Multi-row inserts of `events`, each returning the sequences it took.
+fn append_statements(events: &[NewEvent], now: i64) -> Vec<Statement> {
+    statement_chunks(events)
+        .map(|chunk| Statement {
+            sql: format!(
+                "INSERT INTO zq_events (event_type, subject_id, jurisdiction_code, payload, create_time) \
+                 VALUES {} RETURNING sequence",
+                value_rows(1, chunk.len(), 5)
+            ),
+            params: chunk
+                .iter()
+                .flat_map(|event| {
+                    [
+                        SqlValue::Text(event.event_type.clone()),
+                        SqlValue::Text(event.subject_id.clone()),
+                        SqlValue::Text(event.jurisdiction_code.clone()),
+                        SqlValue::Blob(event.payload.clone()),
+                        SqlValue::Int(now),
+                    ]
+                })
+                .collect(),
+        })
+        .collect()
+}
 
 /// An event to append: the message, encoded, and what it is about.
 #[derive(Debug, Clone)]
@@ -118,38 +142,30 @@ impl EventLog {
                 .execute(&mut *conn)
                 .await?;
         }
-        let now = now_micros();
         let mut last = 0i64;
-        for chunk in events.chunks(APPEND_CHUNK) {
-            let values: Vec<String> = (0..chunk.len())
-                .map(|i| {
-                    let n = i * 5;
-                    format!(
-                        "(${}, ${}, ${}, ${}, ${})",
-                        n + 1,
-                        n + 2,
-                        n + 3,
-                        n + 4,
-                        n + 5
-                    )
-                })
-                .collect();
-            let sql = format!(
-                "INSERT INTO zq_events (event_type, subject_id, jurisdiction_code, payload, create_time) \
-                 VALUES {} RETURNING sequence",
-                values.join(", ")
-            );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for event in chunk {
-                query = query
-                    .bind(event.event_type.clone())
-                    .bind(event.subject_id.clone())
-                    .bind(event.jurisdiction_code.clone())
-                    .bind(event.payload.clone())
-                    .bind(now);
-            }
-            for row in query.fetch_all(&mut *conn).await? {
+        for statement in append_statements(events, now_micros()) {
+            for row in statement.query().fetch_all(&mut *conn).await? {
                 last = last.max(row.try_get(0)?);
+            }
+        }
+        Ok(Some(last as u64))
+    }
+
+    /// [`EventLog::append_all`] inside a transaction of a writer's own SQLite
+    /// connection (`storage::native`); call [`EventLog::published`] after the
+    /// commit.
+    pub fn append_all_native(
+        &self,
+        conn: &rusqlite::Connection,
+        events: &[NewEvent],
+    ) -> Result<Option<u64>, Error> {
+        if events.is_empty() {
+            return Ok(None);
+        }
+        let mut last = 0i64;
+        for statement in append_statements(events, now_micros()) {
+            for sequence in statement.rows_native(conn, |row| Ok(row.get::<_, i64>(0)?))? {
+                last = last.max(sequence);
             }
         }
         Ok(Some(last as u64))

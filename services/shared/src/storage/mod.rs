@@ -4,14 +4,18 @@
 //! backends accept through sqlx's `Any` driver; DDL that must differ lives in
 //! per-backend migration folders of each service.
 
-use std::path::Path;
+pub mod native;
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::sync::Once;
 use std::time::Duration;
 
 use sqlx::AnyConnection;
-use sqlx::any::AnyPoolOptions;
+use sqlx::any::{AnyArguments, AnyPoolOptions, AnyRow};
 use sqlx::migrate::Migrator;
-use sqlx::{AnyPool, AssertSqlSafe, Connection, Executor};
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{AnyPool, AssertSqlSafe, Connection, Executor, Row};
 
 use crate::error::Error;
 
@@ -33,6 +37,8 @@ pub struct Migrations {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The SQLite file, for connections of a writer's own; none in memory.
+    sqlite_file: Option<PathBuf>,
 }
 
 static INSTALL_DRIVERS: Once = Once::new();
@@ -106,7 +112,22 @@ impl Store {
                 }
             }
         };
-        let store = Store { pool, backend };
+        let sqlite_file = match backend {
+            Backend::Sqlite => {
+                let options = SqliteConnectOptions::from_str(url)?;
+                let file = options.get_filename();
+                let in_memory = file.as_os_str().is_empty()
+                    || file == Path::new(":memory:")
+                    || url.contains("mode=memory");
+                (!in_memory).then(|| file.to_owned())
+            }
+            Backend::Postgres => None,
+        };
+        let store = Store {
+            pool,
+            backend,
+            sqlite_file,
+        };
         store.ensure_core_schema().await?;
         Ok(store)
     }
@@ -142,6 +163,16 @@ impl Store {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
         })
+    }
+
+    /// A connection of its own to the SQLite file, for a writer on a thread of
+    /// its own (see [`native`]); `None` on PostgreSQL and for an in-memory
+    /// database, whose writers use the pool.
+    pub fn open_native(&self) -> Result<Option<native::WriterConnection>, Error> {
+        self.sqlite_file
+            .as_deref()
+            .map(native::WriterConnection::open)
+            .transpose()
     }
 
     pub fn pool(&self) -> &AnyPool {
@@ -215,6 +246,53 @@ fn quote_identifier(name: &str) -> Result<String, Error> {
 }
 
 /// Microseconds since the Unix epoch, the portable representation of a time.
+/// The most rows one multi-row statement takes.
+pub const MAX_STATEMENT_ROWS: usize = 64;
+
+/// `items` cut into runs whose lengths are powers of two (at most
+/// [`MAX_STATEMENT_ROWS`]): a multi-row statement then takes one of seven shapes,
+/// and every shape stays in the connection's statement cache (sqlx keeps 100
+/// per connection; a shape per batch size would evict them and re-prepare the
+/// statement each time).
+pub fn statement_chunks<T>(mut items: &[T]) -> impl Iterator<Item = &[T]> {
+    std::iter::from_fn(move || {
+        if items.is_empty() {
+            return None;
+        }
+        let take = MAX_STATEMENT_ROWS.min(1 << items.len().ilog2());
+        let (chunk, rest) = items.split_at(take);
+        items = rest;
+        Some(chunk)
+    })
+}
+
+/// `values` repeated at the end up to a power of two, for an `IN (…)` list of
+/// few shapes; repeating a value does not change what `IN` matches.
+pub fn padded_in_list<T: Clone>(values: &[T]) -> Vec<T> {
+    let mut padded = values.to_vec();
+    if let Some(last) = values.last() {
+        padded.resize(values.len().next_power_of_two(), last.clone());
+    }
+    padded
+}
+
+/// `$first, $first+1, …` for `count` parameters.
+pub fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `($first, …), (…), …`: `rows` rows of `width` parameters each, for a
+/// multi-row `VALUES`.
+pub fn value_rows(first: usize, rows: usize, width: usize) -> String {
+    (0..rows)
+        .map(|row| format!("({})", placeholders(first + row * width, width)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 pub fn now_micros() -> i64 {
     chrono::Utc::now().timestamp_micros()
 }
@@ -231,10 +309,85 @@ pub fn micros_of(timestamp: &prost_types::Timestamp) -> i64 {
 }
 
 /// A value bound to a query built at run time.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum SqlValue {
+    Null,
     Text(String),
     Int(i64),
+    Blob(Vec<u8>),
+}
+
+impl From<&str> for SqlValue {
+    fn from(text: &str) -> Self {
+        SqlValue::Text(text.to_owned())
+    }
+}
+
+impl From<String> for SqlValue {
+    fn from(text: String) -> Self {
+        SqlValue::Text(text)
+    }
+}
+
+impl From<Option<String>> for SqlValue {
+    fn from(text: Option<String>) -> Self {
+        text.map_or(SqlValue::Null, SqlValue::Text)
+    }
+}
+
+impl From<i64> for SqlValue {
+    fn from(number: i64) -> Self {
+        SqlValue::Int(number)
+    }
+}
+
+/// A statement built at run time with its values, run by the pool
+/// ([`Statement::query`]) or by a connection of a writer's own
+/// ([`Statement::rows_native`], [`Statement::execute_native`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Statement {
+    /// Portable SQL with `$1`-style parameters.
+    pub sql: String,
+    /// The value of `$1`, `$2`, ….
+    pub params: Vec<SqlValue>,
+}
+
+impl Statement {
+    /// The statement for the pool, its values bound.
+    pub fn query(&self) -> sqlx::query::Query<'static, sqlx::Any, AnyArguments> {
+        let mut query = sqlx::query(AssertSqlSafe(self.sql.clone()));
+        for value in &self.params {
+            query = match value {
+                SqlValue::Null => query.bind(None::<String>),
+                SqlValue::Text(text) => query.bind(text.clone()),
+                SqlValue::Int(number) => query.bind(*number),
+                SqlValue::Blob(bytes) => query.bind(bytes.clone()),
+            };
+        }
+        query
+    }
+}
+
+/// Reading a row's columns by name, from the pool or a connection of a
+/// writer's own, so one function turns a row into a record for both.
+pub trait Columns {
+    fn text(&self, column: &str) -> Result<String, Error>;
+    fn optional_text(&self, column: &str) -> Result<Option<String>, Error>;
+    fn int(&self, column: &str) -> Result<i64, Error>;
+}
+
+impl Columns for AnyRow {
+    fn text(&self, column: &str) -> Result<String, Error> {
+        Ok(self.try_get(column)?)
+    }
+
+    fn optional_text(&self, column: &str) -> Result<Option<String>, Error> {
+        Ok(self.try_get(column)?)
+    }
+
+    fn int(&self, column: &str) -> Result<i64, Error> {
+        Ok(self.try_get(column)?)
+    }
 }
 
 /// A `WHERE` clause assembled from optional filters, numbering its `$n`
@@ -302,13 +455,39 @@ impl Filter {
         &self,
         sql: String,
     ) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
-        let mut query = sqlx::query(AssertSqlSafe(sql));
-        for value in &self.values {
-            query = match value {
-                SqlValue::Text(text) => query.bind(text.clone()),
-                SqlValue::Int(number) => query.bind(*number),
-            };
+        Statement {
+            sql,
+            params: self.values.clone(),
         }
-        query
+        .query()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statement_chunks_are_powers_of_two_up_to_the_cap_and_cover_everything() {
+        let lengths = |n: usize| {
+            let items: Vec<usize> = (0..n).collect();
+            let chunks: Vec<&[usize]> = statement_chunks(&items).collect();
+            assert_eq!(chunks.concat(), items, "{n} items in order");
+            chunks.iter().map(|c| c.len()).collect::<Vec<_>>()
+        };
+        assert_eq!(lengths(0), Vec::<usize>::new());
+        assert_eq!(lengths(1), [1]);
+        assert_eq!(lengths(30), [16, 8, 4, 2]);
+        assert_eq!(lengths(64), [64]);
+        assert_eq!(lengths(130), [64, 64, 2]);
+    }
+
+    #[test]
+    fn in_lists_are_padded_with_their_last_value() {
+        assert_eq!(padded_in_list(&["a", "b", "c"]), ["a", "b", "c", "c"]);
+        assert_eq!(padded_in_list(&["a", "b"]), ["a", "b"]);
+        assert!(padded_in_list::<&str>(&[]).is_empty());
+        assert_eq!(placeholders(3, 2), "$3, $4");
+        assert_eq!(value_rows(2, 2, 2), "($2, $3), ($4, $5)");
     }
 }
