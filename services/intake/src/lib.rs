@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+mod batch;
 pub mod convert;
 pub mod domain;
 pub mod store;
@@ -40,7 +41,7 @@ pub async fn build(
     let store = Store::connect(&config.database_url, config.database_schema.as_deref()).await?;
     let events = EventLog::new(store.clone());
     let intake_store =
-        store::IntakeStore::new(store.clone(), Arc::clone(&events), config.batch_max);
+        store::IntakeStore::new(store.clone(), Arc::clone(&events), config.batch_max)?;
     let service = IntakeServiceServer::new(api::IntakeApi::new(intake_store, directory));
     Ok(Part::new(host, store, service, verifier, Some(&MIGRATIONS)).with_event_log(events))
 }
