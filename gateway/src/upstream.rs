@@ -23,16 +23,29 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use zhengqi_shared::Error;
 
+/// HTTP/2 connections the gateway keeps to each replica. A service reads each
+/// connection's frames in one task, so calls spread over a few connections are
+/// served by all its cores rather than queued behind one connection.
+const CONNECTIONS_PER_REPLICA: usize = 4;
+
 /// One replica of a service.
 #[derive(Debug)]
 pub struct Replica {
     pub address: String,
-    channel: Channel,
+    /// Lazily connected; calls take them in turn.
+    channels: Vec<Channel>,
+    next_channel: AtomicUsize,
     in_flight: AtomicUsize,
     healthy: AtomicBool,
 }
 
 impl Replica {
+    /// The next of the replica's connections.
+    fn channel(&self) -> Channel {
+        let next = self.next_channel.fetch_add(1, Ordering::Relaxed);
+        self.channels[next % self.channels.len()].clone()
+    }
+
     pub fn is_healthy(&self) -> bool {
         self.healthy.load(Ordering::Relaxed)
     }
@@ -63,7 +76,7 @@ pub struct Picked {
 
 impl Picked {
     pub fn channel(&self) -> Channel {
-        self.replica.channel.clone()
+        self.replica.channel()
     }
 
     pub fn replica(&self) -> &Replica {
@@ -117,9 +130,13 @@ fn deployment(name: &str, addresses: &BTreeMap<String, Vec<String>>) -> Result<D
         let replicas = replicas
             .iter()
             .map(|address| {
+                let endpoint = endpoint(service, address)?;
                 Ok(Arc::new(Replica {
                     address: address.clone(),
-                    channel: endpoint(service, address)?.connect_lazy(),
+                    channels: (0..CONNECTIONS_PER_REPLICA)
+                        .map(|_| endpoint.connect_lazy())
+                        .collect(),
+                    next_channel: AtomicUsize::new(0),
                     in_flight: AtomicUsize::new(0),
                     healthy: AtomicBool::new(true),
                 }))
@@ -190,7 +207,7 @@ impl Upstreams {
             .first()?
             .by_service
             .get(service)
-            .map(|replicas| choose(replicas).channel.clone())
+            .map(|replicas| choose(replicas).channel())
     }
 
     fn replicas(&self) -> impl Iterator<Item = (&str, &str, &Arc<Replica>)> {
@@ -298,7 +315,7 @@ fn choose(replicas: &[Arc<Replica>]) -> &Arc<Replica> {
 }
 
 async fn check(replica: &Replica, service: &str, interval: Duration) -> bool {
-    let mut client = HealthClient::new(replica.channel.clone());
+    let mut client = HealthClient::new(replica.channel());
     let mut request = tonic::Request::new(HealthCheckRequest {
         service: service.to_owned(),
     });
