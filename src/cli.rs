@@ -76,6 +76,31 @@ enum Command {
     /// Measures SubmitAppeal throughput and latency: straight at intake, through
     /// the gateway, and a trivial gRPC echo as the ceiling. Build with --release.
     Bench(crate::bench::BenchArgs),
+    /// Prints the gateway's audit, newest first: who called which method, about
+    /// which jurisdiction, with what outcome. Reads the audit store directly
+    /// (ZHENGQI_GATEWAY_AUDIT_DATABASE_URL, else the one in the data folder).
+    Audit {
+        /// Only the calls of this subject.
+        #[arg(long)]
+        sub: Option<String>,
+        /// Only calls of this method (`/zhengqi.intake.v1.IntakeService/SubmitAppeal`).
+        #[arg(long)]
+        method: Option<String>,
+        /// Only calls at or after this time (RFC 3339, e.g. 2026-11-27T08:00:00+08:00).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only calls before this time (RFC 3339).
+        #[arg(long)]
+        until: Option<String>,
+        /// At most this many entries.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        /// One JSON object a line instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[arg(long, env = "ZHENGQI_DATA", default_value = "zhengqi-data")]
+        data: PathBuf,
+    },
     /// Runs a part's migrations.
     Migrate {
         part: Part,
@@ -120,6 +145,81 @@ impl Part {
             Part::Scoring => 50055,
         }
     }
+}
+
+/// `zhengqi audit`: pages through the audit store until `limit` entries.
+async fn print_audit(
+    data: &Path,
+    mut query: zhengqi_gateway::audit::AuditQuery,
+    limit: usize,
+    json: bool,
+) -> Result<(), Error> {
+    use zhengqi_gateway::audit::{AuditSettings, AuditStore, record_json};
+    let config = Config::load(None).map_err(Error::internal)?;
+    let settings = match &config.gateway.audit_database_url {
+        Some(url) => AuditSettings {
+            schema: config.gateway.audit_database_schema.clone(),
+            ..AuditSettings::new(url.clone())
+        },
+        None => {
+            let file = data.join("gateway-audit.db");
+            if !file.exists() {
+                return Err(Error::NotFound(format!(
+                    "no audit at {}: no gateway has run with this data folder \
+                     (set --data, or ZHENGQI_GATEWAY_AUDIT_DATABASE_URL)",
+                    file.display()
+                )));
+            }
+            AuditSettings::new(suite::sqlite_url(data, "gateway-audit"))
+        }
+    };
+    let store = AuditStore::open(&settings).await?;
+    if !json {
+        println!(
+            "{:<32} {:<28} {:<22} {:<7} {:<52} {:<7} {:<18} {:>10}",
+            "time", "sub", "roles", "juris.", "method", "target", "status", "latency ms"
+        );
+    }
+    let mut printed = 0;
+    while printed < limit {
+        query.page_size = Some(u32::try_from((limit - printed).min(1000)).unwrap_or(1000));
+        let (records, next) = store.list(&query).await?;
+        for record in &records {
+            let entry = record_json(record);
+            if json {
+                println!("{entry}");
+            } else {
+                let text = |key: &str| entry[key].as_str().unwrap_or_default().to_owned();
+                let roles = entry["roles"]
+                    .as_array()
+                    .map(|roles| {
+                        roles
+                            .iter()
+                            .filter_map(|r| r.as_str())
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    })
+                    .unwrap_or_default();
+                println!(
+                    "{:<32} {:<28} {:<22} {:<7} {:<52} {:<7} {:<18} {:>10.3}",
+                    text("time"),
+                    text("sub"),
+                    roles,
+                    text("jurisdiction"),
+                    text("method"),
+                    text("targetJurisdiction"),
+                    text("status"),
+                    entry["latencyMs"].as_f64().unwrap_or_default(),
+                );
+            }
+        }
+        printed += records.len();
+        if next.is_empty() || records.is_empty() {
+            break;
+        }
+        query.page_token = Some(next);
+    }
+    Ok(())
 }
 
 /// `30s`, `15m`, `1h`, `7d`.
@@ -215,6 +315,25 @@ async fn run(command: Command) -> Result<(), Error> {
             Ok(())
         }
         Command::Bench(args) => crate::bench::run(args).await,
+        Command::Audit {
+            sub,
+            method,
+            since,
+            until,
+            limit,
+            json,
+            data,
+        } => {
+            let query = zhengqi_gateway::audit::AuditQuery {
+                sub,
+                method,
+                since,
+                until,
+                page_size: None,
+                page_token: None,
+            };
+            print_audit(&data, query, limit, json).await
+        }
         Command::Migrate {
             part,
             database_url,

@@ -217,3 +217,89 @@ async fn every_authenticated_call_is_audited_once_and_only_an_admin_reads_the_au
 fn key_method(entry: &Value) -> &str {
     entry["method"].as_str().unwrap()
 }
+
+/// `zhengqi audit` run against the suite's audit store.
+fn audit_command(suite: &TestSuite, args: &[&str]) -> std::process::Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_zhengqi"));
+    command
+        .arg("audit")
+        .arg("--data")
+        .arg(suite.data.path())
+        .args(args)
+        .env_remove("ZHENGQI_GATEWAY_AUDIT_DATABASE_URL")
+        .env_remove("ZHENGQI_GATEWAY_AUDIT_DATABASE_SCHEMA")
+        .env_remove("ZHENGQI_CONFIG");
+    if let Some(url) = &suite.database_url {
+        command
+            .env("ZHENGQI_GATEWAY_AUDIT_DATABASE_URL", url)
+            .env("ZHENGQI_GATEWAY_AUDIT_DATABASE_SCHEMA", "gateway_audit");
+    }
+    command.output().expect("zhengqi audit runs")
+}
+
+#[tokio::test]
+async fn the_audit_command_prints_the_records_newest_first_with_filters() {
+    let suite = TestSuite::start().await;
+    let gateway = audited_gateway(&suite).await;
+    let admin = suite.official_token(Role::Admin, "510800");
+    let enterprise = suite.enterprise_token(USCC_A, "510821");
+    let mut intake = gateway.intake().await;
+    for i in 0..3 {
+        intake
+            .submit_appeal(authed(
+                appeal(&format!("cli-{i}"), USCC_A, "510821", &format!("用地 {i}")),
+                &enterprise,
+            ))
+            .await
+            .unwrap();
+    }
+    let sub = wait_for_entries(&gateway, &format!("?method={SUBMIT}"), &admin, 3).await[0]["sub"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let output = audit_command(&suite, &["--sub", &sub, "--method", SUBMIT, "--json"]);
+    assert!(output.status.success(), "{output:?}");
+    let lines: Vec<Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(lines.iter().all(|entry| entry["sub"] == sub.as_str()
+        && entry["method"] == SUBMIT
+        && entry["status"] == "OK"
+        && entry["targetJurisdiction"] == "510821"));
+    let times: Vec<&str> = lines.iter().map(|e| e["time"].as_str().unwrap()).collect();
+    assert!(
+        times.windows(2).all(|w| w[0] >= w[1]),
+        "newest first: {times:?}"
+    );
+
+    // --limit pages through the store and stops there; the table has a header.
+    let output = audit_command(&suite, &["--sub", &sub, "--limit", "2"]);
+    assert!(output.status.success(), "{output:?}");
+    let table = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(table.lines().count(), 3, "{table}");
+    assert!(table.lines().next().unwrap().starts_with("time"));
+    assert!(table.contains(SUBMIT));
+
+    let output = audit_command(&suite, &["--since", "yesterday"]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("since"));
+}
+
+#[test]
+fn the_audit_command_names_the_folder_when_there_is_no_audit() {
+    let empty = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_zhengqi"))
+        .args(["audit", "--data"])
+        .arg(empty.path())
+        .env_remove("ZHENGQI_GATEWAY_AUDIT_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("gateway-audit.db"), "{stderr}");
+    assert!(!empty.path().join("gateway-audit.db").exists());
+}

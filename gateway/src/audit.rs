@@ -469,7 +469,8 @@ pub async fn list_handler(
     }
 }
 
-fn record_json(record: &AuditRecord) -> serde_json::Value {
+/// One record as `GET /v1/audit` and `zhengqi audit --json` show it.
+pub fn record_json(record: &AuditRecord) -> serde_json::Value {
     let time = chrono::DateTime::from_timestamp_micros(record.time)
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
         .unwrap_or_default();

@@ -218,11 +218,12 @@ pub async fn build_with(
             .map_err(|e| Error::internal(format!("gateway: HTTP bindings: {e}")))?,
     );
     // Written once at start; every request gets the same bytes.
-    let openapi = bytes::Bytes::from(
-        openapi::document(&pool)
-            .map_err(|e| Error::internal(format!("gateway: {e}")))?
-            .to_string(),
-    );
+    let mut document =
+        openapi::document(&pool).map_err(|e| Error::internal(format!("gateway: {e}")))?;
+    if audit_api.is_some() {
+        openapi::add_audit(&mut document);
+    }
+    let openapi = bytes::Bytes::from(document.to_string());
     let metrics_proxy = Arc::clone(&proxy);
     let ready_upstreams = Arc::clone(&upstreams);
     let max_in_flight = settings.max_in_flight;

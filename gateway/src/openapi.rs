@@ -116,6 +116,71 @@ pub fn document(pool: &DescriptorPool) -> Result<Value, String> {
     }))
 }
 
+/// Adds the gateway's own `GET /v1/audit` (served when the audit is kept) to
+/// `document`: it is not a gRPC method, so no annotation describes it.
+pub fn add_audit(document: &mut Value) {
+    let error = json!({
+        "description": "An error: the gRPC code, a message, and details.",
+        "content": {"application/json": {"schema": {"$ref": format!("{SCHEMAS}{ERROR_SCHEMA}")}}},
+    });
+    let text = |name: &str, description: &str| {
+        json!({"name": name, "in": "query", "required": false,
+               "description": description, "schema": {"type": "string"}})
+    };
+    document["paths"]["/v1/audit"] = json!({
+        "get": {
+            "operationId": "Gateway_ListAudit",
+            "tags": ["Gateway"],
+            "summary": "The gateway's audit of authenticated calls, newest first",
+            "description": "Every authenticated call through the gateway: when, who (subject, \
+                roles, jurisdiction), which method, the jurisdiction it was about, its status and \
+                latency. Admins only.",
+            "parameters": [
+                text("sub", "Only the calls of this subject."),
+                text("method", "Only calls of this method (a gRPC path, or `GET /v1/audit`)."),
+                text("since", "Only calls at or after this time (RFC 3339)."),
+                text("until", "Only calls before this time (RFC 3339)."),
+                {"name": "pageSize", "in": "query", "required": false,
+                 "description": "At most this many entries (default 100, at most 1000).",
+                 "schema": {"type": "integer", "format": "int32", "minimum": 0}},
+                text("pageToken", "The `nextPageToken` of the page before."),
+            ],
+            "responses": {
+                "200": {
+                    "description": "A page of the audit.",
+                    "content": {"application/json": {"schema": {"$ref": format!("{SCHEMAS}zhengqi.gateway.AuditPage")}}},
+                },
+                "default": error,
+            },
+        },
+    });
+    let schemas = &mut document["components"]["schemas"];
+    schemas["zhengqi.gateway.AuditPage"] = json!({
+        "type": "object",
+        "properties": {
+            "entries": {"type": "array", "items": {"$ref": format!("{SCHEMAS}zhengqi.gateway.AuditEntry")}},
+            "nextPageToken": {"type": "string", "description": "Empty on the last page."},
+        },
+    });
+    schemas["zhengqi.gateway.AuditEntry"] = json!({
+        "type": "object",
+        "properties": {
+            "time": {"type": "string", "format": "date-time"},
+            "sub": {"type": "string"},
+            "roles": {"type": "array", "items": {"type": "string"}},
+            "jurisdiction": {"type": "string"},
+            "method": {"type": "string"},
+            "targetJurisdiction": {"type": "string"},
+            "code": {"type": "integer", "format": "int32"},
+            "status": {"type": "string", "description": "The gRPC code by name."},
+            "latencyMs": {"type": "number"},
+        },
+    });
+    if let Some(tags) = document["tags"].as_array_mut() {
+        tags.push(json!({"name": "Gateway", "description": "The gateway's own endpoints."}));
+    }
+}
+
 /// Leading comments of the .proto files by descriptor path.
 #[derive(Default)]
 struct Comments {
@@ -518,8 +583,20 @@ mod tests {
     }
 
     #[test]
+    fn the_audit_is_described_with_its_schemas() {
+        let mut document = document();
+        add_audit(&mut document);
+        let audit = &document["paths"]["/v1/audit"]["get"];
+        assert_eq!(audit["operationId"], "Gateway_ListAudit");
+        let schemas = &document["components"]["schemas"];
+        assert!(schemas["zhengqi.gateway.AuditPage"].is_object());
+        assert!(schemas["zhengqi.gateway.AuditEntry"]["properties"]["latencyMs"].is_object());
+    }
+
+    #[test]
     fn every_reference_names_a_component() {
-        let document = document();
+        let mut document = document();
+        add_audit(&mut document);
         let text = document.to_string();
         let schemas = document["components"]["schemas"].as_object().unwrap();
         for (at, _) in text.match_indices(SCHEMAS) {
