@@ -107,8 +107,22 @@ pub async fn run(args: BenchArgs) -> Result<(), Error> {
     let direct = intake_scenario(&load, Route::Direct, &enterprises).await?;
     progress("gateway: SubmitAppeal through the gateway (fresh suite)");
     let gateway = intake_scenario(&load, Route::Gateway, &enterprises).await?;
+    progress(
+        "HTTP/JSON: POST /v1/appeals through the gateway, as the city portal calls it (fresh suite)",
+    );
+    let http = intake_scenario(&load, Route::Http, &enterprises).await?;
 
-    report(&args, &load, &echo, &direct, &gateway, &idle_rss);
+    report(
+        &args,
+        &load,
+        &Scenarios {
+            echo,
+            direct,
+            gateway,
+            http,
+        },
+        &idle_rss,
+    );
     if args.case_rate > 0 {
         progress(
             "appeal to case: paced SubmitAppeal through the gateway while following routing's events (fresh suite)",
@@ -523,8 +537,12 @@ async fn echo_scenario(load: &Load) -> Result<Measured, Error> {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Route {
+    /// gRPC at intake's own address.
     Direct,
+    /// gRPC through the gateway.
     Gateway,
+    /// HTTP/JSON through the gateway (HTTP/1.1 with keep-alive).
+    Http,
 }
 
 /// An enterprise appeals are filed for.
@@ -563,6 +581,66 @@ impl Call for IntakeCaller {
     }
 }
 
+/// A portal client: `POST /v1/appeals` with the appeal as proto3 JSON.
+struct HttpCaller {
+    client: reqwest::Client,
+    url: String,
+    authorization: String,
+    index: usize,
+    clients: usize,
+    enterprises: Arc<Vec<Enterprise>>,
+}
+
+impl Call for HttpCaller {
+    fn call(&mut self, n: u64) -> impl Future<Output = Result<Answer, tonic::Status>> + Send {
+        let seq = n * self.clients as u64 + self.index as u64;
+        let request = self
+            .client
+            .post(&self.url)
+            .header("authorization", &self.authorization)
+            .header("content-type", "application/json")
+            .body(appeal_json(&appeal(seq, &self.enterprises)));
+        async move {
+            let unreachable =
+                |e: reqwest::Error| tonic::Status::unavailable(format!("POST /v1/appeals: {e}"));
+            let response = request.send().await.map_err(unreachable)?;
+            let status = response.status();
+            let text = response.text().await.map_err(unreachable)?;
+            if !status.is_success() {
+                return Err(tonic::Status::unknown(format!("HTTP {status}: {text}")));
+            }
+            let appeal: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| tonic::Status::internal(format!("not JSON: {e}")))?;
+            if appeal["status"]
+                .as_str()
+                .is_some_and(|s| s.ends_with("DUPLICATE"))
+            {
+                Ok(Answer::Duplicate)
+            } else {
+                Ok(Answer::Done)
+            }
+        }
+    }
+}
+
+/// `request` in proto3 JSON, as the portal sends it: lowerCamelCase, enums by name.
+fn appeal_json(request: &intake::SubmitAppealRequest) -> String {
+    let enterprise = request.enterprise.clone().unwrap_or_default();
+    serde_json::json!({
+        "requestId": request.request_id,
+        "channel": request.channel().as_str_name(),
+        "jurisdictionCode": request.jurisdiction_code,
+        "enterprise": {"uscc": enterprise.uscc, "name": enterprise.name},
+        "kind": request.kind().as_str_name(),
+        "category": request.category().as_str_name(),
+        "title": request.title,
+        "description": request.description,
+        "contactName": request.contact_name,
+        "contactPhone": request.contact_phone,
+    })
+    .to_string()
+}
+
 async fn intake_scenario(
     load: &Load,
     route: Route,
@@ -579,24 +657,49 @@ async fn intake_scenario(
         .as_ref()
         .ok_or_else(|| Error::internal("the suite started without its development issuer"))?;
     wait_until_serving(suite.gateway_addr).await?;
-    let addr = match route {
-        Route::Direct => suite.service_addrs["intake"],
-        Route::Gateway => suite.gateway_addr,
+    let measured = match route {
+        Route::Direct | Route::Gateway => {
+            let addr = if route == Route::Direct {
+                suite.service_addrs["intake"]
+            } else {
+                suite.gateway_addr
+            };
+            let channels = connect(addr, load.connections).await?;
+            let callers = (0..load.clients)
+                .map(|i| {
+                    Ok(IntakeCaller {
+                        client: IntakeServiceClient::new(channels[i % channels.len()].clone()),
+                        authorization: bearer(&operator_token(issuer, i)?)?,
+                        index: i,
+                        clients: load.clients,
+                        enterprises: Arc::clone(enterprises),
+                    })
+                })
+                .collect::<Result<Vec<_>, Error>>()?;
+            drive(callers, load).await
+        }
+        Route::Http => {
+            let client = reqwest::Client::builder()
+                .pool_max_idle_per_host(load.clients)
+                .tcp_nodelay(true)
+                .build()
+                .map_err(Error::internal)?;
+            let url = format!("http://{}/v1/appeals", suite.gateway_addr);
+            let callers = (0..load.clients)
+                .map(|i| {
+                    Ok(HttpCaller {
+                        client: client.clone(),
+                        url: url.clone(),
+                        authorization: format!("Bearer {}", operator_token(issuer, i)?),
+                        index: i,
+                        clients: load.clients,
+                        enterprises: Arc::clone(enterprises),
+                    })
+                })
+                .collect::<Result<Vec<_>, Error>>()?;
+            drive(callers, load).await
+        }
     };
-    let channels = connect(addr, load.connections).await?;
-    let callers = (0..load.clients)
-        .map(|i| {
-            Ok(IntakeCaller {
-                client: IntakeServiceClient::new(channels[i % channels.len()].clone()),
-                authorization: bearer(&operator_token(issuer, i)?)?,
-                index: i,
-                clients: load.clients,
-                enterprises: Arc::clone(enterprises),
-            })
-        })
-        .collect::<Result<Vec<_>, Error>>()?;
-    let measured = drive(callers, load).await;
-    drop(channels);
     // The routing consumer may still be turning the run's appeals into cases;
     // the suite stops at its next step, and a slow stop must not hang the bench.
     if tokio::time::timeout(Duration::from_secs(30), suite.stop())
@@ -990,14 +1093,21 @@ async fn measure_idle(child: &mut Child) -> Result<f64, String> {
 
 // ---- the report ----
 
-fn report(
-    args: &BenchArgs,
-    load: &Load,
-    echo: &Measured,
-    direct: &Measured,
-    gateway: &Measured,
-    idle_rss: &Result<f64, String>,
-) {
+/// What the scenarios measured.
+struct Scenarios {
+    echo: Measured,
+    direct: Measured,
+    gateway: Measured,
+    http: Measured,
+}
+
+fn report(args: &BenchArgs, load: &Load, scenarios: &Scenarios, idle_rss: &Result<f64, String>) {
+    let Scenarios {
+        echo,
+        direct,
+        gateway,
+        http,
+    } = scenarios;
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!();
     println!(
@@ -1046,8 +1156,14 @@ fn report(
     };
     row("(a) direct   intake SubmitAppeal", direct, true);
     row("(b) gateway  -> intake SubmitAppeal", gateway, true);
+    row("(b') gateway HTTP/JSON POST /v1/appeals", http, true);
     row("(c) ceiling  tonic echo (Health/Check)", echo, false);
-    for (name, m) in [("direct", direct), ("gateway", gateway), ("echo", echo)] {
+    for (name, m) in [
+        ("direct", direct),
+        ("gateway", gateway),
+        ("HTTP/JSON", http),
+        ("echo", echo),
+    ] {
         if let Some(error) = &m.first_error {
             println!("    first error ({name}): {error}");
         }
@@ -1056,9 +1172,17 @@ fn report(
     let gateway_share = gateway.per_second() / direct.per_second();
     let direct_share = direct.per_second() / echo.per_second();
     println!(
-        "ratios: gateway/direct {:.1}%   direct/echo {:.1}% (of tonic's ceiling on this machine, not zhengqi's)",
+        "ratios: gateway/direct {:.1}%   HTTP/JSON/direct {:.1}%   direct/echo {:.1}% (of tonic's ceiling here, not zhengqi's)",
         gateway_share * 100.0,
+        http.per_second() / direct.per_second() * 100.0,
         direct_share * 100.0
+    );
+    println!(
+        "added by the gateway: p50 {:+.2} ms, p99 {:+.2} ms (gRPC); p50 {:+.2} ms, p99 {:+.2} ms (HTTP/JSON)",
+        gateway.millis_at(0.50) - direct.millis_at(0.50),
+        gateway.millis_at(0.99) - direct.millis_at(0.99),
+        http.millis_at(0.50) - direct.millis_at(0.50),
+        http.millis_at(0.99) - direct.millis_at(0.99),
     );
     println!();
     println!(
