@@ -88,6 +88,9 @@ pub struct AuthSettings {
     pub audience: String,
     /// A JWKS file path or an https URL. `ZHENGQI_AUTH_JWKS`.
     pub jwks: Option<String>,
+    /// PEM file of CA certificates trusted for an https JWKS URL, besides the
+    /// system's. `ZHENGQI_AUTH_JWKS_CA`.
+    pub jwks_ca: Option<PathBuf>,
     /// Clock leeway in seconds. `ZHENGQI_AUTH_LEEWAY_S`, default 30.
     pub leeway_s: u64,
     /// Development only: accept HS256 tokens signed with this secret. `ZHENGQI_AUTH_HS256_SECRET`.
@@ -100,6 +103,7 @@ impl Default for AuthSettings {
             issuer: None,
             audience: "zhengqi".to_owned(),
             jwks: None,
+            jwks_ca: None,
             leeway_s: 30,
             hs256_secret: None,
         }
@@ -200,6 +204,9 @@ impl Config {
         }
         if let Some(v) = get("ZHENGQI_AUTH_JWKS") {
             self.auth.jwks = Some(v);
+        }
+        if let Some(v) = get("ZHENGQI_AUTH_JWKS_CA") {
+            self.auth.jwks_ca = Some(PathBuf::from(v));
         }
         if let Some(v) = get("ZHENGQI_AUTH_LEEWAY_S") {
             self.auth.leeway_s = v.trim().parse().map_err(|_| ConfigError::Env {
@@ -371,6 +378,7 @@ impl AuthSettings {
         let mut config =
             crate::auth::AuthConfig::new(issuer, crate::auth::JwksSource::from_setting(jwks));
         config.audience = self.audience.clone();
+        config.jwks_ca = self.jwks_ca.clone();
         config.leeway_s = self.leeway_s;
         config.hs256_secret = self.hs256_secret.clone();
         Ok(Some(config))

@@ -25,6 +25,9 @@ pub struct AuthConfig {
     pub audience: String,
     /// Where the public keys come from.
     pub jwks: JwksSource,
+    /// PEM certificates trusted, besides the system's roots, for an https JWKS
+    /// URL: the CA of a city's own identity provider.
+    pub jwks_ca: Option<PathBuf>,
     /// Tolerated clock skew, in seconds, for `exp` and `nbf`.
     pub leeway_s: u64,
     /// Development only: accept HS256 tokens signed with this shared secret. Never
@@ -45,6 +48,7 @@ impl AuthConfig {
             issuer: issuer.into(),
             audience: DEFAULT_AUDIENCE.to_owned(),
             jwks,
+            jwks_ca: None,
             leeway_s: DEFAULT_LEEWAY_S,
             hs256_secret: None,
             jwks_refresh_cooldown: DEFAULT_JWKS_REFRESH_COOLDOWN,

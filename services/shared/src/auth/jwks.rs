@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED, ED25519, ParsedPublicKey};
@@ -200,7 +200,9 @@ pub(crate) enum Fetcher {
 }
 
 impl Fetcher {
-    pub fn new(source: &JwksSource) -> Result<Fetcher, AuthError> {
+    /// `ca`: a PEM file of certificates trusted for an https URL besides the
+    /// system's roots.
+    pub fn new(source: &JwksSource, ca: Option<&Path>) -> Result<Fetcher, AuthError> {
         match source {
             JwksSource::File(path) => Ok(Fetcher::File(path.clone())),
             JwksSource::Inline(text) => Ok(Fetcher::Inline(text.clone())),
@@ -215,7 +217,24 @@ impl Fetcher {
                         redacted(&url)
                     )));
                 }
-                let client = reqwest::Client::builder()
+                let mut client = reqwest::Client::builder();
+                if let Some(ca) = ca {
+                    let pem = std::fs::read(ca).map_err(|err| {
+                        AuthError::Config(format!("JWKS CA {}: {err}", ca.display()))
+                    })?;
+                    let certificates =
+                        reqwest::Certificate::from_pem_bundle(&pem).map_err(|err| {
+                            AuthError::Config(format!("JWKS CA {}: {err}", ca.display()))
+                        })?;
+                    if certificates.is_empty() {
+                        return Err(AuthError::Config(format!(
+                            "JWKS CA {}: no PEM certificate in it",
+                            ca.display()
+                        )));
+                    }
+                    client = client.tls_certs_merge(certificates);
+                }
+                let client = client
                     .https_only(https)
                     .timeout(FETCH_TIMEOUT)
                     .connect_timeout(CONNECT_TIMEOUT)

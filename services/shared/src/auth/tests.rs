@@ -888,14 +888,61 @@ struct JwksServer {
     stop: Arc<AtomicBool>,
 }
 
+/// A test CA, and a certificate it issued for `localhost`, for an https JWKS.
+struct TestTls {
+    ca_pem: String,
+    server: Arc<rustls::ServerConfig>,
+}
+
+impl TestTls {
+    fn new() -> TestTls {
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "广元市身份认证 test CA");
+        let ca =
+            rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate().unwrap())
+                .unwrap();
+        let server_key = rcgen::KeyPair::generate().unwrap();
+        let server_cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+            .unwrap()
+            .signed_by(&server_key, &ca)
+            .unwrap();
+        let key = rustls::pki_types::PrivateKeyDer::try_from(server_key.serialize_der()).unwrap();
+        let server = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![server_cert.der().clone()], key)
+        .unwrap();
+        TestTls {
+            ca_pem: ca.pem(),
+            server: Arc::new(server),
+        }
+    }
+}
+
 impl JwksServer {
     fn start(body: String) -> JwksServer {
+        JwksServer::serve_on(body, None)
+    }
+
+    /// Over https with `tls`'s certificate, at `https://localhost:<port>/…`.
+    fn start_https(body: String, tls: &TestTls) -> JwksServer {
+        JwksServer::serve_on(body, Some(Arc::clone(&tls.server)))
+    }
+
+    fn serve_on(body: String, tls: Option<Arc<rustls::ServerConfig>>) -> JwksServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
-        let url = format!(
-            "http://{}/.well-known/jwks.json",
-            listener.local_addr().unwrap()
-        );
+        let port = listener.local_addr().unwrap().port();
+        let url = match tls {
+            Some(_) => format!("https://localhost:{port}/.well-known/jwks.json"),
+            None => format!("http://127.0.0.1:{port}/.well-known/jwks.json"),
+        };
         let body = Arc::new(Mutex::new(body));
         let requests = Arc::new(AtomicUsize::new(0));
         let stop = Arc::new(AtomicBool::new(false));
@@ -908,6 +955,13 @@ impl JwksServer {
                     continue;
                 };
                 stream.set_nonblocking(false).unwrap();
+                let mut tls_session = tls
+                    .as_ref()
+                    .map(|config| rustls::ServerConnection::new(Arc::clone(config)).unwrap());
+                let mut stream: Box<dyn ReadWrite + '_> = match tls_session.as_mut() {
+                    Some(session) => Box::new(rustls::Stream::new(session, &mut stream)),
+                    None => Box::new(&mut stream),
+                };
                 let mut request = Vec::new();
                 let mut buffer = [0; 1024];
                 while !request.ends_with(b"\r\n\r\n") {
@@ -923,6 +977,7 @@ impl JwksServer {
                     body.len()
                 );
                 let _ = stream.write_all(response.as_bytes());
+                let _ = stream.flush();
             }
         });
         JwksServer {
@@ -941,6 +996,10 @@ impl JwksServer {
         self.requests.load(Ordering::Acquire)
     }
 }
+
+/// A plain or a TLS stream.
+trait ReadWrite: std::io::Read + std::io::Write {}
+impl<T: std::io::Read + std::io::Write> ReadWrite for T {}
 
 impl Drop for JwksServer {
     fn drop(&mut self) {
@@ -965,6 +1024,68 @@ async fn a_url_jwks_is_fetched_and_refetched_once_for_an_unknown_kid() {
     assert_eq!(verifier.verify(&stranger).await, Err(AuthError::UnknownKey));
 
     assert_eq!(server.requests(), 2);
+}
+
+#[tokio::test]
+async fn an_https_jwks_rotates_and_random_kids_fetch_at_most_once_per_cooldown() {
+    let tls = TestTls::new();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, &tls.ca_pem).unwrap();
+    let old = TestKey::rsa("2026-old");
+    let new = TestKey::ed25519("2026-new");
+    let server = JwksServer::start_https(jwks(&[&old]), &tls);
+    let mut config = config(JwksSource::from_setting(&server.url));
+    config.jwks_ca = Some(ca);
+    config.jwks_refresh_cooldown = Duration::from_secs(3600);
+    let verifier = Verifier::new(config).await.unwrap();
+    assert_eq!(server.requests(), 1);
+    assert!(verifier.verify(&old.token(&claims())).await.is_ok());
+
+    // The identity provider rotates: the new key is published, the old one withdrawn.
+    server.serve(jwks(&[&new]));
+    let principal = verifier.verify(&new.token(&claims())).await.unwrap();
+    assert_eq!(principal.sub, claims()["sub"].as_str().unwrap());
+    assert_eq!(server.requests(), 2);
+
+    // A burst of tokens naming random kids, within the cooldown: no fetch at all.
+    let burst: Vec<_> = (0..50)
+        .map(|i| {
+            let verifier = verifier.clone();
+            let token = TestKey::ed25519(&format!("random-{i}")).token(&claims());
+            tokio::spawn(async move { verifier.verify(&token).await })
+        })
+        .collect();
+    for outcome in burst {
+        assert_eq!(outcome.await.unwrap(), Err(AuthError::UnknownKey));
+    }
+    assert_eq!(server.requests(), 2);
+}
+
+#[tokio::test]
+async fn an_https_jwks_from_an_untrusted_certificate_is_refused() {
+    let tls = TestTls::new();
+    let server = JwksServer::start_https(jwks(&[&TestKey::ed25519("k")]), &tls);
+    let Err(error) = Verifier::new(config(JwksSource::from_setting(&server.url))).await else {
+        panic!("a JWKS behind an unknown CA is not trusted");
+    };
+    assert!(matches!(error, AuthError::Jwks(_)), "{error:?}");
+}
+
+#[tokio::test]
+async fn a_jwks_ca_file_without_certificates_is_a_configuration_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, "not a certificate").unwrap();
+    let mut config = config(JwksSource::Url("https://localhost:1/jwks.json".to_owned()));
+    config.jwks_ca = Some(ca);
+    let Err(error) = Verifier::new(config).await else {
+        panic!("a CA file without certificates is refused");
+    };
+    assert!(
+        matches!(&error, AuthError::Config(message) if message.contains("ca.pem")),
+        "{error:?}"
+    );
 }
 
 #[tokio::test]

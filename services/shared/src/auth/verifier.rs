@@ -135,7 +135,7 @@ impl Verifier {
             }
         };
 
-        let fetcher = Fetcher::new(&config.jwks)?;
+        let fetcher = Fetcher::new(&config.jwks, config.jwks_ca.as_deref())?;
         let text = fetcher.fetch().await.map_err(AuthError::Jwks)?;
         let keys = parse_jwks(&text).map_err(|err| AuthError::Jwks(format!("{fetcher}: {err}")))?;
         if keys.entries.is_empty() && hs256.is_none() {
