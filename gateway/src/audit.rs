@@ -26,7 +26,9 @@ use tokio::sync::mpsc;
 use zhengqi_shared::Error;
 use zhengqi_shared::auth::{Principal, Role, Verifier, bearer_token};
 use zhengqi_shared::metrics;
-use zhengqi_shared::storage::{Filter, Migrations, SqlValue, Store, now_micros};
+use zhengqi_shared::storage::{
+    Filter, Migrations, SqlValue, Statement, Store, now_micros, statement_chunks, value_rows,
+};
 
 use crate::transcode::error_response;
 
@@ -54,6 +56,10 @@ pub struct AuditSettings {
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(180 * 24 * 3600);
 pub const DEFAULT_QUEUE: usize = 65_536;
 const BATCH: usize = 512;
+/// How long the writer lets records gather before it writes them: the audit
+/// is read by people, a moment later is soon enough, and fewer, larger
+/// transactions leave the cores to the calls.
+const LINGER: Duration = Duration::from_millis(50);
 
 impl AuditSettings {
     pub fn new(database_url: impl Into<String>) -> Self {
@@ -224,6 +230,45 @@ impl http_body::Body for AuditedBody {
     }
 }
 
+/// Counts the records a failed write lost; the error only is logged, as the
+/// records hold who called.
+fn not_written(written: Result<(), Error>, records: usize) {
+    if let Err(error) = written {
+        tracing::error!(%error, records, "audit records not written");
+        for _ in 0..records {
+            metrics::increment("zhengqi_gateway_audit_dropped_total", "store_error");
+        }
+    }
+}
+
+/// Multi-row inserts of `records`.
+fn insert_statements(records: &[AuditRecord]) -> Vec<Statement> {
+    statement_chunks(records)
+        .map(|chunk| Statement {
+            sql: format!(
+                "INSERT INTO gateway_audit (call_time, sub, roles, jurisdiction, method, \
+                 target_jurisdiction, code, latency_us) VALUES {}",
+                value_rows(1, chunk.len(), 8)
+            ),
+            params: chunk
+                .iter()
+                .flat_map(|r| {
+                    [
+                        SqlValue::Int(r.time),
+                        r.sub.clone().into(),
+                        r.roles.clone().into(),
+                        r.jurisdiction.clone().into(),
+                        r.method.clone().into(),
+                        r.target_jurisdiction.clone().into(),
+                        SqlValue::Int(i64::from(r.code)),
+                        SqlValue::Int(r.latency_us),
+                    ]
+                })
+                .collect(),
+        })
+        .collect()
+}
+
 /// The store side: the writer, retention, and the admin's reads.
 #[derive(Debug, Clone)]
 pub struct AuditStore {
@@ -238,67 +283,72 @@ impl AuditStore {
     }
 
     /// The queue for the hot path, and the writer that empties it into the
-    /// store until every [`Auditor`] is gone.
+    /// store until every [`Auditor`] is gone: on SQLite a thread with a
+    /// connection of its own (see `storage::native`), else a task on the pool.
     pub fn writer(
         &self,
         queue: usize,
-    ) -> (Auditor, impl Future<Output = ()> + Send + 'static + use<>) {
+    ) -> Result<(Auditor, impl Future<Output = ()> + Send + 'static + use<>), Error> {
         let (sender, mut receiver) = mpsc::channel::<AuditRecord>(queue.max(1));
-        let store = self.clone();
-        let writer = async move {
-            let mut batch = Vec::with_capacity(BATCH);
-            while receiver.recv_many(&mut batch, BATCH).await > 0 {
-                if let Err(error) = store.insert(&batch).await {
-                    // The error only: records hold who called.
-                    tracing::error!(%error, records = batch.len(), "audit records not written");
-                    for _ in 0..batch.len() {
-                        metrics::increment("zhengqi_gateway_audit_dropped_total", "store_error");
-                    }
-                }
-                batch.clear();
+        let native = self.store.open_native()?;
+        let (done, finished) = tokio::sync::oneshot::channel::<()>();
+        match native {
+            Some(mut conn) => {
+                std::thread::Builder::new()
+                    .name("audit-writer".into())
+                    .spawn(move || {
+                        let mut batch = Vec::with_capacity(BATCH);
+                        while let Some(first) = receiver.blocking_recv() {
+                            batch.push(first);
+                            std::thread::sleep(LINGER);
+                            while batch.len() < BATCH {
+                                match receiver.try_recv() {
+                                    Ok(record) => batch.push(record),
+                                    Err(_) => break,
+                                }
+                            }
+                            let written = conn.transaction().map_err(Error::from).and_then(|tx| {
+                                for statement in insert_statements(&batch) {
+                                    statement.execute_native(&tx)?;
+                                }
+                                Ok(tx.commit()?)
+                            });
+                            not_written(written, batch.len());
+                            batch.clear();
+                        }
+                        let _ = done.send(());
+                    })
+                    .map_err(|e| Error::internal(format!("cannot start the audit writer: {e}")))?;
             }
+            None => {
+                let store = self.clone();
+                tokio::spawn(async move {
+                    let mut batch = Vec::with_capacity(BATCH);
+                    while receiver.recv_many(&mut batch, BATCH).await > 0 {
+                        tokio::time::sleep(LINGER).await;
+                        let room = BATCH.saturating_sub(batch.len());
+                        if room > 0 {
+                            receiver.recv_many(&mut batch, room).await;
+                        }
+                        not_written(store.insert(&batch).await, batch.len());
+                        batch.clear();
+                    }
+                    let _ = done.send(());
+                });
+            }
+        }
+        let writer = async move {
+            let _ = finished.await;
         };
-        (Auditor { queue: sender }, writer)
+        Ok((Auditor { queue: sender }, writer))
     }
 
     async fn insert(&self, records: &[AuditRecord]) -> Result<(), Error> {
-        if records.is_empty() {
-            return Ok(());
+        let mut tx = self.store.begin_write().await?;
+        for statement in insert_statements(records) {
+            statement.query().execute(&mut *tx).await?;
         }
-        let mut sql = String::from(
-            "INSERT INTO gateway_audit (call_time, sub, roles, jurisdiction, method, \
-             target_jurisdiction, code, latency_us) VALUES ",
-        );
-        for i in 0..records.len() {
-            let n = i * 8;
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!(
-                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                n + 1,
-                n + 2,
-                n + 3,
-                n + 4,
-                n + 5,
-                n + 6,
-                n + 7,
-                n + 8
-            ));
-        }
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for r in records {
-            query = query
-                .bind(r.time)
-                .bind(r.sub.clone())
-                .bind(r.roles.clone())
-                .bind(r.jurisdiction.clone())
-                .bind(r.method.clone())
-                .bind(r.target_jurisdiction.clone())
-                .bind(r.code)
-                .bind(r.latency_us);
-        }
-        query.execute(self.store.pool()).await?;
+        tx.commit().await?;
         Ok(())
     }
 

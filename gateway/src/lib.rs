@@ -170,7 +170,7 @@ pub async fn build_with(
     let (audit_api, audit_writer) = match &settings.audit {
         Some(audit) => {
             let store = AuditStore::open(audit).await?;
-            let (auditor, writer) = store.writer(audit.queue);
+            let (auditor, writer) = store.writer(audit.queue)?;
             tasks.spawn(store.clone().keep_pruning(audit.retention));
             let api = AuditApi {
                 verifier: verifier.clone(),
