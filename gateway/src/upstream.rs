@@ -28,6 +28,10 @@ use zhengqi_shared::Error;
 /// served by all its cores rather than queued behind one connection.
 const CONNECTIONS_PER_REPLICA: usize = 4;
 
+/// Failed health checks in a row that take a replica out (a refused
+/// connection on a call takes it out at once).
+const UNHEALTHY_AFTER: u32 = 2;
+
 /// One replica of a service.
 #[derive(Debug)]
 pub struct Replica {
@@ -243,10 +247,19 @@ impl Upstreams {
             tasks.spawn(async move {
                 let mut ticks = tokio::time::interval(interval);
                 ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                let mut failed_in_a_row = 0;
                 loop {
                     ticks.tick().await;
-                    let healthy = check(&replica, &service, interval).await;
-                    replica.set_health(&service, healthy);
+                    if check(&replica, &service, interval).await {
+                        failed_in_a_row = 0;
+                        replica.set_health(&service, true);
+                    } else {
+                        failed_in_a_row += 1;
+                        // One slow answer from a busy replica is not an outage.
+                        if failed_in_a_row >= UNHEALTHY_AFTER {
+                            replica.set_health(&service, false);
+                        }
+                    }
                 }
             });
         }
