@@ -75,6 +75,10 @@ pub struct BenchArgs {
     /// acknowledgement to its case being opened by routing is measured; 0 skips it.
     #[arg(long, default_value_t = 1_000)]
     case_rate: u64,
+    /// Appeals per second at which the latency the gateway adds is measured
+    /// (straight at intake, then through the gateway, below saturation); 0 skips it.
+    #[arg(long, default_value_t = 1_000)]
+    latency_rate: u64,
 }
 
 pub async fn run(args: BenchArgs) -> Result<(), Error> {
@@ -123,6 +127,39 @@ pub async fn run(args: BenchArgs) -> Result<(), Error> {
         },
         &idle_rss,
     );
+    if args.latency_rate > 0 {
+        progress(
+            "added latency: paced SubmitAppeal, straight at intake and then through the gateway (fresh suite)",
+        );
+        let (direct, gateway) =
+            paced_latency(args.latency_rate, load.duration, &enterprises).await?;
+        println!();
+        println!(
+            "latency the gateway adds at {} appeals/s (below saturation), {} s each:",
+            args.latency_rate,
+            load.duration.as_secs()
+        );
+        for (name, m) in [("direct ", &direct), ("gateway", &gateway)] {
+            println!(
+                "  {name}  p50 {:.2} ms  p99 {:.2} ms  ({} calls, {} errors)",
+                m.millis_at(0.50),
+                m.millis_at(0.99),
+                m.ok,
+                m.errors
+            );
+        }
+        let added = gateway.millis_at(0.99) - direct.millis_at(0.99);
+        println!(
+            "  added: p50 {:+.2} ms, p99 {:+.2} ms   target: added p99 <= 1 ms: {}",
+            gateway.millis_at(0.50) - direct.millis_at(0.50),
+            added,
+            if added <= 1.0 && direct.errors == 0 && gateway.errors == 0 {
+                "met"
+            } else {
+                "MISSED"
+            }
+        );
+    }
     if args.case_rate > 0 {
         progress(
             "appeal to case: paced SubmitAppeal through the gateway while following routing's events (fresh suite)",
@@ -131,6 +168,127 @@ pub async fn run(args: BenchArgs) -> Result<(), Error> {
         cases.report(args.case_rate, load.duration);
     }
     Ok(())
+}
+
+// ---- the latency the gateway adds, below saturation ----
+
+/// Latency of `SubmitAppeal` at a steady `rate`, straight at intake and then
+/// through the gateway, on one suite: what the gateway adds to each call when
+/// the cores are not saturated.
+async fn paced_latency(
+    rate: u64,
+    duration: Duration,
+    enterprises: &Arc<Vec<Enterprise>>,
+) -> Result<(Measured, Measured), Error> {
+    let data = tempfile::tempdir().map_err(Error::internal)?;
+    let suite = suite::start(SuiteOptions::new(
+        data.path(),
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+    ))
+    .await?;
+    let issuer = suite
+        .dev_issuer
+        .as_ref()
+        .ok_or_else(|| Error::internal("the suite started without its development issuer"))?;
+    wait_until_serving(suite.gateway_addr).await?;
+    let authorization = bearer(&operator_token(issuer, 0)?)?;
+    let routes = [
+        connect(suite.service_addrs["intake"], 4).await?,
+        connect(suite.gateway_addr, 4).await?,
+    ];
+    let mut seq = 2_000_000_000;
+    // A second of the same pace on each first, so connections and caches are
+    // warm; then the two take turns, half the time each per round, so neither
+    // gets the quieter moments of the machine.
+    for channels in &routes {
+        paced(
+            rate,
+            Duration::from_secs(1),
+            channels,
+            &authorization,
+            seq,
+            enterprises,
+        )
+        .await;
+        seq += rate + 1;
+    }
+    let half = duration / 2;
+    let mut measured = [Measured::new(), Measured::new()];
+    for _round in 0..2 {
+        for (channels, total) in routes.iter().zip(measured.iter_mut()) {
+            let run = paced(rate, half, channels, &authorization, seq, enterprises).await;
+            seq += rate * half.as_secs() + 1;
+            total.merge(run);
+            total.seconds += half.as_secs_f64();
+        }
+    }
+    drop(routes);
+    let _ = tokio::time::timeout(Duration::from_secs(30), suite.stop()).await;
+    drop(data);
+    let [direct, gateway] = measured;
+    Ok((direct, gateway))
+}
+
+/// `rate` calls a second for `window`, each on its own task.
+async fn paced(
+    rate: u64,
+    window: Duration,
+    channels: &[Channel],
+    authorization: &MetadataValue<Ascii>,
+    first_seq: u64,
+    enterprises: &Arc<Vec<Enterprise>>,
+) -> Measured {
+    let mut ticker = tokio::time::interval(Duration::from_millis(10));
+    let per_tick = (rate as f64 / 100.0).max(1.0);
+    let until = Instant::now() + window;
+    let mut owed = 0.0f64;
+    let mut seq = first_seq;
+    let mut calls = JoinSet::new();
+    while Instant::now() < until {
+        ticker.tick().await;
+        owed += per_tick;
+        while owed >= 1.0 {
+            owed -= 1.0;
+            let mut request = tonic::Request::new(appeal(seq, enterprises));
+            request
+                .metadata_mut()
+                .insert("authorization", authorization.clone());
+            let mut client =
+                IntakeServiceClient::new(channels[seq as usize % channels.len()].clone());
+            calls.spawn(async move {
+                let start = Instant::now();
+                let result = client.submit_appeal(request).await;
+                (start.elapsed(), result.map(|_| ()))
+            });
+            seq += 1;
+        }
+    }
+    let mut measured = Measured::new();
+    while let Some(joined) = calls.join_next().await {
+        match joined {
+            Ok((elapsed, Ok(()))) => {
+                let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+                measured
+                    .latency
+                    .saturating_record(micros.clamp(1, LATENCY_MAX_MICROS));
+                measured.ok += 1;
+            }
+            Ok((_, Err(status))) => {
+                measured.errors += 1;
+                measured
+                    .first_error
+                    .get_or_insert_with(|| format!("{:?}: {}", status.code(), status.message()));
+            }
+            Err(error) => {
+                measured.errors += 1;
+                measured
+                    .first_error
+                    .get_or_insert_with(|| error.to_string());
+            }
+        }
+    }
+    measured.seconds = window.as_secs_f64();
+    measured
 }
 
 // ---- from an acknowledged appeal to its open case ----
@@ -345,6 +503,9 @@ struct Measured {
     duplicates: u64,
     first_error: Option<String>,
     seconds: f64,
+    /// CPU time of this whole process (clients and suite) over the measured
+    /// window; `None` where /proc is not there to read it.
+    cpu_seconds: Option<f64>,
 }
 
 impl Measured {
@@ -357,7 +518,14 @@ impl Measured {
             duplicates: 0,
             first_error: None,
             seconds: 0.0,
+            cpu_seconds: None,
         }
+    }
+
+    /// CPU microseconds per successful call, clients and every part included.
+    fn cpu_micros_per_call(&self) -> Option<f64> {
+        let seconds = self.cpu_seconds?;
+        (self.ok > 0).then(|| seconds * 1e6 / self.ok as f64)
     }
 
     fn merge(&mut self, other: Measured) {
@@ -401,12 +569,30 @@ async fn drive<C: Call>(callers: Vec<C>, load: &Load) -> Result<Measured, Error>
     for caller in callers {
         tasks.spawn(client_loop(caller, measure_from, until));
     }
+    let cpu = tokio::spawn(async move {
+        tokio::time::sleep_until(measure_from.into()).await;
+        let start = process_cpu_seconds();
+        tokio::time::sleep_until(until.into()).await;
+        Some(process_cpu_seconds()? - start?)
+    });
     let mut total = Measured::new();
     while let Some(joined) = tasks.join_next().await {
         total.merge(joined.map_err(Error::internal)?);
     }
     total.seconds = load.duration.as_secs_f64();
+    total.cpu_seconds = cpu.await.map_err(Error::internal)?;
     Ok(total)
+}
+
+/// User and system CPU time of this process so far, from /proc/self/stat
+/// (Linux; clock ticks of 1/100 s).
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
 }
 
 async fn client_loop<C: Call>(mut caller: C, measure_from: Instant, until: Instant) -> Measured {
@@ -1136,12 +1322,12 @@ fn report(args: &BenchArgs, load: &Load, scenarios: &Scenarios, idle_rss: &Resul
     );
     println!();
     println!(
-        "{:<44} {:>10} {:>9} {:>9} {:>8} {:>11}",
-        "scenario", "calls/s", "p50 ms", "p99 ms", "errors", "duplicates"
+        "{:<44} {:>10} {:>9} {:>9} {:>8} {:>11} {:>12}",
+        "scenario", "calls/s", "p50 ms", "p99 ms", "errors", "duplicates", "CPU µs/call"
     );
     let row = |name: &str, m: &Measured, duplicates: bool| {
         println!(
-            "{:<44} {:>10.0} {:>9.2} {:>9.2} {:>8} {:>11}",
+            "{:<44} {:>10.0} {:>9.2} {:>9.2} {:>8} {:>11} {:>12}",
             name,
             m.per_second(),
             m.millis_at(0.50),
@@ -1151,7 +1337,9 @@ fn report(args: &BenchArgs, load: &Load, scenarios: &Scenarios, idle_rss: &Resul
                 m.duplicates.to_string()
             } else {
                 "-".to_owned()
-            }
+            },
+            m.cpu_micros_per_call()
+                .map_or("-".to_owned(), |micros| format!("{micros:.0}"))
         );
     };
     row("(a) direct   intake SubmitAppeal", direct, true);
@@ -1177,13 +1365,22 @@ fn report(args: &BenchArgs, load: &Load, scenarios: &Scenarios, idle_rss: &Resul
         http.per_second() / direct.per_second() * 100.0,
         direct_share * 100.0
     );
-    println!(
-        "added by the gateway: p50 {:+.2} ms, p99 {:+.2} ms (gRPC); p50 {:+.2} ms, p99 {:+.2} ms (HTTP/JSON)",
-        gateway.millis_at(0.50) - direct.millis_at(0.50),
-        gateway.millis_at(0.99) - direct.millis_at(0.99),
-        http.millis_at(0.50) - direct.millis_at(0.50),
-        http.millis_at(0.99) - direct.millis_at(0.99),
-    );
+    if let (Some(direct_cpu), Some(gateway_cpu), Some(http_cpu)) = (
+        direct.cpu_micros_per_call(),
+        gateway.cpu_micros_per_call(),
+        http.cpu_micros_per_call(),
+    ) {
+        println!(
+            "CPU the gateway adds per call: {:.0} µs (gRPC), {:.0} µs (HTTP/JSON); with every part on the same cores, \
+             gateway/direct can reach at most about {:.0}%",
+            gateway_cpu - direct_cpu,
+            http_cpu - direct_cpu,
+            direct_cpu / gateway_cpu * 100.0
+        );
+        println!(
+            "    (CPU µs/call: user+system time of this process over the measured window, clients included)"
+        );
+    }
     println!();
     println!(
         "{:<40} {:>14} {:>14}  verdict",
