@@ -29,12 +29,14 @@ pub fn is_open_path(path: &str) -> bool {
     path.starts_with("/grpc.health.v1.Health/") || path.starts_with("/grpc.reflection.")
 }
 
-/// Sets up structured logging once per process; `filter` is a tracing filter
-/// (`ZHENGQI_LOG`), `info` when unset.
+/// Sets up structured logging, on stderr, once per process; `filter` is a
+/// tracing filter (`ZHENGQI_LOG`), `info` when unset.
 pub fn init_tracing(filter: Option<&str>) {
     let filter = tracing_subscriber::EnvFilter::try_new(filter.unwrap_or("info"))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Logs on stderr: stdout carries what a command prints for its user.
     let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(filter)
         .with_target(true)
         .try_init();
