@@ -3,76 +3,37 @@
 
 use zhengqi_proto::zhengqi::common::v1 as common;
 use zhengqi_proto::zhengqi::intake::v1 as pb;
-use zhengqi_shared::Violations;
-use zhengqi_shared::names::from_proto_name;
+pub use zhengqi_shared::appeal::{
+    category, category_to_proto, channel, channel_to_proto, kind, kind_to_proto, tag, tag_to_proto,
+};
 use zhengqi_shared::reference::{Directory, JurisdictionCode, Uscc};
 use zhengqi_shared::storage::timestamp;
+use zhengqi_shared::{Violations, proto_enum_conversions};
 
 use crate::domain::{
-    self, Appeal, AppealKind, AppealStatus, Category, Channel, Enterprise, EnterpriseRef,
-    EnterpriseSize, EnterpriseTag, NewAppeal, Ownership,
+    self, Appeal, AppealStatus, Enterprise, EnterpriseRef, EnterpriseSize, NewAppeal, Ownership,
 };
 
-macro_rules! enum_conversions {
-    ($domain:ident, $proto:ty, $prefix:literal, $from:ident, $to:ident) => {
-        /// The domain value of a protobuf enum number; `None` when unspecified or unknown.
-        pub fn $from(value: i32) -> Option<$domain> {
-            from_proto_name(
-                <$proto>::try_from(value).ok().map(|v| v.as_str_name()),
-                $prefix,
-                $domain::parse,
-            )
-        }
-
-        pub fn $to(value: $domain) -> i32 {
-            <$proto>::from_str_name(&format!("{}{}", $prefix, value.as_str()))
-                .map_or(0, |v| v as i32)
-        }
-    };
-}
-
-enum_conversions!(Channel, pb::Channel, "CHANNEL_", channel, channel_to_proto);
-enum_conversions!(
-    AppealKind,
-    pb::AppealKind,
-    "APPEAL_KIND_",
-    kind,
-    kind_to_proto
-);
-enum_conversions!(
-    Category,
-    pb::Category,
-    "CATEGORY_",
-    category,
-    category_to_proto
-);
-enum_conversions!(
+proto_enum_conversions!(
     AppealStatus,
     pb::AppealStatus,
     "APPEAL_STATUS_",
     status,
     status_to_proto
 );
-enum_conversions!(
+proto_enum_conversions!(
     EnterpriseSize,
     pb::EnterpriseSize,
     "ENTERPRISE_SIZE_",
     size,
     size_to_proto
 );
-enum_conversions!(
+proto_enum_conversions!(
     Ownership,
     pb::Ownership,
     "OWNERSHIP_",
     ownership,
     ownership_to_proto
-);
-enum_conversions!(
-    EnterpriseTag,
-    pb::EnterpriseTag,
-    "ENTERPRISE_TAG_",
-    tag,
-    tag_to_proto
 );
 
 /// Text that must be present and at most `max` characters.
@@ -351,6 +312,7 @@ pub fn enterprise_registered(enterprise: &Enterprise) -> pb::EnterpriseRegistere
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::{Category, Channel};
 
     fn valid() -> pb::SubmitAppealRequest {
         pb::SubmitAppealRequest {

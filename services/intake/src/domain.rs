@@ -2,63 +2,9 @@
 //! numbered, and when two appeals are the same matter. No I/O, no protobuf.
 
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+pub use zhengqi_shared::appeal::{AppealKind, Category, Channel, EnterpriseTag};
 use zhengqi_shared::named_enum;
 use zhengqi_shared::reference::{JurisdictionCode, Uscc};
-
-named_enum! {
-    /// Where an appeal came from.
-    pub enum Channel {
-        /// 12345 政务服务便民热线.
-        Hotline12345 = "HOTLINE_12345",
-        /// 市长直通车.
-        MayorDirectLine = "MAYOR_DIRECT_LINE",
-        /// 网上平台.
-        OnlinePortal = "ONLINE_PORTAL",
-        /// 行业部门.
-        IndustryDepartment = "INDUSTRY_DEPARTMENT",
-        /// 商会.
-        ChamberOfCommerce = "CHAMBER_OF_COMMERCE",
-        /// 营商环境监督员.
-        Supervisor = "SUPERVISOR",
-        /// 第三方评估.
-        ThirdParty = "THIRD_PARTY",
-        CountySystem = "COUNTY_SYSTEM",
-    }
-}
-
-named_enum! {
-    /// What an appeal is; routing sets the time limit from it.
-    pub enum AppealKind {
-        /// 咨询.
-        Enquiry = "ENQUIRY",
-        /// 求助.
-        HelpRequest = "HELP_REQUEST",
-        /// 建议.
-        Suggestion = "SUGGESTION",
-        /// 投诉.
-        Complaint = "COMPLAINT",
-        /// 举报.
-        Report = "REPORT",
-    }
-}
-
-named_enum! {
-    /// The subject matter of an appeal.
-    pub enum Category {
-        Financing = "FINANCING",
-        Employment = "EMPLOYMENT",
-        Market = "MARKET",
-        Transport = "TRANSPORT",
-        PublicHealth = "PUBLIC_HEALTH",
-        LandAndPlanning = "LAND_AND_PLANNING",
-        Approval = "APPROVAL",
-        LawEnforcement = "LAW_ENFORCEMENT",
-        PolicyFulfillment = "POLICY_FULFILLMENT",
-        Talent = "TALENT",
-        TaxAndFees = "TAX_AND_FEES",
-        Other = "OTHER",
-    }
-}
 
 named_enum! {
     /// Where an appeal stands at intake.
@@ -88,20 +34,6 @@ named_enum! {
         /// 外资.
         Foreign = "FOREIGN",
         Other = "OTHER",
-    }
-}
-
-named_enum! {
-    /// Tags that route an enterprise's appeals.
-    pub enum EnterpriseTag {
-        /// 重点项目.
-        KeyProject = "KEY_PROJECT",
-        Industrial = "INDUSTRIAL",
-        Private = "PRIVATE",
-        /// 返乡创业.
-        ReturningEntrepreneur = "RETURNING_ENTREPRENEUR",
-        ForeignTrade = "FOREIGN_TRADE",
-        ServiceIndustry = "SERVICE_INDUSTRY",
     }
 }
 

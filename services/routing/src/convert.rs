@@ -4,9 +4,11 @@
 use zhengqi_proto::zhengqi::common::v1 as common;
 use zhengqi_proto::zhengqi::intake::v1 as intake;
 use zhengqi_proto::zhengqi::routing::v1 as pb;
-use zhengqi_shared::names::from_proto_name;
+pub use zhengqi_shared::appeal::{
+    category, category_to_proto, channel, channel_to_proto, kind, kind_to_proto, tag, tag_to_proto,
+};
 use zhengqi_shared::storage::{micros_of, timestamp};
-use zhengqi_shared::{Error, Violations};
+use zhengqi_shared::{Error, Violations, proto_enum_conversions};
 
 use crate::domain::ledger::Entry;
 use crate::domain::machine::{Command, NewCase, Transition};
@@ -14,98 +16,52 @@ use crate::domain::meeting::{AgendaItem, Decision, Meeting};
 use crate::domain::rules::Rule;
 use crate::domain::{
     self, AppealKind, Butler, ButlerKind, Case, CaseAction, CaseState, Category, Channel,
-    EnterpriseTag, Extension, ExtensionState, Level, MeetingType, Outcome, Supervision,
+    Extension, ExtensionState, Level, MeetingType, Outcome, Supervision,
 };
 
-macro_rules! enum_conversions {
-    ($domain:ident, $proto:ty, $prefix:literal, $from:ident, $to:ident) => {
-        /// The domain value of a protobuf enum number; `None` when unspecified or unknown.
-        pub fn $from(value: i32) -> Option<$domain> {
-            from_proto_name(
-                <$proto>::try_from(value).ok().map(|v| v.as_str_name()),
-                $prefix,
-                $domain::parse,
-            )
-        }
-
-        pub fn $to(value: $domain) -> i32 {
-            <$proto>::from_str_name(&format!("{}{}", $prefix, value.as_str()))
-                .map_or(0, |v| v as i32)
-        }
-    };
-}
-
-enum_conversions!(
+proto_enum_conversions!(
     CaseState,
     pb::CaseState,
     "CASE_STATE_",
     state,
     state_to_proto
 );
-enum_conversions!(Level, pb::Level, "LEVEL_", level, level_to_proto);
-enum_conversions!(Outcome, pb::Outcome, "OUTCOME_", outcome, outcome_to_proto);
-enum_conversions!(
+proto_enum_conversions!(Level, pb::Level, "LEVEL_", level, level_to_proto);
+proto_enum_conversions!(Outcome, pb::Outcome, "OUTCOME_", outcome, outcome_to_proto);
+proto_enum_conversions!(
     Supervision,
     pb::Supervision,
     "SUPERVISION_",
     supervision,
     supervision_to_proto
 );
-enum_conversions!(
+proto_enum_conversions!(
     MeetingType,
     pb::MeetingType,
     "MEETING_TYPE_",
     meeting_type,
     meeting_type_to_proto
 );
-enum_conversions!(
+proto_enum_conversions!(
     ExtensionState,
     pb::ExtensionState,
     "EXTENSION_STATE_",
     extension_state,
     extension_state_to_proto
 );
-enum_conversions!(
+proto_enum_conversions!(
     CaseAction,
     pb::CaseAction,
     "CASE_ACTION_",
     action,
     action_to_proto
 );
-enum_conversions!(
+proto_enum_conversions!(
     ButlerKind,
     pb::ButlerKind,
     "BUTLER_KIND_",
     butler_kind,
     butler_kind_to_proto
-);
-enum_conversions!(
-    Category,
-    intake::Category,
-    "CATEGORY_",
-    category,
-    category_to_proto
-);
-enum_conversions!(
-    Channel,
-    intake::Channel,
-    "CHANNEL_",
-    channel,
-    channel_to_proto
-);
-enum_conversions!(
-    AppealKind,
-    intake::AppealKind,
-    "APPEAL_KIND_",
-    kind,
-    kind_to_proto
-);
-enum_conversions!(
-    EnterpriseTag,
-    intake::EnterpriseTag,
-    "ENTERPRISE_TAG_",
-    tag,
-    tag_to_proto
 );
 
 fn optional_time(micros: Option<i64>) -> Option<prost_types::Timestamp> {
@@ -822,6 +778,7 @@ pub fn rule(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::EnterpriseTag;
 
     #[test]
     fn enums_convert_both_ways() {

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod access;
+pub mod appeal;
 pub mod auth;
 pub mod config;
 pub mod error;

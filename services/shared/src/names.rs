@@ -52,3 +52,25 @@ pub fn from_proto_name<T>(
         .and_then(|name| name.strip_prefix(prefix))
         .and_then(parse)
 }
+
+/// Conversions between a domain enum declared with [`named_enum!`] and the
+/// protobuf enum of the same names: `$from(i32) -> Option<$domain>` (`None`
+/// for the unspecified value and unknown numbers) and `$to($domain) -> i32`.
+#[macro_export]
+macro_rules! proto_enum_conversions {
+    ($domain:ident, $proto:ty, $prefix:literal, $from:ident, $to:ident) => {
+        /// The domain value of a protobuf enum number; `None` when unspecified or unknown.
+        pub fn $from(value: i32) -> Option<$domain> {
+            $crate::names::from_proto_name(
+                <$proto>::try_from(value).ok().map(|v| v.as_str_name()),
+                $prefix,
+                $domain::parse,
+            )
+        }
+
+        pub fn $to(value: $domain) -> i32 {
+            <$proto>::from_str_name(&format!("{}{}", $prefix, value.as_str()))
+                .map_or(0, |v| v as i32)
+        }
+    };
+}

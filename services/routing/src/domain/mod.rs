@@ -10,6 +10,7 @@ pub mod machine;
 pub mod meeting;
 pub mod rules;
 
+pub use zhengqi_shared::appeal::{AppealKind, Category, Channel, EnterpriseTag};
 use zhengqi_shared::named_enum;
 
 named_enum! {
@@ -135,69 +136,6 @@ named_enum! {
         Withdraw = "WITHDRAW",
         /// The deadline clock changed the supervision (黄灯 / 红灯).
         Supervise = "SUPERVISE",
-    }
-}
-
-named_enum! {
-    /// Where an appeal came from (intake's names).
-    pub enum Channel {
-        Hotline12345 = "HOTLINE_12345",
-        /// 市长直通车.
-        MayorDirectLine = "MAYOR_DIRECT_LINE",
-        OnlinePortal = "ONLINE_PORTAL",
-        IndustryDepartment = "INDUSTRY_DEPARTMENT",
-        ChamberOfCommerce = "CHAMBER_OF_COMMERCE",
-        Supervisor = "SUPERVISOR",
-        ThirdParty = "THIRD_PARTY",
-        CountySystem = "COUNTY_SYSTEM",
-    }
-}
-
-named_enum! {
-    /// What an appeal is; it sets the time limit (intake's names).
-    pub enum AppealKind {
-        /// 咨询.
-        Enquiry = "ENQUIRY",
-        /// 求助.
-        HelpRequest = "HELP_REQUEST",
-        /// 建议.
-        Suggestion = "SUGGESTION",
-        /// 投诉.
-        Complaint = "COMPLAINT",
-        /// 举报.
-        Report = "REPORT",
-    }
-}
-
-named_enum! {
-    /// The subject matter of an appeal (intake's names).
-    pub enum Category {
-        Financing = "FINANCING",
-        Employment = "EMPLOYMENT",
-        Market = "MARKET",
-        Transport = "TRANSPORT",
-        PublicHealth = "PUBLIC_HEALTH",
-        LandAndPlanning = "LAND_AND_PLANNING",
-        Approval = "APPROVAL",
-        LawEnforcement = "LAW_ENFORCEMENT",
-        PolicyFulfillment = "POLICY_FULFILLMENT",
-        Talent = "TALENT",
-        TaxAndFees = "TAX_AND_FEES",
-        Other = "OTHER",
-    }
-}
-
-named_enum! {
-    /// Tags of an enterprise that route its appeals (intake's names).
-    pub enum EnterpriseTag {
-        /// 重点项目.
-        KeyProject = "KEY_PROJECT",
-        Industrial = "INDUSTRIAL",
-        Private = "PRIVATE",
-        /// 返乡创业.
-        ReturningEntrepreneur = "RETURNING_ENTREPRENEUR",
-        ForeignTrade = "FOREIGN_TRADE",
-        ServiceIndustry = "SERVICE_INDUSTRY",
     }
 }
 
