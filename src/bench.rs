@@ -258,7 +258,7 @@ async fn paced(
             calls.spawn(async move {
                 let start = Instant::now();
                 let result = client.submit_appeal(request).await;
-                (start.elapsed(), result.map(|_| ()))
+                (start.elapsed(), result.map(|_| Answer::Done))
             });
             seq += 1;
         }
@@ -266,25 +266,8 @@ async fn paced(
     let mut measured = Measured::new();
     while let Some(joined) = calls.join_next().await {
         match joined {
-            Ok((elapsed, Ok(()))) => {
-                let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
-                measured
-                    .latency
-                    .saturating_record(micros.clamp(1, LATENCY_MAX_MICROS));
-                measured.ok += 1;
-            }
-            Ok((_, Err(status))) => {
-                measured.errors += 1;
-                measured
-                    .first_error
-                    .get_or_insert_with(|| format!("{:?}: {}", status.code(), status.message()));
-            }
-            Err(error) => {
-                measured.errors += 1;
-                measured
-                    .first_error
-                    .get_or_insert_with(|| error.to_string());
-            }
+            Ok((elapsed, result)) => measured.record(elapsed, result.map_err(|s| describe(&s))),
+            Err(error) => measured.record(Duration::ZERO, Err(error.to_string())),
         }
     }
     measured.seconds = window.as_secs_f64();
@@ -522,6 +505,25 @@ impl Measured {
         }
     }
 
+    /// One call that took `elapsed`: its answer, or why it failed.
+    fn record(&mut self, elapsed: Duration, result: Result<Answer, String>) {
+        match result {
+            Ok(answer) => {
+                let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+                self.latency
+                    .saturating_record(micros.clamp(1, LATENCY_MAX_MICROS));
+                self.ok += 1;
+                if matches!(answer, Answer::Duplicate) {
+                    self.duplicates += 1;
+                }
+            }
+            Err(error) => {
+                self.errors += 1;
+                self.first_error.get_or_insert(error);
+            }
+        }
+    }
+
     /// CPU microseconds per successful call, clients and every part included.
     fn cpu_micros_per_call(&self) -> Option<f64> {
         let seconds = self.cpu_seconds?;
@@ -609,27 +611,14 @@ async fn client_loop<C: Call>(mut caller: C, measure_from: Instant, until: Insta
         if done < measure_from || done > until {
             continue;
         }
-        match result {
-            Ok(answer) => {
-                let micros = u64::try_from(done.duration_since(start).as_micros())
-                    .unwrap_or(u64::MAX)
-                    .clamp(1, LATENCY_MAX_MICROS);
-                measured.latency.saturating_record(micros);
-                measured.ok += 1;
-                if matches!(answer, Answer::Duplicate) {
-                    measured.duplicates += 1;
-                }
-            }
-            Err(status) => {
-                measured.errors += 1;
-                if measured.first_error.is_none() {
-                    measured.first_error =
-                        Some(format!("{:?}: {}", status.code(), status.message()));
-                }
-            }
-        }
+        measured.record(done.duration_since(start), result.map_err(|s| describe(&s)));
     }
     measured
+}
+
+/// A failed call as the report shows it.
+fn describe(status: &tonic::Status) -> String {
+    format!("{:?}: {}", status.code(), status.message())
 }
 
 /// `--connections` HTTP/2 connections to `addr`; client `i` uses connection `i % k`.

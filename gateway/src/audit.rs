@@ -27,7 +27,8 @@ use zhengqi_shared::Error;
 use zhengqi_shared::auth::{Principal, Role, Verifier, bearer_token};
 use zhengqi_shared::metrics;
 use zhengqi_shared::storage::{
-    Filter, Migrations, SqlValue, Statement, Store, now_micros, statement_chunks, value_rows,
+    Filter, Migrations, SqlValue, Statement, Store, native, now_micros, statement_chunks,
+    value_rows,
 };
 
 use crate::transcode::error_response;
@@ -298,15 +299,7 @@ impl AuditStore {
                     .name("audit-writer".into())
                     .spawn(move || {
                         let mut batch = Vec::with_capacity(BATCH);
-                        while let Some(first) = receiver.blocking_recv() {
-                            batch.push(first);
-                            std::thread::sleep(LINGER);
-                            while batch.len() < BATCH {
-                                match receiver.try_recv() {
-                                    Ok(record) => batch.push(record),
-                                    Err(_) => break,
-                                }
-                            }
+                        while native::recv_batch(&mut receiver, &mut batch, BATCH, LINGER) {
                             let written = conn.transaction().map_err(Error::from).and_then(|tx| {
                                 for statement in insert_statements(&batch) {
                                     statement.execute_native(&tx)?;

@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use rusqlite::TransactionBehavior;
 use tokio::sync::{mpsc, oneshot};
@@ -64,14 +65,7 @@ fn write_on_thread(
     batch_max: usize,
 ) {
     let mut batch = Vec::with_capacity(batch_max);
-    while let Some(first) = queue.blocking_recv() {
-        batch.push(first);
-        while batch.len() < batch_max {
-            match queue.try_recv() {
-                Ok(submission) => batch.push(submission),
-                Err(_) => break,
-            }
-        }
+    while native::recv_batch(&mut queue, &mut batch, batch_max, Duration::ZERO) {
         match write_native(&mut conn, events, &batch) {
             Ok((appeals, last_sequence)) => answer(events, &mut batch, appeals, last_sequence),
             Err(error) => {

@@ -171,16 +171,14 @@ impl IntakeStore {
         .bind(id)
         .execute(&mut *tx)
         .await?;
-        let sequence = self
-            .events
-            .append(
-                &mut tx,
+        self.events
+            .append_and_commit(
+                tx,
                 &appeal.id,
                 &appeal.jurisdiction_code,
                 &convert::appeal_withdrawn(&appeal),
             )
             .await?;
-        self.events.commit(tx, sequence).await?;
         Ok(appeal)
     }
 
@@ -218,16 +216,14 @@ impl IntakeStore {
         .bind(enterprise.update_time)
         .execute(&mut *tx)
         .await?;
-        let sequence = self
-            .events
-            .append(
-                &mut tx,
+        self.events
+            .append_and_commit(
+                tx,
                 enterprise.uscc.as_str(),
                 enterprise.jurisdiction.as_str(),
                 &convert::enterprise_registered(&enterprise),
             )
             .await?;
-        self.events.commit(tx, sequence).await?;
         Ok(enterprise)
     }
 

@@ -226,16 +226,14 @@ impl RoutingStore {
                 }
             }
         }
-        let sequence = self
-            .events
-            .append(
-                &mut tx,
+        self.events
+            .append_and_commit(
+                tx,
                 &rule.id,
                 &rule.jurisdiction_code,
                 &convert::rule_changed(rule),
             )
             .await?;
-        self.events.commit(tx, sequence).await?;
         Ok(rule.clone())
     }
 
@@ -502,16 +500,14 @@ impl RoutingStore {
             )
             .await?;
         }
-        let sequence = self
-            .events
-            .append(
-                &mut tx,
+        self.events
+            .append_and_commit(
+                tx,
                 &meeting.id,
                 &meeting.jurisdiction_code,
                 &convert::meeting_scheduled(meeting),
             )
             .await?;
-        self.events.commit(tx, sequence).await?;
         Ok(meeting.clone())
     }
 
@@ -779,16 +775,14 @@ impl RoutingStore {
             )
             .await?;
         }
-        let sequence = self
-            .events
-            .append(
-                &mut tx,
+        self.events
+            .append_and_commit(
+                tx,
                 &butler.uscc,
                 &butler.jurisdiction_code,
                 &convert::butler_assigned(butler, previous_official),
             )
             .await?;
-        self.events.commit(tx, sequence).await?;
         Ok(butler.clone())
     }
 

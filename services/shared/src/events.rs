@@ -124,6 +124,21 @@ impl EventLog {
             .unwrap_or_default())
     }
 
+    /// Appends `message` as the last write of `tx`, commits, then wakes the
+    /// watchers: the usual end of a change with one event.
+    pub async fn append_and_commit<M: prost::Name>(
+        &self,
+        mut tx: sqlx::Transaction<'_, sqlx::Any>,
+        subject_id: &str,
+        jurisdiction_code: &str,
+        message: &M,
+    ) -> Result<(), Error> {
+        let sequence = self
+            .append(&mut tx, subject_id, jurisdiction_code, message)
+            .await?;
+        self.commit(tx, sequence).await
+    }
+
     /// Appends `events` in order inside the caller's transaction, a few statements
     /// for many events; returns the last sequence (none for no events).
     pub async fn append_all(

@@ -147,6 +147,31 @@ impl Columns for Row<'_> {
     }
 }
 
+/// For a writer thread: waits for the first item of `queue`, lets `linger`
+/// pass, then takes whatever else is queued, up to `max` items in `batch` in
+/// all. False once the queue is closed and empty.
+pub fn recv_batch<T>(
+    queue: &mut tokio::sync::mpsc::Receiver<T>,
+    batch: &mut Vec<T>,
+    max: usize,
+    linger: Duration,
+) -> bool {
+    let Some(first) = queue.blocking_recv() else {
+        return false;
+    };
+    batch.push(first);
+    if !linger.is_zero() {
+        std::thread::sleep(linger);
+    }
+    while batch.len() < max {
+        match queue.try_recv() {
+            Ok(item) => batch.push(item),
+            Err(_) => break,
+        }
+    }
+    true
+}
+
 /// Whether `error` is SQLite refusing a row for a `UNIQUE` or primary key.
 pub fn is_unique_violation(error: &rusqlite::Error) -> bool {
     matches!(
@@ -184,6 +209,24 @@ mod tests {
             })
             .unwrap();
         assert_eq!(rows, [("first".to_owned(), 2, None)]);
+    }
+
+    #[test]
+    fn a_batch_takes_what_is_queued_up_to_its_limit_and_ends_with_the_queue() {
+        let (sender, mut queue) = tokio::sync::mpsc::channel(10);
+        for n in 0..5 {
+            sender.try_send(n).unwrap();
+        }
+        let mut batch = Vec::new();
+        assert!(recv_batch(&mut queue, &mut batch, 3, Duration::ZERO));
+        assert_eq!(batch, [0, 1, 2]);
+        batch.clear();
+        assert!(recv_batch(&mut queue, &mut batch, 3, Duration::ZERO));
+        assert_eq!(batch, [3, 4]);
+        drop(sender);
+        batch.clear();
+        assert!(!recv_batch(&mut queue, &mut batch, 3, Duration::ZERO));
+        assert!(batch.is_empty());
     }
 
     #[test]
