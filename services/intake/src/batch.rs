@@ -10,7 +10,7 @@
 //! pool.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use rusqlite::TransactionBehavior;
@@ -260,6 +260,15 @@ async fn write_pooled(
     Ok((plan.answers(), last_sequence))
 }
 
+/// [`APPEAL_COLUMNS`] of the `a` in a join.
+static JOINED_APPEAL_COLUMNS: LazyLock<String> = LazyLock::new(|| {
+    APPEAL_COLUMNS
+        .split(", ")
+        .map(|column| format!("a.{column}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+});
+
 /// Appeals registered before under any of the batch's `(submitter,
 /// request_id)` keys: a join with the keys as rows, which both databases look
 /// up in the unique (submitter, request_id) index.
@@ -268,11 +277,7 @@ fn known_statements(batch: &[Submission]) -> Vec<Statement> {
         .iter()
         .filter_map(|s| Some((s.submitter.as_str(), s.appeal.request_id.as_deref()?)))
         .collect();
-    let columns = APPEAL_COLUMNS
-        .split(", ")
-        .map(|column| format!("a.{column}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let columns = &*JOINED_APPEAL_COLUMNS;
     keys.chunks(MAX_STATEMENT_ROWS)
         .map(|chunk| {
             let chunk = padded_in_list(chunk);

@@ -3,8 +3,9 @@
 //! and waits for the answer; a group commit of many statements per transaction
 //! runs here where the connection is, without a hop between threads for each.
 //!
-//! The statements are the same [`Statement`]s the pool runs, `$n` parameters
-//! and all; SQLite reads `$n` as a named parameter, so values are bound by name.
+//! The statements are the same [`Statement`]s the pool runs. SQLite reads
+//! `$n` as a named parameter numbered by where it first appears, so `$n` is
+//! spelled `?n` here, which SQLite numbers `n`: values bind by position.
 
 use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
@@ -121,16 +122,24 @@ impl Statement {
     }
 
     fn prepare_native<'c>(&self, conn: &'c Connection) -> Result<CachedStatement<'c>, Error> {
-        let mut statement = conn.prepare_cached(&self.sql)?;
-        for (number, value) in (1..).zip(&self.params) {
-            let name = format!("${number}");
-            let index = statement.parameter_index(&name)?.ok_or_else(|| {
-                Error::internal(format!("no parameter {name} in statement {:?}", self.sql))
-            })?;
+        let mut statement = conn.prepare_cached(&numbered_parameters(&self.sql))?;
+        for (index, value) in (1..).zip(&self.params) {
             statement.raw_bind_parameter(index, value)?;
         }
         Ok(statement)
     }
+}
+
+/// `$n` parameters spelled `?n`. The statements are built by the services
+/// and hold no `$` followed by a digit anywhere else.
+fn numbered_parameters(sql: &str) -> String {
+    let mut numbered = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        let parameter = c == '$' && chars.peek().is_some_and(char::is_ascii_digit);
+        numbered.push(if parameter { '?' } else { c });
+    }
+    numbered
 }
 
 impl Columns for Row<'_> {
@@ -209,6 +218,14 @@ mod tests {
             })
             .unwrap();
         assert_eq!(rows, [("first".to_owned(), 2, None)]);
+    }
+
+    #[test]
+    fn dollar_parameters_are_numbered_for_sqlite() {
+        assert_eq!(
+            numbered_parameters("SELECT $2, '$' || $10 WHERE a = $1"),
+            "SELECT ?2, '$' || ?10 WHERE a = ?1"
+        );
     }
 
     #[test]
