@@ -20,26 +20,37 @@ struct Histogram {
     sum: f64,
 }
 
+/// The calls of one method of one part.
+#[derive(Default)]
+struct MethodCalls {
+    /// By status code.
+    codes: BTreeMap<String, u64>,
+    latency: Histogram,
+}
+
 #[derive(Default)]
 struct Registry {
-    calls: BTreeMap<(String, String, String), u64>,
-    latency: BTreeMap<(String, String), Histogram>,
+    /// Part → method → its calls.
+    calls: BTreeMap<String, BTreeMap<String, MethodCalls>>,
     counters: BTreeMap<(String, String), u64>,
 }
 
 static REGISTRY: LazyLock<Mutex<Registry>> = LazyLock::new(Default::default);
 
+/// The entry of `key` in `map`; the key is copied only the first time.
+fn entry<'m, V: Default>(map: &'m mut BTreeMap<String, V>, key: &str) -> &'m mut V {
+    if !map.contains_key(key) {
+        map.insert(key.to_owned(), V::default());
+    }
+    map.get_mut(key).expect("inserted above")
+}
+
 /// Records one call of `method` (a gRPC path) served by `part`.
 pub fn record_call(part: &str, method: &str, code: &str, elapsed: Duration) {
     let mut registry = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
-    *registry
-        .calls
-        .entry((part.to_owned(), method.to_owned(), code.to_owned()))
-        .or_default() += 1;
-    let histogram = registry
-        .latency
-        .entry((part.to_owned(), method.to_owned()))
-        .or_default();
+    let calls = entry(entry(&mut registry.calls, part), method);
+    *entry(&mut calls.codes, code) += 1;
+    let histogram = &mut calls.latency;
     let seconds = elapsed.as_secs_f64();
     for (bound, count) in BUCKETS.iter().zip(histogram.counts.iter_mut()) {
         if seconds <= *bound {
@@ -66,15 +77,25 @@ pub fn render() -> String {
     let mut out = String::new();
     out.push_str("# HELP zhengqi_calls_total gRPC calls by part, method and status code.\n");
     out.push_str("# TYPE zhengqi_calls_total counter\n");
-    for ((part, method, code), count) in &registry.calls {
-        let _ = writeln!(
-            out,
-            "zhengqi_calls_total{{part=\"{part}\",method=\"{method}\",code=\"{code}\"}} {count}"
-        );
+    let methods = || {
+        registry.calls.iter().flat_map(|(part, methods)| {
+            methods
+                .iter()
+                .map(move |(method, calls)| (part, method, calls))
+        })
+    };
+    for (part, method, calls) in methods() {
+        for (code, count) in &calls.codes {
+            let _ = writeln!(
+                out,
+                "zhengqi_calls_total{{part=\"{part}\",method=\"{method}\",code=\"{code}\"}} {count}"
+            );
+        }
     }
     out.push_str("# HELP zhengqi_call_seconds Time to the response headers of gRPC calls.\n");
     out.push_str("# TYPE zhengqi_call_seconds histogram\n");
-    for ((part, method), histogram) in &registry.latency {
+    for (part, method, calls) in methods() {
+        let histogram = &calls.latency;
         for (bound, count) in BUCKETS.iter().zip(histogram.counts.iter()) {
             let _ = writeln!(
                 out,
@@ -164,11 +185,10 @@ where
                     .headers()
                     .get("grpc-status")
                     .and_then(|v| v.to_str().ok())
-                    .unwrap_or("0")
-                    .to_owned(),
-                Err(_) => "transport".to_owned(),
+                    .unwrap_or("0"),
+                Err(_) => "transport",
             };
-            record_call(part, &method, &code, started.elapsed());
+            record_call(part, &method, code, started.elapsed());
             result
         })
     }

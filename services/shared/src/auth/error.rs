@@ -81,7 +81,9 @@ pub fn bearer_token(header_value: Option<&str>) -> Result<&str, AuthError> {
         return Err(AuthError::Malformed);
     }
     let token = token.trim_start();
-    if token.is_empty() || token.contains(char::is_whitespace) {
+    // A token is base64url and dots: a byte scan suffices (any other
+    // character fails when the token is decoded).
+    if token.is_empty() || token.bytes().any(|b| b.is_ascii_whitespace()) {
         return Err(AuthError::Malformed);
     }
     Ok(token)

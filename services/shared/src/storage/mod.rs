@@ -278,19 +278,36 @@ pub fn padded_in_list<T: Clone>(values: &[T]) -> Vec<T> {
 
 /// `$first, $first+1, …` for `count` parameters.
 pub fn placeholders(first: usize, count: usize) -> String {
-    (first..first + count)
-        .map(|n| format!("${n}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    let mut sql = String::with_capacity(count * 5);
+    push_placeholders(&mut sql, first, count);
+    sql
+}
+
+/// Writes `$first, …` into `sql`: one string for a whole statement, as a
+/// batch's statements are built for every batch.
+fn push_placeholders(sql: &mut String, first: usize, count: usize) {
+    use std::fmt::Write;
+    for n in first..first + count {
+        if n > first {
+            sql.push_str(", ");
+        }
+        let _ = write!(sql, "${n}");
+    }
 }
 
 /// `($first, …), (…), …`: `rows` rows of `width` parameters each, for a
 /// multi-row `VALUES`.
 pub fn value_rows(first: usize, rows: usize, width: usize) -> String {
-    (0..rows)
-        .map(|row| format!("({})", placeholders(first + row * width, width)))
-        .collect::<Vec<_>>()
-        .join(", ")
+    let mut sql = String::with_capacity(rows * (width * 5 + 4));
+    for row in 0..rows {
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        push_placeholders(&mut sql, first + row * width, width);
+        sql.push(')');
+    }
+    sql
 }
 
 pub fn now_micros() -> i64 {
