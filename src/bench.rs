@@ -109,8 +109,12 @@ pub async fn run(args: BenchArgs) -> Result<(), Error> {
     let echo = echo_scenario(&load).await?;
     progress("direct: SubmitAppeal at intake's own address (fresh suite)");
     let direct = intake_scenario(&load, Route::Direct, &enterprises).await?;
-    progress("gateway: SubmitAppeal through the gateway (fresh suite)");
+    progress("gateway: SubmitAppeal through the gateway, as `zhengqi up` runs it (fresh suite)");
     let gateway = intake_scenario(&load, Route::Gateway, &enterprises).await?;
+    progress(
+        "gateway over the network: SubmitAppeal through the gateway to intake's own port (fresh suite)",
+    );
+    let network = intake_scenario(&load, Route::GatewayNetwork, &enterprises).await?;
     progress(
         "HTTP/JSON: POST /v1/appeals through the gateway, as the city portal calls it (fresh suite)",
     );
@@ -123,6 +127,7 @@ pub async fn run(args: BenchArgs) -> Result<(), Error> {
             echo,
             direct,
             gateway,
+            network,
             http,
         },
         &idle_rss,
@@ -714,8 +719,11 @@ async fn echo_scenario(load: &Load) -> Result<Measured, Error> {
 enum Route {
     /// gRPC at intake's own address.
     Direct,
-    /// gRPC through the gateway.
+    /// gRPC through the gateway, which calls intake in its own process (`zhengqi up`).
     Gateway,
+    /// gRPC through the gateway, which calls intake over HTTP/2 on intake's
+    /// own port, as it does in per-service deployments.
+    GatewayNetwork,
     /// HTTP/JSON through the gateway (HTTP/1.1 with keep-alive).
     Http,
 }
@@ -822,10 +830,10 @@ async fn intake_scenario(
     enterprises: &Arc<Vec<Enterprise>>,
 ) -> Result<Measured, Error> {
     let data = tempfile::tempdir().map_err(Error::internal)?;
-    let suite = suite::start(SuiteOptions::new(
-        data.path(),
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-    ))
+    let suite = suite::start(SuiteOptions {
+        gateway_over_network: route == Route::GatewayNetwork,
+        ..SuiteOptions::new(data.path(), SocketAddr::from(([127, 0, 0, 1], 0)))
+    })
     .await?;
     let issuer = suite
         .dev_issuer
@@ -833,7 +841,7 @@ async fn intake_scenario(
         .ok_or_else(|| Error::internal("the suite started without its development issuer"))?;
     wait_until_serving(suite.gateway_addr).await?;
     let measured = match route {
-        Route::Direct | Route::Gateway => {
+        Route::Direct | Route::Gateway | Route::GatewayNetwork => {
             let addr = if route == Route::Direct {
                 suite.service_addrs["intake"]
             } else {
@@ -1273,6 +1281,7 @@ struct Scenarios {
     echo: Measured,
     direct: Measured,
     gateway: Measured,
+    network: Measured,
     http: Measured,
 }
 
@@ -1281,6 +1290,7 @@ fn report(args: &BenchArgs, load: &Load, scenarios: &Scenarios, idle_rss: &Resul
         echo,
         direct,
         gateway,
+        network,
         http,
     } = scenarios;
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
@@ -1333,11 +1343,13 @@ fn report(args: &BenchArgs, load: &Load, scenarios: &Scenarios, idle_rss: &Resul
     };
     row("(a) direct   intake SubmitAppeal", direct, true);
     row("(b) gateway  -> intake SubmitAppeal", gateway, true);
+    row("(b2) gateway -> intake over HTTP/2", network, true);
     row("(b') gateway HTTP/JSON POST /v1/appeals", http, true);
     row("(c) ceiling  tonic echo (Health/Check)", echo, false);
     for (name, m) in [
         ("direct", direct),
         ("gateway", gateway),
+        ("gateway over HTTP/2", network),
         ("HTTP/JSON", http),
         ("echo", echo),
     ] {
@@ -1349,22 +1361,28 @@ fn report(args: &BenchArgs, load: &Load, scenarios: &Scenarios, idle_rss: &Resul
     let gateway_share = gateway.per_second() / direct.per_second();
     let direct_share = direct.per_second() / echo.per_second();
     println!(
-        "ratios: gateway/direct {:.1}%   HTTP/JSON/direct {:.1}%   direct/echo {:.1}% (of tonic's ceiling here, not zhengqi's)",
+        "ratios: gateway/direct {:.1}%   over HTTP/2 {:.1}%   HTTP/JSON/direct {:.1}%   direct/echo {:.1}% (of tonic's ceiling here, not zhengqi's)",
         gateway_share * 100.0,
+        network.per_second() / direct.per_second() * 100.0,
         http.per_second() / direct.per_second() * 100.0,
         direct_share * 100.0
     );
-    if let (Some(direct_cpu), Some(gateway_cpu), Some(http_cpu)) = (
+    if let (Some(direct_cpu), Some(gateway_cpu), Some(network_cpu), Some(http_cpu)) = (
         direct.cpu_micros_per_call(),
         gateway.cpu_micros_per_call(),
+        network.cpu_micros_per_call(),
         http.cpu_micros_per_call(),
     ) {
         println!(
-            "CPU the gateway adds per call: {:.0} µs (gRPC), {:.0} µs (HTTP/JSON); with every part on the same cores, \
-             gateway/direct can reach at most about {:.0}%",
+            "CPU the gateway adds per call: {:.0} µs (gRPC), {:.0} µs (gRPC, intake over HTTP/2), {:.0} µs (HTTP/JSON)",
             gateway_cpu - direct_cpu,
+            network_cpu - direct_cpu,
             http_cpu - direct_cpu,
-            direct_cpu / gateway_cpu * 100.0
+        );
+        println!(
+            "    with every part on the same cores, gateway/direct can reach at most about {:.0}% ({:.0}% over HTTP/2)",
+            direct_cpu / gateway_cpu * 100.0,
+            direct_cpu / network_cpu * 100.0
         );
         println!(
             "    (CPU µs/call: user+system time of this process over the measured window, clients included)"

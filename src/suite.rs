@@ -51,6 +51,10 @@ pub struct SuiteOptions {
     /// The gateway's limits and audit; the audit is kept beside the services'
     /// stores unless configured elsewhere.
     pub gateway: GatewayLimits,
+    /// Whether the gateway reaches the services over HTTP/2 on their own
+    /// ports, as in per-service deployments, instead of calling their stacks
+    /// in this process (the default: no second hop). `zhengqi bench` compares both.
+    pub gateway_over_network: bool,
 }
 
 impl SuiteOptions {
@@ -64,6 +68,7 @@ impl SuiteOptions {
             timeout: Duration::from_secs(30),
             routing: zhengqi_routing::Settings::default(),
             gateway: GatewayLimits::default(),
+            gateway_over_network: false,
         }
     }
 }
@@ -123,6 +128,7 @@ pub fn gateway_settings(
         cors_origins: limits.cors_origins.clone(),
         audit,
         deployments: Vec::new(),
+        in_process: BTreeMap::new(),
     }
 }
 
@@ -157,6 +163,8 @@ pub async fn start(options: SuiteOptions) -> Result<Suite, Error> {
     let shutdown = Shutdown::new();
     let mut tasks = JoinSet::new();
     let mut service_addrs = BTreeMap::new();
+    // Each service's stack, for the gateway to call in this process.
+    let mut stacks = BTreeMap::new();
 
     let part_config = |part: &str| PartConfig {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -181,6 +189,7 @@ pub async fn start(options: SuiteOptions) -> Result<Suite, Error> {
     )
     .await?;
     service_addrs.insert("intake", intake.addr());
+    stacks.insert("intake", intake.in_process());
     tasks.spawn(intake.run_until_stopped(shutdown.clone()));
     let routing_settings = zhengqi_routing::Settings {
         intake_url: Some(format!("http://{}", service_addrs["intake"])),
@@ -199,16 +208,20 @@ pub async fn start(options: SuiteOptions) -> Result<Suite, Error> {
     )
     .await?;
     service_addrs.insert("routing", routing.addr());
+    stacks.insert("routing", routing.in_process());
     tasks.spawn(routing.run_until_stopped(shutdown.clone()));
     let policy = zhengqi_policy::build(&part_config("policy"), verifier.clone()).await?;
     service_addrs.insert("policy", policy.addr());
+    stacks.insert("policy", policy.in_process());
     tasks.spawn(policy.run_until_stopped(shutdown.clone()));
     let evaluation =
         zhengqi_evaluation::build(&part_config("evaluation"), verifier.clone()).await?;
     service_addrs.insert("evaluation", evaluation.addr());
+    stacks.insert("evaluation", evaluation.in_process());
     tasks.spawn(evaluation.run_until_stopped(shutdown.clone()));
     let scoring = zhengqi_scoring::build(&part_config("scoring"), verifier.clone()).await?;
     service_addrs.insert("scoring", scoring.addr());
+    stacks.insert("scoring", scoring.in_process());
     tasks.spawn(scoring.run_until_stopped(shutdown.clone()));
 
     let upstreams = SERVICES
@@ -227,6 +240,13 @@ pub async fn start(options: SuiteOptions) -> Result<Suite, Error> {
         },
         None => AuditSettings::new(sqlite_url(&options.data, "gateway-audit")),
     };
+    let mut settings = gateway_settings(&options.gateway, Some(default_audit));
+    if !options.gateway_over_network {
+        settings.in_process = SERVICES
+            .iter()
+            .map(|(part, service)| (service.to_string(), stacks[part].clone()))
+            .collect();
+    }
     let gateway = zhengqi_gateway::build_with(
         &GatewayConfig {
             listen: options.listen,
@@ -234,7 +254,7 @@ pub async fn start(options: SuiteOptions) -> Result<Suite, Error> {
             timeout: options.timeout,
             policy: None,
         },
-        &gateway_settings(&options.gateway, Some(default_audit)),
+        &settings,
         verifier,
     )
     .await?;

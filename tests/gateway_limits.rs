@@ -4,7 +4,8 @@
 //! taken out when unhealthy, CORS for the portal, and the metrics of all this.
 //! Each test builds a gateway of its own in front of a suite's services; a
 //! service that must be slow, dead or replicated is played by a small tonic
-//! server with the real health service, registered as the policy service.
+//! server with the real health service, registered as the policy service
+//! (or, for the gateway's own process, the same fake as a stack it calls directly).
 
 mod common;
 mod gateway_support;
@@ -16,6 +17,9 @@ use common::*;
 use gateway_support::*;
 use reqwest::StatusCode;
 use tonic_health::ServingStatus;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus as CheckedStatus;
+use tonic_health::pb::health_client::HealthClient;
 use tonic_types::StatusExt;
 use zhengqi_gateway::GatewaySettings;
 use zhengqi_gateway::limits::RateLimit;
@@ -167,6 +171,38 @@ async fn a_message_over_the_size_limit_gets_resource_exhausted_and_413() {
     suite.stop().await;
 }
 
+/// The slow `GetPolicy` of the fake answered by `tag` runs past the gateway's
+/// default deadline (300 ms) while other calls are served; a caller's own
+/// deadline goes on to the service, less the time spent.
+async fn the_deadlines_hold(gateway: &TestGateway, token: &str, tag: &str) {
+    let mut policy = gateway.policy().await;
+    let request = get_policy(token);
+    let pending = {
+        let mut policy = policy.clone();
+        tokio::spawn(async move { policy.get_policy(request).await })
+    };
+    let mut intake = gateway.intake().await;
+    intake
+        .list_appeals(list_appeals(token))
+        .await
+        .expect("intake answers meanwhile");
+    let late = pending.await.unwrap().unwrap_err();
+    assert_eq!(late.code(), tonic::Code::DeadlineExceeded, "{late:?}");
+
+    let mut request = authed(policy::ListPoliciesRequest::default(), token);
+    request.set_timeout(Duration::from_secs(2));
+    let answer = policy.list_policies(request).await.unwrap_err();
+    assert_eq!(answer.message(), format!("answered by {tag}"));
+    let seen = answer
+        .metadata()
+        .get("x-seen-grpc-timeout")
+        .expect("the service saw a deadline")
+        .to_str()
+        .unwrap();
+    let millis: u64 = seen.strip_suffix('m').unwrap().parse().unwrap();
+    assert!(millis > 0 && millis <= 2000, "{seen}");
+}
+
 #[tokio::test]
 async fn a_slow_service_past_the_deadline_gets_deadline_exceeded_and_504() {
     let suite = TestSuite::start().await;
@@ -179,36 +215,7 @@ async fn a_slow_service_past_the_deadline_gets_deadline_exceeded_and_504() {
     )
     .await;
     let token = suite.official_token(Role::Coordinator, "510800");
-
-    // No deadline from the caller: the gateway's default (300 ms) applies.
-    let mut policy = gateway.policy().await;
-    let request = get_policy(&token);
-    let pending = {
-        let mut policy = policy.clone();
-        tokio::spawn(async move { policy.get_policy(request).await })
-    };
-    // Other calls are served while the slow one waits.
-    let mut intake = gateway.intake().await;
-    intake
-        .list_appeals(list_appeals(&token))
-        .await
-        .expect("intake answers meanwhile");
-    let late = pending.await.unwrap().unwrap_err();
-    assert_eq!(late.code(), tonic::Code::DeadlineExceeded, "{late:?}");
-
-    // The caller's own deadline goes on to the service, less the time spent.
-    let mut request = authed(policy::ListPoliciesRequest::default(), &token);
-    request.set_timeout(Duration::from_secs(2));
-    let answer = policy.list_policies(request).await.unwrap_err();
-    assert_eq!(answer.message(), "answered by slow");
-    let seen = answer
-        .metadata()
-        .get("x-seen-grpc-timeout")
-        .expect("the service saw a deadline")
-        .to_str()
-        .unwrap();
-    let millis: u64 = seen.strip_suffix('m').unwrap().parse().unwrap();
-    assert!(millis > 0 && millis <= 2000, "{seen}");
+    the_deadlines_hold(&gateway, &token, "slow").await;
 
     let response = gateway
         .http_get("/v1/policies/510800-01JDPOLICY", &token)
@@ -216,6 +223,44 @@ async fn a_slow_service_past_the_deadline_gets_deadline_exceeded_and_504() {
     assert_eq!(response.status(), StatusCode::GATEWAY_TIMEOUT);
     let body: serde_json::Value = json_of(response).await;
     assert_eq!(body["code"], 4);
+    drop(gateway);
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn a_service_in_the_gateways_own_process_keeps_deadlines_and_is_checked_like_any_replica() {
+    let suite = TestSuite::start().await;
+    let settings = GatewaySettings {
+        in_process: BTreeMap::from([(
+            POLICY.to_owned(),
+            fake_policy_in_process("here", Duration::from_secs(5)).await,
+        )]),
+        health_interval: Duration::from_millis(100),
+        ..GatewaySettings::default()
+    };
+    // The suite's policy address stays configured: the stack in the process replaces it.
+    let gateway = TestGateway::start(&suite, settings, Duration::from_millis(300), &[]).await;
+    let token = suite.official_token(Role::Coordinator, "510800");
+    the_deadlines_hold(&gateway, &token, "here").await;
+
+    // Its health is checked through the same stack.
+    wait_for_metric(
+        &gateway,
+        &format!(
+            "zhengqi_gateway_upstream_healthy{{deployment=\"default\",service=\"{POLICY}\",replica=\"in-process\"}} 1"
+        ),
+    )
+    .await;
+    let mut health = HealthClient::new(gateway.channel().await);
+    let status = health
+        .check(HealthCheckRequest {
+            service: POLICY.to_owned(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .status();
+    assert_eq!(status, CheckedStatus::Serving);
     drop(gateway);
     suite.stop().await;
 }

@@ -28,11 +28,11 @@ impl GatewayHealth {
         if service.is_empty() {
             return Ok(ServingStatus::Serving);
         }
-        let channel = self
+        let connection = self
             .upstreams
-            .channel(service)
+            .connection(service)
             .ok_or_else(|| Status::not_found(format!("unknown service {service}")))?;
-        let mut client = HealthClient::new(channel);
+        let mut client = HealthClient::new(connection);
         let mut request = Request::new(HealthCheckRequest {
             service: service.to_owned(),
         });

@@ -39,6 +39,7 @@ use tonic_health::pb::health_server::HealthServer;
 use zhengqi_shared::Error;
 use zhengqi_shared::auth::Verifier;
 use zhengqi_shared::metrics::{self, MetricsLayer};
+use zhengqi_shared::server::InProcess;
 use zhengqi_shared::shutdown::Shutdown;
 
 use crate::audit::{AuditApi, AuditSettings, AuditStore};
@@ -82,6 +83,10 @@ pub struct GatewaySettings {
     /// Other deployments (a county that runs its own), each owning its
     /// jurisdictions; the deployment of [`GatewayConfig::upstreams`] owns the rest.
     pub deployments: Vec<Deployment>,
+    /// Services that run in the gateway's own process (`zhengqi up`), by full
+    /// name: the default deployment calls their stacks directly, in place of
+    /// any addresses [`GatewayConfig::upstreams`] gives for them.
+    pub in_process: BTreeMap<String, InProcess>,
 }
 
 /// A deployment of zhengqi behind the gateway that holds the data of some
@@ -111,6 +116,7 @@ impl Default for GatewaySettings {
             cors_origins: Vec::new(),
             audit: None,
             deployments: Vec::new(),
+            in_process: BTreeMap::new(),
         }
     }
 }
@@ -163,6 +169,7 @@ pub async fn build_with(
     .map_err(Error::internal)?;
     let upstreams = Arc::new(Upstreams::federated(
         &config.upstreams,
+        &settings.in_process,
         &settings.deployments,
     )?);
     let mut tasks = JoinSet::new();
@@ -182,21 +189,9 @@ pub async fn build_with(
         None => (None, None),
     };
 
-    let reflection_v1 = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(zhengqi_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .map_err(Error::internal)?;
-    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(zhengqi_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1alpha()
-        .map_err(Error::internal)?;
-    let own = tonic::service::Routes::new(HealthServer::new(health::GatewayHealth::new(
-        Arc::clone(&upstreams),
-    )))
-    .add_service(reflection_v1)
-    .add_service(reflection_v1alpha)
+    let own = zhengqi_shared::server::with_reflection(tonic::service::Routes::new(
+        HealthServer::new(health::GatewayHealth::new(Arc::clone(&upstreams))),
+    ))?
     .prepare()
     .into_axum_router();
 

@@ -291,9 +291,12 @@ async fn send_upstream(
     if let Ok(value) = format!("{millis}m").parse() {
         parts.headers.insert("grpc-timeout", value);
     }
+    // What this side of the gateway attached to the request stays here, as
+    // it would across a network hop, also when the service runs in this process.
+    parts.extensions.clear();
     let (body, too_large) = LimitedBody::new(first, rest, state.max_message_bytes);
     let request = http::Request::from_parts(parts, tonic::body::Body::new(body));
-    let call = replica.channel().oneshot(request);
+    let call = replica.connection().oneshot(request);
     let too_large = async {
         match too_large.await {
             Ok(length) => length,

@@ -7,21 +7,31 @@
 //! When no replica is healthy a call still goes to one, so it fails fast with
 //! the real error rather than waiting for the next check.
 //!
+//! In `zhengqi up` the services run in the gateway's own process, and the
+//! default deployment calls their stacks directly ([`Connection::InProcess`]):
+//! the same gRPC request, token check and all, without a second HTTP/2 hop.
+//!
 //! In a federated setup there is one set of services per deployment (the
 //! city's, a county's); [`Upstreams::owner_of`] says which deployment holds a
 //! jurisdiction's data.
 
 use std::collections::{BTreeMap, HashMap};
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use futures_util::TryFutureExt;
+use futures_util::future::{Either, MapErr};
 use tokio::task::JoinSet;
+use tonic::body::Body;
 use tonic::transport::{Channel, Endpoint};
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use zhengqi_shared::Error;
+use zhengqi_shared::server::InProcess;
 
 /// HTTP/2 connections the gateway keeps to each replica. A service reads each
 /// connection's frames in one task, so calls spread over a few connections are
@@ -32,22 +42,75 @@ const CONNECTIONS_PER_REPLICA: usize = 4;
 /// connection on a call takes it out at once).
 const UNHEALTHY_AFTER: u32 = 2;
 
+/// The address shown for a service in the gateway's own process.
+pub const IN_PROCESS: &str = "in-process";
+
+/// How calls reach a replica.
+#[derive(Debug, Clone)]
+pub enum Connection {
+    /// An HTTP/2 connection, made when first needed.
+    Network(Channel),
+    /// The service's stack in this process.
+    InProcess(InProcess),
+}
+
+type InProcessFuture = <InProcess as tower::Service<http::Request<Body>>>::Future;
+
+impl tower::Service<http::Request<Body>> for Connection {
+    type Response = http::Response<Body>;
+    type Error = tonic::transport::Error;
+    type Future = Either<
+        <Channel as tower::Service<http::Request<Body>>>::Future,
+        MapErr<InProcessFuture, fn(Infallible) -> tonic::transport::Error>,
+    >;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        match self {
+            Connection::Network(channel) => channel.poll_ready(cx),
+            Connection::InProcess(service) => service.poll_ready(cx).map_err(never),
+        }
+    }
+
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        match self {
+            Connection::Network(channel) => Either::Left(channel.call(request)),
+            Connection::InProcess(service) => {
+                Either::Right(service.call(request).map_err(never as fn(_) -> _))
+            }
+        }
+    }
+}
+
+fn never(never: Infallible) -> tonic::transport::Error {
+    match never {}
+}
+
 /// One replica of a service.
 #[derive(Debug)]
 pub struct Replica {
     pub address: String,
-    /// Lazily connected; calls take them in turn.
-    channels: Vec<Channel>,
-    next_channel: AtomicUsize,
+    /// Calls take them in turn.
+    connections: Vec<Connection>,
+    next_connection: AtomicUsize,
     in_flight: AtomicUsize,
     healthy: AtomicBool,
 }
 
 impl Replica {
+    fn new(address: String, connections: Vec<Connection>) -> Replica {
+        Replica {
+            address,
+            connections,
+            next_connection: AtomicUsize::new(0),
+            in_flight: AtomicUsize::new(0),
+            healthy: AtomicBool::new(true),
+        }
+    }
+
     /// The next of the replica's connections.
-    fn channel(&self) -> Channel {
-        let next = self.next_channel.fetch_add(1, Ordering::Relaxed);
-        self.channels[next % self.channels.len()].clone()
+    fn connection(&self) -> Connection {
+        let next = self.next_connection.fetch_add(1, Ordering::Relaxed);
+        self.connections[next % self.connections.len()].clone()
     }
 
     pub fn is_healthy(&self) -> bool {
@@ -79,8 +142,8 @@ pub struct Picked {
 }
 
 impl Picked {
-    pub fn channel(&self) -> Channel {
-        self.replica.channel()
+    pub fn connection(&self) -> Connection {
+        self.replica.connection()
     }
 
     pub fn replica(&self) -> &Replica {
@@ -135,15 +198,10 @@ fn deployment(name: &str, addresses: &BTreeMap<String, Vec<String>>) -> Result<D
             .iter()
             .map(|address| {
                 let endpoint = endpoint(service, address)?;
-                Ok(Arc::new(Replica {
-                    address: address.clone(),
-                    channels: (0..CONNECTIONS_PER_REPLICA)
-                        .map(|_| endpoint.connect_lazy())
-                        .collect(),
-                    next_channel: AtomicUsize::new(0),
-                    in_flight: AtomicUsize::new(0),
-                    healthy: AtomicBool::new(true),
-                }))
+                let connections = (0..CONNECTIONS_PER_REPLICA)
+                    .map(|_| Connection::Network(endpoint.connect_lazy()))
+                    .collect();
+                Ok(Arc::new(Replica::new(address.clone(), connections)))
             })
             .collect::<Result<Vec<_>, Error>>()?;
         if !replicas.is_empty() {
@@ -160,15 +218,27 @@ impl Upstreams {
     /// One deployment owning every jurisdiction: `addresses` maps a service's
     /// full name to its replicas' addresses.
     pub fn new(addresses: &BTreeMap<String, Vec<String>>) -> Result<Upstreams, Error> {
-        Self::federated(addresses, &[])
+        Self::federated(addresses, &BTreeMap::new(), &[])
     }
 
-    /// The default deployment (`addresses`) and `others`, each owning its jurisdictions.
+    /// The default deployment (`addresses`, and the services of `in_process`
+    /// called in this process instead) and `others`, each owning its jurisdictions.
     pub fn federated(
         addresses: &BTreeMap<String, Vec<String>>,
+        in_process: &BTreeMap<String, InProcess>,
         others: &[crate::Deployment],
     ) -> Result<Upstreams, Error> {
-        let mut deployments = vec![deployment(DEFAULT_DEPLOYMENT, addresses)?];
+        let mut default = deployment(DEFAULT_DEPLOYMENT, addresses)?;
+        for (service, stack) in in_process {
+            let replica = Replica::new(
+                IN_PROCESS.to_owned(),
+                vec![Connection::InProcess(stack.clone())],
+            );
+            default
+                .by_service
+                .insert(service.clone(), vec![Arc::new(replica)]);
+        }
+        let mut deployments = vec![default];
         let mut owners = HashMap::new();
         for other in others {
             let index = deployments.len();
@@ -205,13 +275,13 @@ impl Upstreams {
         Some(Picked { replica })
     }
 
-    /// A channel to `service` (`zhengqi.intake.v1.IntakeService`) of the default deployment.
-    pub fn channel(&self, service: &str) -> Option<Channel> {
+    /// A connection to `service` (`zhengqi.intake.v1.IntakeService`) of the default deployment.
+    pub fn connection(&self, service: &str) -> Option<Connection> {
         self.deployments
             .first()?
             .by_service
             .get(service)
-            .map(|replicas| choose(replicas).channel())
+            .map(|replicas| choose(replicas).connection())
     }
 
     fn replicas(&self) -> impl Iterator<Item = (&str, &str, &Arc<Replica>)> {
@@ -328,7 +398,7 @@ fn choose(replicas: &[Arc<Replica>]) -> &Arc<Replica> {
 }
 
 async fn check(replica: &Replica, service: &str, interval: Duration) -> bool {
-    let mut client = HealthClient::new(replica.channel());
+    let mut client = HealthClient::new(replica.connection());
     let mut request = tonic::Request::new(HealthCheckRequest {
         service: service.to_owned(),
     });

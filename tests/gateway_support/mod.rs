@@ -19,6 +19,7 @@ use zhengqi_gateway::{GatewayConfig, GatewaySettings};
 use zhengqi_proto::zhengqi::intake::v1::intake_service_client::IntakeServiceClient;
 use zhengqi_proto::zhengqi::policy::v1::policy_service_client::PolicyServiceClient;
 use zhengqi_shared::auth::Verifier;
+use zhengqi_shared::server::InProcess;
 use zhengqi_shared::shutdown::Shutdown;
 
 use crate::common::TestSuite;
@@ -204,7 +205,22 @@ pub async fn fake_policy(tag: &str, delay: Duration) -> Fake {
     }
 }
 
-/// An address nothing listens on.
+/// A fake policy service with the real health service, for a gateway to
+/// call in its own process.
+pub async fn fake_policy_in_process(tag: &str, delay: Duration) -> InProcess {
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_service_status(POLICY, ServingStatus::Serving)
+        .await;
+    let routes = tonic::service::Routes::new(health_service)
+        .add_service(FakePolicy {
+            delay,
+            tag: tag.to_owned(),
+        })
+        .prepare();
+    InProcess::new(routes)
+}
+
 /// An address where nothing answers, and the socket that keeps it so: bound
 /// but never listening, connections are refused, and no other test's server can
 /// take the port while the socket lives.

@@ -25,5 +25,5 @@ pub async fn build(config: &PartConfig, verifier: Verifier) -> Result<Evaluation
     let events = EventLog::new(store.clone());
     let service =
         EvaluationServiceServer::new(api::EvaluationApi::new(std::sync::Arc::clone(&events)));
-    Ok(Part::new(host, store, service, verifier, None).with_event_log(events))
+    Ok(Part::new(host, store, service, verifier, None)?.with_event_log(events))
 }

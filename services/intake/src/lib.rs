@@ -43,5 +43,5 @@ pub async fn build(
     let intake_store =
         store::IntakeStore::new(store.clone(), Arc::clone(&events), config.batch_max)?;
     let service = IntakeServiceServer::new(api::IntakeApi::new(intake_store, directory));
-    Ok(Part::new(host, store, service, verifier, Some(&MIGRATIONS)).with_event_log(events))
+    Ok(Part::new(host, store, service, verifier, Some(&MIGRATIONS))?.with_event_log(events))
 }

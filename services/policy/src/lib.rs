@@ -24,5 +24,5 @@ pub async fn build(config: &PartConfig, verifier: Verifier) -> Result<PolicyServ
     let store = Store::connect(&config.database_url, config.database_schema.as_deref()).await?;
     let events = EventLog::new(store.clone());
     let service = PolicyServiceServer::new(api::PolicyApi::new(std::sync::Arc::clone(&events)));
-    Ok(Part::new(host, store, service, verifier, None).with_event_log(events))
+    Ok(Part::new(host, store, service, verifier, None)?.with_event_log(events))
 }

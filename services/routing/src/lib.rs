@@ -267,8 +267,8 @@ pub async fn build(
     });
     let seeds = rules::parse_rules(rules::GUANGYUAN_RULES).map_err(Error::internal)?;
     let service = CaseServiceServer::new(api::RoutingApi::new(Arc::clone(&core)));
-    let part =
-        Part::new(host, store.clone(), service, verifier, Some(&MIGRATIONS)).with_event_log(events);
+    let part = Part::new(host, store.clone(), service, verifier, Some(&MIGRATIONS))?
+        .with_event_log(events);
     if settings.intake_url.is_none() {
         tracing::warn!("no intake address (ZHENGQI_INTAKE_URL): routing will open no cases");
     }

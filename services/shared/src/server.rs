@@ -16,6 +16,8 @@ use tokio::net::TcpListener;
 use tonic::body::Body;
 use tonic::server::NamedService;
 use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+use tower::util::BoxCloneSyncService;
 
 use crate::auth::{Principal, Verifier, bearer_token};
 use crate::error::Error;
@@ -88,43 +90,24 @@ impl Host {
         self.ops_addr
     }
 
-    /// Serves `service` until `shutdown`. Health answers NOT_SERVING, and every other
+    /// Serves `stack` until `shutdown`. Health answers NOT_SERVING, and every other
     /// call UNAVAILABLE, until `prepare` (the migrations) has finished.
-    pub async fn serve<S, F>(
-        self,
-        service: S,
-        verifier: Verifier,
-        prepare: F,
-        shutdown: Shutdown,
-    ) -> Result<(), Error>
+    async fn serve<F>(self, stack: Stack, prepare: F, shutdown: Shutdown) -> Result<(), Error>
     where
-        S: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
-            + NamedService
-            + Clone
-            + Send
-            + Sync
-            + 'static,
-        S::Future: Send + 'static,
         F: Future<Output = Result<(), Error>>,
     {
-        let (health, health_service) = tonic_health::server::health_reporter();
+        let Stack {
+            service,
+            health,
+            ready,
+            name,
+        } = stack;
         health
             .set_service_status("", ServingStatus::NotServing)
             .await;
         health
-            .set_service_status(S::NAME, ServingStatus::NotServing)
+            .set_service_status(name, ServingStatus::NotServing)
             .await;
-        let reflection_v1 = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(zhengqi_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1()
-            .map_err(Error::internal)?;
-        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(zhengqi_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1alpha()
-            .map_err(Error::internal)?;
-        let ready = Arc::new(AtomicBool::new(false));
 
         if let Some(ops) = self.ops_listener {
             let ready = Arc::clone(&ready);
@@ -152,20 +135,17 @@ impl Host {
             });
         }
 
-        let router = tonic::transport::Server::builder()
-            .layer(MetricsLayer::new(self.part))
-            .layer(AuthLayer::new(verifier, Arc::clone(&ready)))
-            .add_service(health_service)
-            .add_service(reflection_v1)
-            .add_service(reflection_v1alpha)
-            .add_service(service);
         // Without TCP_NODELAY a unary reply's trailers wait for the peer's delayed ACK
         // (Nagle): about 40 ms on every call.
         let incoming =
             tonic::transport::server::TcpIncoming::from(self.listener).with_nodelay(Some(true));
         let stopping = shutdown.clone();
         let server = tokio::spawn(
-            router.serve_with_incoming_shutdown(incoming, async move { stopping.wait().await }),
+            tonic::transport::Server::builder().serve_with_incoming_shutdown(
+                service,
+                incoming,
+                async move { stopping.wait().await },
+            ),
         );
 
         if let Err(error) = prepare.await {
@@ -177,12 +157,110 @@ impl Host {
         ready.store(true, Ordering::Release);
         health.set_service_status("", ServingStatus::Serving).await;
         health
-            .set_service_status(S::NAME, ServingStatus::Serving)
+            .set_service_status(name, ServingStatus::Serving)
             .await;
         tracing::info!(part = self.part, addr = %self.addr, "serving");
 
         let result = server.await.map_err(Error::internal)?;
         result.map_err(|e| Error::internal(format!("{}: server failed: {e}", self.part)))
+    }
+}
+
+/// `routes` with server reflection (v1 and v1alpha) of every contract and of
+/// the health service.
+pub fn with_reflection(routes: tonic::service::Routes) -> Result<tonic::service::Routes, Error> {
+    let v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(zhengqi_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(Error::internal)?;
+    let v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(zhengqi_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()
+        .map_err(Error::internal)?;
+    Ok(routes.add_service(v1).add_service(v1alpha))
+}
+
+/// A part's whole gRPC stack as one tower service: metrics, the token check,
+/// health, reflection and the service itself, exactly what its listener
+/// serves. A gateway in the same process (`zhengqi up`) calls it directly, so
+/// a call crosses no second HTTP/2 connection; the service still verifies the
+/// token and applies its data scope as it does for a call over the network.
+#[derive(Clone)]
+pub struct InProcess(BoxCloneSyncService<http::Request<Body>, http::Response<Body>, Infallible>);
+
+impl InProcess {
+    /// `service` (a part's stack, or any gRPC service) for callers in this process.
+    pub fn new<S>(service: S) -> InProcess
+    where
+        S: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        InProcess(BoxCloneSyncService::new(service))
+    }
+}
+
+impl std::fmt::Debug for InProcess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("InProcess")
+    }
+}
+
+impl tower::Service<http::Request<Body>> for InProcess {
+    type Response = http::Response<Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<http::Response<Body>, Infallible>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        self.0.call(request)
+    }
+}
+
+/// What a part serves, built once: the stack, its health reporter, and
+/// whether the migrations have finished.
+struct Stack {
+    service: InProcess,
+    health: HealthReporter,
+    ready: Arc<AtomicBool>,
+    /// The service's full name, e.g. `zhengqi.intake.v1.IntakeService`.
+    name: &'static str,
+}
+
+impl Stack {
+    fn new<S>(part: &'static str, service: S, verifier: Verifier) -> Result<Stack, Error>
+    where
+        S: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
+            + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        let (health, health_service) = tonic_health::server::health_reporter();
+        let ready = Arc::new(AtomicBool::new(false));
+        let routes = with_reflection(tonic::service::Routes::new(health_service))?
+            .add_service(service)
+            .prepare();
+        let service = tower::ServiceBuilder::new()
+            .layer(MetricsLayer::new(part))
+            .layer(AuthLayer::new(verifier, Arc::clone(&ready)))
+            .service(routes);
+        Ok(Stack {
+            service: InProcess::new(service),
+            health,
+            ready,
+            name: S::NAME,
+        })
     }
 }
 
@@ -276,8 +354,9 @@ where
 pub struct Part<S> {
     host: Host,
     store: Store,
-    service: S,
-    verifier: Verifier,
+    stack: Stack,
+    /// The service's type, served inside `stack`.
+    service: std::marker::PhantomData<fn() -> S>,
     migrations: Option<&'static Migrations>,
     background: Vec<BoxFuture<'static, ()>>,
     events: Option<Arc<EventLog>>,
@@ -299,16 +378,22 @@ where
         service: S,
         verifier: Verifier,
         migrations: Option<&'static Migrations>,
-    ) -> Self {
-        Self {
+    ) -> Result<Self, Error> {
+        let stack = Stack::new(host.part, service, verifier)?;
+        Ok(Self {
             host,
             store,
-            service,
-            verifier,
+            stack,
+            service: std::marker::PhantomData,
             migrations,
             background: Vec::new(),
             events: None,
-        }
+        })
+    }
+
+    /// The part's stack, for a caller in the same process.
+    pub fn in_process(&self) -> InProcess {
+        self.stack.service.clone()
     }
 
     /// The service's event log, whose watch streams end when the service stops.
@@ -361,10 +446,7 @@ where
             }
             Ok(())
         };
-        let result = self
-            .host
-            .serve(self.service, self.verifier, prepare, shutdown)
-            .await;
+        let result = self.host.serve(self.stack, prepare, shutdown).await;
         self.store.close().await;
         result
     }
