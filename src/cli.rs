@@ -15,7 +15,7 @@ use zhengqi_shared::reference::Directory;
 use zhengqi_shared::shutdown::Shutdown;
 use zhengqi_shared::storage::Store;
 
-use crate::suite::{self, DEV_ISSUER, SERVICES, SuiteOptions};
+use crate::suite::{self, DEV_ISSUER, SuiteOptions};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -397,27 +397,7 @@ async fn serve(part: Part, file: Option<&Path>) -> Result<(), Error> {
     let shutdown = Shutdown::new();
     shutdown.on_signals();
     if part == Part::Gateway {
-        let upstreams = &config.upstreams;
-        let addresses = [
-            &upstreams.intake,
-            &upstreams.routing,
-            &upstreams.policy,
-            &upstreams.evaluation,
-            &upstreams.scoring,
-        ];
-        let upstreams = SERVICES
-            .iter()
-            .zip(addresses)
-            .filter_map(|((_, service), address)| {
-                address.as_ref().map(|list| {
-                    let replicas = list
-                        .split(',')
-                        .map(|a| a.trim().to_owned())
-                        .filter(|a| !a.is_empty());
-                    (service.to_string(), replicas.collect())
-                })
-            })
-            .collect();
+        let upstreams = suite::service_upstreams(&config.upstreams.services());
         let audit = zhengqi_gateway::audit::AuditSettings::new(suite::sqlite_url(
             &config.data,
             "gateway-audit",

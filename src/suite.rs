@@ -14,7 +14,7 @@ use zhengqi_gateway::limits::RateLimit;
 use zhengqi_gateway::{GatewayConfig, GatewaySettings};
 use zhengqi_shared::Error;
 use zhengqi_shared::auth::{AuthConfig, DEFAULT_AUDIENCE, DevIssuer, Signer, Verifier};
-use zhengqi_shared::config::{GatewayLimits, PartConfig};
+use zhengqi_shared::config::{GatewayLimits, PartConfig, ServiceUrls};
 use zhengqi_shared::events::{TokenSource, service_tokens};
 use zhengqi_shared::reference::Directory;
 use zhengqi_shared::shutdown::Shutdown;
@@ -82,6 +82,17 @@ pub fn sqlite_url(data: &Path, name: &str) -> String {
     )
 }
 
+/// Each configured service's replicas by full service name, as the gateway takes them.
+pub fn service_upstreams(urls: &ServiceUrls) -> BTreeMap<String, Vec<String>> {
+    urls.by_part()
+        .into_iter()
+        .filter_map(|(part, replicas)| {
+            let (_, service) = SERVICES.iter().find(|(name, _)| *name == part)?;
+            Some((service.to_string(), replicas))
+        })
+        .collect()
+}
+
 /// The gateway's settings from configuration; `default_audit` keeps the audit
 /// when no audit store is configured.
 pub fn gateway_settings(
@@ -127,7 +138,15 @@ pub fn gateway_settings(
             .map_or(defaults.health_interval, Duration::from_secs_f64),
         cors_origins: limits.cors_origins.clone(),
         audit,
-        deployments: Vec::new(),
+        deployments: limits
+            .deployments
+            .iter()
+            .map(|d| zhengqi_gateway::Deployment {
+                name: d.name.clone(),
+                jurisdictions: d.jurisdictions.clone(),
+                upstreams: service_upstreams(&d.upstreams),
+            })
+            .collect(),
         in_process: BTreeMap::new(),
     }
 }

@@ -11,10 +11,11 @@ use std::time::Duration;
 
 use common::*;
 use gateway_support::*;
-use zhengqi_gateway::{Deployment, GatewaySettings};
+use zhengqi::suite::{SERVICES, gateway_settings};
 use zhengqi_proto::zhengqi::intake::v1 as intake;
 use zhengqi_proto::zhengqi::intake::v1::intake_service_client::IntakeServiceClient;
 use zhengqi_shared::auth::{Role, TokenRequest};
+use zhengqi_shared::config::Config;
 
 /// The appeals `client` lists for `token`, as (jurisdiction, title).
 async fn listed(
@@ -40,14 +41,18 @@ async fn a_countys_calls_reach_only_its_own_deployment() {
     // The county trusts the same identity provider as the city.
     let city_auth = city.auth_config();
     let county = TestSuite::start_with(|options| options.auth = Some(city_auth)).await;
-    let settings = GatewaySettings {
-        deployments: vec![Deployment {
-            name: "wangcang".to_owned(),
-            jurisdictions: vec!["510821".to_owned()],
-            upstreams: upstreams_of(&county),
-        }],
-        ..GatewaySettings::default()
-    };
+    // The table of deployments as an operator writes it in the configuration file.
+    let mut file = "[[gateway.deployments]]\nname = \"wangcang\"\njurisdictions = [\"510821\"]\n\
+                    [gateway.deployments.upstreams]\n"
+        .to_owned();
+    for (part, _) in SERVICES {
+        file += &format!("{part} = \"http://{}\"\n", county.suite.service_addrs[part]);
+    }
+    let path = city.data.path().join("gateway.toml");
+    std::fs::write(&path, file).unwrap();
+    let config = Config::load_with(Some(&path), |_| None).expect("the file is read");
+    let settings = gateway_settings(&config.gateway, None);
+    assert_eq!(settings.deployments[0].upstreams, upstreams_of(&county));
     let gateway = TestGateway::start(&city, settings, Duration::from_secs(10), &[]).await;
     let mut front = gateway.intake().await;
     let county_official = city.token(TokenRequest {

@@ -58,6 +58,60 @@ pub struct GatewayLimits {
     pub audit_database_schema: Option<String>,
     /// Days audit records are kept. `ZHENGQI_GATEWAY_AUDIT_RETENTION_DAYS`, default 180.
     pub audit_retention_days: Option<u64>,
+    /// Other deployments behind the gateway (a county that runs its own), each
+    /// owning its jurisdictions; this deployment's `[upstreams]` own the rest.
+    /// In the configuration file only (`[[gateway.deployments]]`).
+    pub deployments: Vec<DeploymentSettings>,
+}
+
+/// One other deployment behind the gateway: the jurisdictions whose data it
+/// holds, and where its services answer.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeploymentSettings {
+    /// For logs and metrics, e.g. `wangcang`.
+    pub name: String,
+    /// GB/T 2260 codes it owns, e.g. `["510821"]`.
+    pub jurisdictions: Vec<String>,
+    /// Its services' addresses, as in `[upstreams]`: `intake = "http://…"`, several
+    /// replicas separated by commas.
+    pub upstreams: ServiceUrls,
+}
+
+/// Where each service of a deployment answers; several replicas separated by commas.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServiceUrls {
+    pub intake: Option<String>,
+    pub routing: Option<String>,
+    pub policy: Option<String>,
+    pub evaluation: Option<String>,
+    pub scoring: Option<String>,
+}
+
+impl ServiceUrls {
+    /// Each service's replicas by part name (`intake`), for the services that are set.
+    pub fn by_part(&self) -> Vec<(&'static str, Vec<String>)> {
+        [
+            ("intake", &self.intake),
+            ("routing", &self.routing),
+            ("policy", &self.policy),
+            ("evaluation", &self.evaluation),
+            ("scoring", &self.scoring),
+        ]
+        .into_iter()
+        .filter_map(|(part, urls)| {
+            let replicas: Vec<String> = urls
+                .as_deref()?
+                .split(',')
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .map(str::to_owned)
+                .collect();
+            (!replicas.is_empty()).then_some((part, replicas))
+        })
+        .collect()
+    }
 }
 
 impl Default for Config {
@@ -125,6 +179,19 @@ pub struct Upstreams {
     pub timeout: Duration,
 }
 
+impl Upstreams {
+    /// The services' addresses without the timeout.
+    pub fn services(&self) -> ServiceUrls {
+        ServiceUrls {
+            intake: self.intake.clone(),
+            routing: self.routing.clone(),
+            policy: self.policy.clone(),
+            evaluation: self.evaluation.clone(),
+            scoring: self.scoring.clone(),
+        }
+    }
+}
+
 mod seconds {
     use std::time::Duration;
 
@@ -149,6 +216,8 @@ pub enum ConfigError {
     },
     #[error("environment variable {name}: {message}")]
     Env { name: &'static str, message: String },
+    #[error("configuration {field}: {message}")]
+    Invalid { field: String, message: String },
 }
 
 impl Config {
@@ -295,6 +364,48 @@ impl Config {
         if self.upstreams.timeout.is_zero() {
             self.upstreams.timeout = Duration::from_secs(30);
         }
+        self.check_deployments()
+    }
+
+    /// Each deployment named, with services, owning jurisdictions no other one owns.
+    fn check_deployments(&self) -> Result<(), ConfigError> {
+        let mut owners = std::collections::HashMap::new();
+        for (i, deployment) in self.gateway.deployments.iter().enumerate() {
+            let field = |name: &str| format!("gateway.deployments[{i}].{name}");
+            let invalid = |name: &str, message: String| ConfigError::Invalid {
+                field: field(name),
+                message,
+            };
+            if deployment.name.trim().is_empty() {
+                return Err(invalid("name", "must name the deployment".to_owned()));
+            }
+            if deployment.jurisdictions.is_empty() {
+                return Err(invalid(
+                    "jurisdictions",
+                    "must list the jurisdiction codes the deployment owns".to_owned(),
+                ));
+            }
+            for code in &deployment.jurisdictions {
+                if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(invalid(
+                        "jurisdictions",
+                        format!("{code:?} is not a six-digit jurisdiction code"),
+                    ));
+                }
+                if let Some(other) = owners.insert(code.as_str(), deployment.name.as_str()) {
+                    return Err(invalid(
+                        "jurisdictions",
+                        format!("{code} is owned by {other} already"),
+                    ));
+                }
+            }
+            if deployment.upstreams.by_part().is_empty() {
+                return Err(invalid(
+                    "upstreams",
+                    "must give the address of at least one service".to_owned(),
+                ));
+            }
+        }
         Ok(())
     }
 }
@@ -342,6 +453,59 @@ mod tests {
         assert_eq!(config.database_url.as_deref(), Some("sqlite://file.db"));
         assert_eq!(config.auth.issuer.as_deref(), Some("https://id.example"));
         assert_eq!(config.auth.leeway_s, 10);
+    }
+
+    #[test]
+    fn the_example_file_is_read_whole() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/zhengqi.example.toml");
+        let config = Config::load_with(Some(&path), |_| None).unwrap();
+        let [county] = config.gateway.deployments.as_slice() else {
+            panic!("one other deployment: {:?}", config.gateway.deployments);
+        };
+        assert_eq!(county.jurisdictions, ["510821"]);
+        assert_eq!(county.upstreams.by_part()[0].0, "intake");
+        assert!(config.gateway.rate_per_s.is_some());
+    }
+
+    #[test]
+    fn a_deployment_that_owns_a_bad_or_taken_jurisdiction_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("zhengqi.toml");
+        let deployment = |name: &str, code: &str| {
+            format!(
+                "[[gateway.deployments]]\nname = \"{name}\"\njurisdictions = [\"{code}\"]\n\
+                 [gateway.deployments.upstreams]\nintake = \"http://{name}:50051, http://{name}-2:50051\"\n"
+            )
+        };
+        std::fs::write(&path, deployment("wangcang", "510821")).unwrap();
+        let config = Config::load_with(Some(&path), |_| None).unwrap();
+        assert_eq!(
+            config.gateway.deployments[0].upstreams.by_part(),
+            [(
+                "intake",
+                vec![
+                    "http://wangcang:50051".to_owned(),
+                    "http://wangcang-2:50051".to_owned()
+                ]
+            )]
+        );
+
+        std::fs::write(&path, deployment("wangcang", "5108")).unwrap();
+        let error = Config::load_with(Some(&path), |_| None).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("gateway.deployments[0].jurisdictions"),
+            "{error}"
+        );
+        let two = deployment("wangcang", "510821") + &deployment("cangxi", "510821");
+        std::fs::write(&path, two).unwrap();
+        let error = Config::load_with(Some(&path), |_| None).unwrap_err();
+        assert!(
+            error.to_string().contains("gateway.deployments[1]")
+                && error.to_string().contains("owned by wangcang"),
+            "{error}"
+        );
     }
 
     #[test]
