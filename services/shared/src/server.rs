@@ -225,6 +225,82 @@ impl tower::Service<http::Request<Body>> for InProcess {
     }
 }
 
+/// The calls a part's stack is answering for callers in its own process, so
+/// the part finishes them before it closes its store, and refuses new ones
+/// once it is stopping, as its listener does.
+#[derive(Default)]
+struct InProcessCalls {
+    count: std::sync::atomic::AtomicUsize,
+    stopping: AtomicBool,
+    idle: tokio::sync::Notify,
+}
+
+/// One in-process call under way; counted until dropped.
+struct InProcessCall(Arc<InProcessCalls>);
+
+impl Drop for InProcessCall {
+    fn drop(&mut self) {
+        if self.0.count.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
+impl InProcessCalls {
+    /// Refuses new calls, then waits up to `limit` for those under way.
+    async fn stop(&self, limit: std::time::Duration) {
+        self.stopping.store(true, Ordering::Release);
+        let finished = async {
+            loop {
+                let idle = self.idle.notified();
+                if self.count.load(Ordering::Acquire) == 0 {
+                    return;
+                }
+                idle.await;
+            }
+        };
+        if tokio::time::timeout(limit, finished).await.is_err() {
+            tracing::warn!("calls from within the process still running at shutdown");
+        }
+    }
+}
+
+/// A part's stack as its in-process callers get it: counted, and refused
+/// with UNAVAILABLE once the part is stopping.
+#[derive(Clone)]
+struct Counted {
+    inner: InProcess,
+    calls: Arc<InProcessCalls>,
+}
+
+impl tower::Service<http::Request<Body>> for Counted {
+    type Response = http::Response<Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<http::Response<Body>, Infallible>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        self.calls.count.fetch_add(1, Ordering::AcqRel);
+        let call = InProcessCall(Arc::clone(&self.calls));
+        if self.calls.stopping.load(Ordering::Acquire) {
+            let status = tonic::Status::unavailable("stopping");
+            return Box::pin(async move {
+                drop(call);
+                Ok(status.into_http())
+            });
+        }
+        let future = self.inner.call(request);
+        Box::pin(async move {
+            let response = future.await;
+            drop(call);
+            response
+        })
+    }
+}
+
 /// What a part serves, built once: the stack, its health reporter, and
 /// whether the migrations have finished.
 struct Stack {
@@ -355,6 +431,7 @@ pub struct Part<S> {
     host: Host,
     store: Store,
     stack: Stack,
+    in_process_calls: Arc<InProcessCalls>,
     /// The service's type, served inside `stack`.
     service: std::marker::PhantomData<fn() -> S>,
     migrations: Option<&'static Migrations>,
@@ -384,6 +461,7 @@ where
             host,
             store,
             stack,
+            in_process_calls: Arc::default(),
             service: std::marker::PhantomData,
             migrations,
             background: Vec::new(),
@@ -391,9 +469,14 @@ where
         })
     }
 
-    /// The part's stack, for a caller in the same process.
+    /// The part's stack, for a caller in the same process. The part finishes
+    /// the calls made through it before closing its store when it stops, and
+    /// answers later ones UNAVAILABLE.
     pub fn in_process(&self) -> InProcess {
-        self.stack.service.clone()
+        InProcess::new(Counted {
+            inner: self.stack.service.clone(),
+            calls: Arc::clone(&self.in_process_calls),
+        })
     }
 
     /// The service's event log, whose watch streams end when the service stops.
@@ -447,7 +530,79 @@ where
             Ok(())
         };
         let result = self.host.serve(self.stack, prepare, shutdown).await;
+        self.in_process_calls
+            .stop(std::time::Duration::from_secs(10))
+            .await;
         self.store.close().await;
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use tower::ServiceExt;
+
+    use super::*;
+
+    /// Answers every call OK after `delay`.
+    #[derive(Clone)]
+    struct Slow(Duration);
+
+    impl tower::Service<http::Request<Body>> for Slow {
+        type Response = http::Response<Body>;
+        type Error = Infallible;
+        type Future = BoxFuture<'static, Result<http::Response<Body>, Infallible>>;
+
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, _: http::Request<Body>) -> Self::Future {
+            let delay = self.0;
+            Box::pin(async move {
+                tokio::time::sleep(delay).await;
+                Ok(http::Response::new(Body::empty()))
+            })
+        }
+    }
+
+    fn grpc_status(response: &http::Response<Body>) -> Option<&str> {
+        response
+            .headers()
+            .get("grpc-status")
+            .and_then(|v| v.to_str().ok())
+    }
+
+    #[tokio::test]
+    async fn a_stopping_part_finishes_the_calls_from_its_process_and_refuses_new_ones() {
+        let calls = Arc::new(InProcessCalls::default());
+        let stack = InProcess::new(Counted {
+            inner: InProcess::new(Slow(Duration::from_millis(300))),
+            calls: Arc::clone(&calls),
+        });
+        let under_way = tokio::spawn(stack.clone().oneshot(http::Request::new(Body::empty())));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+
+        let started = Instant::now();
+        calls.stop(Duration::from_secs(5)).await;
+        assert!(
+            started.elapsed() >= Duration::from_millis(200),
+            "stop waited for the call under way"
+        );
+        let answered = under_way.await.unwrap().unwrap();
+        assert_eq!(grpc_status(&answered), None, "the call under way succeeded");
+
+        let refused = stack
+            .oneshot(http::Request::new(Body::empty()))
+            .await
+            .unwrap();
+        assert_eq!(
+            grpc_status(&refused),
+            Some("14"),
+            "UNAVAILABLE once stopping"
+        );
+        assert_eq!(calls.count.load(Ordering::Acquire), 0);
     }
 }
