@@ -27,7 +27,7 @@ use zhengqi_shared::Error;
 use zhengqi_shared::auth::{Principal, Role, Verifier, bearer_token};
 use zhengqi_shared::metrics;
 use zhengqi_shared::storage::{
-    Filter, Migrations, SqlValue, Statement, Store, native, now_micros, statement_chunks,
+    Backend, Filter, Migrations, SqlValue, Statement, Store, native, now_micros, statement_chunks,
     value_rows,
 };
 
@@ -61,6 +61,22 @@ const BATCH: usize = 512;
 /// is read by people, a moment later is soon enough, and fewer, larger
 /// transactions leave the cores to the calls.
 const LINGER: Duration = Duration::from_millis(50);
+/// How often the writer copies new calls' subjects and methods into the
+/// tables an admin's read by subject or method uses (SQLite; a read brings
+/// them up to date itself).
+const INDEX_EVERY: Duration = Duration::from_secs(2);
+
+/// On SQLite: copies the calls written since the last time into
+/// `gateway_audit_by_sub` and `gateway_audit_by_method`, sorted, in one
+/// transaction with the mark of how far they go. (On PostgreSQL a trigger
+/// fills them with each insert.)
+const CATCH_UP: [&str; 3] = [
+    "INSERT INTO gateway_audit_by_sub (sub, id) SELECT sub, id FROM gateway_audit \
+     WHERE id > (SELECT upto FROM gateway_audit_indexed) ORDER BY sub, id",
+    "INSERT INTO gateway_audit_by_method (method, id) SELECT method, id FROM gateway_audit \
+     WHERE id > (SELECT upto FROM gateway_audit_indexed) ORDER BY method, id",
+    "UPDATE gateway_audit_indexed SET upto = max(upto, (SELECT COALESCE(MAX(id), 0) FROM gateway_audit))",
+];
 
 impl AuditSettings {
     pub fn new(database_url: impl Into<String>) -> Self {
@@ -299,6 +315,18 @@ impl AuditStore {
                     .name("audit-writer".into())
                     .spawn(move || {
                         let mut batch = Vec::with_capacity(BATCH);
+                        let mut indexed = std::time::Instant::now();
+                        let catch_up = |conn: &mut native::WriterConnection| {
+                            let caught_up = conn.transaction().map_err(Error::from).and_then(|tx| {
+                                for sql in CATCH_UP {
+                                    tx.execute(sql, [])?;
+                                }
+                                Ok(tx.commit()?)
+                            });
+                            if let Err(error) = caught_up {
+                                tracing::error!(%error, "audit: indexing by subject and method failed");
+                            }
+                        };
                         while native::recv_batch(&mut receiver, &mut batch, BATCH, LINGER) {
                             let written = conn.transaction().map_err(Error::from).and_then(|tx| {
                                 for statement in insert_statements(&batch) {
@@ -308,7 +336,12 @@ impl AuditStore {
                             });
                             not_written(written, batch.len());
                             batch.clear();
+                            if indexed.elapsed() >= INDEX_EVERY {
+                                catch_up(&mut conn);
+                                indexed = std::time::Instant::now();
+                            }
                         }
+                        catch_up(&mut conn);
                         let _ = done.send(());
                     })
                     .map_err(|e| Error::internal(format!("cannot start the audit writer: {e}")))?;
@@ -345,13 +378,38 @@ impl AuditStore {
         Ok(())
     }
 
+    /// Brings the tables by subject and by method up to date (SQLite; on
+    /// PostgreSQL they always are).
+    async fn catch_up(&self) -> Result<(), Error> {
+        if self.store.backend() != Backend::Sqlite {
+            return Ok(());
+        }
+        let mut tx = self.store.begin_write().await?;
+        for sql in CATCH_UP {
+            sqlx::query(sql).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Deletes the records older than `retention`; how many went.
     pub async fn prune(&self, retention: Duration) -> Result<u64, Error> {
         let cutoff = now_micros() - retention.as_micros() as i64;
+        let mut tx = self.store.begin_write().await?;
+        for table in ["gateway_audit_by_sub", "gateway_audit_by_method"] {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE id IN \
+                 (SELECT id FROM gateway_audit WHERE call_time < $1)"
+            )))
+            .bind(cutoff)
+            .execute(&mut *tx)
+            .await?;
+        }
         let done = sqlx::query("DELETE FROM gateway_audit WHERE call_time < $1")
             .bind(cutoff)
-            .execute(self.store.pool())
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(done.rows_affected())
     }
 
@@ -370,32 +428,53 @@ impl AuditStore {
 
     /// Newest first, `page_size` at most, after the `page_token` of an earlier page.
     pub async fn list(&self, query: &AuditQuery) -> Result<(Vec<AuditRecord>, String), Error> {
+        let sub = query.sub.as_ref().filter(|s| !s.is_empty());
+        let method = query.method.as_ref().filter(|s| !s.is_empty());
+        let since = parse_time("since", query.since.as_deref())?;
+        let until = parse_time("until", query.until.as_deref())?;
+        let after: Option<i64> = match query.page_token.as_ref().filter(|s| !s.is_empty()) {
+            Some(token) => Some(
+                token
+                    .parse()
+                    .map_err(|_| Error::invalid("pageToken", "not a page token of this list"))?,
+            ),
+            None => None,
+        };
+        if sub.is_some() || method.is_some() {
+            self.catch_up().await?;
+        }
+        // A read by subject (or method) walks that subject's calls, newest first.
+        let mut from = "gateway_audit a".to_owned();
+        let mut order = "a.id";
         let mut filter = Filter::new();
-        if let Some(sub) = query.sub.as_ref().filter(|s| !s.is_empty()) {
-            filter.eq("sub", SqlValue::Text(sub.clone()));
+        if let Some(sub) = sub {
+            from.push_str(" JOIN gateway_audit_by_sub s ON s.id = a.id");
+            order = "s.id";
+            filter.eq("s.sub", SqlValue::Text(sub.clone()));
         }
-        if let Some(method) = query.method.as_ref().filter(|s| !s.is_empty()) {
-            filter.eq("method", SqlValue::Text(method.clone()));
+        if let Some(method) = method {
+            from.push_str(" JOIN gateway_audit_by_method m ON m.id = a.id");
+            if sub.is_none() {
+                order = "m.id";
+            }
+            filter.eq("m.method", SqlValue::Text(method.clone()));
         }
-        if let Some(since) = parse_time("since", query.since.as_deref())? {
-            filter.and(|p| format!("call_time >= {}", p(SqlValue::Int(since))));
+        if let Some(since) = since {
+            filter.and(|p| format!("a.call_time >= {}", p(SqlValue::Int(since))));
         }
-        if let Some(until) = parse_time("until", query.until.as_deref())? {
-            filter.and(|p| format!("call_time < {}", p(SqlValue::Int(until))));
+        if let Some(until) = until {
+            filter.and(|p| format!("a.call_time < {}", p(SqlValue::Int(until))));
         }
-        if let Some(token) = query.page_token.as_ref().filter(|s| !s.is_empty()) {
-            let after: i64 = token
-                .parse()
-                .map_err(|_| Error::invalid("pageToken", "not a page token of this list"))?;
-            filter.and(|p| format!("id < {}", p(SqlValue::Int(after))));
+        if let Some(after) = after {
+            filter.and(|p| format!("{order} < {}", p(SqlValue::Int(after))));
         }
         let size = match query.page_size {
             None | Some(0) => 100,
             Some(n) => n.min(1000),
         };
         let sql = format!(
-            "SELECT id, call_time, sub, roles, jurisdiction, method, target_jurisdiction, \
-             code, latency_us FROM gateway_audit{} ORDER BY id DESC LIMIT {}",
+            "SELECT a.id, a.call_time, a.sub, a.roles, a.jurisdiction, a.method, \
+             a.target_jurisdiction, a.code, a.latency_us FROM {from}{} ORDER BY {order} DESC LIMIT {}",
             filter.where_clause(),
             size + 1
         );
@@ -569,6 +648,74 @@ mod tests {
             target_jurisdiction: "510821".into(),
             code: 0,
             latency_us: 120,
+        }
+    }
+
+    #[tokio::test]
+    async fn reads_by_subject_and_method_see_every_call_and_pages_follow_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("audit.db").display());
+        let store = AuditStore::open(&AuditSettings::new(url)).await.unwrap();
+        let now = now_micros();
+        let mut records: Vec<_> = (0..5).map(|i| record(now + i, "a")).collect();
+        records.push(record(now + 10, "b"));
+        records[1].method = "/zhengqi.intake.v1.IntakeService/ListAppeals".into();
+        store.insert(&records[..3]).await.unwrap();
+        // Read once, then more calls: the read after them sees them too.
+        let query = |sub: &str, method: &str, page_token: &str| AuditQuery {
+            sub: Some(sub.into()),
+            method: Some(method.into()),
+            page_size: Some(2),
+            page_token: Some(page_token.into()),
+            ..AuditQuery::default()
+        };
+        let (first, _) = store.list(&query("a", "", "")).await.unwrap();
+        assert_eq!(first.len(), 2);
+        store.insert(&records[3..]).await.unwrap();
+        let mut seen = Vec::new();
+        let mut token = String::new();
+        loop {
+            let (page, next) = store.list(&query("a", "", &token)).await.unwrap();
+            seen.extend(page.iter().map(|r| r.time - now));
+            if next.is_empty() {
+                break;
+            }
+            token = next;
+        }
+        assert_eq!(seen, [4, 3, 2, 1, 0], "a's calls, newest first, over pages");
+        let (b, _) = store.list(&query("b", "", "")).await.unwrap();
+        assert_eq!(b.len(), 1);
+        let (lists, _) = store
+            .list(&query(
+                "",
+                "/zhengqi.intake.v1.IntakeService/ListAppeals",
+                "",
+            ))
+            .await
+            .unwrap();
+        assert_eq!(lists.iter().map(|r| r.time - now).collect::<Vec<_>>(), [1]);
+        let (both, _) = store
+            .list(&query(
+                "b",
+                "/zhengqi.intake.v1.IntakeService/ListAppeals",
+                "",
+            ))
+            .await
+            .unwrap();
+        assert!(both.is_empty());
+
+        // What retention deletes leaves no trace in the tables by subject and method.
+        let day = 24 * 3600 * 1_000_000i64;
+        store.insert(&[record(now - 200 * day, "a")]).await.unwrap();
+        store.list(&query("a", "", "")).await.unwrap();
+        assert_eq!(store.prune(DEFAULT_RETENTION).await.unwrap(), 1);
+        for table in ["gateway_audit_by_sub", "gateway_audit_by_method"] {
+            let (count,): (i64,) =
+                sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+                    .fetch_one(store.store.pool())
+                    .await
+                    .unwrap();
+            assert_eq!(count, 6, "{table}");
         }
     }
 
