@@ -105,19 +105,22 @@ pub async fn run(args: BenchArgs) -> Result<(), Error> {
 
     progress("idle `zhengqi up`: starting it and waiting until it is idle");
     let idle_rss = idle_rss_of_up().await;
-    progress("echo: grpc.health.v1.Health/Check on a bare tonic server");
+    next_scenario("echo: grpc.health.v1.Health/Check on a bare tonic server").await;
     let echo = echo_scenario(&load).await?;
-    progress("direct: SubmitAppeal at intake's own address (fresh suite)");
+    next_scenario("direct: SubmitAppeal at intake's own address (fresh suite)").await;
     let direct = intake_scenario(&load, Route::Direct, &enterprises).await?;
-    progress("gateway: SubmitAppeal through the gateway, as `zhengqi up` runs it (fresh suite)");
+    next_scenario(
+        "gateway: SubmitAppeal through the gateway, as `zhengqi up` runs it (fresh suite)",
+    )
+    .await;
     let gateway = intake_scenario(&load, Route::Gateway, &enterprises).await?;
-    progress(
+    next_scenario(
         "gateway over the network: SubmitAppeal through the gateway to intake's own port (fresh suite)",
-    );
+    ).await;
     let network = intake_scenario(&load, Route::GatewayNetwork, &enterprises).await?;
-    progress(
+    next_scenario(
         "HTTP/JSON: POST /v1/appeals through the gateway, as the city portal calls it (fresh suite)",
-    );
+    ).await;
     let http = intake_scenario(&load, Route::Http, &enterprises).await?;
 
     report(
@@ -133,9 +136,9 @@ pub async fn run(args: BenchArgs) -> Result<(), Error> {
         &idle_rss,
     );
     if args.latency_rate > 0 {
-        progress(
+        next_scenario(
             "added latency: paced SubmitAppeal, straight at intake and then through the gateway (fresh suite)",
-        );
+        ).await;
         let (direct, gateway) =
             paced_latency(args.latency_rate, load.duration, &enterprises).await?;
         println!();
@@ -166,9 +169,9 @@ pub async fn run(args: BenchArgs) -> Result<(), Error> {
         );
     }
     if args.case_rate > 0 {
-        progress(
+        next_scenario(
             "appeal to case: paced SubmitAppeal through the gateway while following routing's events (fresh suite)",
-        );
+        ).await;
         let cases = case_scenario(args.case_rate, load.duration, &enterprises).await?;
         cases.report(args.case_rate, load.duration);
     }
@@ -472,6 +475,18 @@ async fn case_scenario(
 
 fn progress(what: &str) {
     eprintln!("zhengqi bench: {what}");
+}
+
+/// How long the machine is left alone between scenarios.
+const SETTLE: Duration = Duration::from_secs(2);
+
+/// Announces the next scenario once what the ones before it wrote is on disk
+/// (`sync`) and a moment has passed, so their files' write-back does not land
+/// in its window.
+async fn next_scenario(what: &str) {
+    let _ = tokio::task::spawn_blocking(|| Command::new("sync").status()).await;
+    tokio::time::sleep(SETTLE).await;
+    progress(what);
 }
 
 /// How hard and how long each scenario pushes.
