@@ -2,7 +2,10 @@
 //! roles, home jurisdiction), which method, which jurisdiction it was about,
 //! the status it ended with and how long it took — kept in the gateway's own
 //! append-only store. A call hands its record to a bounded queue and goes on;
-//! one writer inserts the queue in batches. When the queue is full (the store
+//! one writer inserts the queue in batches, into a table indexed by time. Who
+//! called and which method are looked up in tables of their own, which the
+//! writer fills in bulk every few seconds on SQLite (a read catches them up
+//! first) and a trigger fills on PostgreSQL. When the queue is full (the store
 //! has fallen far behind) a record is dropped and counted
 //! (`zhengqi_gateway_audit_dropped_total`) rather than holding a call up.
 //! Names and other personal data of callers are never recorded or logged.
