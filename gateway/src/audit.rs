@@ -654,11 +654,27 @@ mod tests {
         }
     }
 
+    /// A fresh audit store: a schema of its own in the PostgreSQL database of
+    /// `ZHENGQI_TEST_DATABASE_URL` when that is set, else a SQLite file in the
+    /// folder returned with it.
+    async fn test_store() -> (AuditStore, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = match std::env::var("ZHENGQI_TEST_DATABASE_URL") {
+            Ok(url) if !url.is_empty() => AuditSettings {
+                schema: Some(format!("audit_test_{:016x}", fastrand::u64(..))),
+                ..AuditSettings::new(url)
+            },
+            _ => AuditSettings::new(format!(
+                "sqlite://{}",
+                dir.path().join("audit.db").display()
+            )),
+        };
+        (AuditStore::open(&settings).await.unwrap(), dir)
+    }
+
     #[tokio::test]
     async fn reads_by_subject_and_method_see_every_call_and_pages_follow_them() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("audit.db").display());
-        let store = AuditStore::open(&AuditSettings::new(url)).await.unwrap();
+        let (store, _dir) = test_store().await;
         let now = now_micros();
         let mut records: Vec<_> = (0..5).map(|i| record(now + i, "a")).collect();
         records.push(record(now + 10, "b"));
@@ -724,9 +740,7 @@ mod tests {
 
     #[tokio::test]
     async fn records_older_than_the_retention_are_deleted_and_updates_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("audit.db").display());
-        let store = AuditStore::open(&AuditSettings::new(url)).await.unwrap();
+        let (store, _dir) = test_store().await;
         let day = 24 * 3600 * 1_000_000i64;
         let now = now_micros();
         store
