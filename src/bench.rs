@@ -31,7 +31,7 @@ use zhengqi_shared::auth::{DevIssuer, Role, TokenRequest};
 use zhengqi_shared::reference::{Uscc, UsccError};
 use zhengqi_shared::shutdown::Shutdown;
 
-use crate::suite::{self, SERVICES, SuiteOptions};
+use crate::suite::{self, SERVICES, Suite, SuiteOptions};
 
 /// The targets zhengqi is held to.
 const TARGET_APPEALS_PER_SECOND: f64 = 10_000.0;
@@ -188,17 +188,8 @@ async fn paced_latency(
     duration: Duration,
     enterprises: &Arc<Vec<Enterprise>>,
 ) -> Result<(Measured, Measured), Error> {
-    let data = tempfile::tempdir().map_err(Error::internal)?;
-    let suite = suite::start(SuiteOptions::new(
-        data.path(),
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-    ))
-    .await?;
-    let issuer = suite
-        .dev_issuer
-        .as_ref()
-        .ok_or_else(|| Error::internal("the suite started without its development issuer"))?;
-    wait_until_serving(suite.gateway_addr).await?;
+    let bench = BenchSuite::start(false).await?;
+    let (suite, issuer) = (&bench.suite, bench.issuer()?);
     let authorization = bearer(&operator_token(issuer, 0)?)?;
     let routes = [
         connect(suite.service_addrs["intake"], 4).await?,
@@ -231,8 +222,7 @@ async fn paced_latency(
         }
     }
     drop(routes);
-    let _ = tokio::time::timeout(Duration::from_secs(30), suite.stop()).await;
-    drop(data);
+    bench.stop().await;
     let [direct, gateway] = measured;
     Ok((direct, gateway))
 }
@@ -337,17 +327,8 @@ async fn case_scenario(
     use zhengqi_proto::zhengqi::routing::v1::CaseOpened;
     use zhengqi_proto::zhengqi::routing::v1::case_service_client::CaseServiceClient;
 
-    let data = tempfile::tempdir().map_err(Error::internal)?;
-    let suite = suite::start(SuiteOptions::new(
-        data.path(),
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-    ))
-    .await?;
-    let issuer = suite
-        .dev_issuer
-        .as_ref()
-        .ok_or_else(|| Error::internal("the suite started without its development issuer"))?;
-    wait_until_serving(suite.gateway_addr).await?;
+    let bench = BenchSuite::start(false).await?;
+    let (suite, issuer) = (&bench.suite, bench.issuer()?);
     let timeline = Arc::new(std::sync::Mutex::new(Timeline::default()));
 
     // Follow routing's log for opened cases.
@@ -464,12 +445,7 @@ async fn case_scenario(
         }
     };
     drop(channels);
-    if tokio::time::timeout(Duration::from_secs(30), suite.stop())
-        .await
-        .is_err()
-    {
-        eprintln!("zhengqi bench: the suite took over 30 s to stop; going on");
-    }
+    bench.stop().await;
     Ok(result)
 }
 
@@ -839,22 +815,55 @@ fn appeal_json(request: &intake::SubmitAppealRequest) -> String {
     .to_string()
 }
 
+/// A fresh suite for one scenario, on SQLite files in a temporary folder of its own.
+struct BenchSuite {
+    suite: Suite,
+    /// Removed once the suite has stopped.
+    _data: tempfile::TempDir,
+}
+
+impl BenchSuite {
+    /// Starts one and waits until it is SERVING; its gateway reaches the
+    /// services over HTTP/2 when `gateway_over_network`, else in its process.
+    async fn start(gateway_over_network: bool) -> Result<BenchSuite, Error> {
+        let data = tempfile::tempdir().map_err(Error::internal)?;
+        let suite = suite::start(SuiteOptions {
+            gateway_over_network,
+            ..SuiteOptions::new(data.path(), SocketAddr::from(([127, 0, 0, 1], 0)))
+        })
+        .await?;
+        wait_until_serving(suite.gateway_addr).await?;
+        Ok(BenchSuite { suite, _data: data })
+    }
+
+    /// The development issuer the suite trusts.
+    fn issuer(&self) -> Result<&DevIssuer, Error> {
+        self.suite
+            .dev_issuer
+            .as_ref()
+            .ok_or_else(|| Error::internal("the suite started without its development issuer"))
+    }
+
+    /// Stops the suite. Routing's consumer may still be turning the run's
+    /// appeals into cases; it stops at its next step, and a slow stop must not
+    /// hang the bench.
+    async fn stop(self) {
+        if tokio::time::timeout(Duration::from_secs(30), self.suite.stop())
+            .await
+            .is_err()
+        {
+            eprintln!("zhengqi bench: the suite took over 30 s to stop; going on");
+        }
+    }
+}
+
 async fn intake_scenario(
     load: &Load,
     route: Route,
     enterprises: &Arc<Vec<Enterprise>>,
 ) -> Result<Measured, Error> {
-    let data = tempfile::tempdir().map_err(Error::internal)?;
-    let suite = suite::start(SuiteOptions {
-        gateway_over_network: route == Route::GatewayNetwork,
-        ..SuiteOptions::new(data.path(), SocketAddr::from(([127, 0, 0, 1], 0)))
-    })
-    .await?;
-    let issuer = suite
-        .dev_issuer
-        .as_ref()
-        .ok_or_else(|| Error::internal("the suite started without its development issuer"))?;
-    wait_until_serving(suite.gateway_addr).await?;
+    let bench = BenchSuite::start(route == Route::GatewayNetwork).await?;
+    let (suite, issuer) = (&bench.suite, bench.issuer()?);
     let measured = match route {
         Route::Direct | Route::Gateway | Route::GatewayNetwork => {
             let addr = if route == Route::Direct {
@@ -898,15 +907,7 @@ async fn intake_scenario(
             drive(callers, load).await
         }
     };
-    // The routing consumer may still be turning the run's appeals into cases;
-    // the suite stops at its next step, and a slow stop must not hang the bench.
-    if tokio::time::timeout(Duration::from_secs(30), suite.stop())
-        .await
-        .is_err()
-    {
-        eprintln!("zhengqi bench: the suite took over 30 s to stop; going on");
-    }
-    drop(data);
+    bench.stop().await;
     measured
 }
 

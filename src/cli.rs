@@ -437,12 +437,11 @@ async fn serve(part: Part, file: Option<&Path>) -> Result<(), Error> {
         Part::Routing => {
             let settings = zhengqi_routing::Settings {
                 // Routing follows one intake replica's log; any replica serves all of it.
-                intake_url: config.upstreams.intake.as_deref().and_then(|list| {
-                    list.split(',')
-                        .map(str::trim)
-                        .find(|a| !a.is_empty())
-                        .map(str::to_owned)
-                }),
+                intake_url: config
+                    .upstreams
+                    .intake
+                    .as_deref()
+                    .and_then(|list| zhengqi_shared::config::replicas(list).into_iter().next()),
                 service_token: Some(service_token_source(&config, "routing")?),
                 supervision: zhengqi_routing::SupervisionSettings::from_env(|name| {
                     std::env::var(name).ok()

@@ -320,22 +320,22 @@ impl AuditStore {
                         let mut batch = Vec::with_capacity(BATCH);
                         let mut indexed = std::time::Instant::now();
                         let catch_up = |conn: &mut native::WriterConnection| {
-                            let caught_up = conn.transaction().map_err(Error::from).and_then(|tx| {
+                            let caught_up = conn.write(|tx| {
                                 for sql in CATCH_UP {
                                     tx.execute(sql, [])?;
                                 }
-                                Ok(tx.commit()?)
+                                Ok(())
                             });
                             if let Err(error) = caught_up {
                                 tracing::error!(%error, "audit: indexing by subject and method failed");
                             }
                         };
                         while native::recv_batch(&mut receiver, &mut batch, BATCH, LINGER) {
-                            let written = conn.transaction().map_err(Error::from).and_then(|tx| {
+                            let written = conn.write(|tx| {
                                 for statement in insert_statements(&batch) {
-                                    statement.execute_native(&tx)?;
+                                    statement.execute_native(tx)?;
                                 }
-                                Ok(tx.commit()?)
+                                Ok(())
                             });
                             not_written(written, batch.len());
                             batch.clear();

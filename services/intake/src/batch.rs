@@ -13,7 +13,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-use rusqlite::TransactionBehavior;
 use tokio::sync::{mpsc, oneshot};
 use zhengqi_shared::Error;
 use zhengqi_shared::events::{EventLog, NewEvent};
@@ -66,12 +65,13 @@ fn write_on_thread(
 ) {
     let mut batch = Vec::with_capacity(batch_max);
     while native::recv_batch(&mut queue, &mut batch, batch_max, Duration::ZERO) {
-        match write_native(&mut conn, events, &batch) {
+        match conn.write(|tx| write_native(tx, events, &batch)) {
             Ok((appeals, last_sequence)) => answer(events, &mut batch, appeals, last_sequence),
             Err(error) => {
                 tracing::debug!(%error, size = batch.len(), "batch failed; writing one by one");
                 for submission in batch.drain(..) {
-                    let result = write_native(&mut conn, events, std::slice::from_ref(&submission))
+                    let result = conn
+                        .write(|tx| write_native(tx, events, std::slice::from_ref(&submission)))
                         .map(|(appeals, last_sequence)| first_of(events, appeals, last_sequence));
                     let result = match result {
                         Err(Error::Sqlite(error)) if native::is_unique_violation(&error) => {
@@ -180,37 +180,35 @@ async fn existing_pooled(store: &Store, submission: &Submission) -> Result<Appea
         .ok_or_else(no_existing_appeal)
 }
 
-/// One batch in one transaction of the writer's own SQLite connection.
+/// One batch, in a transaction of the writer's own SQLite connection.
 fn write_native(
-    conn: &mut rusqlite::Connection,
+    tx: &rusqlite::Transaction<'_>,
     events: &EventLog,
     batch: &[Submission],
 ) -> Result<(Vec<Appeal>, Option<u64>), Error> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let now = now_micros();
     let mut known = Vec::new();
     for statement in known_statements(batch) {
-        known.extend(statement.rows_native(&tx, |row| appeal_from_row(row))?);
+        known.extend(statement.rows_native(tx, |row| appeal_from_row(row))?);
     }
     let mut recent = Vec::new();
     for statement in recent_statements(batch, now) {
-        recent.extend(statement.rows_native(&tx, |row| recent_from_row(row))?);
+        recent.extend(statement.rows_native(tx, |row| recent_from_row(row))?);
     }
     let mut plan = Plan::new(batch, known, recent, now);
     let mut last_numbers = HashMap::new();
     for statement in plan.number_statements() {
-        last_numbers.extend(statement.rows_native(&tx, |row| last_number_from_row(row))?);
+        last_numbers.extend(statement.rows_native(tx, |row| last_number_from_row(row))?);
     }
     plan.assign_numbers(&last_numbers)?;
     let mut enterprises = Vec::new();
     for statement in plan.enterprise_statements() {
-        enterprises.extend(statement.rows_native(&tx, |row| enterprise_from_row(row))?);
+        enterprises.extend(statement.rows_native(tx, |row| enterprise_from_row(row))?);
     }
     for statement in plan.insert_statements() {
-        statement.execute_native(&tx)?;
+        statement.execute_native(tx)?;
     }
-    let last_sequence = events.append_all_native(&tx, &plan.events(&enterprises))?;
-    tx.commit()?;
+    let last_sequence = events.append_all_native(tx, &plan.events(&enterprises))?;
     Ok((plan.answers(), last_sequence))
 }
 

@@ -101,17 +101,20 @@ impl ServiceUrls {
         ]
         .into_iter()
         .filter_map(|(part, urls)| {
-            let replicas: Vec<String> = urls
-                .as_deref()?
-                .split(',')
-                .map(str::trim)
-                .filter(|a| !a.is_empty())
-                .map(str::to_owned)
-                .collect();
+            let replicas = replicas(urls.as_deref()?);
             (!replicas.is_empty()).then_some((part, replicas))
         })
         .collect()
     }
+}
+
+/// The addresses of a service's replicas in `list` (`http://a:50051, http://b:50051`).
+pub fn replicas(list: &str) -> Vec<String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 impl Default for Config {

@@ -182,6 +182,33 @@ pub fn with_reflection(routes: tonic::service::Routes) -> Result<tonic::service:
     Ok(routes.add_service(v1).add_service(v1alpha))
 }
 
+/// A gRPC service as tonic's generated servers are, shareable between tasks.
+pub trait GrpcService:
+    tower::Service<
+        http::Request<Body>,
+        Response = http::Response<Body>,
+        Error = Infallible,
+        Future: Send + 'static,
+    > + Clone
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<S> GrpcService for S where
+    S: tower::Service<
+            http::Request<Body>,
+            Response = http::Response<Body>,
+            Error = Infallible,
+            Future: Send + 'static,
+        > + Clone
+        + Send
+        + Sync
+        + 'static
+{
+}
+
 /// A part's whole gRPC stack as one tower service: metrics, the token check,
 /// health, reflection and the service itself, exactly what its listener
 /// serves. A gateway in the same process (`zhengqi up`) calls it directly, so
@@ -194,12 +221,7 @@ impl InProcess {
     /// `service` (a part's stack, or any gRPC service) for callers in this process.
     pub fn new<S>(service: S) -> InProcess
     where
-        S: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
-            + Clone
-            + Send
-            + Sync
-            + 'static,
-        S::Future: Send + 'static,
+        S: GrpcService,
     {
         InProcess(BoxCloneSyncService::new(service))
     }
@@ -314,13 +336,7 @@ struct Stack {
 impl Stack {
     fn new<S>(part: &'static str, service: S, verifier: Verifier) -> Result<Stack, Error>
     where
-        S: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
-            + NamedService
-            + Clone
-            + Send
-            + Sync
-            + 'static,
-        S::Future: Send + 'static,
+        S: GrpcService + NamedService,
     {
         let (health, health_service) = tonic_health::server::health_reporter();
         let ready = Arc::new(AtomicBool::new(false));
@@ -441,13 +457,7 @@ pub struct Part<S> {
 
 impl<S> Part<S>
 where
-    S: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
-        + NamedService
-        + Clone
-        + Send
-        + Sync
-        + 'static,
-    S::Future: Send + 'static,
+    S: GrpcService + NamedService,
 {
     pub fn new(
         host: Host,

@@ -75,6 +75,22 @@ impl WriterConnection {
     }
 }
 
+impl WriterConnection {
+    /// Runs `work` in one write transaction, taking the write lock at once
+    /// (`BEGIN IMMEDIATE`, as the pool's writers do), and commits it.
+    pub fn write<T>(
+        &mut self,
+        work: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let value = work(&tx)?;
+        tx.commit()?;
+        Ok(value)
+    }
+}
+
 impl Deref for WriterConnection {
     type Target = Connection;
 
