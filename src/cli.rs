@@ -460,22 +460,80 @@ async fn serve(part: Part, file: Option<&Path>) -> Result<(), Error> {
             .await
         }
         Part::Policy => {
-            zhengqi_policy::build(&part_config, verifier)
-                .await?
-                .run_until_stopped(shutdown)
-                .await
+            // A part follows one replica of each log; any replica serves all of it.
+            let settings = zhengqi_policy::Settings {
+                intake_url: config
+                    .upstreams
+                    .intake
+                    .as_deref()
+                    .and_then(|list| zhengqi_shared::config::replicas(list).into_iter().next()),
+                service_token: Some(service_token_source(&config, "policy")?),
+                ..zhengqi_policy::Settings::default()
+            };
+            zhengqi_policy::build(
+                &part_config,
+                verifier,
+                Arc::new(Directory::guangyuan()),
+                settings,
+                &shutdown,
+            )
+            .await?
+            .run_until_stopped(shutdown)
+            .await
         }
         Part::Evaluation => {
-            zhengqi_evaluation::build(&part_config, verifier)
-                .await?
-                .run_until_stopped(shutdown)
-                .await
+            // A part follows one replica of each log; any replica serves all of it.
+            let settings = zhengqi_evaluation::Settings {
+                routing_url: config
+                    .upstreams
+                    .routing
+                    .as_deref()
+                    .and_then(|list| zhengqi_shared::config::replicas(list).into_iter().next()),
+                service_token: Some(service_token_source(&config, "evaluation")?),
+                ..zhengqi_evaluation::Settings::default()
+            };
+            zhengqi_evaluation::build(
+                &part_config,
+                verifier,
+                Arc::new(Directory::guangyuan()),
+                settings,
+                &shutdown,
+            )
+            .await?
+            .run_until_stopped(shutdown)
+            .await
         }
         Part::Scoring => {
-            zhengqi_scoring::build(&part_config, verifier)
-                .await?
-                .run_until_stopped(shutdown)
-                .await
+            // A part follows one replica of each log; any replica serves all of it.
+            let settings = zhengqi_scoring::Settings {
+                routing_url: config
+                    .upstreams
+                    .routing
+                    .as_deref()
+                    .and_then(|list| zhengqi_shared::config::replicas(list).into_iter().next()),
+                evaluation_url: config
+                    .upstreams
+                    .evaluation
+                    .as_deref()
+                    .and_then(|list| zhengqi_shared::config::replicas(list).into_iter().next()),
+                policy_url: config
+                    .upstreams
+                    .policy
+                    .as_deref()
+                    .and_then(|list| zhengqi_shared::config::replicas(list).into_iter().next()),
+                service_token: Some(service_token_source(&config, "scoring")?),
+                ..zhengqi_scoring::Settings::default()
+            };
+            zhengqi_scoring::build(
+                &part_config,
+                verifier,
+                Arc::new(Directory::guangyuan()),
+                settings,
+                &shutdown,
+            )
+            .await?
+            .run_until_stopped(shutdown)
+            .await
         }
         Part::Gateway => unreachable!("handled above"),
     }

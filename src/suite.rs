@@ -48,6 +48,12 @@ pub struct SuiteOptions {
     /// Routing's clock and supervision settings (its intake address and
     /// service tokens are filled in by the suite).
     pub routing: zhengqi_routing::Settings,
+    /// The clocks and settings of policy, evaluation and scoring (the
+    /// addresses of the services they follow and their tokens are filled in
+    /// by the suite).
+    pub policy: zhengqi_policy::Settings,
+    pub evaluation: zhengqi_evaluation::Settings,
+    pub scoring: zhengqi_scoring::Settings,
     /// The gateway's limits and audit; the audit is kept beside the services'
     /// stores unless configured elsewhere.
     pub gateway: GatewayLimits,
@@ -67,6 +73,9 @@ impl SuiteOptions {
             batch_max: 256,
             timeout: Duration::from_secs(30),
             routing: zhengqi_routing::Settings::default(),
+            policy: zhengqi_policy::Settings::default(),
+            evaluation: zhengqi_evaluation::Settings::default(),
+            scoring: zhengqi_scoring::Settings::default(),
             gateway: GatewayLimits::default(),
             gateway_over_network: false,
         }
@@ -210,12 +219,15 @@ pub async fn start(options: SuiteOptions) -> Result<Suite, Error> {
     service_addrs.insert("intake", intake.addr());
     stacks.insert("intake", intake.in_process());
     tasks.spawn(intake.run_until_stopped(shutdown.clone()));
+    let url =
+        |addrs: &BTreeMap<&str, SocketAddr>, part: &str| Some(format!("http://{}", addrs[part]));
+    let tokens = |subject: &str| match &dev_issuer {
+        Some(issuer) => dev_service_tokens(issuer, subject).map(Some),
+        None => Ok(None),
+    };
     let routing_settings = zhengqi_routing::Settings {
-        intake_url: Some(format!("http://{}", service_addrs["intake"])),
-        service_token: match &dev_issuer {
-            Some(issuer) => Some(routing_service_tokens(issuer)?),
-            None => None,
-        },
+        intake_url: url(&service_addrs, "intake"),
+        service_token: tokens("routing")?,
         ..options.routing.clone()
     };
     let routing = zhengqi_routing::build(
@@ -229,16 +241,56 @@ pub async fn start(options: SuiteOptions) -> Result<Suite, Error> {
     service_addrs.insert("routing", routing.addr());
     stacks.insert("routing", routing.in_process());
     tasks.spawn(routing.run_until_stopped(shutdown.clone()));
-    let policy = zhengqi_policy::build(&part_config("policy"), verifier.clone()).await?;
+
+    let policy_settings = zhengqi_policy::Settings {
+        intake_url: url(&service_addrs, "intake"),
+        service_token: tokens("policy")?,
+        ..options.policy.clone()
+    };
+    let policy = zhengqi_policy::build(
+        &part_config("policy"),
+        verifier.clone(),
+        Arc::clone(&directory),
+        policy_settings,
+        &shutdown,
+    )
+    .await?;
     service_addrs.insert("policy", policy.addr());
     stacks.insert("policy", policy.in_process());
     tasks.spawn(policy.run_until_stopped(shutdown.clone()));
-    let evaluation =
-        zhengqi_evaluation::build(&part_config("evaluation"), verifier.clone()).await?;
+
+    let evaluation_settings = zhengqi_evaluation::Settings {
+        routing_url: url(&service_addrs, "routing"),
+        service_token: tokens("evaluation")?,
+        ..options.evaluation.clone()
+    };
+    let evaluation = zhengqi_evaluation::build(
+        &part_config("evaluation"),
+        verifier.clone(),
+        Arc::clone(&directory),
+        evaluation_settings,
+        &shutdown,
+    )
+    .await?;
     service_addrs.insert("evaluation", evaluation.addr());
     stacks.insert("evaluation", evaluation.in_process());
     tasks.spawn(evaluation.run_until_stopped(shutdown.clone()));
-    let scoring = zhengqi_scoring::build(&part_config("scoring"), verifier.clone()).await?;
+
+    let scoring_settings = zhengqi_scoring::Settings {
+        routing_url: url(&service_addrs, "routing"),
+        evaluation_url: url(&service_addrs, "evaluation"),
+        policy_url: url(&service_addrs, "policy"),
+        service_token: tokens("scoring")?,
+        ..options.scoring.clone()
+    };
+    let scoring = zhengqi_scoring::build(
+        &part_config("scoring"),
+        verifier.clone(),
+        Arc::clone(&directory),
+        scoring_settings,
+        &shutdown,
+    )
+    .await?;
     service_addrs.insert("scoring", scoring.addr());
     stacks.insert("scoring", scoring.in_process());
     tasks.spawn(scoring.run_until_stopped(shutdown.clone()));
@@ -289,15 +341,15 @@ pub async fn start(options: SuiteOptions) -> Result<Suite, Error> {
     })
 }
 
-/// `service` tokens for routing's consumer of intake, signed with the
-/// development issuer's key.
-fn routing_service_tokens(issuer: &DevIssuer) -> Result<TokenSource, Error> {
+/// `service` tokens for a part's consumers of the other parts' logs, signed
+/// with the development issuer's key.
+fn dev_service_tokens(issuer: &DevIssuer, subject: &str) -> Result<TokenSource, Error> {
     let pem = std::fs::read(issuer.key_path()).map_err(|e| {
         Error::internal(format!("cannot read {}: {e}", issuer.key_path().display()))
     })?;
     let signer =
         Signer::from_pem(&pem, None, issuer.issuer(), DEFAULT_AUDIENCE).map_err(Error::internal)?;
-    Ok(service_tokens(Arc::new(signer), "routing"))
+    Ok(service_tokens(Arc::new(signer), subject))
 }
 
 impl Suite {

@@ -25,7 +25,6 @@ pub mod store;
 pub mod sweep;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use zhengqi_proto::zhengqi::routing::v1::case_service_server::CaseServiceServer;
@@ -36,7 +35,7 @@ use zhengqi_shared::events::{Consumer, EventLog, TokenSource};
 use zhengqi_shared::reference::{Calendar, Directory, JurisdictionCode};
 use zhengqi_shared::server::{Host, Part};
 use zhengqi_shared::shutdown::Shutdown;
-use zhengqi_shared::storage::{Migrations, Store, now_micros};
+use zhengqi_shared::storage::{Migrations, Store};
 
 use crate::domain::machine::Context;
 use crate::domain::rules::{self, Departments};
@@ -50,31 +49,7 @@ pub static MIGRATIONS: Migrations = Migrations {
 /// The routing service, bound and connected, ready to run.
 pub type RoutingServer = Part<CaseServiceServer<api::RoutingApi>>;
 
-/// The time routing goes by: the system clock plus an offset, so tests (and a
-/// rehearsal of the deadline sweep) can move it forward without waiting days.
-#[derive(Debug, Default)]
-pub struct Clock {
-    offset_micros: AtomicI64,
-}
-
-impl Clock {
-    /// Microseconds since the Unix epoch.
-    pub fn now(&self) -> i64 {
-        now_micros() + self.offset_micros.load(Ordering::Relaxed)
-    }
-
-    /// Sets the clock to `now` (microseconds since the Unix epoch).
-    pub fn set(&self, now: i64) {
-        self.offset_micros
-            .store(now - now_micros(), Ordering::Relaxed);
-    }
-
-    /// Moves the clock forward by `by`.
-    pub fn advance(&self, by: Duration) {
-        self.offset_micros
-            .fetch_add(by.as_micros() as i64, Ordering::Relaxed);
-    }
-}
+pub use zhengqi_shared::clock::Clock;
 
 /// Deadline supervision (督办) settings.
 #[derive(Debug, Clone)]
@@ -320,14 +295,5 @@ mod tests {
         })
         .unwrap_err();
         assert!(error.to_string().contains("ZHENGQI_ROUTING_YELLOW_RATIO"));
-    }
-
-    #[test]
-    fn the_clock_can_be_set_and_advanced() {
-        let clock = Clock::default();
-        clock.set(1_000_000);
-        assert!((clock.now() - 1_000_000).abs() < 1_000_000);
-        clock.advance(Duration::from_secs(10));
-        assert!(clock.now() >= 11_000_000);
     }
 }
