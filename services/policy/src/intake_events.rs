@@ -1,0 +1,78 @@
+//! Applies intake's events: an enterprise registered (or its registration
+//! changed) is kept in policy's own table, and the published policies that
+//! now apply to it are pushed to its inbox. The shared consumer calls this in
+//! the transaction that advances its cursor; the unique (enterprise, policy,
+//! version) of the inbox makes a replayed event push nothing twice.
+
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+use prost::Message;
+use sqlx::AnyConnection;
+use zhengqi_proto::zhengqi::common::v1::Event;
+use zhengqi_proto::zhengqi::intake::v1 as intake;
+use zhengqi_shared::Error;
+use zhengqi_shared::events::EventHandler;
+
+use crate::{Core, convert, store};
+
+/// The `EventHandler` of policy's consumer of intake's log.
+pub struct IntakeEvents {
+    core: Arc<Core>,
+}
+
+impl IntakeEvents {
+    pub fn new(core: Arc<Core>) -> Self {
+        Self { core }
+    }
+
+    async fn registered(
+        &self,
+        conn: &mut AnyConnection,
+        event: intake::EnterpriseRegistered,
+    ) -> Result<(), Error> {
+        let Some(enterprise) = event.enterprise else {
+            return Ok(());
+        };
+        if enterprise.uscc.is_empty() {
+            return Ok(());
+        }
+        let enterprise = convert::enterprise_from_intake(&enterprise);
+        let now = self.core.clock.now();
+        store::upsert_enterprise(conn, &enterprise, now).await?;
+        let pushed = self.core.push_to_enterprise(conn, &enterprise, now).await?;
+        self.core.events.append_all(conn, &pushed).await?;
+        Ok(())
+    }
+}
+
+fn decode<M: Message + Default>(event: &Event) -> Result<M, Error> {
+    let payload = event
+        .payload
+        .as_ref()
+        .ok_or_else(|| Error::internal(format!("event {} has no payload", event.sequence)))?;
+    M::decode(payload.value.as_slice())
+        .map_err(|e| Error::internal(format!("event {} does not decode: {e}", event.sequence)))
+}
+
+impl EventHandler for IntakeEvents {
+    fn apply<'a>(
+        &'a self,
+        conn: &'a mut AnyConnection,
+        event: &'a Event,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            match event.r#type.as_str() {
+                "zhengqi.intake.v1.EnterpriseRegistered" => {
+                    self.registered(conn, decode(event)?).await
+                }
+                _ => Ok(()),
+            }
+        })
+    }
+
+    fn committed(&self) {
+        // Pushes are events of policy's own log: wake its followers.
+        self.core.events.wake();
+    }
+}
