@@ -1,11 +1,23 @@
 //! Evaluation: 好差评 reviews and their rectification, third-party assessments, and government's record of enterprises (政企互评).
 //!
-//! The contract (`zhengqi.evaluation.v1.EvaluationService`) is final; the methods not built yet
-//! answer `UNIMPLEMENTED`. The service starts, reports health, serves
-//! reflection and its event log.
+//! Evaluation follows routing's event log with the shared consumer: a resolved
+//! case invites its enterprise to rate the department (待评价). A bad review
+//! opens a rectification due in working days (核实 → 整改 → 回访). Campaigns
+//! (百企评) collect enterprises' answers; third parties assess communication;
+//! government records violations (首违不罚, 再犯重罚), proposes suspensions a
+//! city leader decides, and keeps red and black lists.
+//!
+//! - `domain/`: the rules, with no I/O; `convert`: protobuf ↔ domain;
+//! - `api`: the tonic service; `store`: sqlx; `routing_events`: routing's
+//!   events applied; `reopen`: cases reopened after valid bad reviews.
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod convert;
+pub mod domain;
+pub mod reopen;
+pub mod routing_events;
+pub mod store;
 
 use std::sync::Arc;
 
@@ -14,23 +26,75 @@ use zhengqi_shared::Error;
 use zhengqi_shared::auth::Verifier;
 use zhengqi_shared::clock::Clock;
 use zhengqi_shared::config::PartConfig;
-use zhengqi_shared::events::{EventLog, TokenSource};
-use zhengqi_shared::reference::Directory;
+use zhengqi_shared::events::{Consumer, EventLog, TokenSource};
+use zhengqi_shared::reference::{Calendar, Directory, JurisdictionCode};
 use zhengqi_shared::server::{Host, Part};
 use zhengqi_shared::shutdown::Shutdown;
-use zhengqi_shared::storage::Store;
+use zhengqi_shared::storage::{Migrations, Store};
+
+/// Evaluation's schema, per backend.
+pub static MIGRATIONS: Migrations = Migrations {
+    sqlite: sqlx::migrate!("./migrations/sqlite"),
+    postgres: sqlx::migrate!("./migrations/postgres"),
+};
 
 /// The evaluation service, bound and connected, ready to run.
 pub type EvaluationServer = Part<EvaluationServiceServer<api::EvaluationApi>>;
 
 /// What evaluation needs beyond a part's listen address and store.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Settings {
     /// Routing's address (`http://host:port`), whose resolved cases invite the enterprise to rate them.
     pub routing_url: Option<String>,
     /// The `service` tokens evaluation presents to the services it follows.
     pub service_token: Option<TokenSource>,
     pub clock: Arc<Clock>,
+    /// Working days a department has to rectify a bad review (15 in Sichuan practice).
+    pub rectification_working_days: u32,
+    /// Years back in which an earlier violation makes a new one a repeat (再犯重罚).
+    pub repeat_window_years: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            routing_url: None,
+            service_token: None,
+            clock: Arc::default(),
+            rectification_working_days: 15,
+            repeat_window_years: 2,
+        }
+    }
+}
+
+impl Settings {
+    /// These settings changed by `ZHENGQI_EVALUATION_RECTIFICATION_DAYS`
+    /// (working days to rectify a bad review) and
+    /// `ZHENGQI_EVALUATION_REPEAT_WINDOW_YEARS` (years in which an earlier
+    /// violation makes a repeat) as `env` gives them.
+    pub fn with_env(mut self, env: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        let get = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+        let number = |name: &str, value: &str, max: u32| {
+            value
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=max).contains(n))
+                .ok_or_else(|| {
+                    Error::internal(format!(
+                        "{name}: expected a whole number from 1 to {max}, got {value:?}"
+                    ))
+                })
+        };
+        if let Some(v) = get("ZHENGQI_EVALUATION_RECTIFICATION_DAYS") {
+            self.rectification_working_days =
+                number("ZHENGQI_EVALUATION_RECTIFICATION_DAYS", &v, 250)?;
+        }
+        if let Some(v) = get("ZHENGQI_EVALUATION_REPEAT_WINDOW_YEARS") {
+            self.repeat_window_years = number("ZHENGQI_EVALUATION_REPEAT_WINDOW_YEARS", &v, 100)?;
+        }
+        Ok(self)
+    }
 }
 
 impl std::fmt::Debug for Settings {
@@ -39,11 +103,47 @@ impl std::fmt::Debug for Settings {
             .field("routing_url", &self.routing_url)
             .field("service_token", &self.service_token.as_ref().map(|_| "…"))
             .field("clock", &self.clock)
+            .field(
+                "rectification_working_days",
+                &self.rectification_working_days,
+            )
+            .field("repeat_window_years", &self.repeat_window_years)
             .finish()
     }
 }
 
-/// Binds the listeners and connects the store; nothing is served yet.
+/// What the API and the consumer share.
+pub struct Core {
+    pub store: store::EvaluationStore,
+    pub directory: Arc<Directory>,
+    pub calendar: Calendar,
+    pub clock: Arc<Clock>,
+    pub rectification_working_days: u32,
+    pub repeat_window_years: u32,
+    /// The city's code: the root of the directory.
+    pub city: String,
+    /// Wakes the task that asks routing to reopen cases.
+    pub reopen_wake: tokio::sync::Notify,
+}
+
+impl Core {
+    /// `code` and every jurisdiction above it, nearest first.
+    pub fn ancestry(&self, code: &str) -> Vec<String> {
+        let mut chain = Vec::new();
+        let mut current = JurisdictionCode::parse(code).ok();
+        while let Some(code) = current {
+            if !self.directory.contains(&code) {
+                break;
+            }
+            chain.push(code.as_str().to_owned());
+            current = self.directory.get(&code).and_then(|j| j.parent()).cloned();
+        }
+        chain
+    }
+}
+
+/// Binds the listeners and connects the store; the consumer of routing's
+/// events starts once the migrations have run.
 pub async fn build(
     config: &PartConfig,
     verifier: Verifier,
@@ -51,10 +151,86 @@ pub async fn build(
     settings: Settings,
     shutdown: &Shutdown,
 ) -> Result<EvaluationServer, Error> {
-    let _ = (directory, settings, shutdown);
+    // Environment first (STYLE.md): a deploying city may change the time
+    // limits without a new build.
+    let settings = settings.with_env(|name| std::env::var(name).ok())?;
     let host = Host::bind("evaluation", config.listen, config.ops_listen).await?;
     let store = Store::connect(&config.database_url, config.database_schema.as_deref()).await?;
     let events = EventLog::new(store.clone());
-    let service = EvaluationServiceServer::new(api::EvaluationApi::new(Arc::clone(&events)));
-    Ok(Part::new(host, store, service, verifier, None)?.with_event_log(events))
+    let city = directory
+        .iter()
+        .find(|j| j.parent().is_none())
+        .map(|j| j.code().as_str().to_owned())
+        .ok_or_else(|| Error::internal("the directory has no city at its root"))?;
+    let core = Arc::new(Core {
+        store: store::EvaluationStore::new(store.clone(), Arc::clone(&events)),
+        directory,
+        calendar: Calendar::official(),
+        clock: Arc::clone(&settings.clock),
+        rectification_working_days: settings.rectification_working_days,
+        repeat_window_years: settings.repeat_window_years,
+        city,
+        reopen_wake: tokio::sync::Notify::new(),
+    });
+    let service = EvaluationServiceServer::new(api::EvaluationApi::new(Arc::clone(&core)));
+    let part = Part::new(host, store.clone(), service, verifier, Some(&MIGRATIONS))?
+        .with_event_log(events);
+    let Some(endpoint) = settings.routing_url else {
+        tracing::warn!(
+            "no routing address (ZHENGQI_ROUTING_URL): no resolved case will invite a review"
+        );
+        return Ok(part);
+    };
+    let consumer = Consumer {
+        source: "routing".to_owned(),
+        endpoint,
+        method: "/zhengqi.routing.v1.CaseService/WatchEvents",
+        store,
+        handler: routing_events::RoutingEvents::new(Arc::clone(&core)),
+        token: settings.service_token.clone(),
+    };
+    let token = settings.service_token;
+    Ok(part.with_background(
+        move |shutdown| {
+            Box::pin(async move {
+                let reopener = tokio::spawn(reopen::run(
+                    core,
+                    consumer.endpoint.clone(),
+                    token,
+                    shutdown.clone(),
+                ));
+                consumer.run(shutdown).await;
+                let _ = reopener.await;
+            })
+        },
+        shutdown,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_limits_come_from_the_environment() {
+        let settings = Settings::default()
+            .with_env(|name| match name {
+                "ZHENGQI_EVALUATION_RECTIFICATION_DAYS" => Some("10".into()),
+                "ZHENGQI_EVALUATION_REPEAT_WINDOW_YEARS" => Some("3".into()),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(settings.rectification_working_days, 10);
+        assert_eq!(settings.repeat_window_years, 3);
+        assert_eq!(Settings::default().rectification_working_days, 15);
+        let error = Settings::default()
+            .with_env(|name| (name == "ZHENGQI_EVALUATION_RECTIFICATION_DAYS").then(|| "0".into()))
+            .err()
+            .unwrap();
+        assert!(
+            error
+                .to_string()
+                .contains("ZHENGQI_EVALUATION_RECTIFICATION_DAYS")
+        );
+    }
 }

@@ -1,0 +1,161 @@
+//! Applies routing's events: a resolved case invites its enterprise to rate
+//! the department that handled it (待评价). The shared consumer calls this
+//! inside the transaction that advances its cursor, so each event takes effect
+//! once; the one review per case makes a replayed event a no-op as well.
+
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+use prost::Message;
+use sqlx::AnyConnection;
+use zhengqi_proto::zhengqi::common::v1::Event;
+use zhengqi_proto::zhengqi::evaluation::v1 as pb;
+use zhengqi_proto::zhengqi::routing::v1 as routing;
+use zhengqi_shared::Error;
+use zhengqi_shared::events::EventHandler;
+use zhengqi_shared::ids;
+use zhengqi_shared::storage::micros_of;
+
+use crate::Core;
+use crate::convert;
+use crate::domain::review::department_jurisdiction;
+use crate::domain::{Direction, Review, ReviewState, TargetKind};
+use crate::store;
+
+/// The `EventHandler` of evaluation's consumer of routing's log.
+pub struct RoutingEvents {
+    core: Arc<Core>,
+}
+
+impl RoutingEvents {
+    pub fn new(core: Arc<Core>) -> Self {
+        Self { core }
+    }
+
+    async fn remember_enterprise(
+        &self,
+        conn: &mut AnyConnection,
+        case: &routing::Case,
+    ) -> Result<(), Error> {
+        if let Some(enterprise) = &case.enterprise {
+            store::remember_enterprise(
+                conn,
+                &enterprise.uscc,
+                &enterprise.name,
+                self.core.clock.now(),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn transitioned(
+        &self,
+        conn: &mut AnyConnection,
+        event: routing::CaseTransitioned,
+    ) -> Result<(), Error> {
+        let Some(case) = event.case else {
+            return Ok(());
+        };
+        self.remember_enterprise(conn, &case).await?;
+        if event.to_state != routing::CaseState::Resolved as i32 {
+            return Ok(());
+        }
+        let now = self.core.clock.now();
+        let Some(invitation) = invitation(&case, now) else {
+            tracing::warn!(case = %case.id, "a resolved case without an enterprise invites no review");
+            return Ok(());
+        };
+        // One review per case: a replay, or a case resolved again after a
+        // reopening, invites nothing new.
+        if !store::insert_review(conn, &invitation).await? {
+            return Ok(());
+        }
+        self.core
+            .store
+            .events()
+            .append(
+                conn,
+                &invitation.id,
+                &invitation.jurisdiction_code,
+                &pb::ReviewInvited {
+                    review: Some(convert::review_to_proto(&invitation, false)),
+                },
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+/// The invitation a resolved case gives its enterprise: rate the department
+/// that handled it, in that department's jurisdiction.
+fn invitation(case: &routing::Case, now: i64) -> Option<Review> {
+    let enterprise = case.enterprise.as_ref().filter(|e| !e.uscc.is_empty())?;
+    let jurisdiction_code = department_jurisdiction(&case.department_id)
+        .unwrap_or(&case.jurisdiction_code)
+        .to_owned();
+    let resolved = case
+        .resolve_time
+        .as_ref()
+        .map(micros_of)
+        .filter(|t| *t > 0)
+        .unwrap_or(now);
+    Some(Review {
+        id: ids::new_id(&jurisdiction_code),
+        direction: Direction::EnterpriseToDepartment,
+        target_kind: TargetKind::Department,
+        target_id: case.department_id.clone(),
+        case_id: case.id.clone(),
+        rating: None,
+        comment: String::new(),
+        dimensions: Vec::new(),
+        state: ReviewState::Invited,
+        jurisdiction_code,
+        department_id: case.department_id.clone(),
+        uscc: enterprise.uscc.clone(),
+        enterprise_name: enterprise.name.clone(),
+        reviewer: String::new(),
+        rectification_id: String::new(),
+        invite_time: Some(resolved),
+        submit_time: None,
+        create_time: now,
+    })
+}
+
+fn decode<M: Message + Default>(event: &Event) -> Result<M, Error> {
+    let payload = event
+        .payload
+        .as_ref()
+        .ok_or_else(|| Error::internal(format!("event {} has no payload", event.sequence)))?;
+    M::decode(payload.value.as_slice())
+        .map_err(|e| Error::internal(format!("event {} does not decode: {e}", event.sequence)))
+}
+
+impl EventHandler for RoutingEvents {
+    fn apply<'a>(
+        &'a self,
+        conn: &'a mut AnyConnection,
+        event: &'a Event,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            match event.r#type.as_str() {
+                "zhengqi.routing.v1.CaseTransitioned" => {
+                    self.transitioned(conn, decode(event)?).await
+                }
+                "zhengqi.routing.v1.CaseOpened" => {
+                    let opened: routing::CaseOpened = decode(event)?;
+                    match opened.case {
+                        Some(case) => self.remember_enterprise(conn, &case).await,
+                        None => Ok(()),
+                    }
+                }
+                _ => Ok(()),
+            }
+        })
+    }
+
+    fn committed(&self) {
+        // Invitations are events of evaluation's own log: wake its followers.
+        self.core.store.events().wake();
+    }
+}
