@@ -1,28 +1,693 @@
-//! The tonic implementation of `zhengqi.scoring.v1.ScoringService`.
+//! The tonic implementation of `zhengqi.scoring.v1.ScoringService`: proto in,
+//! proto out; the rules are in `domain`, the writes in `engine`, the data in
+//! `store`.
+//!
+//! Who may call what (the gateway's method policy says the same):
+//! - `PutIndicatorModel`, `Recompute`: the city's coordinators (营商办) and admins;
+//! - `GetIndicatorModel`, `GetOverview`: every government role;
+//! - `GetScorecard`, `ListRankings`: handlers, coordinators, leaders,
+//!   supervisors, admins and services, for units in their jurisdiction scope;
+//! - `ListAlerts`: coordinators, leaders, supervisors, admins and services;
+//! - `WatchEvents`: services and admins.
+//!
+//! Enterprises read none of it.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use prost::Message;
 use tonic::{Request, Response, Status};
 use zhengqi_proto::zhengqi::common::v1::WatchEventsRequest;
+use zhengqi_proto::zhengqi::scoring::v1 as pb;
 use zhengqi_proto::zhengqi::scoring::v1::scoring_service_server::ScoringService;
-use zhengqi_shared::events::{self, EventLog, EventStream};
+use zhengqi_shared::access::{self, GOVERNMENT, Scope};
+use zhengqi_shared::appeal;
+use zhengqi_shared::auth::{Principal, Role};
+use zhengqi_shared::events::{self, EventStream};
+use zhengqi_shared::ids::{self, PageToken};
+use zhengqi_shared::reference::JurisdictionCode;
+use zhengqi_shared::storage::timestamp;
+use zhengqi_shared::{Error, Violations};
+
+use crate::Core;
+use crate::convert;
+use crate::domain::facts::{UnitKey, metric};
+use crate::domain::model;
+use crate::domain::period::Period;
+use crate::domain::{Board, UnitKind};
+use crate::store::{self, AlertFilter};
+
+/// Who may read scorecards and rankings.
+const SCORE_READERS: &[Role] = &[
+    Role::Handler,
+    Role::Coordinator,
+    Role::Leader,
+    Role::Supervisor,
+    Role::Admin,
+    Role::Service,
+];
+
+/// Who may read notices and interviews.
+const ALERT_READERS: &[Role] = &[
+    Role::Coordinator,
+    Role::Leader,
+    Role::Supervisor,
+    Role::Admin,
+    Role::Service,
+];
+
+/// Who may set models and rebuild periods (the coordinator must be the city's).
+const ASSESSORS: &[Role] = &[Role::Coordinator, Role::Admin];
+
+const MAX_REQUEST_ID: usize = 200;
+const MAX_UNIT_ID: usize = 100;
 
 pub struct ScoringApi {
-    events: Arc<EventLog>,
+    core: Arc<Core>,
+}
+
+fn non_empty(text: &str) -> Option<&str> {
+    let text = text.trim();
+    (!text.is_empty()).then_some(text)
+}
+
+fn ratio(numerator: i64, denominator: i64) -> f64 {
+    if denominator > 0 {
+        (numerator.max(0) as f64 / denominator as f64).clamp(0.0, 1.0)
+    } else {
+        0.0
+    }
+}
+
+fn count(value: i64) -> i32 {
+    i32::try_from(value.max(0)).unwrap_or(i32::MAX)
 }
 
 impl ScoringApi {
-    pub fn new(events: Arc<EventLog>) -> Self {
-        Self { events }
+    pub fn new(core: Arc<Core>) -> Self {
+        Self { core }
+    }
+
+    fn scope(&self, principal: &Principal) -> Scope {
+        Scope::of(principal, &self.core.directory)
+    }
+
+    /// The city's coordinators and admins set the assessment (the city runs it).
+    fn require_assessor(&self, principal: &Principal, action: &str) -> Result<(), Error> {
+        access::require_any(principal, ASSESSORS, action)?;
+        if principal.has_role(Role::Admin)
+            || principal.jurisdiction.as_deref() == Some(self.core.city.as_str())
+        {
+            Ok(())
+        } else {
+            Err(Error::PermissionDenied(format!(
+                "{action} is for the city's coordinators ({}) and admins",
+                self.core.city
+            )))
+        }
+    }
+
+    /// The jurisdiction a whole-jurisdiction read is about: the requested one or
+    /// the caller's own (the city for callers without one), within scope.
+    fn jurisdiction(
+        &self,
+        principal: &Principal,
+        scope: &Scope,
+        requested: &str,
+    ) -> Result<String, Error> {
+        let code = match non_empty(requested) {
+            Some(requested) => self
+                .core
+                .directory
+                .parse_known(requested)
+                .map_err(|e| Error::invalid("jurisdiction_code", e))?
+                .as_str()
+                .to_owned(),
+            None => principal
+                .jurisdiction
+                .clone()
+                .filter(|j| {
+                    JurisdictionCode::parse(j)
+                        .map(|c| self.core.directory.contains(&c))
+                        .unwrap_or(false)
+                })
+                .unwrap_or_else(|| self.core.city.clone()),
+        };
+        if scope.covers_jurisdiction(&code) {
+            Ok(code)
+        } else {
+            Err(Error::PermissionDenied(format!(
+                "jurisdiction {code} is outside your jurisdiction"
+            )))
+        }
+    }
+
+    fn descendants(&self, code: &str) -> Vec<String> {
+        JurisdictionCode::parse(code)
+            .map(|c| {
+                self.core
+                    .directory
+                    .descendants(&c)
+                    .into_iter()
+                    .map(|c| c.as_str().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    async fn put_model(
+        &self,
+        principal: &Principal,
+        request: pb::PutIndicatorModelRequest,
+    ) -> Result<pb::IndicatorModel, Error> {
+        self.require_assessor(principal, "setting an indicator model")?;
+        let (period, mut model) = convert::model_from_request(&request)?;
+        let period_text = period.to_string();
+        let request_id = request.request_id.trim();
+        let core = &self.core;
+        let mut tx = core.store.begin_write().await?;
+        store::lock_scores(&mut tx, core.store.backend()).await?;
+        if let Some(first) = self
+            .remembered(&mut tx, principal, request_id, "PutIndicatorModel")
+            .await?
+        {
+            return pb::IndicatorModel::decode(first.as_slice())
+                .map_err(|e| Error::internal(format!("a remembered answer does not decode: {e}")));
+        }
+        let current = store::model_of(&mut tx, &period_text).await?;
+        let current_etag = current
+            .as_ref()
+            .map(convert::model_etag)
+            .unwrap_or_default();
+        if request.etag.trim() != current_etag {
+            return Err(Error::Aborted(match current_etag.as_str() {
+                "" => {
+                    format!("period {period_text} has no model of its own yet; send an empty etag")
+                }
+                etag => format!(
+                    "the model of {period_text} changed since it was read (etag is now {etag}); read it again"
+                ),
+            }));
+        }
+        let now = core.clock.now();
+        model.period = period_text.clone();
+        model.version = current.map_or(1, |m| m.version.saturating_add(1));
+        model.updated_by = principal.sub.clone();
+        model.update_time = now;
+        store::write_model(&mut tx, &model).await?;
+        let proto = convert::model_to_proto(&model, &period_text);
+        core.events
+            .append(
+                &mut tx,
+                &period_text,
+                &core.city,
+                &pb::IndicatorModelPut {
+                    model: Some(proto.clone()),
+                },
+            )
+            .await?;
+        core.rerank_period_and_inside(&mut tx, period).await?;
+        if !request_id.is_empty() {
+            store::remember(
+                &mut tx,
+                &principal.sub,
+                request_id,
+                "PutIndicatorModel",
+                &proto.encode_to_vec(),
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        core.events.wake();
+        Ok(proto)
+    }
+
+    /// The first answer to `(caller, request_id)`, when the key was used for `method`.
+    async fn remembered(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        principal: &Principal,
+        request_id: &str,
+        method: &str,
+    ) -> Result<Option<Vec<u8>>, Error> {
+        if request_id.is_empty() {
+            return Ok(None);
+        }
+        match store::remembered(conn, &principal.sub, request_id).await? {
+            Some((used_for, response)) if used_for == method => Ok(Some(response)),
+            Some((used_for, _)) => Err(Error::invalid(
+                "request_id",
+                format!("was used for {used_for}; use a new key"),
+            )),
+            None => Ok(None),
+        }
+    }
+
+    async fn scorecard(
+        &self,
+        principal: &Principal,
+        request: pb::GetScorecardRequest,
+    ) -> Result<pb::Scorecard, Error> {
+        access::require_any(principal, SCORE_READERS, "reading scorecards")?;
+        let mut violations = Violations::new();
+        let unit_id = request.unit_id.trim().to_owned();
+        if unit_id.is_empty() {
+            violations.add(
+                "unit_id",
+                "is required: a department id or a GB/T 2260 code",
+            );
+        } else if unit_id.chars().count() > MAX_UNIT_ID {
+            violations.add(
+                "unit_id",
+                format!("must be at most {MAX_UNIT_ID} characters"),
+            );
+        }
+        let period = violations.check("period", Period::parse(&request.period));
+        violations.finish()?;
+        let period = period.ok_or_else(|| Error::internal("a checked period is missing"))?;
+        let kind = if unit_id.len() == 6 && unit_id.bytes().all(|b| b.is_ascii_digit()) {
+            UnitKind::Jurisdiction
+        } else {
+            UnitKind::Department
+        };
+        let units = self.core.units();
+        let what = format!("unit {unit_id}");
+        let jurisdiction = units
+            .jurisdiction_of(kind, &unit_id)
+            .ok_or_else(|| Error::NotFound(what.clone()))?;
+        self.scope(principal).check_read(&jurisdiction, "", &what)?;
+        let period_text = period.to_string();
+        let mut conn = self.core.store.pool().acquire().await?;
+        let model = self.core.effective_model(&mut conn, period).await?;
+        let unit = UnitKey {
+            kind,
+            id: unit_id.clone(),
+        };
+        let metrics = store::metrics_of_unit(&mut conn, &period_text, &unit).await?;
+        let score = model::score(&model, kind, &metrics);
+        let group = units.group_of(kind, &unit_id);
+        let stored = store::score_of(&mut conn, &period_text, &unit).await?;
+        let (rank, ranked_units, board, compute_time) = match &stored {
+            Some(s) => (
+                s.rank,
+                s.ranked_units,
+                s.board,
+                Some(timestamp(s.compute_time)),
+            ),
+            None => (
+                0,
+                count(store::ranked_units(&mut conn, &period_text, kind, &group).await?),
+                Board::None,
+                None,
+            ),
+        };
+        Ok(pb::Scorecard {
+            unit_name: units.name_of(kind, &unit_id),
+            unit_id,
+            unit_kind: convert::unit_kind_to_proto(kind),
+            jurisdiction_code: jurisdiction,
+            period: period_text,
+            total: score.total,
+            rank,
+            ranked_units,
+            board: convert::board_to_proto(board),
+            indicators: score
+                .indicators
+                .iter()
+                .map(convert::indicator_score_to_proto)
+                .collect(),
+            compute_time,
+        })
+    }
+
+    async fn rankings(
+        &self,
+        principal: &Principal,
+        request: pb::ListRankingsRequest,
+    ) -> Result<pb::ListRankingsResponse, Error> {
+        access::require_any(principal, SCORE_READERS, "reading rankings")?;
+        let mut violations = Violations::new();
+        let period = violations.check("period", Period::parse(&request.period));
+        let kind = convert::unit_kind(request.unit_kind);
+        if kind.is_none() {
+            violations.add("unit_kind", "must be DEPARTMENT or JURISDICTION");
+        }
+        let limit = violations.check(
+            "page_size",
+            ids::page_size(request.page_size).map_err(|_| "must not be negative"),
+        );
+        violations.finish()?;
+        let (Some(period), Some(kind), Some(limit)) = (period, kind, limit) else {
+            return Err(Error::internal("checked fields are missing"));
+        };
+        let scope = self.scope(principal);
+        let code = self.jurisdiction(principal, &scope, &request.jurisdiction_code)?;
+        let period_text = period.to_string();
+        let filters = format!("{period_text}|{}|{code}", kind.as_str());
+        let after = PageToken::decode(&request.page_token, &filters)?.map_or(0, |t| t.sort_key);
+        let mut conn = self.core.store.pool().acquire().await?;
+        let page =
+            store::ranking_page(&mut conn, &period_text, kind, &code, after, limit + 1).await?;
+        let previous: BTreeMap<String, i32> = match period.previous() {
+            Some(previous) => store::scores_of_group(&mut conn, &previous.to_string(), kind, &code)
+                .await?
+                .into_iter()
+                .map(|s| (s.unit_id, s.rank))
+                .collect(),
+            None => BTreeMap::new(),
+        };
+        let (page, next_page_token) = ids::paginate(page, limit, &filters, |s| PageToken {
+            sort_key: i64::from(s.rank),
+            id: s.unit_id.clone(),
+        });
+        let units = self.core.units();
+        Ok(pb::ListRankingsResponse {
+            rankings: page
+                .into_iter()
+                .map(|s| pb::Ranking {
+                    rank: s.rank,
+                    unit_name: units.name_of(kind, &s.unit_id),
+                    jurisdiction_code: units
+                        .jurisdiction_of(kind, &s.unit_id)
+                        .unwrap_or_else(|| code.clone()),
+                    unit_kind: convert::unit_kind_to_proto(kind),
+                    total: s.total,
+                    board: convert::board_to_proto(s.board),
+                    previous_rank: previous.get(&s.unit_id).copied().unwrap_or(0),
+                    black_board_streak: s.black_streak,
+                    unit_id: s.unit_id,
+                })
+                .collect(),
+            next_page_token,
+        })
+    }
+
+    async fn alerts(
+        &self,
+        principal: &Principal,
+        request: pb::ListAlertsRequest,
+    ) -> Result<pb::ListAlertsResponse, Error> {
+        access::require_any(principal, ALERT_READERS, "reading alerts")?;
+        let mut violations = Violations::new();
+        let period = match non_empty(&request.period) {
+            Some(text) => violations
+                .check("period", Period::parse(text))
+                .map(|p| p.to_string()),
+            None => None,
+        };
+        let kind = match request.kind {
+            0 => None,
+            value => {
+                let kind = convert::alert_kind(value);
+                if kind.is_none() {
+                    violations.add(
+                        "kind",
+                        "must be BAD_REVIEW_NOTICE, INACTION_NOTICE or LEADER_INTERVIEW",
+                    );
+                }
+                kind
+            }
+        };
+        let unit_id = non_empty(&request.unit_id).map(str::to_owned);
+        if unit_id
+            .as_ref()
+            .is_some_and(|u| u.chars().count() > MAX_UNIT_ID)
+        {
+            violations.add(
+                "unit_id",
+                format!("must be at most {MAX_UNIT_ID} characters"),
+            );
+        }
+        let limit = violations.check(
+            "page_size",
+            ids::page_size(request.page_size).map_err(|_| "must not be negative"),
+        );
+        violations.finish()?;
+        let limit = limit.ok_or_else(|| Error::internal("a checked page size is missing"))?;
+        let scope = self.scope(principal);
+        let jurisdictions = match (non_empty(&request.jurisdiction_code), &scope) {
+            (None, Scope::Everything) => None,
+            (None, Scope::Jurisdictions(codes)) => {
+                Some(codes.iter().map(|c| c.as_str().to_owned()).collect())
+            }
+            (None, Scope::Enterprise(_) | Scope::Nothing) => {
+                return Err(Error::PermissionDenied(
+                    "your token names no known jurisdiction".into(),
+                ));
+            }
+            (Some(requested), _) => {
+                let code = self.jurisdiction(principal, &scope, requested)?;
+                Some(self.descendants(&code))
+            }
+        };
+        let filters = format!(
+            "{}|{}|{}|{}",
+            period.as_deref().unwrap_or(""),
+            kind.map_or("", |k| k.as_str()),
+            request.jurisdiction_code.trim(),
+            unit_id.as_deref().unwrap_or("")
+        );
+        let after = PageToken::decode(&request.page_token, &filters)?.map(|t| (t.sort_key, t.id));
+        let filter = AlertFilter {
+            period,
+            kind,
+            jurisdictions,
+            unit_id,
+            after,
+        };
+        let mut conn = self.core.store.pool().acquire().await?;
+        let alerts = store::list_alerts(&mut conn, &filter, limit + 1).await?;
+        let (alerts, next_page_token) = ids::paginate(alerts, limit, &filters, |a| PageToken {
+            sort_key: a.create_time,
+            id: a.id.clone(),
+        });
+        Ok(pb::ListAlertsResponse {
+            alerts: alerts.iter().map(convert::alert_to_proto).collect(),
+            next_page_token,
+        })
+    }
+
+    async fn overview(
+        &self,
+        principal: &Principal,
+        request: pb::GetOverviewRequest,
+    ) -> Result<pb::Overview, Error> {
+        access::require_any(principal, GOVERNMENT, "reading the overview")?;
+        let period = convert::period("period", &request.period)?;
+        let scope = self.scope(principal);
+        let code = self.jurisdiction(principal, &scope, &request.jurisdiction_code)?;
+        let jurisdictions = self.descendants(&code);
+        let period_text = period.to_string();
+        let now = self.core.clock.now();
+        let mut conn = self.core.store.pool().acquire().await?;
+        let metrics =
+            store::summed_jurisdiction_metrics(&mut conn, &period_text, &jurisdictions).await?;
+        let overdue =
+            store::overdue_at(&mut conn, &jurisdictions, period.end_micros().min(now)).await?;
+        let get = |name: &str| metrics.get(name).copied().unwrap_or(0);
+        let mut by_channel: Vec<pb::ChannelCount> = metrics
+            .iter()
+            .filter_map(|(name, value)| {
+                let channel = appeal::Channel::parse(name.strip_prefix(metric::CHANNEL)?)?;
+                (*value > 0).then(|| pb::ChannelCount {
+                    channel: appeal::channel_to_proto(channel),
+                    count: count(*value),
+                })
+            })
+            .collect();
+        by_channel.sort_by_key(|c| c.channel);
+        let mut by_category: Vec<pb::CategoryCount> = metrics
+            .iter()
+            .filter_map(|(name, value)| {
+                let category = appeal::Category::parse(name.strip_prefix(metric::CATEGORY)?)?;
+                (*value > 0).then(|| pb::CategoryCount {
+                    category: appeal::category_to_proto(category),
+                    count: count(*value),
+                })
+            })
+            .collect();
+        by_category.sort_by_key(|c| c.category);
+        let invited = get(metric::INVITED);
+        Ok(pb::Overview {
+            jurisdiction_code: code,
+            period: period_text,
+            appeal_count: count(get(metric::APPEALS)),
+            appeals_by_channel: by_channel,
+            appeals_by_category: by_category,
+            resolved_count: count(get(metric::RESOLVED)),
+            solved_count: count(get(metric::SOLVED)),
+            on_time_rate: ratio(get(metric::ON_TIME), get(metric::DUE)),
+            overdue_count: count(overdue),
+            satisfaction_rate: ratio(get(metric::SATISFIED), get(metric::REVIEWS)),
+            review_count: count(get(metric::REVIEWS)),
+            bad_review_count: count(get(metric::BAD_REVIEWS)),
+            unrated_rate: ratio(invited - get(metric::RATED_INVITATIONS), invited),
+            rectification_rate: ratio(get(metric::RECTIFIED), get(metric::VALID_BAD_REVIEWS)),
+            meeting_count: count(get(metric::MEETINGS)),
+            meeting_case_count: count(get(metric::MEETING_CASES)),
+            fulfillment_count: count(get(metric::FULFILLMENTS)),
+            fulfillment_amount_fen: get(metric::FULFILLMENT_FEN).max(0),
+            published_policy_count: count(get(metric::POLICIES_PUBLISHED)),
+            adopted_comment_count: count(get(metric::COMMENTS_ADOPTED)),
+            compute_time: Some(timestamp(now)),
+        })
+    }
+
+    async fn recompute_period(
+        &self,
+        principal: &Principal,
+        request: pb::RecomputeRequest,
+    ) -> Result<pb::RecomputeResponse, Error> {
+        self.require_assessor(principal, "rebuilding a period")?;
+        let mut violations = Violations::new();
+        let period = violations.check("period", Period::parse(&request.period));
+        let request_id = request.request_id.trim();
+        if request_id.chars().count() > MAX_REQUEST_ID {
+            violations.add(
+                "request_id",
+                format!("must be at most {MAX_REQUEST_ID} characters"),
+            );
+        }
+        violations.finish()?;
+        let period = period.ok_or_else(|| Error::internal("a checked period is missing"))?;
+        let core = &self.core;
+        let mut tx = core.store.begin_write().await?;
+        store::lock_scores(&mut tx, core.store.backend()).await?;
+        if let Some(first) = self
+            .remembered(&mut tx, principal, request_id, "Recompute")
+            .await?
+        {
+            return pb::RecomputeResponse::decode(first.as_slice())
+                .map_err(|e| Error::internal(format!("a remembered answer does not decode: {e}")));
+        }
+        let rebuilt = core.rebuild(&mut tx, period).await?;
+        let now = core.clock.now();
+        let response = pb::RecomputeResponse {
+            period: rebuilt.period.clone(),
+            scorecard_count: rebuilt.scorecard_count,
+            matched: rebuilt.mismatched_unit_ids.is_empty(),
+            mismatched_unit_ids: rebuilt.mismatched_unit_ids,
+            compute_time: Some(timestamp(now)),
+        };
+        if !response.matched {
+            tracing::warn!(period = %response.period, units = ?response.mismatched_unit_ids, "the rebuilt scores differ from the incremental ones");
+        }
+        core.events
+            .append(
+                &mut tx,
+                &response.period,
+                &core.city,
+                &pb::PeriodRecomputed {
+                    result: Some(response.clone()),
+                },
+            )
+            .await?;
+        if !request_id.is_empty() {
+            store::remember(
+                &mut tx,
+                &principal.sub,
+                request_id,
+                "Recompute",
+                &response.encode_to_vec(),
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        core.events.wake();
+        Ok(response)
     }
 }
 
 #[tonic::async_trait]
 impl ScoringService for ScoringApi {
+    async fn put_indicator_model(
+        &self,
+        request: Request<pb::PutIndicatorModelRequest>,
+    ) -> Result<Response<pb::IndicatorModel>, Status> {
+        let principal = access::principal(&request)?.clone();
+        Ok(Response::new(
+            self.put_model(&principal, request.into_inner()).await?,
+        ))
+    }
+
+    async fn get_indicator_model(
+        &self,
+        request: Request<pb::GetIndicatorModelRequest>,
+    ) -> Result<Response<pb::IndicatorModel>, Status> {
+        let principal = access::principal(&request)?;
+        access::require_any(principal, GOVERNMENT, "reading indicator models")?;
+        let period = convert::period("period", &request.get_ref().period)?;
+        let mut conn = self
+            .core
+            .store
+            .pool()
+            .acquire()
+            .await
+            .map_err(Error::from)?;
+        let model = self.core.effective_model(&mut conn, period).await?;
+        Ok(Response::new(convert::model_to_proto(
+            &model,
+            &period.to_string(),
+        )))
+    }
+
+    async fn get_scorecard(
+        &self,
+        request: Request<pb::GetScorecardRequest>,
+    ) -> Result<Response<pb::Scorecard>, Status> {
+        let principal = access::principal(&request)?.clone();
+        Ok(Response::new(
+            self.scorecard(&principal, request.into_inner()).await?,
+        ))
+    }
+
+    async fn list_rankings(
+        &self,
+        request: Request<pb::ListRankingsRequest>,
+    ) -> Result<Response<pb::ListRankingsResponse>, Status> {
+        let principal = access::principal(&request)?.clone();
+        Ok(Response::new(
+            self.rankings(&principal, request.into_inner()).await?,
+        ))
+    }
+
+    async fn list_alerts(
+        &self,
+        request: Request<pb::ListAlertsRequest>,
+    ) -> Result<Response<pb::ListAlertsResponse>, Status> {
+        let principal = access::principal(&request)?.clone();
+        Ok(Response::new(
+            self.alerts(&principal, request.into_inner()).await?,
+        ))
+    }
+
+    async fn get_overview(
+        &self,
+        request: Request<pb::GetOverviewRequest>,
+    ) -> Result<Response<pb::Overview>, Status> {
+        let principal = access::principal(&request)?.clone();
+        Ok(Response::new(
+            self.overview(&principal, request.into_inner()).await?,
+        ))
+    }
+
+    async fn recompute(
+        &self,
+        request: Request<pb::RecomputeRequest>,
+    ) -> Result<Response<pb::RecomputeResponse>, Status> {
+        let principal = access::principal(&request)?.clone();
+        Ok(Response::new(
+            self.recompute_period(&principal, request.into_inner())
+                .await?,
+        ))
+    }
+
     async fn watch_events(
         &self,
         request: Request<WatchEventsRequest>,
     ) -> Result<Response<EventStream>, Status> {
-        events::serve_watch(&self.events, request, "scoring")
+        events::serve_watch(&self.core.events, request, "scoring")
     }
 }

@@ -1,11 +1,32 @@
 //! Scoring: the closed-loop performance assessment of every unit (闭环考核).
 //!
-//! The contract (`zhengqi.scoring.v1.ScoringService`) is final; the methods not built yet
-//! answer `UNIMPLEMENTED`. The service starts, reports health, serves
-//! reflection and its event log.
+//! Scoring follows three event logs with the shared consumer, one cursor each:
+//! routing's (cases opened, due, resolved, overdue, returned; meetings),
+//! evaluation's (reviews, rectifications, third-party assessments) and
+//! policy's (comments answered, policies published, fulfilments). Each event
+//! becomes facts (`sc_facts`, one row per fact, keyed so a replay adds
+//! nothing); each new fact adds to the counters of its department and
+//! jurisdiction for its year, quarter and month, and the rankings it touches
+//! are brought up to date, all in the transaction that advances the cursor.
+//! `Recompute` rebuilds a period's counters from the facts alone and reports
+//! whether they equal the incremental ones.
+//!
+//! - `domain/`: periods, facts and their counters, the indicator model and its
+//!   formulas (`domain::model` documents every indicator's numerator and
+//!   denominator), rankings and boards; no I/O;
+//! - `convert`: protobuf ↔ domain; `api`: the tonic service; `store`: sqlx;
+//! - `engine`: facts recorded, rankings recomputed, models put, rebuilds;
+//! - `sources`: the three followed logs' events turned into facts.
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod convert;
+pub mod domain;
+pub mod engine;
+pub mod sources;
+pub mod store;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 
@@ -14,11 +35,20 @@ use zhengqi_shared::Error;
 use zhengqi_shared::auth::Verifier;
 use zhengqi_shared::clock::Clock;
 use zhengqi_shared::config::PartConfig;
-use zhengqi_shared::events::{EventLog, TokenSource};
+use zhengqi_shared::events::{Consumer, EventLog, TokenSource};
 use zhengqi_shared::reference::Directory;
 use zhengqi_shared::server::{Host, Part};
 use zhengqi_shared::shutdown::Shutdown;
-use zhengqi_shared::storage::Store;
+use zhengqi_shared::storage::{Migrations, Store};
+
+use crate::domain::Departments;
+use crate::domain::model::Model;
+
+/// Scoring's schema, per backend.
+pub static MIGRATIONS: Migrations = Migrations {
+    sqlite: sqlx::migrate!("./migrations/sqlite"),
+    postgres: sqlx::migrate!("./migrations/postgres"),
+};
 
 /// The scoring service, bound and connected, ready to run.
 pub type ScoringServer = Part<ScoringServiceServer<api::ScoringApi>>;
@@ -49,7 +79,52 @@ impl std::fmt::Debug for Settings {
     }
 }
 
-/// Binds the listeners and connects the store; nothing is served yet.
+/// What the API and the consumers share.
+pub struct Core {
+    pub store: Store,
+    pub events: Arc<EventLog>,
+    pub directory: Arc<Directory>,
+    pub departments: Departments,
+    /// The shipped model (`data/indicator_model.toml`), for periods without one.
+    pub default_model: Model,
+    pub clock: Arc<Clock>,
+    /// The city's code: the root of the directory.
+    pub city: String,
+}
+
+impl Core {
+    pub fn new(
+        store: Store,
+        events: Arc<EventLog>,
+        directory: Arc<Directory>,
+        clock: Arc<Clock>,
+    ) -> Result<Core, Error> {
+        let city = directory
+            .iter()
+            .find(|j| j.parent().is_none())
+            .map(|j| j.code().as_str().to_owned())
+            .ok_or_else(|| Error::internal("the directory has no city at its root"))?;
+        Ok(Core {
+            store,
+            events,
+            directory,
+            departments: Departments::guangyuan(),
+            default_model: Model::default_model(),
+            clock,
+            city,
+        })
+    }
+
+    pub fn units(&self) -> domain::Units<'_> {
+        domain::Units {
+            directory: &self.directory,
+            departments: &self.departments,
+        }
+    }
+}
+
+/// Binds the listeners and connects the store; the consumers of routing's,
+/// evaluation's and policy's events start once the migrations have run.
 pub async fn build(
     config: &PartConfig,
     verifier: Verifier,
@@ -57,10 +132,55 @@ pub async fn build(
     settings: Settings,
     shutdown: &Shutdown,
 ) -> Result<ScoringServer, Error> {
-    let _ = (directory, settings, shutdown);
     let host = Host::bind("scoring", config.listen, config.ops_listen).await?;
     let store = Store::connect(&config.database_url, config.database_schema.as_deref()).await?;
     let events = EventLog::new(store.clone());
-    let service = ScoringServiceServer::new(api::ScoringApi::new(Arc::clone(&events)));
-    Ok(Part::new(host, store, service, verifier, None)?.with_event_log(events))
+    let core = Arc::new(Core::new(
+        store.clone(),
+        Arc::clone(&events),
+        directory,
+        Arc::clone(&settings.clock),
+    )?);
+    let service = ScoringServiceServer::new(api::ScoringApi::new(Arc::clone(&core)));
+    let part = Part::new(host, store.clone(), service, verifier, Some(&MIGRATIONS))?
+        .with_event_log(events);
+    let consumer = |source: sources::Source, endpoint: Option<String>| {
+        if endpoint.is_none() {
+            tracing::warn!(
+                source = source.name(),
+                "no address for {}: scoring takes no facts from it",
+                source.name()
+            );
+        }
+        endpoint.map(|endpoint| Consumer {
+            source: source.name().to_owned(),
+            endpoint,
+            method: source.method(),
+            store: store.clone(),
+            handler: sources::SourceEvents::new(source, Arc::clone(&core)),
+            token: settings.service_token.clone(),
+        })
+    };
+    let consumers: Vec<_> = [
+        consumer(sources::Source::Routing, settings.routing_url.clone()),
+        consumer(sources::Source::Evaluation, settings.evaluation_url.clone()),
+        consumer(sources::Source::Policy, settings.policy_url.clone()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    Ok(part.with_background(
+        move |shutdown| {
+            Box::pin(async move {
+                let running: Vec<_> = consumers
+                    .into_iter()
+                    .map(|consumer| tokio::spawn(consumer.run(shutdown.clone())))
+                    .collect();
+                for consumer in running {
+                    let _ = consumer.await;
+                }
+            })
+        },
+        shutdown,
+    ))
 }

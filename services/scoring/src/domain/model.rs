@@ -1,0 +1,629 @@
+//! The indicator model (考核指标体系): which indicators score a unit, how each
+//! is measured from the counters of [`super::facts`], and how a measured value
+//! becomes points.
+//!
+//! Every indicator key, with its numerator and denominator:
+//!
+//! | key | numerator | denominator | raw value |
+//! |---|---|---|---|
+//! | `on_time_rate` (按期办结率) | cases due in the period resolved by their deadline | cases due in the period (resolved, or gone overdue) | ratio |
+//! | `solved_rate` (解决率) | cases resolved with outcome SOLVED | cases resolved in the period | ratio |
+//! | `satisfaction_rate` (满意率) | reviews BASIC_SATISFIED or better | reviews given in the period | ratio |
+//! | `bad_review_rate` (差评率) | reviews DISSATISFIED or worse | reviews given in the period | ratio |
+//! | `unrated_rate` (未评价率) | invitations of the period never rated | invitations made in the period | ratio |
+//! | `rectification_rate` (整改率) | valid bad reviews rectified and closed on the return visit | bad reviews verified valid (by the time of the bad review) | ratio |
+//! | `return_count` (退单数) | cases the department handed back (退单) | 1 | count |
+//! | `overdue_count` (超期数) | cases that went overdue (红灯督办) | 1 | count |
+//! | `assessment_score` (第三方评估) | sum of third-party scores (0–100) | assessments | average |
+//! | `comment_adoption_rate` (意见采纳率) | comments adopted in full or in part | comments answered | ratio |
+//! | `fulfillment_count` (政策兑现数) | fulfilment records (兑现) | 1 | count |
+//!
+//! Points: the normalised value (0–1) times the weight; a unit's total is the
+//! sum, out of 100 (the weights of the indicators that score a unit kind sum to
+//! 100). Normalising, with `target` the raw value that earns full points:
+//! higher-is-better earns `raw / target` (capped at 1; full points when the
+//! target is 0); lower-is-better earns full points up to the target, then
+//! `(bound − raw) / (bound − target)` for a ratio (bound 1) or an average
+//! (bound 100), and `(1 + target) / (1 + raw)` for a count. An indicator with
+//! nothing to measure (denominator 0) costs nothing: full points.
+
+use serde::Deserialize;
+
+use super::UnitKind;
+use super::facts::{Metrics, metric};
+
+zhengqi_shared::named_enum! {
+    /// Which way an indicator is better.
+    pub enum Direction {
+        HigherIsBetter = "HIGHER_IS_BETTER",
+        LowerIsBetter = "LOWER_IS_BETTER",
+    }
+}
+
+/// How an indicator is measured from the counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Measure {
+    /// `numerator / denominator`, 0–1.
+    Rate(&'static str, &'static str),
+    /// `(denominator − numerator) / denominator`, 0–1: the share not done.
+    Complement(&'static str, &'static str),
+    /// A count: the raw value is the numerator, the denominator 1.
+    Count(&'static str),
+    /// The mean of values summed in thousandths (`sum`) over `count`, 0–100.
+    Average(&'static str, &'static str),
+}
+
+/// One known indicator: its key, display name and measure.
+#[derive(Debug, Clone, Copy)]
+pub struct Known {
+    pub key: &'static str,
+    pub name: &'static str,
+    pub measure: Measure,
+}
+
+/// Every indicator key a model may use.
+pub const CATALOGUE: &[Known] = &[
+    Known {
+        key: "on_time_rate",
+        name: "按期办结率",
+        measure: Measure::Rate(metric::ON_TIME, metric::DUE),
+    },
+    Known {
+        key: "solved_rate",
+        name: "问题解决率",
+        measure: Measure::Rate(metric::SOLVED, metric::RESOLVED),
+    },
+    Known {
+        key: "satisfaction_rate",
+        name: "满意率",
+        measure: Measure::Rate(metric::SATISFIED, metric::REVIEWS),
+    },
+    Known {
+        key: "bad_review_rate",
+        name: "差评率",
+        measure: Measure::Rate(metric::BAD_REVIEWS, metric::REVIEWS),
+    },
+    Known {
+        key: "unrated_rate",
+        name: "未评价率",
+        measure: Measure::Complement(metric::RATED_INVITATIONS, metric::INVITED),
+    },
+    Known {
+        key: "rectification_rate",
+        name: "差评整改率",
+        measure: Measure::Rate(metric::RECTIFIED, metric::VALID_BAD_REVIEWS),
+    },
+    Known {
+        key: "return_count",
+        name: "退单数",
+        measure: Measure::Count(metric::RETURNS),
+    },
+    Known {
+        key: "overdue_count",
+        name: "超期件数",
+        measure: Measure::Count(metric::OVERDUE),
+    },
+    Known {
+        key: "assessment_score",
+        name: "第三方评估得分",
+        measure: Measure::Average(metric::ASSESSMENT_MILLIPOINTS, metric::ASSESSMENTS),
+    },
+    Known {
+        key: "comment_adoption_rate",
+        name: "意见采纳率",
+        measure: Measure::Rate(metric::COMMENTS_ADOPTED, metric::COMMENTS_RESPONDED),
+    },
+    Known {
+        key: "fulfillment_count",
+        name: "政策兑现数",
+        measure: Measure::Count(metric::FULFILLMENTS),
+    },
+];
+
+pub fn known(key: &str) -> Option<&'static Known> {
+    CATALOGUE.iter().find(|k| k.key == key)
+}
+
+/// The points a model is out of.
+pub const TOTAL_POINTS: f64 = 100.0;
+/// The largest board size a model may set.
+pub const MAX_BOARD_SIZE: i32 = 1000;
+/// The most consecutive periods a model may wait before an interview.
+pub const MAX_INTERVIEW_AFTER: i32 = 12;
+/// 约谈 after this many consecutive periods on the black board, by default.
+pub const DEFAULT_INTERVIEW_AFTER: i32 = 2;
+/// The largest target a model may set.
+pub const MAX_TARGET: f64 = 1e9;
+
+/// One indicator of a model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Indicator {
+    pub key: String,
+    pub name: String,
+    pub weight: f64,
+    pub direction: Direction,
+    pub target: f64,
+    pub description: String,
+    /// The unit kinds it scores; all when empty.
+    pub unit_kinds: Vec<UnitKind>,
+}
+
+impl Indicator {
+    pub fn scores(&self, kind: UnitKind) -> bool {
+        self.unit_kinds.is_empty() || self.unit_kinds.contains(&kind)
+    }
+}
+
+/// The indicators and weights of a period.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Model {
+    /// The period it was put for; empty for the shipped default.
+    pub period: String,
+    pub indicators: Vec<Indicator>,
+    /// 0: a tenth of the ranked units, at least one.
+    pub red_board_size: i32,
+    /// 0: a tenth of the ranked units, at least one.
+    pub black_board_size: i32,
+    pub interview_after_periods: i32,
+    /// 0 for the shipped default.
+    pub version: i64,
+    pub updated_by: String,
+    pub update_time: i64,
+}
+
+/// The default model, shipped as data (`data/indicator_model.toml`).
+pub const DEFAULT_MODEL: &str = include_str!("../../data/indicator_model.toml");
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ModelFile {
+    red_board_size: i32,
+    black_board_size: i32,
+    interview_after_periods: i32,
+    indicator: Vec<IndicatorFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IndicatorFile {
+    key: String,
+    name: String,
+    weight: f64,
+    direction: String,
+    target: f64,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    unit_kinds: Vec<String>,
+}
+
+impl Model {
+    /// Reads a model file (the shipped default or an operator's own) and checks it.
+    pub fn from_toml_str(text: &str) -> Result<Model, String> {
+        let file: ModelFile = toml::from_str(text).map_err(|e| e.to_string())?;
+        let mut indicators = Vec::new();
+        for i in file.indicator {
+            let direction = Direction::parse(&i.direction).ok_or_else(|| {
+                format!("indicator {}: unknown direction {:?}", i.key, i.direction)
+            })?;
+            let unit_kinds = i
+                .unit_kinds
+                .iter()
+                .map(|k| UnitKind::parse(k).ok_or_else(|| format!("unknown unit kind {k:?}")))
+                .collect::<Result<_, _>>()?;
+            indicators.push(Indicator {
+                key: i.key,
+                name: i.name,
+                weight: i.weight,
+                direction,
+                target: i.target,
+                description: i.description,
+                unit_kinds,
+            });
+        }
+        let model = Model {
+            period: String::new(),
+            indicators,
+            red_board_size: file.red_board_size,
+            black_board_size: file.black_board_size,
+            interview_after_periods: file.interview_after_periods,
+            version: 0,
+            updated_by: String::new(),
+            update_time: 0,
+        };
+        let problems = model.problems();
+        if let Some((field, problem)) = problems.first() {
+            return Err(format!("{field}: {problem}"));
+        }
+        Ok(model)
+    }
+
+    /// The shipped default.
+    pub fn default_model() -> Model {
+        Model::from_toml_str(DEFAULT_MODEL).expect("the shipped indicator model is valid")
+    }
+
+    /// Every rule the model breaks, as (field path, why).
+    pub fn problems(&self) -> Vec<(String, String)> {
+        let mut problems = Vec::new();
+        let mut seen: Vec<&str> = Vec::new();
+        if self.indicators.is_empty() {
+            problems.push((
+                "indicators".into(),
+                "must hold at least one indicator".into(),
+            ));
+        }
+        for (n, indicator) in self.indicators.iter().enumerate() {
+            let field = |name: &str| format!("indicators[{n}].{name}");
+            if known(&indicator.key).is_none() {
+                let keys: Vec<_> = CATALOGUE.iter().map(|k| k.key).collect();
+                problems.push((
+                    field("key"),
+                    format!(
+                        "unknown indicator {:?}; known: {}",
+                        indicator.key,
+                        keys.join(", ")
+                    ),
+                ));
+            } else if seen.contains(&indicator.key.as_str()) {
+                problems.push((field("key"), format!("{} appears twice", indicator.key)));
+            }
+            seen.push(&indicator.key);
+            if !indicator.weight.is_finite() || indicator.weight < 0.0 {
+                problems.push((
+                    field("weight"),
+                    "must be a number of points, 0 or more".into(),
+                ));
+            } else if indicator.weight > TOTAL_POINTS {
+                problems.push((field("weight"), format!("must be at most {TOTAL_POINTS}")));
+            }
+            if !indicator.target.is_finite()
+                || indicator.target < 0.0
+                || indicator.target > MAX_TARGET
+            {
+                problems.push((field("target"), format!("must be from 0 to {MAX_TARGET}")));
+            } else if let Some(known) = known(&indicator.key) {
+                let bound = match known.measure {
+                    Measure::Rate(..) | Measure::Complement(..) => Some(1.0),
+                    Measure::Average(..) => Some(100.0),
+                    Measure::Count(_) => None,
+                };
+                if let Some(bound) = bound
+                    && indicator.target > bound
+                {
+                    problems.push((
+                        field("target"),
+                        format!("must be at most {bound} for {}", known.key),
+                    ));
+                }
+            }
+            if indicator.name.chars().count() > 100 {
+                problems.push((field("name"), "must be at most 100 characters".into()));
+            }
+            if indicator.description.chars().count() > 2000 {
+                problems.push((
+                    field("description"),
+                    "must be at most 2000 characters".into(),
+                ));
+            }
+        }
+        let weights_ok = self
+            .indicators
+            .iter()
+            .all(|i| i.weight.is_finite() && (0.0..=TOTAL_POINTS).contains(&i.weight));
+        if weights_ok && !self.indicators.is_empty() {
+            for kind in UnitKind::ALL {
+                let sum: f64 = self
+                    .indicators
+                    .iter()
+                    .filter(|i| i.scores(*kind))
+                    .map(|i| i.weight)
+                    .sum();
+                if (sum - TOTAL_POINTS).abs() > 1e-6 {
+                    problems.push((
+                        "indicators".into(),
+                        format!(
+                            "the weights of the indicators scoring a {} must sum to {TOTAL_POINTS}, not {sum}",
+                            kind.as_str().to_lowercase()
+                        ),
+                    ));
+                }
+            }
+        }
+        if !(0..=MAX_BOARD_SIZE).contains(&self.red_board_size) {
+            problems.push((
+                "red_board_size".into(),
+                format!("must be from 0 to {MAX_BOARD_SIZE}"),
+            ));
+        }
+        if !(0..=MAX_BOARD_SIZE).contains(&self.black_board_size) {
+            problems.push((
+                "black_board_size".into(),
+                format!("must be from 0 to {MAX_BOARD_SIZE}"),
+            ));
+        }
+        if !(1..=MAX_INTERVIEW_AFTER).contains(&self.interview_after_periods) {
+            problems.push((
+                "interview_after_periods".into(),
+                format!("must be from 1 to {MAX_INTERVIEW_AFTER} (0 for the default, {DEFAULT_INTERVIEW_AFTER})"),
+            ));
+        }
+        problems
+    }
+
+    /// How many units go on the red and the black board of a ranking of `n`:
+    /// the model's sizes, or a tenth of `n` (at least one) when a size is 0. A
+    /// ranking of one unit has no boards; the red board wins where they meet.
+    pub fn board_sizes(&self, n: usize) -> (usize, usize) {
+        if n < 2 {
+            return (0, 0);
+        }
+        let size = |set: i32| match set {
+            0 => n.div_ceil(10).max(1),
+            set => set.max(0) as usize,
+        };
+        let red = size(self.red_board_size).min(n);
+        let black = size(self.black_board_size).min(n - red);
+        (red, black)
+    }
+}
+
+/// One indicator measured for a unit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndicatorScore {
+    pub key: String,
+    pub name: String,
+    pub raw_value: f64,
+    pub numerator: f64,
+    pub denominator: f64,
+    pub normalized_value: f64,
+    pub weight: f64,
+    pub contribution: f64,
+    pub target: f64,
+    pub direction: Direction,
+}
+
+/// A unit's score by a model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Score {
+    pub total: f64,
+    pub indicators: Vec<IndicatorScore>,
+}
+
+/// The numerator, denominator and raw value of `measure` from `metrics`.
+pub fn measure(measure: Measure, metrics: &Metrics) -> (f64, f64, f64) {
+    let get = |name: &str| metrics.get(name).copied().unwrap_or(0).max(0) as f64;
+    match measure {
+        Measure::Rate(numerator, denominator) => {
+            let (n, d) = (get(numerator), get(denominator));
+            (n, d, if d > 0.0 { (n / d).min(1.0) } else { 0.0 })
+        }
+        Measure::Complement(done, total) => {
+            let d = get(total);
+            let n = (d - get(done)).max(0.0);
+            (n, d, if d > 0.0 { n / d } else { 0.0 })
+        }
+        Measure::Count(count) => {
+            let n = get(count);
+            (n, 1.0, n)
+        }
+        Measure::Average(sum, count) => {
+            let (s, d) = (get(sum) / 1000.0, get(count));
+            (s, d, if d > 0.0 { s / d } else { 0.0 })
+        }
+    }
+}
+
+/// The raw value against the target and direction, 0–1 (see the module docs).
+pub fn normalize(
+    measure: Measure,
+    raw: f64,
+    denominator: f64,
+    direction: Direction,
+    target: f64,
+) -> f64 {
+    if denominator <= 0.0 {
+        return 1.0;
+    }
+    let value = match direction {
+        Direction::HigherIsBetter => {
+            if target <= 0.0 {
+                1.0
+            } else {
+                raw / target
+            }
+        }
+        Direction::LowerIsBetter => {
+            if raw <= target {
+                1.0
+            } else {
+                let bound = match measure {
+                    Measure::Rate(..) | Measure::Complement(..) => Some(1.0),
+                    Measure::Average(..) => Some(100.0),
+                    Measure::Count(_) => None,
+                };
+                match bound {
+                    Some(bound) if bound > target => (bound - raw) / (bound - target),
+                    Some(_) => 1.0,
+                    None => (1.0 + target) / (1.0 + raw),
+                }
+            }
+        }
+    };
+    value.clamp(0.0, 1.0)
+}
+
+/// Scores a unit of `kind` with `metrics` by `model`.
+pub fn score(model: &Model, kind: UnitKind, metrics: &Metrics) -> Score {
+    let indicators: Vec<IndicatorScore> = model
+        .indicators
+        .iter()
+        .filter(|i| i.scores(kind))
+        .filter_map(|indicator| {
+            let known = known(&indicator.key)?;
+            let (numerator, denominator, raw_value) = measure(known.measure, metrics);
+            let normalized_value = normalize(
+                known.measure,
+                raw_value,
+                denominator,
+                indicator.direction,
+                indicator.target,
+            );
+            Some(IndicatorScore {
+                key: indicator.key.clone(),
+                name: if indicator.name.is_empty() {
+                    known.name.to_owned()
+                } else {
+                    indicator.name.clone()
+                },
+                raw_value,
+                numerator,
+                denominator,
+                normalized_value,
+                weight: indicator.weight,
+                contribution: normalized_value * indicator.weight,
+                target: indicator.target,
+                direction: indicator.direction,
+            })
+        })
+        .collect();
+    Score {
+        total: indicators.iter().map(|i| i.contribution).sum(),
+        indicators,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn metrics(pairs: &[(&str, i64)]) -> Metrics {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
+    }
+
+    #[test]
+    fn the_shipped_model_is_valid_and_sums_to_a_hundred() {
+        let model = Model::default_model();
+        assert!(model.problems().is_empty());
+        let sum: f64 = model.indicators.iter().map(|i| i.weight).sum();
+        assert!((sum - 100.0).abs() < 1e-9);
+        assert_eq!(model.interview_after_periods, 2);
+    }
+
+    #[test]
+    fn a_model_names_every_bad_field() {
+        let mut model = Model::default_model();
+        model.indicators[0].key = "made_up".into();
+        model.indicators[1].weight = -1.0;
+        model.indicators[2].key = model.indicators[3].key.clone();
+        model.indicators[3].target = f64::NAN;
+        model.red_board_size = -1;
+        model.interview_after_periods = 99;
+        let fields: Vec<_> = model.problems().into_iter().map(|(f, _)| f).collect();
+        for expected in [
+            "indicators[0].key",
+            "indicators[1].weight",
+            "indicators[3].key",
+            "indicators[3].target",
+            "red_board_size",
+            "interview_after_periods",
+        ] {
+            assert!(
+                fields.iter().any(|f| f == expected),
+                "{expected} in {fields:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn weights_must_sum_to_a_hundred_per_unit_kind() {
+        let mut model = Model::default_model();
+        model.indicators[0].weight += 1.0;
+        let problems = model.problems();
+        assert!(
+            problems.iter().any(|(f, _)| f == "indicators"),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn rates_counts_and_averages_are_normalised_against_their_targets() {
+        let on_time = Measure::Rate(metric::ON_TIME, metric::DUE);
+        let (n, d, raw) = measure(on_time, &metrics(&[(metric::ON_TIME, 3), (metric::DUE, 4)]));
+        assert_eq!((n, d, raw), (3.0, 4.0, 0.75));
+        assert_eq!(
+            normalize(on_time, raw, d, Direction::HigherIsBetter, 1.0),
+            0.75
+        );
+        assert_eq!(
+            normalize(on_time, 0.0, 0.0, Direction::HigherIsBetter, 1.0),
+            1.0
+        );
+        let bad = Measure::Rate(metric::BAD_REVIEWS, metric::REVIEWS);
+        assert_eq!(normalize(bad, 0.5, 2.0, Direction::LowerIsBetter, 0.0), 0.5);
+        assert_eq!(
+            normalize(bad, 0.01, 2.0, Direction::LowerIsBetter, 0.05),
+            1.0
+        );
+        let overdue = Measure::Count(metric::OVERDUE);
+        let (_, d, raw) = measure(overdue, &metrics(&[(metric::OVERDUE, 3)]));
+        assert_eq!(
+            normalize(overdue, raw, d, Direction::LowerIsBetter, 0.0),
+            0.25
+        );
+        let assessment = Measure::Average(metric::ASSESSMENT_MILLIPOINTS, metric::ASSESSMENTS);
+        let (_, d, raw) = measure(
+            assessment,
+            &metrics(&[
+                (metric::ASSESSMENT_MILLIPOINTS, 170_000),
+                (metric::ASSESSMENTS, 2),
+            ]),
+        );
+        assert_eq!(raw, 85.0);
+        assert!(
+            (normalize(assessment, raw, d, Direction::HigherIsBetter, 90.0) - 85.0 / 90.0).abs()
+                < 1e-12
+        );
+    }
+
+    #[test]
+    fn a_late_unit_scores_below_a_punctual_one() {
+        let model = Model::default_model();
+        let punctual = score(
+            &model,
+            UnitKind::Department,
+            &metrics(&[(metric::DUE, 2), (metric::ON_TIME, 2)]),
+        );
+        let late = score(
+            &model,
+            UnitKind::Department,
+            &metrics(&[(metric::DUE, 2), (metric::ON_TIME, 1), (metric::OVERDUE, 1)]),
+        );
+        assert!((punctual.total - 100.0).abs() < 1e-9, "{}", punctual.total);
+        assert!(late.total < punctual.total);
+        let on_time = late
+            .indicators
+            .iter()
+            .find(|i| i.key == "on_time_rate")
+            .unwrap();
+        assert_eq!(
+            (on_time.numerator, on_time.denominator, on_time.raw_value),
+            (1.0, 2.0, 0.5)
+        );
+        assert!((on_time.contribution - on_time.weight * 0.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn boards_take_a_tenth_at_least_one_and_never_overlap() {
+        let model = Model::default_model();
+        assert_eq!(model.board_sizes(1), (0, 0));
+        assert_eq!(model.board_sizes(2), (1, 1));
+        assert_eq!(model.board_sizes(19), (2, 2));
+        let sized = Model {
+            red_board_size: 3,
+            black_board_size: 3,
+            ..model
+        };
+        assert_eq!(sized.board_sizes(4), (3, 1));
+    }
+}

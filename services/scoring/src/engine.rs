@@ -1,0 +1,336 @@
+//! Scoring's writes: facts recorded with their counters and alerts, rankings
+//! brought up to date (boards, streaks, interviews), models put and periods
+//! rebuilt. Every write runs inside the caller's transaction, together with
+//! the events of scoring's own log it causes.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use sqlx::AnyConnection;
+use zhengqi_proto::zhengqi::scoring::v1 as pb;
+use zhengqi_shared::Error;
+use zhengqi_shared::ids;
+
+use crate::Core;
+use crate::convert;
+use crate::domain::facts::{self, Fact, Metrics, UnitKey};
+use crate::domain::model::{self, Model};
+use crate::domain::period::Period;
+use crate::domain::ranking;
+use crate::domain::{Alert, AlertKind, Board, UnitKind};
+use crate::store::{self, StoredScore};
+
+/// The rankings (period, unit kind, ranking) a change touched.
+pub type Dirty = BTreeSet<(String, UnitKind, String)>;
+
+/// A fact and the alerts it raises when it is new.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub fact: Fact,
+    pub alerts: Vec<Alert>,
+}
+
+/// What a rebuild found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rebuild {
+    pub period: String,
+    pub scorecard_count: i32,
+    pub mismatched_unit_ids: Vec<String>,
+}
+
+fn without_zeros(metrics: Option<&Metrics>) -> Metrics {
+    metrics
+        .map(|m| {
+            m.iter()
+                .filter(|(_, v)| **v != 0)
+                .map(|(k, v)| (k.clone(), *v))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The units whose counters differ between `a` and `b` (zero counters ignored).
+pub fn mismatched(a: &BTreeMap<UnitKey, Metrics>, b: &BTreeMap<UnitKey, Metrics>) -> Vec<String> {
+    let units: BTreeSet<&UnitKey> = a.keys().chain(b.keys()).collect();
+    units
+        .into_iter()
+        .filter(|unit| without_zeros(a.get(unit)) != without_zeros(b.get(unit)))
+        .map(|unit| unit.id.clone())
+        .collect()
+}
+
+impl Core {
+    /// The model `period` is scored with: its own, else the nearest enclosing
+    /// period's, else the shipped default.
+    pub async fn effective_model(
+        &self,
+        conn: &mut AnyConnection,
+        period: Period,
+    ) -> Result<Model, Error> {
+        for p in period.with_enclosing() {
+            if let Some(model) = store::model_of(conn, &p.to_string()).await? {
+                return Ok(model);
+            }
+        }
+        Ok(self.default_model.clone())
+    }
+
+    /// Records facts: each new one adds to its units' counters in each of its
+    /// periods and raises its alerts; then the rankings touched are recomputed.
+    pub async fn record(
+        &self,
+        conn: &mut AnyConnection,
+        recorded: Vec<Recorded>,
+    ) -> Result<(), Error> {
+        if recorded.is_empty() {
+            return Ok(());
+        }
+        store::lock_scores(conn, self.store.backend()).await?;
+        let units = self.units();
+        let mut dirty = Dirty::new();
+        for Recorded { fact, alerts } in recorded {
+            if !store::insert_fact(conn, &fact).await? {
+                continue;
+            }
+            for unit in fact.units() {
+                let group = units.group_of(unit.kind, &unit.id);
+                for period in fact.periods.iter() {
+                    for (metric, delta) in fact.metrics() {
+                        store::add_metric(conn, period, &unit, &group, &metric, delta).await?;
+                    }
+                    dirty.insert((period.to_owned(), unit.kind, group.clone()));
+                }
+            }
+            for alert in alerts {
+                self.raise(conn, &alert).await?;
+            }
+        }
+        for (period, kind, group) in dirty {
+            self.rerank_onwards(conn, &period, kind, &group).await?;
+        }
+        Ok(())
+    }
+
+    /// Stores an alert once and appends `AlertRaised`.
+    pub async fn raise(&self, conn: &mut AnyConnection, alert: &Alert) -> Result<(), Error> {
+        if store::insert_alert(conn, alert).await? {
+            self.events
+                .append(
+                    conn,
+                    &alert.id,
+                    &alert.jurisdiction_code,
+                    &pb::AlertRaised {
+                        alert: Some(convert::alert_to_proto(alert)),
+                    },
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Ranks one ranking of a period again, then the same ranking of the
+    /// following periods that were ranked already: their black-board streaks
+    /// count this one's.
+    pub async fn rerank_onwards(
+        &self,
+        conn: &mut AnyConnection,
+        period_text: &str,
+        kind: UnitKind,
+        group: &str,
+    ) -> Result<(), Error> {
+        self.rerank(conn, period_text, kind, group).await?;
+        let mut next = Period::parse(period_text).ok().and_then(Period::next);
+        while let Some(period) = next {
+            let text = period.to_string();
+            if store::ranked_units(conn, &text, kind, group).await? == 0 {
+                break;
+            }
+            self.rerank(conn, &text, kind, group).await?;
+            next = period.next();
+        }
+        Ok(())
+    }
+
+    /// Ranks one ranking of a period again from its counters: totals by the
+    /// period's model, boards, black-board streaks; board changes are events,
+    /// and a streak long enough calls the leader in (约谈).
+    pub async fn rerank(
+        &self,
+        conn: &mut AnyConnection,
+        period_text: &str,
+        kind: UnitKind,
+        group: &str,
+    ) -> Result<(), Error> {
+        let Ok(period) = Period::parse(period_text) else {
+            return Ok(());
+        };
+        let now = self.clock.now();
+        let model = self.effective_model(conn, period).await?;
+        let metrics = store::metrics_of_group(conn, period_text, kind, group).await?;
+        let totals: Vec<(String, f64)> = metrics
+            .iter()
+            .map(|(unit, m)| (unit.id.clone(), model::score(&model, kind, m).total))
+            .collect();
+        let previous: BTreeMap<String, StoredScore> = match period.previous() {
+            Some(previous) => store::scores_of_group(conn, &previous.to_string(), kind, group)
+                .await?
+                .into_iter()
+                .map(|s| (s.unit_id.clone(), s))
+                .collect(),
+            None => BTreeMap::new(),
+        };
+        let ranked = ranking::rank(&model, totals, |id| {
+            previous.get(id).map_or(0, |s| s.black_streak)
+        });
+        let old: BTreeMap<String, StoredScore> =
+            store::scores_of_group(conn, period_text, kind, group)
+                .await?
+                .into_iter()
+                .map(|s| (s.unit_id.clone(), s))
+                .collect();
+        let count = i32::try_from(ranked.len()).unwrap_or(i32::MAX);
+        // Only what changed is written; an unchanged score keeps its compute time.
+        let changed: Vec<StoredScore> = ranked
+            .iter()
+            .map(|r| StoredScore {
+                unit_kind: kind,
+                unit_id: r.unit_id.clone(),
+                group_code: group.to_owned(),
+                total: r.total,
+                rank: r.rank,
+                ranked_units: count,
+                board: r.board,
+                black_streak: r.black_board_streak,
+                compute_time: now,
+            })
+            .filter(|score| {
+                old.get(&score.unit_id).is_none_or(|before| {
+                    *before
+                        != StoredScore {
+                            compute_time: before.compute_time,
+                            ..score.clone()
+                        }
+                })
+            })
+            .collect();
+        let removed: Vec<(UnitKind, String)> = old
+            .keys()
+            .filter(|id| !ranked.iter().any(|r| &r.unit_id == *id))
+            .map(|id| (kind, id.clone()))
+            .collect();
+        store::write_group_scores(conn, period_text, &changed, &removed).await?;
+        let units = self.units();
+        for r in &ranked {
+            let jurisdiction = units
+                .jurisdiction_of(kind, &r.unit_id)
+                .unwrap_or_else(|| group.to_owned());
+            let before = old.get(&r.unit_id).map_or(Board::None, |s| s.board);
+            if before != r.board {
+                self.events
+                    .append(
+                        conn,
+                        &r.unit_id,
+                        &jurisdiction,
+                        &pb::BoardChanged {
+                            period: period_text.to_owned(),
+                            unit_id: r.unit_id.clone(),
+                            unit_kind: convert::unit_kind_to_proto(kind),
+                            jurisdiction_code: jurisdiction.clone(),
+                            from_board: convert::board_to_proto(before),
+                            to_board: convert::board_to_proto(r.board),
+                        },
+                    )
+                    .await?;
+            }
+            if ranking::calls_for_interview(&model, r) {
+                let alert = Alert {
+                    id: ids::new_id(&jurisdiction),
+                    dedup_key: format!("interview:{period_text}:{}:{}", kind.as_str(), r.unit_id),
+                    kind: AlertKind::LeaderInterview,
+                    period: period_text.to_owned(),
+                    unit_kind: kind,
+                    unit_id: r.unit_id.clone(),
+                    unit_name: units.name_of(kind, &r.unit_id),
+                    jurisdiction_code: jurisdiction.clone(),
+                    reason: format!(
+                        "on the black board for {} consecutive periods up to {period_text} (rank {} of {count}): the principal leader is called in (约谈)",
+                        r.black_board_streak, r.rank
+                    ),
+                    fact_ids: Vec::new(),
+                    create_time: now,
+                };
+                self.raise(conn, &alert).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Ranks every ranking of `period` and of the periods inside it again (after
+    /// a model change).
+    pub async fn rerank_period_and_inside(
+        &self,
+        conn: &mut AnyConnection,
+        period: Period,
+    ) -> Result<(), Error> {
+        let mut periods = vec![period];
+        periods.extend(period.contained());
+        // Earlier periods first, so black-board streaks carry forward.
+        periods.sort_by_key(|p| (p.start_micros(), std::cmp::Reverse(p.end_micros())));
+        for p in periods {
+            let text = p.to_string();
+            for (kind, group) in store::groups_of_period(conn, &text).await? {
+                self.rerank_onwards(conn, &text, kind, &group).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Rebuilds `period`'s counters from the facts alone, keeps the rebuilt
+    /// ones, ranks the period again and tells which units differed from the
+    /// incremental counters.
+    pub async fn rebuild(
+        &self,
+        conn: &mut AnyConnection,
+        period: Period,
+    ) -> Result<Rebuild, Error> {
+        store::lock_scores(conn, self.store.backend()).await?;
+        let text = period.to_string();
+        let facts = store::facts_of_period(conn, &text).await?;
+        let rebuilt = facts::rebuild(&facts, &text);
+        let incremental = store::metrics_of_period(conn, &text).await?;
+        let mismatched_unit_ids = mismatched(&rebuilt, &incremental);
+        let units = self.units();
+        store::replace_period_metrics(conn, &text, &rebuilt, |unit| {
+            units.group_of(unit.kind, &unit.id)
+        })
+        .await?;
+        for (kind, group) in store::groups_of_period(conn, &text).await? {
+            self.rerank_onwards(conn, &text, kind, &group).await?;
+        }
+        Ok(Rebuild {
+            period: text,
+            scorecard_count: i32::try_from(rebuilt.len()).unwrap_or(i32::MAX),
+            mismatched_unit_ids,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_counters_do_not_make_a_mismatch() {
+        let unit = UnitKey {
+            kind: UnitKind::Department,
+            id: "510821-jrj".into(),
+        };
+        let a = BTreeMap::from([(
+            unit.clone(),
+            Metrics::from([("due".to_owned(), 1), ("on_time".to_owned(), 0)]),
+        )]);
+        let b = BTreeMap::from([(unit.clone(), Metrics::from([("due".to_owned(), 1)]))]);
+        assert!(mismatched(&a, &b).is_empty());
+        let c = BTreeMap::from([(unit, Metrics::from([("due".to_owned(), 2)]))]);
+        assert_eq!(mismatched(&a, &c), ["510821-jrj"]);
+    }
+}

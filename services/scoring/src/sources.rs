@@ -1,0 +1,718 @@
+//! The three logs scoring follows, and how their events become facts.
+//!
+//! - routing: a case opened (appeals by channel and category), resolved (first
+//!   resolution; due on time or not), gone overdue (红灯督办: due and not on
+//!   time, an inaction notice), handed back (退单; a case handed back
+//!   [`INACTION_RETURNS`] times is an inaction notice of its jurisdiction);
+//!   meetings scheduled and their decisions;
+//! - evaluation: invitations, reviews (a bad one is a bad-review notice),
+//!   verified bad reviews and rectifications closed, third-party assessments;
+//! - policy: comments answered, policies published, fulfilments.
+//!
+//! The shared consumer calls [`SourceEvents`] inside the transaction that
+//! advances its cursor; fact ids make a replayed event a no-op as well.
+
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+use prost::Message;
+use sqlx::AnyConnection;
+use zhengqi_proto::zhengqi::common::v1::Event;
+use zhengqi_proto::zhengqi::evaluation::v1 as evaluation;
+use zhengqi_proto::zhengqi::policy::v1 as policy;
+use zhengqi_proto::zhengqi::routing::v1 as routing;
+use zhengqi_shared::Error;
+use zhengqi_shared::appeal;
+use zhengqi_shared::events::EventHandler;
+use zhengqi_shared::ids;
+
+use crate::Core;
+use crate::convert;
+use crate::domain::facts::{Fact, FactKind, department_jurisdiction};
+use crate::domain::period::{Period, PeriodSet};
+use crate::domain::{Alert, AlertKind, INACTION_RETURNS, UnitKind};
+use crate::engine::Recorded;
+use crate::store::{self, CaseRow};
+
+/// A log scoring follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Routing,
+    Evaluation,
+    Policy,
+}
+
+impl Source {
+    /// The consumer's cursor name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::Routing => "routing",
+            Source::Evaluation => "evaluation",
+            Source::Policy => "policy",
+        }
+    }
+
+    pub fn method(self) -> &'static str {
+        match self {
+            Source::Routing => "/zhengqi.routing.v1.CaseService/WatchEvents",
+            Source::Evaluation => "/zhengqi.evaluation.v1.EvaluationService/WatchEvents",
+            Source::Policy => "/zhengqi.policy.v1.PolicyService/WatchEvents",
+        }
+    }
+}
+
+/// The `EventHandler` of one of scoring's consumers.
+pub struct SourceEvents {
+    source: Source,
+    core: Arc<Core>,
+}
+
+impl SourceEvents {
+    pub fn new(source: Source, core: Arc<Core>) -> Self {
+        Self { source, core }
+    }
+}
+
+fn decode<M: Message + Default>(event: &Event) -> Result<M, Error> {
+    let payload = event
+        .payload
+        .as_ref()
+        .ok_or_else(|| Error::internal(format!("event {} has no payload", event.sequence)))?;
+    M::decode(payload.value.as_slice())
+        .map_err(|e| Error::internal(format!("event {} does not decode: {e}", event.sequence)))
+}
+
+/// Microseconds of a timestamp; `None` when unset or beyond what a period can hold.
+fn micros(ts: Option<&prost_types::Timestamp>) -> Option<i64> {
+    let ts = ts?;
+    let micros = ts
+        .seconds
+        .checked_mul(1_000_000)?
+        .checked_add(i64::from(ts.nanos.clamp(0, 999_999_999)) / 1_000)?;
+    Period::month_of(micros).map(|_| micros)
+}
+
+/// A new fact counted at `time` in its year, quarter and month.
+#[allow(clippy::too_many_arguments)]
+fn fact(
+    id: String,
+    kind: FactKind,
+    jurisdiction_code: &str,
+    department_id: &str,
+    subject_id: &str,
+    time: i64,
+) -> Option<Fact> {
+    Some(Fact {
+        id,
+        kind,
+        jurisdiction_code: jurisdiction_code.to_owned(),
+        department_id: department_id.to_owned(),
+        subject_id: subject_id.to_owned(),
+        label: String::new(),
+        label2: String::new(),
+        flag: false,
+        amount: 0,
+        occur_time: time,
+        periods: PeriodSet::at(time)?,
+    })
+}
+
+/// The unit an alert about a department (or, without one, a jurisdiction) concerns.
+fn alert_unit(department_id: &str, jurisdiction_code: &str) -> (UnitKind, String, String) {
+    match department_jurisdiction(department_id) {
+        Some(jurisdiction) => (
+            UnitKind::Department,
+            department_id.to_owned(),
+            jurisdiction.to_owned(),
+        ),
+        None => (
+            UnitKind::Jurisdiction,
+            jurisdiction_code.to_owned(),
+            jurisdiction_code.to_owned(),
+        ),
+    }
+}
+
+impl SourceEvents {
+    fn alert(
+        &self,
+        dedup_key: String,
+        kind: AlertKind,
+        (unit_kind, unit_id, jurisdiction_code): (UnitKind, String, String),
+        time: i64,
+        reason: String,
+        fact_ids: Vec<String>,
+    ) -> Alert {
+        let period = Period::month_of(time)
+            .map(|p| p.to_string())
+            .unwrap_or_default();
+        Alert {
+            id: ids::new_id(&jurisdiction_code),
+            dedup_key,
+            kind,
+            period,
+            unit_name: self.core.units().name_of(unit_kind, &unit_id),
+            unit_kind,
+            unit_id,
+            jurisdiction_code,
+            reason,
+            fact_ids,
+            create_time: self.core.clock.now(),
+        }
+    }
+
+    /// The facts of one event (and the side tables it updates).
+    pub async fn facts(
+        &self,
+        conn: &mut AnyConnection,
+        event: &Event,
+    ) -> Result<Vec<Recorded>, Error> {
+        let fallback = micros(event.create_time.as_ref()).unwrap_or_else(|| self.core.clock.now());
+        match self.source {
+            Source::Routing => self.routing(conn, event, fallback).await,
+            Source::Evaluation => self.evaluation(event, fallback),
+            Source::Policy => self.policy(conn, event, fallback).await,
+        }
+    }
+
+    async fn routing(
+        &self,
+        conn: &mut AnyConnection,
+        event: &Event,
+        fallback: i64,
+    ) -> Result<Vec<Recorded>, Error> {
+        let mut out = Vec::new();
+        match event.r#type.as_str() {
+            "zhengqi.routing.v1.CaseOpened" => {
+                let Some(case) = decode::<routing::CaseOpened>(event)?.case else {
+                    return Ok(out);
+                };
+                remember_case(conn, &case, fallback).await?;
+                let time = micros(case.create_time.as_ref()).unwrap_or(fallback);
+                if let Some(mut opened) = fact(
+                    format!("opened:{}", case.id),
+                    FactKind::CaseOpened,
+                    &case.jurisdiction_code,
+                    &case.department_id,
+                    &case.id,
+                    time,
+                ) {
+                    opened.label = appeal::channel(case.channel)
+                        .map_or("UNSPECIFIED", |c| c.as_str())
+                        .to_owned();
+                    opened.label2 = appeal::category(case.category)
+                        .map_or("UNSPECIFIED", |c| c.as_str())
+                        .to_owned();
+                    out.push(Recorded {
+                        fact: opened,
+                        alerts: Vec::new(),
+                    });
+                }
+            }
+            "zhengqi.routing.v1.CaseTransitioned" => {
+                let transitioned: routing::CaseTransitioned = decode(event)?;
+                let Some(case) = transitioned.case else {
+                    return Ok(out);
+                };
+                remember_case(conn, &case, fallback).await?;
+                match routing::CaseAction::try_from(transitioned.action) {
+                    Ok(routing::CaseAction::Resolve) => {
+                        let resolved = micros(case.resolve_time.as_ref()).unwrap_or(fallback);
+                        let deadline = micros(case.deadline.as_ref());
+                        if let Some(mut fact) = fact(
+                            format!("resolved:{}", case.id),
+                            FactKind::CaseResolved,
+                            &case.jurisdiction_code,
+                            &case.department_id,
+                            &case.id,
+                            resolved,
+                        ) {
+                            fact.flag = case.outcome == routing::Outcome::Solved as i32;
+                            out.push(Recorded {
+                                fact,
+                                alerts: Vec::new(),
+                            });
+                        }
+                        // Due in the period of its deadline; on time when resolved by it.
+                        if let Some(mut fact) = fact(
+                            format!("due:{}", case.id),
+                            FactKind::CaseDue,
+                            &case.jurisdiction_code,
+                            &case.department_id,
+                            &case.id,
+                            deadline.unwrap_or(resolved),
+                        ) {
+                            fact.flag = deadline.is_none_or(|d| resolved <= d);
+                            out.push(Recorded {
+                                fact,
+                                alerts: Vec::new(),
+                            });
+                        }
+                    }
+                    Ok(routing::CaseAction::Return) => {
+                        let time = micros(case.update_time.as_ref()).unwrap_or(fallback);
+                        let department = if transitioned.department_id.is_empty() {
+                            &case.department_id
+                        } else {
+                            &transitioned.department_id
+                        };
+                        let mut alerts = Vec::new();
+                        if case.returns_count >= INACTION_RETURNS {
+                            alerts.push(self.alert(
+                                format!("returns:{}", case.id),
+                                AlertKind::InactionNotice,
+                                (
+                                    UnitKind::Jurisdiction,
+                                    case.jurisdiction_code.clone(),
+                                    case.jurisdiction_code.clone(),
+                                ),
+                                time,
+                                format!(
+                                    "case {} was handed back {} times (退单) and no department has taken it",
+                                    case.number, case.returns_count
+                                ),
+                                vec![case.id.clone()],
+                            ));
+                        }
+                        if let Some(fact) = fact(
+                            format!("returned:{}:{}", case.id, transitioned.ledger_sequence),
+                            FactKind::CaseReturned,
+                            &case.jurisdiction_code,
+                            department,
+                            &case.id,
+                            time,
+                        ) {
+                            out.push(Recorded { fact, alerts });
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            "zhengqi.routing.v1.SupervisionChanged" => {
+                let changed: routing::SupervisionChanged = decode(event)?;
+                let Some(case) = changed.case else {
+                    return Ok(out);
+                };
+                remember_case(conn, &case, fallback).await?;
+                if changed.to_supervision == routing::Supervision::Red as i32 {
+                    let deadline = micros(case.deadline.as_ref()).unwrap_or(fallback);
+                    let alert = self.alert(
+                        format!("overdue:{}", case.id),
+                        AlertKind::InactionNotice,
+                        alert_unit(&case.department_id, &case.jurisdiction_code),
+                        deadline,
+                        format!(
+                            "case {} ({}) is past its deadline (红灯督办)",
+                            case.number, case.title
+                        ),
+                        vec![case.id.clone()],
+                    );
+                    if let Some(fact) = fact(
+                        format!("overdue:{}", case.id),
+                        FactKind::CaseOverdue,
+                        &case.jurisdiction_code,
+                        &case.department_id,
+                        &case.id,
+                        deadline,
+                    ) {
+                        out.push(Recorded {
+                            fact,
+                            alerts: vec![alert],
+                        });
+                    }
+                    // Due and not on time, unless its resolution came first.
+                    if let Some(fact) = fact(
+                        format!("due:{}", case.id),
+                        FactKind::CaseDue,
+                        &case.jurisdiction_code,
+                        &case.department_id,
+                        &case.id,
+                        deadline,
+                    ) {
+                        out.push(Recorded {
+                            fact,
+                            alerts: Vec::new(),
+                        });
+                    }
+                }
+            }
+            "zhengqi.routing.v1.CaseEscalated" => {
+                if let Some(case) = decode::<routing::CaseEscalated>(event)?.case {
+                    remember_case(conn, &case, fallback).await?;
+                }
+            }
+            "zhengqi.routing.v1.MeetingScheduled" => {
+                if let Some(meeting) = decode::<routing::MeetingScheduled>(event)?.meeting {
+                    let time = micros(meeting.start_time.as_ref()).unwrap_or(fallback);
+                    out.extend(
+                        fact(
+                            format!("meeting:{}", meeting.id),
+                            FactKind::MeetingScheduled,
+                            &meeting.jurisdiction_code,
+                            "",
+                            &meeting.id,
+                            time,
+                        )
+                        .map(|fact| Recorded {
+                            fact,
+                            alerts: Vec::new(),
+                        }),
+                    );
+                }
+            }
+            "zhengqi.routing.v1.MeetingDecisionRecorded" => {
+                let recorded: routing::MeetingDecisionRecorded = decode(event)?;
+                if let (Some(meeting), Some(decision)) = (recorded.meeting, recorded.decision) {
+                    let time = micros(decision.record_time.as_ref()).unwrap_or(fallback);
+                    out.extend(
+                        fact(
+                            format!("decision:{}:{}", meeting.id, decision.case_id),
+                            FactKind::MeetingDecision,
+                            &meeting.jurisdiction_code,
+                            &decision.department_id,
+                            &decision.case_id,
+                            time,
+                        )
+                        .map(|fact| Recorded {
+                            fact,
+                            alerts: Vec::new(),
+                        }),
+                    );
+                }
+            }
+            _ => {}
+        }
+        Ok(out)
+    }
+
+    fn evaluation(&self, event: &Event, fallback: i64) -> Result<Vec<Recorded>, Error> {
+        let mut out = Vec::new();
+        let of_government = |review: &evaluation::Review| {
+            review.target_kind != evaluation::TargetKind::Enterprise as i32
+                && review.direction != evaluation::Direction::GovernmentToEnterprise as i32
+        };
+        match event.r#type.as_str() {
+            "zhengqi.evaluation.v1.ReviewInvited" => {
+                if let Some(review) = decode::<evaluation::ReviewInvited>(event)?.review
+                    && of_government(&review)
+                {
+                    let time = micros(review.invite_time.as_ref()).unwrap_or(fallback);
+                    out.extend(
+                        fact(
+                            format!("invited:{}", review.id),
+                            FactKind::ReviewInvited,
+                            &review.jurisdiction_code,
+                            &review.department_id,
+                            &review.id,
+                            time,
+                        )
+                        .map(|fact| Recorded {
+                            fact,
+                            alerts: Vec::new(),
+                        }),
+                    );
+                }
+            }
+            "zhengqi.evaluation.v1.ReviewSubmitted" => {
+                let Some(review) = decode::<evaluation::ReviewSubmitted>(event)?.review else {
+                    return Ok(out);
+                };
+                let Some(rating) = convert::rating(review.rating) else {
+                    return Ok(out);
+                };
+                if !of_government(&review) {
+                    return Ok(out);
+                }
+                let time = micros(review.submit_time.as_ref()).unwrap_or(fallback);
+                let mut alerts = Vec::new();
+                if rating.is_bad() {
+                    let unit = alert_unit(&review.department_id, &review.jurisdiction_code);
+                    let mut fact_ids = vec![review.id.clone()];
+                    if !review.case_id.is_empty() {
+                        fact_ids.push(review.case_id.clone());
+                    }
+                    alerts.push(self.alert(
+                        format!("bad_review:{}", review.id),
+                        AlertKind::BadReviewNotice,
+                        unit,
+                        time,
+                        format!(
+                            "a bad review ({}) was given{}",
+                            rating.as_str(),
+                            if review.case_id.is_empty() {
+                                String::new()
+                            } else {
+                                format!(" on case {}", review.case_id)
+                            }
+                        ),
+                        fact_ids,
+                    ));
+                }
+                if let Some(mut fact) = fact(
+                    format!("review:{}", review.id),
+                    FactKind::ReviewSubmitted,
+                    &review.jurisdiction_code,
+                    &review.department_id,
+                    &review.id,
+                    time,
+                ) {
+                    fact.label = rating.as_str().to_owned();
+                    out.push(Recorded { fact, alerts });
+                }
+                // The invitation was answered: counted at the invitation's time.
+                if let Some(invited) = micros(review.invite_time.as_ref()) {
+                    out.extend(
+                        fact(
+                            format!("rated:{}", review.id),
+                            FactKind::InvitationRated,
+                            &review.jurisdiction_code,
+                            &review.department_id,
+                            &review.id,
+                            invited,
+                        )
+                        .map(|fact| Recorded {
+                            fact,
+                            alerts: Vec::new(),
+                        }),
+                    );
+                }
+            }
+            "zhengqi.evaluation.v1.BadReviewVerified" => {
+                if let Some(r) = decode::<evaluation::BadReviewVerified>(event)?.rectification
+                    && r.valid
+                {
+                    let time = micros(r.create_time.as_ref()).unwrap_or(fallback);
+                    out.extend(
+                        fact(
+                            format!("valid:{}", r.id),
+                            FactKind::BadReviewValid,
+                            &r.jurisdiction_code,
+                            &r.department_id,
+                            &r.review_id,
+                            time,
+                        )
+                        .map(|fact| Recorded {
+                            fact,
+                            alerts: Vec::new(),
+                        }),
+                    );
+                }
+            }
+            "zhengqi.evaluation.v1.ReturnVisitRecorded" => {
+                if let Some(r) = decode::<evaluation::ReturnVisitRecorded>(event)?.rectification
+                    && r.state == evaluation::RectificationState::Closed as i32
+                {
+                    let time = micros(r.create_time.as_ref()).unwrap_or(fallback);
+                    out.extend(
+                        fact(
+                            format!("rectified:{}", r.id),
+                            FactKind::RectificationClosed,
+                            &r.jurisdiction_code,
+                            &r.department_id,
+                            &r.review_id,
+                            time,
+                        )
+                        .map(|fact| Recorded {
+                            fact,
+                            alerts: Vec::new(),
+                        }),
+                    );
+                }
+            }
+            "zhengqi.evaluation.v1.AssessmentSubmitted" => {
+                if let Some(a) = decode::<evaluation::AssessmentSubmitted>(event)?.assessment {
+                    let time = micros(a.create_time.as_ref()).unwrap_or(fallback);
+                    // It counts in the period it assesses and the periods holding it.
+                    let periods = match Period::parse(&a.period) {
+                        Ok(period) => Some(PeriodSet::of(period)),
+                        Err(_) => PeriodSet::at(time),
+                    };
+                    if let Some(periods) = periods {
+                        let score = if a.score.is_finite() {
+                            a.score.clamp(0.0, 100.0)
+                        } else {
+                            0.0
+                        };
+                        out.push(Recorded {
+                            fact: Fact {
+                                id: format!("assessment:{}", a.id),
+                                kind: FactKind::Assessment,
+                                jurisdiction_code: a.jurisdiction_code.clone(),
+                                department_id: a.department_id.clone(),
+                                subject_id: a.id.clone(),
+                                label: String::new(),
+                                label2: String::new(),
+                                flag: false,
+                                amount: (score * 1000.0).round() as i64,
+                                occur_time: time,
+                                periods,
+                            },
+                            alerts: Vec::new(),
+                        });
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(out)
+    }
+
+    async fn policy(
+        &self,
+        conn: &mut AnyConnection,
+        event: &Event,
+        fallback: i64,
+    ) -> Result<Vec<Recorded>, Error> {
+        let mut out = Vec::new();
+        let policy_of = |event: &Event| -> Result<Option<policy::Policy>, Error> {
+            Ok(match event.r#type.as_str() {
+                "zhengqi.policy.v1.PolicyCreated" => decode::<policy::PolicyCreated>(event)?.policy,
+                "zhengqi.policy.v1.PolicyUpdated" => decode::<policy::PolicyUpdated>(event)?.policy,
+                "zhengqi.policy.v1.ConsultationOpened" => {
+                    decode::<policy::ConsultationOpened>(event)?.policy
+                }
+                "zhengqi.policy.v1.PolicyAmended" => decode::<policy::PolicyAmended>(event)?.policy,
+                "zhengqi.policy.v1.PolicyRepealed" => {
+                    decode::<policy::PolicyRepealed>(event)?.policy
+                }
+                "zhengqi.policy.v1.PolicyPublished" => {
+                    decode::<policy::PolicyPublished>(event)?.policy
+                }
+                _ => None,
+            })
+        };
+        if let Some(p) = policy_of(event)? {
+            store::upsert_policy(conn, &p.id, &p.jurisdiction_code, &p.department_id).await?;
+            if event.r#type == "zhengqi.policy.v1.PolicyPublished" {
+                let time = micros(p.publish_time.as_ref()).unwrap_or(fallback);
+                out.extend(
+                    fact(
+                        format!("published:{}:{}", p.id, p.version),
+                        FactKind::PolicyPublished,
+                        &p.jurisdiction_code,
+                        &p.department_id,
+                        &p.id,
+                        time,
+                    )
+                    .map(|fact| Recorded {
+                        fact,
+                        alerts: Vec::new(),
+                    }),
+                );
+            }
+            return Ok(out);
+        }
+        match event.r#type.as_str() {
+            "zhengqi.policy.v1.CommentResponded" => {
+                let Some(comment) = decode::<policy::CommentResponded>(event)?.comment else {
+                    return Ok(out);
+                };
+                let adopted = match policy::Disposition::try_from(comment.disposition) {
+                    Ok(policy::Disposition::Adopted | policy::Disposition::PartlyAdopted) => true,
+                    Ok(policy::Disposition::NotAdopted) => false,
+                    _ => return Ok(out),
+                };
+                let (jurisdiction, department) =
+                    match store::policy_of(conn, &comment.policy_id).await? {
+                        Some(found) => found,
+                        None => (
+                            ids::jurisdiction_of(&comment.policy_id)
+                                .unwrap_or_default()
+                                .to_owned(),
+                            String::new(),
+                        ),
+                    };
+                let time = micros(comment.reply_time.as_ref()).unwrap_or(fallback);
+                if let Some(mut fact) = fact(
+                    format!("comment:{}", comment.id),
+                    FactKind::CommentResponded,
+                    &jurisdiction,
+                    &department,
+                    &comment.id,
+                    time,
+                ) {
+                    fact.flag = adopted;
+                    out.push(Recorded {
+                        fact,
+                        alerts: Vec::new(),
+                    });
+                }
+            }
+            "zhengqi.policy.v1.FulfillmentRecorded" => {
+                if let Some(f) = decode::<policy::FulfillmentRecorded>(event)?.fulfillment {
+                    let time = micros(f.fulfill_time.as_ref())
+                        .or_else(|| micros(f.create_time.as_ref()))
+                        .unwrap_or(fallback);
+                    if let Some(mut fact) = fact(
+                        format!("fulfillment:{}", f.id),
+                        FactKind::Fulfillment,
+                        &f.jurisdiction_code,
+                        &f.department_id,
+                        &f.id,
+                        time,
+                    ) {
+                        fact.amount = f.amount_fen.max(0);
+                        out.push(Recorded {
+                            fact,
+                            alerts: Vec::new(),
+                        });
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(out)
+    }
+}
+
+/// Keeps the case as routing last told it, for the overview's overdue count.
+async fn remember_case(
+    conn: &mut AnyConnection,
+    case: &routing::Case,
+    fallback: i64,
+) -> Result<(), Error> {
+    let state = routing::CaseState::try_from(case.state).unwrap_or(routing::CaseState::Unspecified);
+    let end_time = match state {
+        routing::CaseState::Resolved => {
+            Some(micros(case.resolve_time.as_ref()).unwrap_or(fallback))
+        }
+        routing::CaseState::Closed => Some(
+            micros(case.resolve_time.as_ref())
+                .or_else(|| micros(case.close_time.as_ref()))
+                .unwrap_or(fallback),
+        ),
+        routing::CaseState::Rejected => Some(micros(case.update_time.as_ref()).unwrap_or(fallback)),
+        _ => None,
+    };
+    store::upsert_case(
+        conn,
+        &CaseRow {
+            id: case.id.clone(),
+            jurisdiction_code: case.jurisdiction_code.clone(),
+            department_id: case.department_id.clone(),
+            deadline: micros(case.deadline.as_ref()),
+            create_time: micros(case.create_time.as_ref()).unwrap_or(fallback),
+            end_time,
+        },
+    )
+    .await
+}
+
+impl EventHandler for SourceEvents {
+    fn apply<'a>(
+        &'a self,
+        conn: &'a mut AnyConnection,
+        event: &'a Event,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            store::lock_scores(conn, self.core.store.backend()).await?;
+            let recorded = self.facts(conn, event).await?;
+            self.core.record(conn, recorded).await
+        })
+    }
+
+    fn committed(&self) {
+        // Alerts and board changes are events of scoring's own log.
+        self.core.events.wake();
+    }
+}

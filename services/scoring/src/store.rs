@@ -1,0 +1,726 @@
+//! Scoring's tables through sqlx (portable SQL, `$n` parameters): facts,
+//! counters per unit and period, ranked scores, indicator models, alerts, the
+//! cases and policies the overview needs, and idempotency keys.
+
+use std::collections::BTreeMap;
+
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+use zhengqi_shared::Error;
+use zhengqi_shared::storage::{Backend, Filter, SqlValue};
+
+use crate::domain::facts::{Fact, FactKind, Metrics, UnitKey};
+use crate::domain::model::{Direction, Indicator, Model};
+use crate::domain::period::PeriodSet;
+use crate::domain::{Alert, AlertKind, Board, UnitKind};
+
+/// Serialises every writer of scoring's tables on PostgreSQL (the three
+/// consumers, model puts and rebuilds), so counters and rankings never
+/// interleave; SQLite's `BEGIN IMMEDIATE` does the same.
+pub async fn lock_scores(conn: &mut AnyConnection, backend: Backend) -> Result<(), Error> {
+    if backend == Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_xact_lock(7403)")
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+fn stored<T>(column: &str, value: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T, Error> {
+    parse(value).ok_or_else(|| Error::internal(format!("unknown {column} {value:?} in the store")))
+}
+
+/// Inserts a fact; false when it was recorded before.
+pub async fn insert_fact(conn: &mut AnyConnection, fact: &Fact) -> Result<bool, Error> {
+    let inserted = sqlx::query(
+        "INSERT INTO sc_facts (id, kind, jurisdiction_code, department_id, subject_id, label, label2, \
+         flag, amount, occur_time, p_year, p_quarter, p_month) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(&fact.id)
+    .bind(fact.kind.as_str())
+    .bind(&fact.jurisdiction_code)
+    .bind(&fact.department_id)
+    .bind(&fact.subject_id)
+    .bind(&fact.label)
+    .bind(&fact.label2)
+    .bind(i64::from(fact.flag))
+    .bind(fact.amount)
+    .bind(fact.occur_time)
+    .bind(&fact.periods.year)
+    .bind(&fact.periods.quarter)
+    .bind(&fact.periods.month)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(inserted == 1)
+}
+
+fn fact_from_row(row: &AnyRow) -> Result<Fact, Error> {
+    let kind: String = row.try_get("kind")?;
+    Ok(Fact {
+        id: row.try_get("id")?,
+        kind: stored("fact kind", &kind, FactKind::parse)?,
+        jurisdiction_code: row.try_get("jurisdiction_code")?,
+        department_id: row.try_get("department_id")?,
+        subject_id: row.try_get("subject_id")?,
+        label: row.try_get("label")?,
+        label2: row.try_get("label2")?,
+        flag: row.try_get::<i64, _>("flag")? != 0,
+        amount: row.try_get("amount")?,
+        occur_time: row.try_get("occur_time")?,
+        periods: PeriodSet {
+            year: row.try_get("p_year")?,
+            quarter: row.try_get("p_quarter")?,
+            month: row.try_get("p_month")?,
+        },
+    })
+}
+
+/// Every fact that counts in `period`.
+pub async fn facts_of_period(conn: &mut AnyConnection, period: &str) -> Result<Vec<Fact>, Error> {
+    let rows = sqlx::query(
+        "SELECT id, kind, jurisdiction_code, department_id, subject_id, label, label2, flag, amount, \
+         occur_time, p_year, p_quarter, p_month FROM sc_facts \
+         WHERE p_year = $1 OR p_quarter = $1 OR p_month = $1 ORDER BY id",
+    )
+    .bind(period)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(fact_from_row).collect()
+}
+
+/// Adds `delta` to one counter of a unit.
+pub async fn add_metric(
+    conn: &mut AnyConnection,
+    period: &str,
+    unit: &UnitKey,
+    group: &str,
+    metric: &str,
+    delta: i64,
+) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO sc_aggregates (period, unit_kind, unit_id, metric, group_code, value) \
+         VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (period, unit_kind, unit_id, metric) DO UPDATE SET value = sc_aggregates.value + excluded.value",
+    )
+    .bind(period)
+    .bind(unit.kind.as_str())
+    .bind(&unit.id)
+    .bind(metric)
+    .bind(group)
+    .bind(delta)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+fn collect_metrics(rows: &[AnyRow]) -> Result<BTreeMap<UnitKey, Metrics>, Error> {
+    let mut units: BTreeMap<UnitKey, Metrics> = BTreeMap::new();
+    for row in rows {
+        let kind: String = row.try_get("unit_kind")?;
+        let unit = UnitKey {
+            kind: stored("unit kind", &kind, UnitKind::parse)?,
+            id: row.try_get("unit_id")?,
+        };
+        units
+            .entry(unit)
+            .or_default()
+            .insert(row.try_get("metric")?, row.try_get("value")?);
+    }
+    Ok(units)
+}
+
+/// The counters of the units of one ranking.
+pub async fn metrics_of_group(
+    conn: &mut AnyConnection,
+    period: &str,
+    kind: UnitKind,
+    group: &str,
+) -> Result<BTreeMap<UnitKey, Metrics>, Error> {
+    let rows = sqlx::query(
+        "SELECT unit_kind, unit_id, metric, value FROM sc_aggregates \
+         WHERE period = $1 AND unit_kind = $2 AND group_code = $3",
+    )
+    .bind(period)
+    .bind(kind.as_str())
+    .bind(group)
+    .fetch_all(&mut *conn)
+    .await?;
+    collect_metrics(&rows)
+}
+
+/// The counters of one unit.
+pub async fn metrics_of_unit(
+    conn: &mut AnyConnection,
+    period: &str,
+    unit: &UnitKey,
+) -> Result<Metrics, Error> {
+    let rows = sqlx::query(
+        "SELECT unit_kind, unit_id, metric, value FROM sc_aggregates \
+         WHERE period = $1 AND unit_kind = $2 AND unit_id = $3",
+    )
+    .bind(period)
+    .bind(unit.kind.as_str())
+    .bind(&unit.id)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(collect_metrics(&rows)?.remove(unit).unwrap_or_default())
+}
+
+/// The counters of every unit in `period`.
+pub async fn metrics_of_period(
+    conn: &mut AnyConnection,
+    period: &str,
+) -> Result<BTreeMap<UnitKey, Metrics>, Error> {
+    let rows = sqlx::query(
+        "SELECT unit_kind, unit_id, metric, value FROM sc_aggregates WHERE period = $1",
+    )
+    .bind(period)
+    .fetch_all(&mut *conn)
+    .await?;
+    collect_metrics(&rows)
+}
+
+/// The jurisdiction counters of `period` summed over `jurisdictions`.
+pub async fn summed_jurisdiction_metrics(
+    conn: &mut AnyConnection,
+    period: &str,
+    jurisdictions: &[String],
+) -> Result<Metrics, Error> {
+    let mut filter = Filter::new();
+    filter.eq("period", SqlValue::from(period));
+    filter.eq("unit_kind", SqlValue::from(UnitKind::Jurisdiction.as_str()));
+    filter.within("unit_id", Some(jurisdictions));
+    let rows = filter
+        .query(format!(
+            "SELECT metric, CAST(SUM(value) AS BIGINT) AS total FROM sc_aggregates{} GROUP BY metric",
+            filter.where_clause()
+        ))
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter()
+        .map(|row| Ok((row.try_get("metric")?, row.try_get::<i64, _>("total")?)))
+        .collect()
+}
+
+/// Replaces every counter of `period` by `units` (with each unit's ranking).
+pub async fn replace_period_metrics(
+    conn: &mut AnyConnection,
+    period: &str,
+    units: &BTreeMap<UnitKey, Metrics>,
+    group_of: impl Fn(&UnitKey) -> String,
+) -> Result<(), Error> {
+    sqlx::query("DELETE FROM sc_aggregates WHERE period = $1")
+        .bind(period)
+        .execute(&mut *conn)
+        .await?;
+    for (unit, metrics) in units {
+        let group = group_of(unit);
+        for (metric, value) in metrics {
+            add_metric(conn, period, unit, &group, metric, *value).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The (unit kind, ranking) pairs that hold counters or scores in `period`.
+pub async fn groups_of_period(
+    conn: &mut AnyConnection,
+    period: &str,
+) -> Result<Vec<(UnitKind, String)>, Error> {
+    let rows = sqlx::query(
+        "SELECT unit_kind, group_code FROM sc_aggregates WHERE period = $1 \
+         UNION SELECT unit_kind, group_code FROM sc_scores WHERE period = $1",
+    )
+    .bind(period)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut groups = Vec::new();
+    for row in rows {
+        let kind: String = row.try_get("unit_kind")?;
+        let group: String = row.try_get("group_code")?;
+        let pair = (stored("unit kind", &kind, UnitKind::parse)?, group);
+        if !groups.contains(&pair) {
+            groups.push(pair);
+        }
+    }
+    groups.sort();
+    Ok(groups)
+}
+
+/// A unit's stored place in its ranking.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredScore {
+    pub unit_kind: UnitKind,
+    pub unit_id: String,
+    pub group_code: String,
+    pub total: f64,
+    pub rank: i32,
+    pub ranked_units: i32,
+    pub board: Board,
+    pub black_streak: i32,
+    pub compute_time: i64,
+}
+
+fn score_from_row(row: &AnyRow) -> Result<StoredScore, Error> {
+    let kind: String = row.try_get("unit_kind")?;
+    let board: String = row.try_get("board")?;
+    Ok(StoredScore {
+        unit_kind: stored("unit kind", &kind, UnitKind::parse)?,
+        unit_id: row.try_get("unit_id")?,
+        group_code: row.try_get("group_code")?,
+        total: row.try_get("total")?,
+        rank: i32::try_from(row.try_get::<i64, _>("rank_position")?).unwrap_or(i32::MAX),
+        ranked_units: i32::try_from(row.try_get::<i64, _>("ranked_units")?).unwrap_or(i32::MAX),
+        board: stored("board", &board, Board::parse)?,
+        black_streak: i32::try_from(row.try_get::<i64, _>("black_streak")?).unwrap_or(i32::MAX),
+        compute_time: row.try_get("compute_time")?,
+    })
+}
+
+const SCORE_COLUMNS: &str = "unit_kind, unit_id, group_code, total, rank_position, ranked_units, board, black_streak, compute_time";
+
+/// The stored scores of one ranking, best first.
+pub async fn scores_of_group(
+    conn: &mut AnyConnection,
+    period: &str,
+    kind: UnitKind,
+    group: &str,
+) -> Result<Vec<StoredScore>, Error> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {SCORE_COLUMNS} FROM sc_scores WHERE period = $1 AND unit_kind = $2 AND group_code = $3 \
+         ORDER BY rank_position, unit_id"
+    )))
+    .bind(period)
+    .bind(kind.as_str())
+    .bind(group)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(score_from_row).collect()
+}
+
+/// A page of one ranking after position `after`.
+pub async fn ranking_page(
+    conn: &mut AnyConnection,
+    period: &str,
+    kind: UnitKind,
+    group: &str,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<StoredScore>, Error> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {SCORE_COLUMNS} FROM sc_scores WHERE period = $1 AND unit_kind = $2 AND group_code = $3 \
+         AND rank_position > $4 ORDER BY rank_position, unit_id LIMIT $5"
+    )))
+    .bind(period)
+    .bind(kind.as_str())
+    .bind(group)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(score_from_row).collect()
+}
+
+/// One unit's stored score.
+pub async fn score_of(
+    conn: &mut AnyConnection,
+    period: &str,
+    unit: &UnitKey,
+) -> Result<Option<StoredScore>, Error> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {SCORE_COLUMNS} FROM sc_scores WHERE period = $1 AND unit_kind = $2 AND unit_id = $3"
+    )))
+    .bind(period)
+    .bind(unit.kind.as_str())
+    .bind(&unit.id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.as_ref().map(score_from_row).transpose()
+}
+
+/// How many units a ranking holds.
+pub async fn ranked_units(
+    conn: &mut AnyConnection,
+    period: &str,
+    kind: UnitKind,
+    group: &str,
+) -> Result<i64, Error> {
+    Ok(sqlx::query(
+        "SELECT COUNT(*) FROM sc_scores WHERE period = $1 AND unit_kind = $2 AND group_code = $3",
+    )
+    .bind(period)
+    .bind(kind.as_str())
+    .bind(group)
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get(0)?)
+}
+
+/// Writes the changed scores of one ranking and removes the units that left it.
+pub async fn write_group_scores(
+    conn: &mut AnyConnection,
+    period: &str,
+    changed: &[StoredScore],
+    removed: &[(UnitKind, String)],
+) -> Result<(), Error> {
+    for (kind, unit_id) in removed {
+        sqlx::query("DELETE FROM sc_scores WHERE period = $1 AND unit_kind = $2 AND unit_id = $3")
+            .bind(period)
+            .bind(kind.as_str())
+            .bind(unit_id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    for score in changed {
+        sqlx::query(
+            "INSERT INTO sc_scores (period, unit_kind, unit_id, group_code, total, rank_position, \
+             ranked_units, board, black_streak, compute_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             ON CONFLICT (period, unit_kind, unit_id) DO UPDATE SET group_code = excluded.group_code, \
+             total = excluded.total, rank_position = excluded.rank_position, ranked_units = excluded.ranked_units, \
+             board = excluded.board, black_streak = excluded.black_streak, compute_time = excluded.compute_time",
+        )
+        .bind(period)
+        .bind(score.unit_kind.as_str())
+        .bind(&score.unit_id)
+        .bind(&score.group_code)
+        .bind(score.total)
+        .bind(i64::from(score.rank))
+        .bind(i64::from(score.ranked_units))
+        .bind(score.board.as_str())
+        .bind(i64::from(score.black_streak))
+        .bind(score.compute_time)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The model put for exactly `period`, if any.
+pub async fn model_of(conn: &mut AnyConnection, period: &str) -> Result<Option<Model>, Error> {
+    let Some(row) = sqlx::query(
+        "SELECT red_board_size, black_board_size, interview_after_periods, version, updated_by, update_time \
+         FROM sc_models WHERE period = $1",
+    )
+    .bind(period)
+    .fetch_optional(&mut *conn)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let small = |column: &str| -> Result<i32, Error> {
+        Ok(i32::try_from(row.try_get::<i64, _>(column)?).unwrap_or(0))
+    };
+    let mut model = Model {
+        period: period.to_owned(),
+        indicators: Vec::new(),
+        red_board_size: small("red_board_size")?,
+        black_board_size: small("black_board_size")?,
+        interview_after_periods: small("interview_after_periods")?,
+        version: row.try_get("version")?,
+        updated_by: row.try_get("updated_by")?,
+        update_time: row.try_get("update_time")?,
+    };
+    let rows = sqlx::query(
+        "SELECT indicator_key, name, weight, direction, target, description, unit_kinds \
+         FROM sc_model_indicators WHERE period = $1 ORDER BY ordinal",
+    )
+    .bind(period)
+    .fetch_all(&mut *conn)
+    .await?;
+    for row in rows {
+        let direction: String = row.try_get("direction")?;
+        let kinds: String = row.try_get("unit_kinds")?;
+        model.indicators.push(Indicator {
+            key: row.try_get("indicator_key")?,
+            name: row.try_get("name")?,
+            weight: row.try_get("weight")?,
+            direction: stored("direction", &direction, Direction::parse)?,
+            target: row.try_get("target")?,
+            description: row.try_get("description")?,
+            unit_kinds: kinds
+                .split(',')
+                .filter(|k| !k.is_empty())
+                .map(|k| stored("unit kind", k, UnitKind::parse))
+                .collect::<Result<_, _>>()?,
+        });
+    }
+    Ok(Some(model))
+}
+
+/// Writes a period's model, replacing the one before.
+pub async fn write_model(conn: &mut AnyConnection, model: &Model) -> Result<(), Error> {
+    sqlx::query("DELETE FROM sc_model_indicators WHERE period = $1")
+        .bind(&model.period)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM sc_models WHERE period = $1")
+        .bind(&model.period)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "INSERT INTO sc_models (period, red_board_size, black_board_size, interview_after_periods, \
+         version, updated_by, update_time) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&model.period)
+    .bind(i64::from(model.red_board_size))
+    .bind(i64::from(model.black_board_size))
+    .bind(i64::from(model.interview_after_periods))
+    .bind(model.version)
+    .bind(&model.updated_by)
+    .bind(model.update_time)
+    .execute(&mut *conn)
+    .await?;
+    for (ordinal, indicator) in model.indicators.iter().enumerate() {
+        let kinds: Vec<&str> = indicator.unit_kinds.iter().map(|k| k.as_str()).collect();
+        sqlx::query(
+            "INSERT INTO sc_model_indicators (period, ordinal, indicator_key, name, weight, direction, \
+             target, description, unit_kinds) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&model.period)
+        .bind(ordinal as i64)
+        .bind(&indicator.key)
+        .bind(&indicator.name)
+        .bind(indicator.weight)
+        .bind(indicator.direction.as_str())
+        .bind(indicator.target)
+        .bind(&indicator.description)
+        .bind(kinds.join(","))
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Inserts an alert; false when one with its key was raised before.
+pub async fn insert_alert(conn: &mut AnyConnection, alert: &Alert) -> Result<bool, Error> {
+    let periods = crate::domain::period::Period::parse(&alert.period)
+        .map(PeriodSet::of)
+        .unwrap_or_default();
+    let inserted = sqlx::query(
+        "INSERT INTO sc_alerts (id, dedup_key, kind, period, p_year, p_quarter, p_month, unit_kind, \
+         unit_id, unit_name, jurisdiction_code, reason, fact_ids, create_time) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (dedup_key) DO NOTHING",
+    )
+    .bind(&alert.id)
+    .bind(&alert.dedup_key)
+    .bind(alert.kind.as_str())
+    .bind(&alert.period)
+    .bind(&periods.year)
+    .bind(&periods.quarter)
+    .bind(&periods.month)
+    .bind(alert.unit_kind.as_str())
+    .bind(&alert.unit_id)
+    .bind(&alert.unit_name)
+    .bind(&alert.jurisdiction_code)
+    .bind(&alert.reason)
+    .bind(alert.fact_ids.join(","))
+    .bind(alert.create_time)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(inserted == 1)
+}
+
+/// What a list of alerts is narrowed to.
+#[derive(Debug, Default, Clone)]
+pub struct AlertFilter {
+    /// Alerts of this period or of a period inside it.
+    pub period: Option<String>,
+    pub kind: Option<AlertKind>,
+    /// `None`: every jurisdiction.
+    pub jurisdictions: Option<Vec<String>>,
+    pub unit_id: Option<String>,
+    /// Keyset position: (create_time, id) of the last alert shown.
+    pub after: Option<(i64, String)>,
+}
+
+/// A page of alerts, newest first.
+pub async fn list_alerts(
+    conn: &mut AnyConnection,
+    filter: &AlertFilter,
+    limit: i64,
+) -> Result<Vec<Alert>, Error> {
+    let mut sql = Filter::new();
+    if let Some(period) = &filter.period {
+        sql.and(|p| {
+            let value = p(SqlValue::from(period.as_str()));
+            format!("(p_year = {value} OR p_quarter = {value} OR p_month = {value})")
+        });
+    }
+    if let Some(kind) = filter.kind {
+        sql.eq("kind", SqlValue::from(kind.as_str()));
+    }
+    sql.within("jurisdiction_code", filter.jurisdictions.as_deref());
+    if let Some(unit) = &filter.unit_id {
+        sql.eq("unit_id", SqlValue::from(unit.as_str()));
+    }
+    if let Some((time, id)) = &filter.after {
+        sql.and(|p| {
+            let t = p(SqlValue::Int(*time));
+            let t2 = p(SqlValue::Int(*time));
+            let i = p(SqlValue::from(id.as_str()));
+            format!("(create_time < {t} OR (create_time = {t2} AND id < {i}))")
+        });
+    }
+    let limit_param = sql.param(SqlValue::Int(limit));
+    let rows = sql
+        .query(format!(
+            "SELECT id, dedup_key, kind, period, unit_kind, unit_id, unit_name, jurisdiction_code, reason, \
+             fact_ids, create_time FROM sc_alerts{} ORDER BY create_time DESC, id DESC LIMIT {limit_param}",
+            sql.where_clause()
+        ))
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let kind: String = row.try_get("kind")?;
+            let unit_kind: String = row.try_get("unit_kind")?;
+            let fact_ids: String = row.try_get("fact_ids")?;
+            Ok(Alert {
+                id: row.try_get("id")?,
+                dedup_key: row.try_get("dedup_key")?,
+                kind: stored("alert kind", &kind, AlertKind::parse)?,
+                period: row.try_get("period")?,
+                unit_kind: stored("unit kind", &unit_kind, UnitKind::parse)?,
+                unit_id: row.try_get("unit_id")?,
+                unit_name: row.try_get("unit_name")?,
+                jurisdiction_code: row.try_get("jurisdiction_code")?,
+                reason: row.try_get("reason")?,
+                fact_ids: fact_ids
+                    .split(',')
+                    .filter(|f| !f.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+                create_time: row.try_get("create_time")?,
+            })
+        })
+        .collect()
+}
+
+/// A case as routing last told it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseRow {
+    pub id: String,
+    pub jurisdiction_code: String,
+    pub department_id: String,
+    pub deadline: Option<i64>,
+    pub create_time: i64,
+    /// When it stopped being open (resolved, rejected or closed); `None` while open.
+    pub end_time: Option<i64>,
+}
+
+pub async fn upsert_case(conn: &mut AnyConnection, case: &CaseRow) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO sc_cases (id, jurisdiction_code, department_id, deadline, create_time, end_time) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE SET \
+         jurisdiction_code = excluded.jurisdiction_code, department_id = excluded.department_id, \
+         deadline = excluded.deadline, end_time = excluded.end_time",
+    )
+    .bind(&case.id)
+    .bind(&case.jurisdiction_code)
+    .bind(&case.department_id)
+    .bind(case.deadline)
+    .bind(case.create_time)
+    .bind(case.end_time)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Cases of `jurisdictions` open and past their deadline at `at`.
+pub async fn overdue_at(
+    conn: &mut AnyConnection,
+    jurisdictions: &[String],
+    at: i64,
+) -> Result<i64, Error> {
+    let mut filter = Filter::new();
+    filter.within("jurisdiction_code", Some(jurisdictions));
+    filter.and(|p| {
+        let a = p(SqlValue::Int(at));
+        let b = p(SqlValue::Int(at));
+        let c = p(SqlValue::Int(at));
+        format!(
+            "deadline IS NOT NULL AND deadline < {a} AND create_time <= {b} AND (end_time IS NULL OR end_time > {c})"
+        )
+    });
+    Ok(filter
+        .query(format!(
+            "SELECT COUNT(*) FROM sc_cases{}",
+            filter.where_clause()
+        ))
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get(0)?)
+}
+
+pub async fn upsert_policy(
+    conn: &mut AnyConnection,
+    id: &str,
+    jurisdiction_code: &str,
+    department_id: &str,
+) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO sc_policies (id, jurisdiction_code, department_id) VALUES ($1, $2, $3) \
+         ON CONFLICT (id) DO UPDATE SET jurisdiction_code = excluded.jurisdiction_code, \
+         department_id = excluded.department_id",
+    )
+    .bind(id)
+    .bind(jurisdiction_code)
+    .bind(department_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// A policy's jurisdiction and department, when policy told of it.
+pub async fn policy_of(
+    conn: &mut AnyConnection,
+    id: &str,
+) -> Result<Option<(String, String)>, Error> {
+    let row = sqlx::query("SELECT jurisdiction_code, department_id FROM sc_policies WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+        .transpose()
+}
+
+/// The answer remembered for `(actor, request_id)`: its method and encoded response.
+pub async fn remembered(
+    conn: &mut AnyConnection,
+    actor: &str,
+    request_id: &str,
+) -> Result<Option<(String, Vec<u8>)>, Error> {
+    let row = sqlx::query(
+        "SELECT method, response FROM sc_requests WHERE actor = $1 AND request_id = $2",
+    )
+    .bind(actor)
+    .bind(request_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+        .transpose()
+}
+
+pub async fn remember(
+    conn: &mut AnyConnection,
+    actor: &str,
+    request_id: &str,
+    method: &str,
+    response: &[u8],
+    now: i64,
+) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO sc_requests (actor, request_id, method, response, create_time) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(actor)
+    .bind(request_id)
+    .bind(method)
+    .bind(response.to_vec())
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}

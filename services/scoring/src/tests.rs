@@ -1,0 +1,561 @@
+//! Facts applied from decoded event messages of routing, evaluation and
+//! policy (no network): counters, scorecards, rankings, alerts, replays and
+//! the rebuild's equality with the incremental figures.
+
+use std::sync::Arc;
+
+use prost::Name;
+use zhengqi_proto::zhengqi::common::v1::{EnterpriseRef, Event};
+use zhengqi_proto::zhengqi::evaluation::v1 as evaluation;
+use zhengqi_proto::zhengqi::intake::v1 as intake;
+use zhengqi_proto::zhengqi::policy::v1 as policy;
+use zhengqi_proto::zhengqi::routing::v1 as routing;
+use zhengqi_shared::clock::Clock;
+use zhengqi_shared::events::{EventHandler, EventLog};
+use zhengqi_shared::reference::Directory;
+use zhengqi_shared::storage::{Store, timestamp};
+
+use crate::Core;
+use crate::domain::facts::{UnitKey, metric};
+use crate::domain::model;
+use crate::domain::period::Period;
+use crate::domain::{AlertKind, Board, UnitKind};
+use crate::sources::{Source, SourceEvents};
+use crate::store::{self, AlertFilter};
+
+struct Fixture {
+    core: Arc<Core>,
+    _dir: tempfile::TempDir,
+    sequence: u64,
+}
+
+/// 2026-11-`day` 10:00 in Beijing.
+fn november(day: u32) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(&format!("2026-11-{day:02}T10:00:00+08:00"))
+        .unwrap()
+        .timestamp_micros()
+}
+
+impl Fixture {
+    async fn new() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_sqlite(&dir.path().join("scoring.db"))
+            .await
+            .unwrap();
+        store.migrate(&crate::MIGRATIONS).await.unwrap();
+        let events = EventLog::new(store.clone());
+        let core = Core::new(
+            store,
+            events,
+            Arc::new(Directory::guangyuan()),
+            Arc::new(Clock::default()),
+        )
+        .unwrap();
+        Fixture {
+            core: Arc::new(core),
+            _dir: dir,
+            sequence: 0,
+        }
+    }
+
+    async fn apply<M: Name>(&mut self, source: Source, message: &M) {
+        self.sequence += 1;
+        let event = Event {
+            sequence: self.sequence,
+            r#type: M::full_name(),
+            subject_id: String::new(),
+            jurisdiction_code: String::new(),
+            payload: Some(prost_types::Any {
+                type_url: M::type_url(),
+                value: message.encode_to_vec(),
+            }),
+            create_time: Some(timestamp(november(20))),
+        };
+        let handler = SourceEvents::new(source, Arc::clone(&self.core));
+        let mut tx = self.core.store.begin_write().await.unwrap();
+        handler.apply(&mut tx, &event).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+
+    async fn metrics(
+        &self,
+        period: &str,
+        kind: UnitKind,
+        id: &str,
+    ) -> crate::domain::facts::Metrics {
+        let mut conn = self.core.store.pool().acquire().await.unwrap();
+        store::metrics_of_unit(
+            &mut conn,
+            period,
+            &UnitKey {
+                kind,
+                id: id.into(),
+            },
+        )
+        .await
+        .unwrap()
+    }
+}
+
+fn case(id: &str, department: &str, opened: u32, deadline: u32) -> routing::Case {
+    routing::Case {
+        id: id.into(),
+        number: format!("510821-202611{opened:02}-0001"),
+        jurisdiction_code: "510821".into(),
+        department_id: department.into(),
+        state: routing::CaseState::Pending as i32,
+        channel: intake::Channel::Hotline12345 as i32,
+        category: intake::Category::Financing as i32,
+        title: "融资".into(),
+        deadline: Some(timestamp(november(deadline))),
+        create_time: Some(timestamp(november(opened))),
+        update_time: Some(timestamp(november(opened))),
+        enterprise: Some(EnterpriseRef {
+            uscc: "91350200776049653A".into(),
+            name: "测试".into(),
+        }),
+        ..Default::default()
+    }
+}
+
+fn resolved(mut case: routing::Case, day: u32) -> routing::CaseTransitioned {
+    case.state = routing::CaseState::Resolved as i32;
+    case.outcome = routing::Outcome::Solved as i32;
+    case.resolve_time = Some(timestamp(november(day)));
+    case.update_time = case.resolve_time;
+    routing::CaseTransitioned {
+        case: Some(case),
+        from_state: routing::CaseState::InProgress as i32,
+        to_state: routing::CaseState::Resolved as i32,
+        action: routing::CaseAction::Resolve as i32,
+        ..Default::default()
+    }
+}
+
+fn review(id: &str, department: &str, rating: evaluation::Rating, day: u32) -> evaluation::Review {
+    evaluation::Review {
+        id: id.into(),
+        direction: evaluation::Direction::EnterpriseToDepartment as i32,
+        target_kind: evaluation::TargetKind::Department as i32,
+        target_id: department.into(),
+        case_id: format!("case-of-{id}"),
+        rating: rating as i32,
+        state: evaluation::ReviewState::Submitted as i32,
+        jurisdiction_code: "510821".into(),
+        department_id: department.into(),
+        invite_time: Some(timestamp(november(day))),
+        submit_time: Some(timestamp(november(day + 1))),
+        ..Default::default()
+    }
+}
+
+/// Every source's events, as the three logs would deliver them.
+async fn feed(fixture: &mut Fixture) {
+    let a = case("510821-A", "510821-jrj", 2, 10);
+    let b = case("510821-B", "510821-jrj", 3, 11);
+    let c = case("510821-C", "510821-rsj", 4, 12);
+    for opened in [&a, &b, &c] {
+        fixture
+            .apply(
+                Source::Routing,
+                &routing::CaseOpened {
+                    case: Some(opened.clone()),
+                    routing_rule_id: String::new(),
+                },
+            )
+            .await;
+    }
+    fixture
+        .apply(Source::Routing, &resolved(a.clone(), 9))
+        .await;
+    let mut red = b.clone();
+    red.supervision = routing::Supervision::Red as i32;
+    fixture
+        .apply(
+            Source::Routing,
+            &routing::SupervisionChanged {
+                case: Some(red),
+                from_supervision: routing::Supervision::Yellow as i32,
+                to_supervision: routing::Supervision::Red as i32,
+            },
+        )
+        .await;
+    // Resolved late after going overdue: still due once, not on time.
+    fixture
+        .apply(Source::Routing, &resolved(b.clone(), 16))
+        .await;
+    fixture
+        .apply(Source::Routing, &resolved(c.clone(), 5))
+        .await;
+    let mut returned = c.clone();
+    returned.returns_count = 2;
+    fixture
+        .apply(
+            Source::Routing,
+            &routing::CaseTransitioned {
+                case: Some(returned),
+                action: routing::CaseAction::Return as i32,
+                department_id: "510821-sfj".into(),
+                ledger_sequence: 7,
+                ..Default::default()
+            },
+        )
+        .await;
+    fixture
+        .apply(
+            Source::Routing,
+            &routing::MeetingScheduled {
+                meeting: Some(routing::Meeting {
+                    id: "510800-M".into(),
+                    jurisdiction_code: "510800".into(),
+                    start_time: Some(timestamp(november(18))),
+                    ..Default::default()
+                }),
+            },
+        )
+        .await;
+
+    let bad = review(
+        "510821-R1",
+        "510821-jrj",
+        evaluation::Rating::Dissatisfied,
+        10,
+    );
+    let good = review(
+        "510821-R2",
+        "510821-rsj",
+        evaluation::Rating::VerySatisfied,
+        6,
+    );
+    for r in [&bad, &good] {
+        let mut invited = r.clone();
+        invited.state = evaluation::ReviewState::Invited as i32;
+        invited.rating = 0;
+        fixture
+            .apply(
+                Source::Evaluation,
+                &evaluation::ReviewInvited {
+                    review: Some(invited),
+                },
+            )
+            .await;
+        fixture
+            .apply(
+                Source::Evaluation,
+                &evaluation::ReviewSubmitted {
+                    review: Some(r.clone()),
+                },
+            )
+            .await;
+    }
+    let rectification = evaluation::Rectification {
+        id: "510821-X".into(),
+        review_id: bad.id.clone(),
+        jurisdiction_code: "510821".into(),
+        department_id: "510821-jrj".into(),
+        valid: true,
+        state: evaluation::RectificationState::Rectifying as i32,
+        create_time: Some(timestamp(november(11))),
+        ..Default::default()
+    };
+    fixture
+        .apply(
+            Source::Evaluation,
+            &evaluation::BadReviewVerified {
+                rectification: Some(rectification.clone()),
+            },
+        )
+        .await;
+    fixture
+        .apply(
+            Source::Evaluation,
+            &evaluation::ReturnVisitRecorded {
+                rectification: Some(evaluation::Rectification {
+                    state: evaluation::RectificationState::Closed as i32,
+                    ..rectification
+                }),
+            },
+        )
+        .await;
+    fixture
+        .apply(
+            Source::Evaluation,
+            &evaluation::AssessmentSubmitted {
+                assessment: Some(evaluation::Assessment {
+                    id: "510821-S".into(),
+                    jurisdiction_code: "510821".into(),
+                    department_id: "510821-rsj".into(),
+                    period: "2026-Q4".into(),
+                    score: 86.5,
+                    create_time: Some(timestamp(november(20))),
+                    ..Default::default()
+                }),
+            },
+        )
+        .await;
+
+    fixture
+        .apply(
+            Source::Policy,
+            &policy::PolicyCreated {
+                policy: Some(policy::Policy {
+                    id: "510821-P".into(),
+                    version: 1,
+                    jurisdiction_code: "510821".into(),
+                    department_id: "510821-fgw".into(),
+                    ..Default::default()
+                }),
+            },
+        )
+        .await;
+    fixture
+        .apply(
+            Source::Policy,
+            &policy::CommentResponded {
+                comment: Some(policy::Comment {
+                    id: "510821-K".into(),
+                    policy_id: "510821-P".into(),
+                    disposition: policy::Disposition::PartlyAdopted as i32,
+                    reply_time: Some(timestamp(november(12))),
+                    ..Default::default()
+                }),
+            },
+        )
+        .await;
+    fixture
+        .apply(
+            Source::Policy,
+            &policy::FulfillmentRecorded {
+                fulfillment: Some(policy::Fulfillment {
+                    id: "510821-F".into(),
+                    policy_id: "510821-P".into(),
+                    jurisdiction_code: "510821".into(),
+                    department_id: "510821-fgw".into(),
+                    amount_fen: 1_000_000,
+                    fulfill_time: Some(timestamp(november(13))),
+                    ..Default::default()
+                }),
+            },
+        )
+        .await;
+}
+
+#[tokio::test]
+async fn events_of_every_source_become_counters_of_departments_and_jurisdictions() {
+    let mut fixture = Fixture::new().await;
+    feed(&mut fixture).await;
+    for period in ["2026", "2026-Q4", "2026-11"] {
+        let jrj = fixture
+            .metrics(period, UnitKind::Department, "510821-jrj")
+            .await;
+        assert_eq!(jrj[metric::DUE], 2, "{period}");
+        assert_eq!(jrj[metric::ON_TIME], 1);
+        assert_eq!(jrj[metric::OVERDUE], 1);
+        assert_eq!(jrj[metric::RESOLVED], 2);
+        assert_eq!(jrj[metric::REVIEWS], 1);
+        assert_eq!(jrj[metric::BAD_REVIEWS], 1);
+        assert_eq!(jrj[metric::VALID_BAD_REVIEWS], 1);
+        assert_eq!(jrj[metric::RECTIFIED], 1);
+        let county = fixture
+            .metrics(period, UnitKind::Jurisdiction, "510821")
+            .await;
+        assert_eq!(county[metric::APPEALS], 3);
+        assert_eq!(county["channel:HOTLINE_12345"], 3);
+        assert_eq!(county[metric::DUE], 3);
+        assert_eq!(county[metric::ON_TIME], 2);
+        assert_eq!(county[metric::INVITED], 2);
+        assert_eq!(county[metric::RATED_INVITATIONS], 2);
+        assert_eq!(county[metric::COMMENTS_ADOPTED], 1);
+        assert_eq!(county[metric::FULFILLMENT_FEN], 1_000_000);
+        let sfj = fixture
+            .metrics(period, UnitKind::Department, "510821-sfj")
+            .await;
+        assert_eq!(sfj[metric::RETURNS], 1);
+        let fgw = fixture
+            .metrics(period, UnitKind::Department, "510821-fgw")
+            .await;
+        assert_eq!(fgw[metric::COMMENTS_RESPONDED], 1);
+        let city = fixture
+            .metrics(period, UnitKind::Jurisdiction, "510800")
+            .await;
+        assert_eq!(city[metric::MEETINGS], 1);
+    }
+    // A quarter's assessment counts in the quarter and the year, not in a month.
+    let rsj = fixture
+        .metrics("2026-Q4", UnitKind::Department, "510821-rsj")
+        .await;
+    assert_eq!(rsj[metric::ASSESSMENT_MILLIPOINTS], 86_500);
+    let rsj = fixture
+        .metrics("2026-11", UnitKind::Department, "510821-rsj")
+        .await;
+    assert!(!rsj.contains_key(metric::ASSESSMENTS));
+    assert!(
+        fixture
+            .metrics("2026-10", UnitKind::Department, "510821-jrj")
+            .await
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn a_replayed_log_adds_nothing_and_the_rebuild_equals_the_incremental_figures() {
+    let mut fixture = Fixture::new().await;
+    feed(&mut fixture).await;
+    let before = fixture
+        .metrics("2026", UnitKind::Jurisdiction, "510821")
+        .await;
+    feed(&mut fixture).await;
+    assert_eq!(
+        fixture
+            .metrics("2026", UnitKind::Jurisdiction, "510821")
+            .await,
+        before
+    );
+
+    for period in ["2026", "2026-Q4", "2026-11", "2026-10"] {
+        let mut tx = fixture.core.store.begin_write().await.unwrap();
+        let rebuilt = fixture
+            .core
+            .rebuild(&mut tx, Period::parse(period).unwrap())
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert!(
+            rebuilt.mismatched_unit_ids.is_empty(),
+            "{period}: {rebuilt:?}"
+        );
+    }
+
+    // A counter changed behind the facts' back is found and repaired.
+    sqlx::query("UPDATE sc_aggregates SET value = value + 5 WHERE period = '2026' AND unit_id = '510821-rsj' AND metric = 'due'")
+        .execute(fixture.core.store.pool())
+        .await
+        .unwrap();
+    let mut tx = fixture.core.store.begin_write().await.unwrap();
+    let rebuilt = fixture
+        .core
+        .rebuild(&mut tx, Period::Year(2026))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(rebuilt.mismatched_unit_ids, ["510821-rsj"]);
+    assert_eq!(
+        fixture
+            .metrics("2026", UnitKind::Department, "510821-rsj")
+            .await[metric::DUE],
+        1
+    );
+}
+
+#[tokio::test]
+async fn rankings_put_the_punctual_department_first_and_raise_notices() {
+    let mut fixture = Fixture::new().await;
+    feed(&mut fixture).await;
+    let mut conn = fixture.core.store.pool().acquire().await.unwrap();
+    let ranking = store::scores_of_group(&mut conn, "2026-11", UnitKind::Department, "510821")
+        .await
+        .unwrap();
+    let order: Vec<_> = ranking
+        .iter()
+        .map(|s| (s.unit_id.as_str(), s.board))
+        .collect();
+    assert_eq!(
+        order.first(),
+        Some(&("510821-fgw", Board::Red)),
+        "{order:?}"
+    );
+    assert_eq!(
+        order.last(),
+        Some(&("510821-jrj", Board::Black)),
+        "{order:?}"
+    );
+    let jrj = ranking.iter().find(|s| s.unit_id == "510821-jrj").unwrap();
+    let rsj = ranking.iter().find(|s| s.unit_id == "510821-rsj").unwrap();
+    assert!(rsj.total > jrj.total);
+
+    let model = model::Model::default_model();
+    let metrics = fixture
+        .metrics("2026-11", UnitKind::Department, "510821-jrj")
+        .await;
+    let score = model::score(&model, UnitKind::Department, &metrics);
+    assert!((score.total - jrj.total).abs() < 1e-9);
+    let on_time = score
+        .indicators
+        .iter()
+        .find(|i| i.key == "on_time_rate")
+        .unwrap();
+    assert_eq!((on_time.numerator, on_time.denominator), (1.0, 2.0));
+
+    let alerts = store::list_alerts(&mut conn, &AlertFilter::default(), 100)
+        .await
+        .unwrap();
+    let kinds = |kind: AlertKind| alerts.iter().filter(|a| a.kind == kind).collect::<Vec<_>>();
+    let bad = kinds(AlertKind::BadReviewNotice);
+    assert_eq!(bad.len(), 1, "{alerts:?}");
+    assert_eq!(bad[0].unit_id, "510821-jrj");
+    assert_eq!(bad[0].period, "2026-11");
+    let inaction: Vec<_> = kinds(AlertKind::InactionNotice)
+        .into_iter()
+        .map(|a| a.unit_id.clone())
+        .collect();
+    assert_eq!(inaction.len(), 2, "{inaction:?}");
+    assert!(inaction.contains(&"510821-jrj".to_owned()));
+    assert!(inaction.contains(&"510821".to_owned()));
+    let events = fixture.core.events.read_after(0, 1000).await.unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.r#type == "zhengqi.scoring.v1.BoardChanged")
+    );
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.r#type == "zhengqi.scoring.v1.AlertRaised")
+            .count(),
+        3
+    );
+}
+
+#[tokio::test]
+async fn the_bottom_unit_two_periods_running_has_its_leader_called_in() {
+    let mut fixture = Fixture::new().await;
+    // November, then October's late facts: jrj late both months, rsj on time;
+    // November's streak counts October's once it arrives.
+    for (month, day) in [(11, 8), (10, 8)] {
+        let at = |d: u32| {
+            chrono::DateTime::parse_from_rfc3339(&format!("2026-{month:02}-{d:02}T10:00:00+08:00"))
+                .unwrap()
+                .timestamp_micros()
+        };
+        for (id, department, resolve) in
+            [("L", "510821-jrj", day + 5), ("P", "510821-rsj", day - 1)]
+        {
+            let mut c = case(&format!("510821-{id}{month}"), department, 1, 1);
+            c.create_time = Some(timestamp(at(2)));
+            c.deadline = Some(timestamp(at(day)));
+            let mut t = resolved(c, 1);
+            let resolved_case = t.case.as_mut().unwrap();
+            resolved_case.resolve_time = Some(timestamp(at(resolve)));
+            fixture.apply(Source::Routing, &t).await;
+        }
+    }
+    let mut conn = fixture.core.store.pool().acquire().await.unwrap();
+    let november = store::scores_of_group(&mut conn, "2026-11", UnitKind::Department, "510821")
+        .await
+        .unwrap();
+    let jrj = november.iter().find(|s| s.unit_id == "510821-jrj").unwrap();
+    assert_eq!((jrj.board, jrj.black_streak), (Board::Black, 2));
+    let interviews = store::list_alerts(
+        &mut conn,
+        &AlertFilter {
+            kind: Some(AlertKind::LeaderInterview),
+            ..Default::default()
+        },
+        10,
+    )
+    .await
+    .unwrap();
+    assert_eq!(interviews.len(), 1, "{interviews:?}");
+    assert_eq!(interviews[0].unit_id, "510821-jrj");
+    assert_eq!(interviews[0].period, "2026-11");
+}

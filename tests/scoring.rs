@@ -1,0 +1,919 @@
+//! Scoring through the gateway: appeals submitted through intake and cases
+//! walked through routing become each department's scorecard, the rankings
+//! with their boards, notices and the overview; a rebuild from the facts
+//! equals the incremental figures; models are validated; scope holds.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use tonic::Code;
+use tonic::transport::Channel;
+use zhengqi_proto::zhengqi::intake::v1 as intake;
+use zhengqi_proto::zhengqi::routing::v1 as routing;
+use zhengqi_proto::zhengqi::routing::v1::case_service_client::CaseServiceClient;
+use zhengqi_proto::zhengqi::scoring::v1 as scoring;
+use zhengqi_proto::zhengqi::scoring::v1::scoring_service_client::ScoringServiceClient;
+use zhengqi_routing::domain::deadline;
+use zhengqi_shared::auth::{Role, TokenRequest};
+use zhengqi_shared::reference::Calendar;
+use zhengqi_shared::storage::micros_of;
+
+async fn scores(suite: &TestSuite) -> ScoringServiceClient<Channel> {
+    ScoringServiceClient::new(suite.channel().await)
+}
+
+async fn cases(suite: &TestSuite) -> CaseServiceClient<Channel> {
+    CaseServiceClient::new(suite.channel().await)
+}
+
+fn city_coordinator(suite: &TestSuite) -> String {
+    suite.official_token(Role::Coordinator, "510800")
+}
+
+fn handler_token(suite: &TestSuite, department: &str) -> String {
+    suite.token(TokenRequest {
+        jurisdiction: Some(department[..6].to_owned()),
+        department: Some(department.to_owned()),
+        ..TokenRequest::new(format!("handler@{department}"), vec![Role::Handler])
+    })
+}
+
+async fn submit(suite: &TestSuite, request: intake::SubmitAppealRequest) -> intake::Appeal {
+    let uscc = request.enterprise.as_ref().unwrap().uscc.clone();
+    let token = suite.enterprise_token(&uscc, &request.jurisdiction_code);
+    suite
+        .intake()
+        .await
+        .submit_appeal(authed(request, &token))
+        .await
+        .expect("the appeal is registered")
+        .into_inner()
+}
+
+/// Waits (up to ten seconds) for the case of `appeal_id`.
+async fn case_of(suite: &TestSuite, appeal_id: &str) -> routing::Case {
+    for _ in 0..200 {
+        let found = cases(suite)
+            .await
+            .list_cases(authed(
+                routing::ListCasesRequest {
+                    appeal_id: appeal_id.to_owned(),
+                    ..Default::default()
+                },
+                &city_coordinator(suite),
+            ))
+            .await
+            .expect("the city lists cases")
+            .into_inner()
+            .cases;
+        if let Some(case) = found.into_iter().next() {
+            return case;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no case was opened for appeal {appeal_id}");
+}
+
+/// Accepts, assigns to `department` and claims a case; resolves it when `resolve`.
+async fn walk(
+    suite: &TestSuite,
+    case: &routing::Case,
+    department: &str,
+    resolve: bool,
+) -> routing::Case {
+    let mut client = cases(suite).await;
+    let coordinator = suite.official_token(Role::Coordinator, &case.jurisdiction_code);
+    let handler = handler_token(suite, department);
+    let accepted = client
+        .accept_case(authed(
+            routing::AcceptCaseRequest {
+                id: case.id.clone(),
+                etag: case.etag.clone(),
+                ..Default::default()
+            },
+            &coordinator,
+        ))
+        .await
+        .expect("the coordinator accepts")
+        .into_inner();
+    let assigned = client
+        .assign_case(authed(
+            routing::AssignCaseRequest {
+                id: case.id.clone(),
+                etag: accepted.etag,
+                department_id: department.to_owned(),
+                ..Default::default()
+            },
+            &coordinator,
+        ))
+        .await
+        .expect("the coordinator assigns")
+        .into_inner();
+    let claimed = client
+        .claim_case(authed(
+            routing::ClaimCaseRequest {
+                id: case.id.clone(),
+                etag: assigned.etag,
+                ..Default::default()
+            },
+            &handler,
+        ))
+        .await
+        .expect("the department claims")
+        .into_inner();
+    if !resolve {
+        return claimed;
+    }
+    client
+        .resolve_case(authed(
+            routing::ResolveCaseRequest {
+                id: case.id.clone(),
+                etag: claimed.etag,
+                outcome: routing::Outcome::Solved as i32,
+                resolution: "已协调解决".into(),
+                ..Default::default()
+            },
+            &handler,
+        ))
+        .await
+        .expect("the department resolves")
+        .into_inner()
+}
+
+async fn scorecard(suite: &TestSuite, unit_id: &str, period: &str) -> scoring::Scorecard {
+    scores(suite)
+        .await
+        .get_scorecard(authed(
+            scoring::GetScorecardRequest {
+                unit_id: unit_id.into(),
+                period: period.into(),
+            },
+            &city_coordinator(suite),
+        ))
+        .await
+        .expect("the city reads the scorecard")
+        .into_inner()
+}
+
+fn indicator<'a>(card: &'a scoring::Scorecard, key: &str) -> &'a scoring::IndicatorScore {
+    card.indicators
+        .iter()
+        .find(|i| i.key == key)
+        .unwrap_or_else(|| panic!("no {key} on {card:?}"))
+}
+
+/// Polls (up to fifteen seconds) until the scorecard satisfies `wanted`.
+async fn scorecard_until(
+    suite: &TestSuite,
+    unit_id: &str,
+    period: &str,
+    wanted: impl Fn(&scoring::Scorecard) -> bool,
+) -> scoring::Scorecard {
+    for _ in 0..300 {
+        let card = scorecard(suite, unit_id, period).await;
+        if wanted(&card) {
+            return card;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "scoring never caught up: {:?}",
+        scorecard(suite, unit_id, period).await
+    );
+}
+
+/// The year of an instant in China time, as a period.
+fn year_of(micros: i64) -> String {
+    deadline::beijing_date(micros).format("%Y").to_string()
+}
+
+#[tokio::test]
+async fn cases_walked_through_routing_become_scorecards_rankings_notices_and_the_overview() {
+    let clock = Arc::new(zhengqi_routing::Clock::default());
+    let suite = TestSuite::start_with(|options| {
+        options.routing.clock = Arc::clone(&clock);
+        options.routing.supervision.sweep_interval = Duration::from_millis(50);
+        options.scoring.clock = Arc::clone(&clock);
+    })
+    .await;
+    let mut portal = appeal("s-1", USCC_A, "510821", "流动资金贷款审批慢");
+    portal.channel = intake::Channel::OnlinePortal as i32;
+    let mut hotline = appeal("s-2", USCC_B, "510821", "出口退税到账时间长");
+    hotline.channel = intake::Channel::Hotline12345 as i32;
+    let mut employment = appeal("s-3", USCC_C, "510821", "员工社保缴纳政策咨询");
+    employment.channel = intake::Channel::Hotline12345 as i32;
+    employment.category = intake::Category::Employment as i32;
+    let portal = submit(&suite, portal).await;
+    let hotline = submit(&suite, hotline).await;
+    let employment = submit(&suite, employment).await;
+    let on_time = case_of(&suite, &portal.id).await;
+    let late = case_of(&suite, &hotline.id).await;
+    let other = case_of(&suite, &employment.id).await;
+    assert_eq!(on_time.department_id, "510821-jrj");
+    assert_eq!(other.department_id, "510821-rsj");
+
+    // Two cases resolved in time; the third is signed for and left to run late.
+    walk(&suite, &on_time, "510821-jrj", true).await;
+    walk(&suite, &other, "510821-rsj", true).await;
+    let open = walk(&suite, &late, "510821-jrj", false).await;
+    let due = micros_of(open.deadline.as_ref().expect("a deadline"));
+    let period = year_of(due);
+    let calendar = Calendar::official();
+    let next_working_day = calendar
+        .add_working_days(deadline::beijing_date(due), 1)
+        .unwrap();
+    clock.set(deadline::end_of_day(next_working_day) - 12 * 3_600_000_000);
+
+    // Scoring follows routing: the overdue case counts against the department.
+    let jrj = scorecard_until(&suite, "510821-jrj", &period, |card| {
+        let on_time = indicator(card, "on_time_rate");
+        on_time.denominator == 2.0 && indicator(card, "overdue_count").raw_value == 1.0
+    })
+    .await;
+    let on_time_rate = indicator(&jrj, "on_time_rate");
+    assert_eq!(on_time_rate.numerator, 1.0);
+    assert_eq!(on_time_rate.raw_value, 0.5);
+    assert!((on_time_rate.contribution - on_time_rate.weight * 0.5).abs() < 1e-9);
+    assert_eq!(jrj.unit_kind, scoring::UnitKind::Department as i32);
+    assert_eq!(jrj.jurisdiction_code, "510821");
+    assert_eq!(jrj.unit_name, "旺苍县地方金融监督管理局");
+    let total: f64 = jrj.indicators.iter().map(|i| i.contribution).sum();
+    assert!((jrj.total - total).abs() < 1e-9);
+    let rsj = scorecard_until(&suite, "510821-rsj", &period, |card| {
+        indicator(card, "on_time_rate").denominator == 1.0
+    })
+    .await;
+    assert_eq!(indicator(&rsj, "on_time_rate").raw_value, 1.0);
+    assert!(rsj.total > jrj.total, "{} vs {}", rsj.total, jrj.total);
+    assert_eq!((rsj.rank, jrj.rank), (1, 2));
+    assert_eq!(jrj.ranked_units, 2);
+    assert_eq!(rsj.board, scoring::Board::Red as i32);
+    assert_eq!(jrj.board, scoring::Board::Black as i32);
+
+    let mut client = scores(&suite).await;
+    let rankings = client
+        .list_rankings(authed(
+            scoring::ListRankingsRequest {
+                period: period.clone(),
+                unit_kind: scoring::UnitKind::Department as i32,
+                jurisdiction_code: "510821".into(),
+                ..Default::default()
+            },
+            &suite.official_token(Role::Leader, "510821"),
+        ))
+        .await
+        .expect("the county's leader reads its ranking")
+        .into_inner();
+    let order: Vec<_> = rankings
+        .rankings
+        .iter()
+        .map(|r| (r.unit_id.as_str(), r.rank, r.board))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            ("510821-rsj", 1, scoring::Board::Red as i32),
+            ("510821-jrj", 2, scoring::Board::Black as i32)
+        ]
+    );
+    // One per page: the token leads to the second.
+    let first = client
+        .list_rankings(authed(
+            scoring::ListRankingsRequest {
+                period: period.clone(),
+                unit_kind: scoring::UnitKind::Department as i32,
+                jurisdiction_code: "510821".into(),
+                page_size: 1,
+                ..Default::default()
+            },
+            &city_coordinator(&suite),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(first.rankings[0].unit_id, "510821-rsj");
+    let second = client
+        .list_rankings(authed(
+            scoring::ListRankingsRequest {
+                period: period.clone(),
+                unit_kind: scoring::UnitKind::Department as i32,
+                jurisdiction_code: "510821".into(),
+                page_size: 1,
+                page_token: first.next_page_token.clone(),
+            },
+            &city_coordinator(&suite),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(second.rankings[0].unit_id, "510821-jrj");
+    assert!(second.next_page_token.is_empty());
+    let counties = client
+        .list_rankings(authed(
+            scoring::ListRankingsRequest {
+                period: period.clone(),
+                unit_kind: scoring::UnitKind::Jurisdiction as i32,
+                ..Default::default()
+            },
+            &city_coordinator(&suite),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(counties.rankings.len(), 1);
+    assert_eq!(counties.rankings[0].unit_id, "510821");
+
+    // The overdue case is an inaction notice against the department.
+    let alerts = client
+        .list_alerts(authed(
+            scoring::ListAlertsRequest {
+                period: period.clone(),
+                kind: scoring::AlertKind::InactionNotice as i32,
+                ..Default::default()
+            },
+            &city_coordinator(&suite),
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .alerts;
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0].unit_id, "510821-jrj");
+    assert_eq!(alerts[0].fact_ids, std::slice::from_ref(&late.id));
+
+    // The county's overview counts the appeals by channel and category.
+    let created = year_of(micros_of(portal.create_time.as_ref().unwrap()));
+    let overview = client
+        .get_overview(authed(
+            scoring::GetOverviewRequest {
+                jurisdiction_code: "510821".into(),
+                period: created.clone(),
+            },
+            &suite.official_token(Role::Leader, "510821"),
+        ))
+        .await
+        .expect("the county's leader reads its overview")
+        .into_inner();
+    assert_eq!(overview.appeal_count, 3);
+    let by_channel: Vec<_> = overview
+        .appeals_by_channel
+        .iter()
+        .map(|c| (c.channel, c.count))
+        .collect();
+    assert_eq!(
+        by_channel,
+        [
+            (intake::Channel::Hotline12345 as i32, 2),
+            (intake::Channel::OnlinePortal as i32, 1)
+        ]
+    );
+    let by_category: Vec<_> = overview
+        .appeals_by_category
+        .iter()
+        .map(|c| (c.category, c.count))
+        .collect();
+    assert_eq!(
+        by_category,
+        [
+            (intake::Category::Financing as i32, 2),
+            (intake::Category::Employment as i32, 1)
+        ]
+    );
+    if created == period {
+        assert_eq!(overview.resolved_count, 2);
+        assert_eq!(overview.solved_count, 2);
+        assert!((overview.on_time_rate - 2.0 / 3.0).abs() < 1e-9);
+        assert_eq!(overview.overdue_count, 1);
+    }
+    // The city's overview holds the county's.
+    let city = client
+        .get_overview(authed(
+            scoring::GetOverviewRequest {
+                jurisdiction_code: String::new(),
+                period: created.clone(),
+            },
+            &city_coordinator(&suite),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(city.jurisdiction_code, "510800");
+    assert_eq!(city.appeal_count, 3);
+
+    // A rebuild from the facts alone equals the incremental figures.
+    let rebuilt = client
+        .recompute(authed(
+            scoring::RecomputeRequest {
+                period: period.clone(),
+                request_id: "rebuild-1".into(),
+            },
+            &city_coordinator(&suite),
+        ))
+        .await
+        .expect("the city rebuilds the period")
+        .into_inner();
+    assert!(rebuilt.matched, "{rebuilt:?}");
+    assert!(rebuilt.mismatched_unit_ids.is_empty());
+    // 510821-jrj, 510821-rsj and 510821 at least.
+    assert!(rebuilt.scorecard_count >= 3, "{rebuilt:?}");
+    let again = scorecard(&suite, "510821-jrj", &period).await;
+    assert_eq!(again.total, jrj.total);
+    assert_eq!(again.indicators, jrj.indicators);
+    assert_eq!(again.rank, jrj.rank);
+    // The same key answers the first rebuild again.
+    let retried = client
+        .recompute(authed(
+            scoring::RecomputeRequest {
+                period: period.clone(),
+                request_id: "rebuild-1".into(),
+            },
+            &city_coordinator(&suite),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(retried, rebuilt);
+    // A county's coordinator does not rebuild.
+    let status = client
+        .recompute(authed(
+            scoring::RecomputeRequest {
+                period: period.clone(),
+                request_id: String::new(),
+            },
+            &suite.official_token(Role::Coordinator, "510821"),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    suite.stop().await;
+}
+
+fn model_request(period: &str) -> scoring::PutIndicatorModelRequest {
+    let indicator =
+        |key: &str, weight: f64, direction: scoring::Direction, target: f64| scoring::Indicator {
+            key: key.into(),
+            weight,
+            direction: direction as i32,
+            target,
+            ..Default::default()
+        };
+    scoring::PutIndicatorModelRequest {
+        period: period.into(),
+        indicators: vec![
+            indicator(
+                "on_time_rate",
+                60.0,
+                scoring::Direction::HigherIsBetter,
+                1.0,
+            ),
+            indicator(
+                "overdue_count",
+                40.0,
+                scoring::Direction::LowerIsBetter,
+                0.0,
+            ),
+        ],
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn put_indicator_model_names_every_bad_field_and_wants_the_current_etag() {
+    let suite = TestSuite::start().await;
+    let mut client = scores(&suite).await;
+    let city = city_coordinator(&suite);
+
+    let mut bad = model_request("2026-13");
+    bad.indicators[0].key = "made_up".into();
+    bad.indicators[1].weight = -5.0;
+    bad.indicators[1].direction = 0;
+    bad.red_board_size = -1;
+    let status = client
+        .put_indicator_model(authed(bad, &city))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    let fields = bad_fields(&status);
+    for field in [
+        "period",
+        "indicators[0].key",
+        "indicators[1].weight",
+        "indicators[1].direction",
+        "red_board_size",
+    ] {
+        assert!(fields.iter().any(|f| f == field), "{field} in {fields:?}");
+    }
+    let mut unbalanced = model_request("2026-Q4");
+    unbalanced.indicators[1].weight = 10.0;
+    unbalanced.indicators.push(unbalanced.indicators[0].clone());
+    let status = client
+        .put_indicator_model(authed(unbalanced, &city))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    let fields = bad_fields(&status);
+    assert!(fields.contains(&"indicators".to_owned()), "{fields:?}");
+    assert!(
+        fields.contains(&"indicators[2].key".to_owned()),
+        "{fields:?}"
+    );
+
+    // Nothing was stored: the quarter still reads the shipped default.
+    let default = client
+        .get_indicator_model(authed(
+            scoring::GetIndicatorModelRequest {
+                period: "2026-11".into(),
+            },
+            &city,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(default.etag.is_empty());
+    assert!(default.indicators.len() > 2);
+
+    // Only the city's coordinators (and admins) set models.
+    let status = client
+        .put_indicator_model(authed(
+            model_request("2026-Q4"),
+            &suite.official_token(Role::Coordinator, "510821"),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    let status = client
+        .put_indicator_model(authed(
+            model_request("2026-Q4"),
+            &suite.enterprise_token(USCC_A, "510821"),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+
+    let mut request = model_request("2026-Q4");
+    request.request_id = "model-1".into();
+    let put = client
+        .put_indicator_model(authed(request.clone(), &city))
+        .await
+        .expect("the city sets the quarter's model")
+        .into_inner();
+    assert_eq!(put.period, "2026-Q4");
+    assert!(!put.etag.is_empty());
+    assert_eq!(put.interview_after_periods, 2);
+    assert_eq!(put.indicators[0].name, "按期办结率");
+    let retried = client
+        .put_indicator_model(authed(request, &city))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(retried, put);
+    // Without the current etag the put is refused.
+    let status = client
+        .put_indicator_model(authed(model_request("2026-Q4"), &city))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Aborted, "{status:?}");
+    // A month without a model of its own reads its quarter's.
+    let month = client
+        .get_indicator_model(authed(
+            scoring::GetIndicatorModelRequest {
+                period: "2026-11".into(),
+            },
+            &suite.official_token(Role::Leader, "510822"),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(month.period, "2026-Q4");
+    assert_eq!(month.etag, put.etag);
+    let mut second = model_request("2026-Q4");
+    second.etag = put.etag.clone();
+    second.indicators[0].weight = 50.0;
+    second.indicators[1].weight = 50.0;
+    let replaced = client
+        .put_indicator_model(authed(second, &city))
+        .await
+        .expect("the current etag replaces the model")
+        .into_inner();
+    assert_ne!(replaced.etag, put.etag);
+    assert_eq!(replaced.indicators[0].weight, 50.0);
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn a_county_official_cannot_read_another_countys_scorecard() {
+    let suite = TestSuite::start().await;
+    let mut client = scores(&suite).await;
+    let other_county = suite.official_token(Role::Coordinator, "510822");
+    let read = |unit: &str, period: &str| scoring::GetScorecardRequest {
+        unit_id: unit.into(),
+        period: period.into(),
+    };
+    let status = client
+        .get_scorecard(authed(read("510821-jrj", "2026"), &other_county))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    let status = client
+        .get_scorecard(authed(read("510821", "2026"), &other_county))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    // Its own department's scorecard: nothing measured yet, unranked.
+    let own = client
+        .get_scorecard(authed(read("510822-jrj", "2026"), &other_county))
+        .await
+        .expect("a county reads its own department")
+        .into_inner();
+    assert_eq!(own.rank, 0);
+    assert_eq!(own.jurisdiction_code, "510822");
+    assert!(
+        own.indicators
+            .iter()
+            .all(|i| i.denominator == 0.0 || i.numerator == 0.0)
+    );
+    // The city reads every county's.
+    client
+        .get_scorecard(authed(
+            read("510821-jrj", "2026"),
+            &suite.official_token(Role::Leader, "510800"),
+        ))
+        .await
+        .expect("the city reads a county's department");
+    let status = client
+        .list_rankings(authed(
+            scoring::ListRankingsRequest {
+                period: "2026".into(),
+                unit_kind: scoring::UnitKind::Department as i32,
+                jurisdiction_code: "510821".into(),
+                ..Default::default()
+            },
+            &other_county,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    // Enterprises read no scorecards.
+    let status = client
+        .get_scorecard(authed(
+            read("510821-jrj", "2026"),
+            &suite.enterprise_token(USCC_A, "510821"),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    // Unknown units and bad periods are named.
+    let status = client
+        .get_scorecard(authed(
+            read("510821-nope", "2026"),
+            &city_coordinator(&suite),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    let status = client
+        .get_scorecard(authed(read("", "2026-Q9"), &city_coordinator(&suite)))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert_eq!(bad_fields(&status), ["unit_id", "period"]);
+    suite.stop().await;
+}
+
+/// Polls (up to fifteen seconds) until the overview satisfies `wanted`.
+async fn overview_until(
+    suite: &TestSuite,
+    jurisdiction: &str,
+    period: &str,
+    wanted: impl Fn(&scoring::Overview) -> bool,
+) -> scoring::Overview {
+    let read = || async {
+        scores(suite)
+            .await
+            .get_overview(authed(
+                scoring::GetOverviewRequest {
+                    jurisdiction_code: jurisdiction.into(),
+                    period: period.into(),
+                },
+                &city_coordinator(suite),
+            ))
+            .await
+            .expect("the city reads the overview")
+            .into_inner()
+    };
+    for _ in 0..300 {
+        let overview = read().await;
+        if wanted(&overview) {
+            return overview;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("scoring never caught up: {:?}", read().await);
+}
+
+async fn rebuild_matches(suite: &TestSuite, period: &str) {
+    let rebuilt = scores(suite)
+        .await
+        .recompute(authed(
+            scoring::RecomputeRequest {
+                period: period.into(),
+                request_id: String::new(),
+            },
+            &suite.official_token(Role::Admin, "510800"),
+        ))
+        .await
+        .expect("an admin rebuilds the period")
+        .into_inner();
+    assert!(rebuilt.matched, "{rebuilt:?}");
+}
+
+#[tokio::test]
+async fn reviews_comments_and_fulfilments_from_evaluation_and_policy_reach_the_scores() {
+    use zhengqi_proto::zhengqi::evaluation::v1 as eval;
+    use zhengqi_proto::zhengqi::evaluation::v1::evaluation_service_client::EvaluationServiceClient;
+    use zhengqi_proto::zhengqi::policy::v1 as policy;
+    use zhengqi_proto::zhengqi::policy::v1::policy_service_client::PolicyServiceClient;
+
+    // Policy runs on a clock of its own from Monday 2026-03-02 10:00 in Beijing,
+    // so consultation can close without waiting.
+    let policy_clock = Arc::new(zhengqi_shared::clock::Clock::default());
+    policy_clock.set(1_772_416_800 * 1_000_000);
+    let for_suite = Arc::clone(&policy_clock);
+    let suite = TestSuite::start_with(move |options| options.policy.clock = for_suite).await;
+
+    // A bad review of a resolved case.
+    let submitted = submit(
+        &suite,
+        appeal("e-1", USCC_A, "510821", "流动资金贷款审批慢"),
+    )
+    .await;
+    let case = case_of(&suite, &submitted.id).await;
+    let resolved = walk(&suite, &case, "510821-jrj", true).await;
+    let period = year_of(micros_of(resolved.resolve_time.as_ref().unwrap()));
+    let firm = suite.enterprise_token(USCC_A, "510821");
+    let mut reviews = EvaluationServiceClient::new(suite.channel().await);
+    let mut review = None;
+    for _ in 0..300 {
+        match reviews
+            .submit_review(authed(
+                eval::SubmitReviewRequest {
+                    request_id: "bad-1".into(),
+                    target_kind: eval::TargetKind::Department as i32,
+                    case_id: case.id.clone(),
+                    rating: eval::Rating::Dissatisfied as i32,
+                    comment: "拖了很久才答复".into(),
+                    ..Default::default()
+                },
+                &firm,
+            ))
+            .await
+        {
+            Ok(given) => {
+                review = Some(given.into_inner());
+                break;
+            }
+            // Evaluation has not seen the resolution yet.
+            Err(status) if status.code() == Code::FailedPrecondition => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(status) => panic!("the review is refused: {status:?}"),
+        }
+    }
+    let review = review.expect("evaluation invites the enterprise to rate");
+    let card = scorecard_until(&suite, "510821-jrj", &period, |card| {
+        indicator(card, "bad_review_rate").denominator == 1.0
+    })
+    .await;
+    assert_eq!(indicator(&card, "bad_review_rate").raw_value, 1.0);
+    assert_eq!(indicator(&card, "satisfaction_rate").raw_value, 0.0);
+    let notices = scores(&suite)
+        .await
+        .list_alerts(authed(
+            scoring::ListAlertsRequest {
+                period: period.clone(),
+                kind: scoring::AlertKind::BadReviewNotice as i32,
+                jurisdiction_code: "510821".into(),
+                ..Default::default()
+            },
+            &suite.official_token(Role::Supervisor, "510821"),
+        ))
+        .await
+        .expect("the county's supervisor reads the notices")
+        .into_inner()
+        .alerts;
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert_eq!(notices[0].unit_id, "510821-jrj");
+    assert!(notices[0].fact_ids.contains(&review.id), "{notices:?}");
+    let overview = overview_until(&suite, "510821", &period, |o| o.review_count == 1).await;
+    assert_eq!(overview.bad_review_count, 1);
+    assert_eq!(overview.satisfaction_rate, 0.0);
+    assert_eq!(overview.unrated_rate, 0.0);
+
+    // A comment adopted in part, the policy published and fulfilled.
+    let city = city_coordinator(&suite);
+    let mut policies = PolicyServiceClient::new(suite.channel().await);
+    let draft = policies
+        .create_policy(authed(
+            policy::CreatePolicyRequest {
+                request_id: String::new(),
+                policy: Some(policy::Policy {
+                    kind: policy::PolicyKind::Policy as i32,
+                    title: "中小企业贷款贴息办法".into(),
+                    summary: "支持中小企业融资。".into(),
+                    articles: vec![policy::Article {
+                        number: "1".into(),
+                        title: String::new(),
+                        text: "贷款贴息按年利率的50%给予补助。".into(),
+                    }],
+                    ..Default::default()
+                }),
+            },
+            &city,
+        ))
+        .await
+        .expect("the draft is created")
+        .into_inner();
+    let open = policies
+        .open_consultation(authed(
+            policy::OpenConsultationRequest {
+                id: draft.id.clone(),
+                etag: draft.etag.clone(),
+                close_time: Some(zhengqi_shared::storage::timestamp(
+                    policy_clock.now() + 14 * 86_400_000_000,
+                )),
+                ..Default::default()
+            },
+            &city,
+        ))
+        .await
+        .expect("consultation opens")
+        .into_inner();
+    let comment = policies
+        .submit_comment(authed(
+            policy::SubmitCommentRequest {
+                request_id: String::new(),
+                policy_id: open.id.clone(),
+                article: "1".into(),
+                text: "建议将贴息比例提高到60%。".into(),
+            },
+            &firm,
+        ))
+        .await
+        .expect("the comment is taken")
+        .into_inner();
+    policy_clock.advance(Duration::from_secs(15 * 86_400));
+    policies
+        .respond_to_comment(authed(
+            policy::RespondToCommentRequest {
+                comment_id: comment.id.clone(),
+                etag: comment.etag.clone(),
+                disposition: policy::Disposition::PartlyAdopted as i32,
+                reply: "贴息比例调整为55%。".into(),
+                ..Default::default()
+            },
+            &city,
+        ))
+        .await
+        .expect("the comment is answered");
+    policies
+        .publish_policy(authed(
+            policy::PublishPolicyRequest {
+                id: open.id.clone(),
+                ..Default::default()
+            },
+            &city,
+        ))
+        .await
+        .expect("the policy is published");
+    policies
+        .record_fulfillment(authed(
+            policy::RecordFulfillmentRequest {
+                policy_id: open.id.clone(),
+                uscc: USCC_A.into(),
+                kind: policy::FulfillmentKind::Subsidy as i32,
+                amount_fen: 5_000_000,
+                ..Default::default()
+            },
+            &suite.official_token(Role::Coordinator, "510821"),
+        ))
+        .await
+        .expect("the county records a fulfilment");
+    // 2026-03-17 in policy's clock: the first quarter of 2026.
+    let overview = overview_until(&suite, "510800", "2026-Q1", |o| o.fulfillment_count == 1).await;
+    assert_eq!(overview.fulfillment_amount_fen, 5_000_000);
+    assert_eq!(overview.adopted_comment_count, 1);
+    assert_eq!(overview.published_policy_count, 1);
+    let county = overview_until(&suite, "510821", "2026-Q1", |o| o.fulfillment_count == 1).await;
+    assert_eq!(
+        county.adopted_comment_count, 0,
+        "the comment was on the city's policy"
+    );
+
+    rebuild_matches(&suite, &period).await;
+    rebuild_matches(&suite, "2026-Q1").await;
+    rebuild_matches(&suite, "2026-03").await;
+    suite.stop().await;
+}
