@@ -343,7 +343,9 @@ async fn run(command: Command) -> Result<(), Error> {
             match part {
                 Part::Intake => store.migrate(&zhengqi_intake::MIGRATIONS).await?,
                 Part::Routing => store.migrate(&zhengqi_routing::MIGRATIONS).await?,
-                Part::Policy | Part::Evaluation | Part::Scoring => {}
+                Part::Policy => store.migrate(&zhengqi_policy::MIGRATIONS).await?,
+                Part::Evaluation => store.migrate(&zhengqi_evaluation::MIGRATIONS).await?,
+                Part::Scoring => store.migrate(&zhengqi_scoring::MIGRATIONS).await?,
                 // The gateway's database is its audit store.
                 Part::Gateway => store.migrate(&zhengqi_gateway::audit::MIGRATIONS).await?,
             }
