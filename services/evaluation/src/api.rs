@@ -304,7 +304,8 @@ impl EvaluationApi {
             )));
         }
         let actor = principal.sub.clone();
-        if store::claim_request(&mut tx, &actor, request_id, method, id, now)
+        if store::REQUESTS
+            .claim(&mut tx, &actor, request_id, method, id, now)
             .await?
             .is_some()
         {
@@ -508,16 +509,17 @@ impl EvaluationService for EvaluationApi {
                 ))
                 .into());
             }
-            if store::claim_request(
-                &mut tx,
-                &principal.sub,
-                &req.request_id,
-                "SubmitReview",
-                &review.id,
-                now,
-            )
-            .await?
-            .is_some()
+            if store::REQUESTS
+                .claim(
+                    &mut tx,
+                    &principal.sub,
+                    &req.request_id,
+                    "SubmitReview",
+                    &review.id,
+                    now,
+                )
+                .await?
+                .is_some()
             {
                 return Ok(Response::new(convert::review_to_proto(&review, false)));
             }
@@ -633,15 +635,16 @@ impl EvaluationService for EvaluationApi {
         };
         let mut tx = core.store.begin().await?;
         let id = ids::new_id(&jurisdiction_code);
-        if let Some(first) = store::claim_request(
-            &mut tx,
-            &principal.sub,
-            &req.request_id,
-            "SubmitReview",
-            &id,
-            now,
-        )
-        .await?
+        if let Some(first) = store::REQUESTS
+            .claim(
+                &mut tx,
+                &principal.sub,
+                &req.request_id,
+                "SubmitReview",
+                &id,
+                now,
+            )
+            .await?
         {
             drop(tx);
             return Ok(Response::new(convert::review_to_proto(
@@ -1045,15 +1048,16 @@ impl EvaluationService for EvaluationApi {
             version: 1,
         };
         let mut tx = self.core.store.begin().await?;
-        if let Some(first) = store::claim_request(
-            &mut tx,
-            &principal.sub,
-            &req.request_id,
-            "CreateCampaign",
-            &campaign.id,
-            now,
-        )
-        .await?
+        if let Some(first) = store::REQUESTS
+            .claim(
+                &mut tx,
+                &principal.sub,
+                &req.request_id,
+                "CreateCampaign",
+                &campaign.id,
+                now,
+            )
+            .await?
         {
             let existing = store::get_campaign(&mut tx, &first)
                 .await?
@@ -1180,15 +1184,16 @@ impl EvaluationService for EvaluationApi {
             return Err(not_found().into());
         }
         let id = ids::new_id(&campaign.jurisdiction_code);
-        if let Some(first) = store::claim_request(
-            &mut tx,
-            &principal.sub,
-            &req.request_id,
-            "SubmitCampaignResponse",
-            &id,
-            now,
-        )
-        .await?
+        if let Some(first) = store::REQUESTS
+            .claim(
+                &mut tx,
+                &principal.sub,
+                &req.request_id,
+                "SubmitCampaignResponse",
+                &id,
+                now,
+            )
+            .await?
         {
             let existing = store::get_response(&mut tx, &first)
                 .await?
@@ -1324,15 +1329,16 @@ impl EvaluationService for EvaluationApi {
             create_time: now,
         };
         let mut tx = self.core.store.begin().await?;
-        if let Some(first) = store::claim_request(
-            &mut tx,
-            &principal.sub,
-            &req.request_id,
-            "SubmitAssessment",
-            &assessment.id,
-            now,
-        )
-        .await?
+        if let Some(first) = store::REQUESTS
+            .claim(
+                &mut tx,
+                &principal.sub,
+                &req.request_id,
+                "SubmitAssessment",
+                &assessment.id,
+                now,
+            )
+            .await?
         {
             let existing = store::get_assessment(&mut tx, &first)
                 .await?
@@ -1403,15 +1409,16 @@ impl EvaluationService for EvaluationApi {
         )?;
         let mut tx = self.core.store.begin().await?;
         let id = ids::new_id(&jurisdiction_code);
-        if let Some(first) = store::claim_request(
-            &mut tx,
-            &principal.sub,
-            &req.request_id,
-            "RecordViolation",
-            &id,
-            now,
-        )
-        .await?
+        if let Some(first) = store::REQUESTS
+            .claim(
+                &mut tx,
+                &principal.sub,
+                &req.request_id,
+                "RecordViolation",
+                &id,
+                now,
+            )
+            .await?
         {
             let existing = store::get_violation(&mut tx, &first)
                 .await?
@@ -1497,15 +1504,16 @@ impl EvaluationService for EvaluationApi {
         )?;
         let mut tx = self.core.store.begin().await?;
         let id = ids::new_id(&jurisdiction_code);
-        if let Some(first) = store::claim_request(
-            &mut tx,
-            &principal.sub,
-            &req.request_id,
-            "ProposeSuspension",
-            &id,
-            now,
-        )
-        .await?
+        if let Some(first) = store::REQUESTS
+            .claim(
+                &mut tx,
+                &principal.sub,
+                &req.request_id,
+                "ProposeSuspension",
+                &id,
+                now,
+            )
+            .await?
         {
             let existing = store::get_suspension(&mut tx, &first)
                 .await?
@@ -1591,16 +1599,17 @@ impl EvaluationService for EvaluationApi {
             .await?
             .filter(|s| Some(&s.uscc) == uscc.as_ref())
             .ok_or_else(|| Error::NotFound(format!("suspension {id}")))?;
-        if store::claim_request(
-            &mut tx,
-            &principal.sub,
-            &req.request_id,
-            "DecideSuspension",
-            id,
-            now,
-        )
-        .await?
-        .is_some()
+        if store::REQUESTS
+            .claim(
+                &mut tx,
+                &principal.sub,
+                &req.request_id,
+                "DecideSuspension",
+                id,
+                now,
+            )
+            .await?
+            .is_some()
         {
             return Ok(Response::new(convert::suspension_to_proto(&s)));
         }
@@ -1676,15 +1685,16 @@ impl EvaluationService for EvaluationApi {
         let id = existing
             .as_ref()
             .map_or_else(|| ids::new_id(&jurisdiction_code), |l| l.id.clone());
-        if let Some(first) = store::claim_request(
-            &mut tx,
-            &principal.sub,
-            &req.request_id,
-            "PutCreditListing",
-            &id,
-            now,
-        )
-        .await?
+        if let Some(first) = store::REQUESTS
+            .claim(
+                &mut tx,
+                &principal.sub,
+                &req.request_id,
+                "PutCreditListing",
+                &id,
+                now,
+            )
+            .await?
         {
             let listing = store::get_listing(&mut tx, &first)
                 .await?

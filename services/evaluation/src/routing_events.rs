@@ -6,13 +6,12 @@
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
-use prost::Message;
 use sqlx::AnyConnection;
 use zhengqi_proto::zhengqi::common::v1::Event;
 use zhengqi_proto::zhengqi::evaluation::v1 as pb;
 use zhengqi_proto::zhengqi::routing::v1 as routing;
 use zhengqi_shared::Error;
-use zhengqi_shared::events::EventHandler;
+use zhengqi_shared::events::{EventHandler, decode};
 use zhengqi_shared::ids;
 use zhengqi_shared::storage::micros_of;
 
@@ -120,15 +119,6 @@ fn invitation(case: &routing::Case, now: i64) -> Option<Review> {
         submit_time: None,
         create_time: now,
     })
-}
-
-fn decode<M: Message + Default>(event: &Event) -> Result<M, Error> {
-    let payload = event
-        .payload
-        .as_ref()
-        .ok_or_else(|| Error::internal(format!("event {} has no payload", event.sequence)))?;
-    M::decode(payload.value.as_slice())
-        .map_err(|e| Error::internal(format!("event {} does not decode: {e}", event.sequence)))
 }
 
 impl EventHandler for RoutingEvents {

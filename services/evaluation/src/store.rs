@@ -8,7 +8,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use zhengqi_shared::Error;
 use zhengqi_shared::events::EventLog;
-use zhengqi_shared::storage::{Backend, Filter, SqlValue, Store};
+use zhengqi_shared::storage::{Backend, Filter, RequestKeys, SqlValue, Store};
 
 use crate::domain::{
     Assessment, Campaign, CampaignAnswer, CampaignItem, CampaignKind, CampaignResponse, CaseReopen,
@@ -66,52 +66,8 @@ fn flag(value: bool) -> i64 {
     i64::from(value)
 }
 
-/// Claims an idempotency key for `method` on `subject_id`. `None` when the key
-/// is new (or empty): go ahead. `Some(subject)` when the key was used before
-/// for the same method: answer with that subject as it is now.
-pub async fn claim_request(
-    conn: &mut AnyConnection,
-    actor: &str,
-    request_id: &str,
-    method: &str,
-    subject_id: &str,
-    now: i64,
-) -> Result<Option<String>, Error> {
-    if request_id.is_empty() {
-        return Ok(None);
-    }
-    let inserted = sqlx::query(
-        "INSERT INTO evaluation_requests (actor, request_id, method, subject_id, create_time) \
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (actor, request_id) DO NOTHING",
-    )
-    .bind(actor)
-    .bind(request_id)
-    .bind(method)
-    .bind(subject_id)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    if inserted == 1 {
-        return Ok(None);
-    }
-    let row = sqlx::query(
-        "SELECT method, subject_id FROM evaluation_requests WHERE actor = $1 AND request_id = $2",
-    )
-    .bind(actor)
-    .bind(request_id)
-    .fetch_one(&mut *conn)
-    .await?;
-    let first_method: String = row.try_get(0)?;
-    let subject: String = row.try_get(1)?;
-    if first_method != method {
-        return Err(Error::invalid(
-            "request_id",
-            format!("was used before for {first_method}; use a new key"),
-        ));
-    }
-    Ok(Some(subject))
-}
+/// Evaluation's idempotency keys.
+pub const REQUESTS: RequestKeys = RequestKeys::new("evaluation_requests");
 
 /// The name routing's cases gave an enterprise, or empty.
 pub async fn enterprise_name(conn: &mut AnyConnection, uscc: &str) -> Result<String, Error> {

@@ -356,23 +356,31 @@ impl PolicyService for PolicyApi {
         }
         check_department(&principal, &policy.draft.department_id)?;
         let mut tx = self.begin().await?;
-        if let Some(subject) =
-            store::recall(&mut tx, &principal.sub, &req.request_id, "CreatePolicy").await?
+        if let Some(subject) = store::REQUESTS
+            .recall(
+                &mut tx,
+                &principal.sub,
+                &req.request_id,
+                "CreatePolicy",
+                None,
+            )
+            .await?
         {
             drop(tx);
             return Ok(Response::new(self.replay_policy(&subject).await?));
         }
         let area = self.core.area(&policy);
         store::write_policy(&mut tx, &policy, &area, None).await?;
-        store::remember(
-            &mut tx,
-            &principal.sub,
-            &req.request_id,
-            "CreatePolicy",
-            &subject_of(&policy),
-            now,
-        )
-        .await?;
+        store::REQUESTS
+            .remember(
+                &mut tx,
+                &principal.sub,
+                &req.request_id,
+                "CreatePolicy",
+                &subject_of(&policy),
+                now,
+            )
+            .await?;
         let proto = convert::policy_to_proto(&policy);
         let event = policy_event(
             &policy,
@@ -427,8 +435,15 @@ impl PolicyService for PolicyApi {
         }
         let now = self.now();
         let mut tx = self.begin().await?;
-        if let Some(subject) =
-            store::recall(&mut tx, &principal.sub, &req.request_id, "UpdatePolicy").await?
+        if let Some(subject) = store::REQUESTS
+            .recall(
+                &mut tx,
+                &principal.sub,
+                &req.request_id,
+                "UpdatePolicy",
+                None,
+            )
+            .await?
         {
             drop(tx);
             return Ok(Response::new(self.replay_policy(&subject).await?));
@@ -457,15 +472,16 @@ impl PolicyService for PolicyApi {
         v.finish()?;
         check_department(&principal, &policy.draft.department_id)?;
         self.save(&mut tx, &mut policy, now).await?;
-        store::remember(
-            &mut tx,
-            &principal.sub,
-            &req.request_id,
-            "UpdatePolicy",
-            &subject_of(&policy),
-            now,
-        )
-        .await?;
+        store::REQUESTS
+            .remember(
+                &mut tx,
+                &principal.sub,
+                &req.request_id,
+                "UpdatePolicy",
+                &subject_of(&policy),
+                now,
+            )
+            .await?;
         let proto = convert::policy_to_proto(&policy);
         let event = policy_event(
             &policy,
@@ -499,8 +515,15 @@ impl PolicyService for PolicyApi {
         let close_time = close_time.unwrap_or_default();
         let now = self.now();
         let mut tx = self.begin().await?;
-        if let Some(subject) =
-            store::recall(&mut tx, &principal.sub, &req.request_id, "OpenConsultation").await?
+        if let Some(subject) = store::REQUESTS
+            .recall(
+                &mut tx,
+                &principal.sub,
+                &req.request_id,
+                "OpenConsultation",
+                None,
+            )
+            .await?
         {
             drop(tx);
             return Ok(Response::new(self.replay_policy(&subject).await?));
@@ -518,15 +541,16 @@ impl PolicyService for PolicyApi {
         check_etag(&req.etag, &policy.etag(), &format!("policy {}", policy.id))?;
         rules::open_consultation(&mut policy, close_time, now, &self.core.calendar)?;
         self.save(&mut tx, &mut policy, now).await?;
-        store::remember(
-            &mut tx,
-            &principal.sub,
-            &req.request_id,
-            "OpenConsultation",
-            &subject_of(&policy),
-            now,
-        )
-        .await?;
+        store::REQUESTS
+            .remember(
+                &mut tx,
+                &principal.sub,
+                &req.request_id,
+                "OpenConsultation",
+                &subject_of(&policy),
+                now,
+            )
+            .await?;
         let proto = convert::policy_to_proto(&policy);
         let event = policy_event(
             &policy,
@@ -555,8 +579,15 @@ impl PolicyService for PolicyApi {
         v.finish()?;
         let now = self.now();
         let mut tx = self.begin().await?;
-        if let Some(subject) =
-            store::recall(&mut tx, &principal.sub, &req.request_id, "SubmitComment").await?
+        if let Some(subject) = store::REQUESTS
+            .recall(
+                &mut tx,
+                &principal.sub,
+                &req.request_id,
+                "SubmitComment",
+                None,
+            )
+            .await?
         {
             let comment = store::select_comment(&mut tx, &subject)
                 .await?
@@ -590,15 +621,16 @@ impl PolicyService for PolicyApi {
             revision: 1,
         };
         store::insert_comment(&mut tx, &comment).await?;
-        store::remember(
-            &mut tx,
-            &principal.sub,
-            &req.request_id,
-            "SubmitComment",
-            &comment.id,
-            now,
-        )
-        .await?;
+        store::REQUESTS
+            .remember(
+                &mut tx,
+                &principal.sub,
+                &req.request_id,
+                "SubmitComment",
+                &comment.id,
+                now,
+            )
+            .await?;
         let proto = convert::comment_to_proto(&comment, true);
         let event = NewEvent::new(
             &comment.policy_id,
@@ -633,8 +665,15 @@ impl PolicyService for PolicyApi {
         v.finish()?;
         let now = self.now();
         let mut tx = self.begin().await?;
-        if let Some(subject) =
-            store::recall(&mut tx, &principal.sub, &req.request_id, "RespondToComment").await?
+        if let Some(subject) = store::REQUESTS
+            .recall(
+                &mut tx,
+                &principal.sub,
+                &req.request_id,
+                "RespondToComment",
+                None,
+            )
+            .await?
         {
             let comment = store::select_comment(&mut tx, &subject)
                 .await?
@@ -665,15 +704,16 @@ impl PolicyService for PolicyApi {
         comment.reply_time = Some(now);
         comment.revision += 1;
         store::update_comment(&mut tx, &comment, expected).await?;
-        store::remember(
-            &mut tx,
-            &principal.sub,
-            &req.request_id,
-            "RespondToComment",
-            &comment.id,
-            now,
-        )
-        .await?;
+        store::REQUESTS
+            .remember(
+                &mut tx,
+                &principal.sub,
+                &req.request_id,
+                "RespondToComment",
+                &comment.id,
+                now,
+            )
+            .await?;
         let proto = convert::comment_to_proto(&comment, true);
         let event = NewEvent::new(
             &comment.policy_id,
@@ -700,8 +740,15 @@ impl PolicyService for PolicyApi {
         v.finish()?;
         let now = self.now();
         let mut tx = self.begin().await?;
-        if let Some(subject) =
-            store::recall(&mut tx, &principal.sub, &req.request_id, "PublishPolicy").await?
+        if let Some(subject) = store::REQUESTS
+            .recall(
+                &mut tx,
+                &principal.sub,
+                &req.request_id,
+                "PublishPolicy",
+                None,
+            )
+            .await?
         {
             drop(tx);
             return Ok(Response::new(self.replay_policy(&subject).await?));
@@ -737,15 +784,16 @@ impl PolicyService for PolicyApi {
             },
         ));
         events.extend(self.core.push_policy(&mut tx, &policy, now).await?);
-        store::remember(
-            &mut tx,
-            &principal.sub,
-            &req.request_id,
-            "PublishPolicy",
-            &subject_of(&policy),
-            now,
-        )
-        .await?;
+        store::REQUESTS
+            .remember(
+                &mut tx,
+                &principal.sub,
+                &req.request_id,
+                "PublishPolicy",
+                &subject_of(&policy),
+                now,
+            )
+            .await?;
         self.finish(tx, events).await?;
         Ok(Response::new(proto))
     }
@@ -765,8 +813,15 @@ impl PolicyService for PolicyApi {
         v.finish()?;
         let now = self.now();
         let mut tx = self.begin().await?;
-        if let Some(subject) =
-            store::recall(&mut tx, &principal.sub, &req.request_id, "AmendPolicy").await?
+        if let Some(subject) = store::REQUESTS
+            .recall(
+                &mut tx,
+                &principal.sub,
+                &req.request_id,
+                "AmendPolicy",
+                None,
+            )
+            .await?
         {
             drop(tx);
             return Ok(Response::new(self.replay_policy(&subject).await?));
@@ -800,15 +855,16 @@ impl PolicyService for PolicyApi {
         let amendment = rules::amend(&published, req.reason.trim(), &principal.sub, now)?;
         let area = self.core.area(&amendment);
         store::write_policy(&mut tx, &amendment, &area, None).await?;
-        store::remember(
-            &mut tx,
-            &principal.sub,
-            &req.request_id,
-            "AmendPolicy",
-            &subject_of(&amendment),
-            now,
-        )
-        .await?;
+        store::REQUESTS
+            .remember(
+                &mut tx,
+                &principal.sub,
+                &req.request_id,
+                "AmendPolicy",
+                &subject_of(&amendment),
+                now,
+            )
+            .await?;
         let proto = convert::policy_to_proto(&amendment);
         let event = policy_event(
             &amendment,
@@ -835,8 +891,15 @@ impl PolicyService for PolicyApi {
         v.finish()?;
         let now = self.now();
         let mut tx = self.begin().await?;
-        if let Some(subject) =
-            store::recall(&mut tx, &principal.sub, &req.request_id, "RepealPolicy").await?
+        if let Some(subject) = store::REQUESTS
+            .recall(
+                &mut tx,
+                &principal.sub,
+                &req.request_id,
+                "RepealPolicy",
+                None,
+            )
+            .await?
         {
             drop(tx);
             return Ok(Response::new(self.replay_policy(&subject).await?));
@@ -872,15 +935,16 @@ impl PolicyService for PolicyApi {
             pending.repeal_reason = reason.to_owned();
             self.save(&mut tx, pending, now).await?;
         }
-        store::remember(
-            &mut tx,
-            &principal.sub,
-            &req.request_id,
-            "RepealPolicy",
-            &subject_of(&policy),
-            now,
-        )
-        .await?;
+        store::REQUESTS
+            .remember(
+                &mut tx,
+                &principal.sub,
+                &req.request_id,
+                "RepealPolicy",
+                &subject_of(&policy),
+                now,
+            )
+            .await?;
         let proto = convert::policy_to_proto(&policy);
         let event = policy_event(
             &policy,
@@ -1151,8 +1215,15 @@ impl PolicyService for PolicyApi {
         v.finish()?;
         let now = self.now();
         let mut tx = self.begin().await?;
-        if let Some(subject) =
-            store::recall(&mut tx, &principal.sub, &req.request_id, "AskQuestion").await?
+        if let Some(subject) = store::REQUESTS
+            .recall(
+                &mut tx,
+                &principal.sub,
+                &req.request_id,
+                "AskQuestion",
+                None,
+            )
+            .await?
         {
             let question = store::select_question(&mut tx, &subject)
                 .await?
@@ -1182,15 +1253,16 @@ impl PolicyService for PolicyApi {
             revision: 1,
         };
         store::insert_question(&mut tx, &question).await?;
-        store::remember(
-            &mut tx,
-            &principal.sub,
-            &req.request_id,
-            "AskQuestion",
-            &question.id,
-            now,
-        )
-        .await?;
+        store::REQUESTS
+            .remember(
+                &mut tx,
+                &principal.sub,
+                &req.request_id,
+                "AskQuestion",
+                &question.id,
+                now,
+            )
+            .await?;
         let proto = convert::question_to_proto(&question, true);
         let event = NewEvent::new(
             &question.id,
@@ -1218,8 +1290,15 @@ impl PolicyService for PolicyApi {
         v.finish()?;
         let now = self.now();
         let mut tx = self.begin().await?;
-        if let Some(subject) =
-            store::recall(&mut tx, &principal.sub, &req.request_id, "AnswerQuestion").await?
+        if let Some(subject) = store::REQUESTS
+            .recall(
+                &mut tx,
+                &principal.sub,
+                &req.request_id,
+                "AnswerQuestion",
+                None,
+            )
+            .await?
         {
             let question = store::select_question(&mut tx, &subject)
                 .await?
@@ -1252,15 +1331,16 @@ impl PolicyService for PolicyApi {
         question.public = req.public;
         question.revision += 1;
         store::update_question(&mut tx, &question, expected).await?;
-        store::remember(
-            &mut tx,
-            &principal.sub,
-            &req.request_id,
-            "AnswerQuestion",
-            &question.id,
-            now,
-        )
-        .await?;
+        store::REQUESTS
+            .remember(
+                &mut tx,
+                &principal.sub,
+                &req.request_id,
+                "AnswerQuestion",
+                &question.id,
+                now,
+            )
+            .await?;
         let proto = convert::question_to_proto(&question, true);
         let event = NewEvent::new(
             &question.id,
@@ -1384,13 +1464,15 @@ impl PolicyService for PolicyApi {
             req.department_id.clone()
         };
         let mut tx = self.begin().await?;
-        if let Some(subject) = store::recall(
-            &mut tx,
-            &principal.sub,
-            &req.request_id,
-            "RecordFulfillment",
-        )
-        .await?
+        if let Some(subject) = store::REQUESTS
+            .recall(
+                &mut tx,
+                &principal.sub,
+                &req.request_id,
+                "RecordFulfillment",
+                None,
+            )
+            .await?
         {
             let fulfillment = store::select_fulfillment(&mut tx, &subject)
                 .await?
@@ -1447,15 +1529,16 @@ impl PolicyService for PolicyApi {
             create_time: now,
         };
         store::insert_fulfillment(&mut tx, &fulfillment).await?;
-        store::remember(
-            &mut tx,
-            &principal.sub,
-            &req.request_id,
-            "RecordFulfillment",
-            &fulfillment.id,
-            now,
-        )
-        .await?;
+        store::REQUESTS
+            .remember(
+                &mut tx,
+                &principal.sub,
+                &req.request_id,
+                "RecordFulfillment",
+                &fulfillment.id,
+                now,
+            )
+            .await?;
         let proto = convert::fulfillment_to_proto(&fulfillment);
         let event = NewEvent::new(
             &fulfillment.id,
@@ -1535,8 +1618,9 @@ impl PolicyService for PolicyApi {
         let rating = rating.ok_or_else(|| Error::internal("validated rating missing"))?;
         let now = self.now();
         let mut tx = self.begin().await?;
-        if let Some(subject) =
-            store::recall(&mut tx, &principal.sub, &req.request_id, "RatePolicy").await?
+        if let Some(subject) = store::REQUESTS
+            .recall(&mut tx, &principal.sub, &req.request_id, "RatePolicy", None)
+            .await?
         {
             let rating = store::select_rating_by_id(&mut tx, &subject)
                 .await?
@@ -1583,15 +1667,16 @@ impl PolicyService for PolicyApi {
             },
         };
         store::put_rating(&mut tx, &record, replace).await?;
-        store::remember(
-            &mut tx,
-            &principal.sub,
-            &req.request_id,
-            "RatePolicy",
-            &record.id,
-            now,
-        )
-        .await?;
+        store::REQUESTS
+            .remember(
+                &mut tx,
+                &principal.sub,
+                &req.request_id,
+                "RatePolicy",
+                &record.id,
+                now,
+            )
+            .await?;
         let proto = convert::rating_to_proto(&record);
         let event = NewEvent::new(
             &record.policy_id,

@@ -6,7 +6,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
 use zhengqi_shared::Error;
 use zhengqi_shared::ids::PageToken;
-use zhengqi_shared::storage::{Backend, Filter, SqlValue};
+use zhengqi_shared::storage::{Backend, Filter, RequestKeys, SqlValue};
 
 use crate::domain::{
     Applicability, Article, Comment, Disposition, Draft, Enterprise, Fulfillment, FulfillmentKind,
@@ -44,70 +44,8 @@ fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(db) if db.is_unique_violation())
 }
 
-// ---- idempotency keys ----
-
-/// The subject of an earlier request with the same `(actor, request_id)`;
-/// a key used before for another method or subject is refused.
-pub async fn recall(
-    conn: &mut AnyConnection,
-    actor: &str,
-    request_id: &str,
-    method: &str,
-) -> Result<Option<String>, Error> {
-    if request_id.is_empty() {
-        return Ok(None);
-    }
-    let row = sqlx::query(
-        "SELECT subject_id, method FROM policy_requests WHERE actor = $1 AND request_id = $2",
-    )
-    .bind(actor)
-    .bind(request_id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some(row) = row else { return Ok(None) };
-    let subject: String = row.try_get(0)?;
-    let first: String = row.try_get(1)?;
-    if first != method {
-        return Err(Error::invalid(
-            "request_id",
-            format!("was used before for {first}; use a new key"),
-        ));
-    }
-    Ok(Some(subject))
-}
-
-/// Keeps an idempotency key with what it did.
-pub async fn remember(
-    conn: &mut AnyConnection,
-    actor: &str,
-    request_id: &str,
-    method: &str,
-    subject_id: &str,
-    now: i64,
-) -> Result<(), Error> {
-    if request_id.is_empty() {
-        return Ok(());
-    }
-    sqlx::query(
-        "INSERT INTO policy_requests (actor, request_id, method, subject_id, create_time) \
-         VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(actor)
-    .bind(request_id)
-    .bind(method)
-    .bind(subject_id)
-    .bind(now)
-    .execute(&mut *conn)
-    .await
-    .map_err(|e| {
-        if is_unique_violation(&e) {
-            Error::Aborted("a request with this request_id is in progress; retry it".into())
-        } else {
-            Error::Database(e)
-        }
-    })?;
-    Ok(())
-}
+/// Policy's idempotency keys.
+pub const REQUESTS: RequestKeys = RequestKeys::new("policy_requests");
 
 // ---- policies ----
 

@@ -7,12 +7,11 @@
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
-use prost::Message;
 use sqlx::{AnyConnection, Row};
 use zhengqi_proto::zhengqi::common::v1::Event;
 use zhengqi_proto::zhengqi::intake::v1 as intake;
 use zhengqi_shared::Error;
-use zhengqi_shared::events::EventHandler;
+use zhengqi_shared::events::{EventHandler, decode};
 use zhengqi_shared::ids;
 
 use crate::Core;
@@ -190,15 +189,6 @@ async fn link(
     .await?
     .rows_affected();
     Ok(inserted == 1)
-}
-
-fn decode<M: Message + Default>(event: &Event) -> Result<M, Error> {
-    let payload = event
-        .payload
-        .as_ref()
-        .ok_or_else(|| Error::internal(format!("event {} has no payload", event.sequence)))?;
-    M::decode(payload.value.as_slice())
-        .map_err(|e| Error::internal(format!("event {} does not decode: {e}", event.sequence)))
 }
 
 impl EventHandler for IntakeEvents {

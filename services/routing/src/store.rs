@@ -9,7 +9,7 @@ use sqlx::{AnyConnection, Row};
 use zhengqi_shared::Error;
 use zhengqi_shared::events::EventLog;
 use zhengqi_shared::ids::PageToken;
-use zhengqi_shared::storage::{Filter, SqlValue, Store};
+use zhengqi_shared::storage::{Filter, RequestKeys, SqlValue, Store};
 
 use crate::convert;
 use crate::domain::ledger::{self, Entry};
@@ -20,6 +20,9 @@ use crate::domain::{
     AppealKind, Butler, ButlerKind, Case, CaseAction, CaseState, Category, Channel, EnterpriseTag,
     Extension, ExtensionState, Level, MeetingType, Outcome, Supervision,
 };
+
+/// Routing's idempotency keys.
+const REQUESTS: RequestKeys = RequestKeys::new("case_requests");
 
 const CASE_COLUMNS: &str = "id, number, appeal_id, uscc, enterprise_name, jurisdiction_code, level, \
      department_id, state, category, kind, channel, title, description, enterprise_tags, contact_name, \
@@ -451,23 +454,16 @@ impl RoutingStore {
         request_id: &str,
     ) -> Result<Meeting, Error> {
         let mut tx = self.store.begin_write().await?;
-        if !request_id.is_empty()
-            && let Some(row) = sqlx::query(
-                "SELECT subject_id, method FROM case_requests WHERE actor = $1 AND request_id = $2",
+        if let Some(subject) = REQUESTS
+            .recall(
+                &mut tx,
+                &meeting.organizer,
+                request_id,
+                "ScheduleMeeting",
+                None,
             )
-            .bind(&meeting.organizer)
-            .bind(request_id)
-            .fetch_optional(&mut *tx)
             .await?
         {
-            let subject: String = row.try_get(0)?;
-            let method: String = row.try_get(1)?;
-            if method != "ScheduleMeeting" {
-                return Err(Error::invalid(
-                    "request_id",
-                    format!("was used before for {method} of {subject}; use a new key"),
-                ));
-            }
             return select_meeting(&mut tx, &subject)
                 .await?
                 .ok_or_else(|| Error::NotFound(format!("meeting {subject}")));
@@ -489,8 +485,8 @@ impl RoutingStore {
         .bind(meeting.update_time)
         .execute(&mut *tx)
         .await?;
-        if !request_id.is_empty() {
-            remember_request(
+        REQUESTS
+            .remember(
                 &mut tx,
                 &meeting.organizer,
                 request_id,
@@ -499,7 +495,6 @@ impl RoutingStore {
                 meeting.create_time,
             )
             .await?;
-        }
         self.events
             .append_and_commit(
                 tx,
@@ -574,23 +569,11 @@ impl RoutingStore {
         decide: impl FnOnce(&mut Meeting, &mut Case) -> Result<Transition, Error>,
     ) -> Result<Meeting, Error> {
         let mut tx = self.store.begin_write().await?;
-        if !request_id.is_empty()
-            && let Some(row) = sqlx::query(
-                "SELECT subject_id, method FROM case_requests WHERE actor = $1 AND request_id = $2",
-            )
-            .bind(&actor.sub)
-            .bind(request_id)
-            .fetch_optional(&mut *tx)
+        if REQUESTS
+            .recall(&mut tx, &actor.sub, request_id, method, Some(meeting_id))
             .await?
+            .is_some()
         {
-            let subject: String = row.try_get(0)?;
-            let first_method: String = row.try_get(1)?;
-            if subject != meeting_id || first_method != method {
-                return Err(Error::invalid(
-                    "request_id",
-                    format!("was used before for {first_method} of {subject}; use a new key"),
-                ));
-            }
             return select_meeting(&mut tx, meeting_id)
                 .await?
                 .ok_or_else(|| Error::NotFound(format!("meeting {meeting_id}")));
@@ -654,9 +637,9 @@ impl RoutingStore {
                     .await?
             }
         };
-        if !request_id.is_empty() {
-            remember_request(&mut tx, &actor.sub, request_id, method, meeting_id, now).await?;
-        }
+        REQUESTS
+            .remember(&mut tx, &actor.sub, request_id, method, meeting_id, now)
+            .await?;
         self.events.commit(tx, event_sequence).await?;
         Ok(meeting)
     }
@@ -689,23 +672,17 @@ impl RoutingStore {
         request_id: &str,
     ) -> Result<Butler, Error> {
         let mut tx = self.store.begin_write().await?;
-        if !request_id.is_empty()
-            && let Some(row) = sqlx::query(
-                "SELECT subject_id, method FROM case_requests WHERE actor = $1 AND request_id = $2",
+        if REQUESTS
+            .recall(
+                &mut tx,
+                &actor.sub,
+                request_id,
+                "AssignButler",
+                Some(&butler.uscc),
             )
-            .bind(&actor.sub)
-            .bind(request_id)
-            .fetch_optional(&mut *tx)
             .await?
+            .is_some()
         {
-            let subject: String = row.try_get(0)?;
-            let method: String = row.try_get(1)?;
-            if subject != butler.uscc || method != "AssignButler" {
-                return Err(Error::invalid(
-                    "request_id",
-                    format!("was used before for {method} of {subject}; use a new key"),
-                ));
-            }
             return select_butler(&mut tx, &butler.uscc)
                 .await?
                 .ok_or_else(|| Error::NotFound(format!("butler of {}", butler.uscc)));
@@ -764,8 +741,8 @@ impl RoutingStore {
         .bind(&butler.official)
         .execute(&mut *tx)
         .await?;
-        if !request_id.is_empty() {
-            remember_request(
+        REQUESTS
+            .remember(
                 &mut tx,
                 &actor.sub,
                 request_id,
@@ -774,7 +751,6 @@ impl RoutingStore {
                 butler.update_time,
             )
             .await?;
-        }
         self.events
             .append_and_commit(
                 tx,
@@ -854,23 +830,11 @@ impl RoutingStore {
         decide: impl FnOnce(&mut Case) -> Result<Transition, Error>,
     ) -> Result<Case, Error> {
         let mut tx = self.store.begin_write().await?;
-        if !request_id.is_empty()
-            && let Some(row) = sqlx::query(
-                "SELECT subject_id, method FROM case_requests WHERE actor = $1 AND request_id = $2",
-            )
-            .bind(&actor.sub)
-            .bind(request_id)
-            .fetch_optional(&mut *tx)
+        if REQUESTS
+            .recall(&mut tx, &actor.sub, request_id, method, Some(id))
             .await?
+            .is_some()
         {
-            let subject: String = row.try_get(0)?;
-            let first_method: String = row.try_get(1)?;
-            if subject != id || first_method != method {
-                return Err(Error::invalid(
-                    "request_id",
-                    format!("was used before for {first_method} of {subject}; use a new key"),
-                ));
-            }
             let case = select_case(&mut tx, id).await?;
             return case.ok_or_else(|| Error::NotFound(format!("case {id}")));
         }
@@ -894,35 +858,12 @@ impl RoutingStore {
                 )
                 .await?;
         }
-        if !request_id.is_empty() {
-            remember_request(&mut tx, &actor.sub, request_id, method, id, now).await?;
-        }
+        REQUESTS
+            .remember(&mut tx, &actor.sub, request_id, method, id, now)
+            .await?;
         self.events.commit(tx, last).await?;
         Ok(case)
     }
-}
-
-/// Keeps an idempotency key with what it did.
-async fn remember_request(
-    conn: &mut AnyConnection,
-    actor: &str,
-    request_id: &str,
-    method: &str,
-    subject_id: &str,
-    now: i64,
-) -> Result<(), Error> {
-    sqlx::query(
-        "INSERT INTO case_requests (actor, request_id, method, subject_id, create_time) \
-         VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(actor)
-    .bind(request_id)
-    .bind(method)
-    .bind(subject_id)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
 }
 
 const BUTLER_COLUMNS: &str = "uscc, enterprise_name, jurisdiction_code, official, official_name, \

@@ -15,7 +15,6 @@
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
-use prost::Message;
 use sqlx::AnyConnection;
 use zhengqi_proto::zhengqi::common::v1::Event;
 use zhengqi_proto::zhengqi::evaluation::v1 as evaluation;
@@ -23,7 +22,7 @@ use zhengqi_proto::zhengqi::policy::v1 as policy;
 use zhengqi_proto::zhengqi::routing::v1 as routing;
 use zhengqi_shared::Error;
 use zhengqi_shared::appeal;
-use zhengqi_shared::events::EventHandler;
+use zhengqi_shared::events::{EventHandler, decode};
 use zhengqi_shared::ids;
 
 use crate::Core;
@@ -71,15 +70,6 @@ impl SourceEvents {
     pub fn new(source: Source, core: Arc<Core>) -> Self {
         Self { source, core }
     }
-}
-
-fn decode<M: Message + Default>(event: &Event) -> Result<M, Error> {
-    let payload = event
-        .payload
-        .as_ref()
-        .ok_or_else(|| Error::internal(format!("event {} has no payload", event.sequence)))?;
-    M::decode(payload.value.as_slice())
-        .map_err(|e| Error::internal(format!("event {} does not decode: {e}", event.sequence)))
 }
 
 /// Microseconds of a timestamp; `None` when unset or beyond what a period can hold.

@@ -488,6 +488,16 @@ impl<H: EventHandler> Consumer<H> {
     }
 }
 
+/// The payload of a followed log's `event`, decoded as `M`.
+pub fn decode<M: prost::Message + Default>(event: &Event) -> Result<M, Error> {
+    let payload = event
+        .payload
+        .as_ref()
+        .ok_or_else(|| Error::internal(format!("event {} has no payload", event.sequence)))?;
+    M::decode(payload.value.as_slice())
+        .map_err(|e| Error::internal(format!("event {} does not decode: {e}", event.sequence)))
+}
+
 /// Answers a `WatchEvents` call: only `service` (and `admin`) callers may follow a log.
 pub fn serve_watch(
     log: &Arc<EventLog>,

@@ -5,6 +5,9 @@
 //! per-backend migration folders of each service.
 
 pub mod native;
+mod requests;
+
+pub use requests::RequestKeys;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
