@@ -5,7 +5,7 @@
 //! Routing follows intake's event log with the shared consumer: every appeal
 //! that is not a duplicate becomes one case, placed by the routing rules
 //! (`data/routing_rules.toml`, editable through the API) at a department of
-//! `data/departments.toml`, with a deadline in working days. A background
+//! the shared reference departments, with a deadline in working days. A background
 //! sweep supervises the deadlines. Every change of a case is a ledger entry,
 //! hash-chained per jurisdiction, and an event of routing's own log.
 //!

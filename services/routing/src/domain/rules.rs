@@ -9,8 +9,7 @@ use super::{AppealKind, Category, Channel, EnterpriseTag, Level, MeetingType};
 
 /// Guangyuan's seeded rules.
 pub const GUANGYUAN_RULES: &str = include_str!("../../data/routing_rules.toml");
-/// Guangyuan's departments.
-pub const GUANGYUAN_DEPARTMENTS: &str = include_str!("../../data/departments.toml");
+pub use zhengqi_shared::reference::GUANGYUAN_DEPARTMENTS;
 
 /// A routing rule. Keys that are `None` match anything.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -226,10 +225,10 @@ struct DepartmentsFile {
 }
 
 impl Departments {
-    /// Guangyuan's list, embedded from `data/departments.toml`.
+    /// Guangyuan's list, shipped with the reference data of the shared crate.
     pub fn guangyuan() -> Departments {
         Departments::from_toml_str(GUANGYUAN_DEPARTMENTS)
-            .expect("embedded data/departments.toml is valid")
+            .expect("the shipped departments are valid")
     }
 
     pub fn from_toml_str(text: &str) -> Result<Departments, String> {

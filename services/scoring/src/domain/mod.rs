@@ -64,7 +64,8 @@ pub struct Alert {
 /// against its jurisdiction: no department takes it.
 pub const INACTION_RETURNS: i32 = 2;
 
-/// The departments every jurisdiction has (`data/departments.toml`).
+/// The departments every jurisdiction has, by key and name (the shared crate's
+/// `data/departments.toml`; their categories are routing's concern).
 #[derive(Debug, Clone)]
 pub struct Departments {
     kinds: Vec<(String, String)>,
@@ -81,7 +82,7 @@ struct DepartmentEntry {
     name: String,
 }
 
-pub const GUANGYUAN_DEPARTMENTS: &str = include_str!("../../data/departments.toml");
+pub use zhengqi_shared::reference::GUANGYUAN_DEPARTMENTS;
 
 impl Departments {
     pub fn guangyuan() -> Departments {

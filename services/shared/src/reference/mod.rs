@@ -9,6 +9,10 @@
 //!   because names change while codes stay.
 //! - [`Calendar`]: the official working-day calendar (工作日), weekends off and weekdays
 //!   on except the days listed in each year's State Council holiday notice.
+//! - [`GUANGYUAN_DEPARTMENTS`]: the departments (职能部门) every jurisdiction has, by
+//!   the key that ends a department id (`510821-jrj`), with their names and the
+//!   appeal categories each handles; routing places cases with it, scoring names
+//!   units with it.
 //!
 //! Every table is data, not code (FACTS.md: "each is data the code must load, not
 //! hard-code, so a deploying city can correct or extend it"). Guangyuan's tables are
@@ -24,4 +28,8 @@ pub use calendar::{Calendar, CalendarDataError, CalendarError};
 pub use jurisdiction::{
     Directory, DirectoryError, Jurisdiction, JurisdictionCode, JurisdictionError, Level, NamePeriod,
 };
+/// Guangyuan's departments (`data/departments.toml`): `[[department]]` tables of
+/// `key`, `name` and the appeal `categories` the department handles.
+pub const GUANGYUAN_DEPARTMENTS: &str = include_str!("../../data/departments.toml");
+
 pub use uscc::{Uscc, UsccError, UsccOverride, UsccOverrides, UsccOverridesError};
