@@ -435,7 +435,17 @@ impl<H: EventHandler> Consumer<H> {
             }
             batch.retain(|event| event.sequence > after);
             if let Some(last) = batch.last().map(|e| e.sequence) {
-                self.apply(&batch).await?;
+                if !self.apply(&batch).await? {
+                    // A replica applied some of these first. When it has not
+                    // applied them all, read on from where it stopped.
+                    let cursor = Self::cursor(&self.store, &self.source).await?;
+                    if cursor < last {
+                        return Err(Error::Unavailable(format!(
+                            "{}'s log was applied up to {cursor} by a replica; reading on from there",
+                            self.source
+                        )));
+                    }
+                }
                 after = last;
             }
         }
@@ -445,10 +455,10 @@ impl<H: EventHandler> Consumer<H> {
     /// Applies `events` (in sequence order) and advances the cursor in one
     /// transaction. The cursor is claimed first, conditionally: when several
     /// replicas follow the same log, the one that claims it applies the events and
-    /// every other skips them.
-    async fn apply(&self, events: &[Event]) -> Result<(), Error> {
+    /// every other skips them. False when they were skipped.
+    async fn apply(&self, events: &[Event]) -> Result<bool, Error> {
         let (Some(first), Some(last)) = (events.first(), events.last()) else {
-            return Ok(());
+            return Ok(true);
         };
         let mut tx = self.store.begin_write().await?;
         let now = now_micros();
@@ -477,14 +487,14 @@ impl<H: EventHandler> Consumer<H> {
         if !claimed {
             // Already applied, by this consumer before a restart or by a replica.
             tx.rollback().await?;
-            return Ok(());
+            return Ok(false);
         }
         for event in events {
             self.handler.apply(&mut tx, event).await?;
         }
         tx.commit().await?;
         self.handler.committed();
-        Ok(())
+        Ok(true)
     }
 }
 
