@@ -9,13 +9,13 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::cases::*;
 use common::*;
 use tonic::Code;
 use tonic::transport::Channel;
 use zhengqi_proto::zhengqi::evaluation::v1 as eval;
 use zhengqi_proto::zhengqi::evaluation::v1::evaluation_service_client::EvaluationServiceClient;
 use zhengqi_proto::zhengqi::routing::v1 as routing;
-use zhengqi_proto::zhengqi::routing::v1::case_service_client::CaseServiceClient;
 use zhengqi_shared::auth::{Role, TokenRequest};
 use zhengqi_shared::clock::Clock;
 use zhengqi_shared::reference::Calendar;
@@ -23,25 +23,6 @@ use zhengqi_shared::storage::{micros_of, timestamp};
 
 async fn evaluation(suite: &TestSuite) -> EvaluationServiceClient<Channel> {
     EvaluationServiceClient::new(suite.channel().await)
-}
-
-async fn cases(suite: &TestSuite) -> CaseServiceClient<Channel> {
-    CaseServiceClient::new(suite.channel().await)
-}
-
-fn now_seconds() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-fn handler_token(suite: &TestSuite, department: &str) -> String {
-    suite.token(TokenRequest {
-        jurisdiction: Some(department[..6].to_owned()),
-        department: Some(department.to_owned()),
-        ..TokenRequest::new(format!("handler@{department}"), vec![Role::Handler])
-    })
 }
 
 fn evaluator_token(suite: &TestSuite, jurisdiction: &str) -> String {
@@ -52,149 +33,73 @@ fn evaluator_token(suite: &TestSuite, jurisdiction: &str) -> String {
     })
 }
 
-/// Waits (up to ten seconds) for the case of `appeal_id`.
-async fn case_of(suite: &TestSuite, appeal_id: &str) -> routing::Case {
-    let coordinator = suite.official_token(Role::Coordinator, "510800");
-    for _ in 0..200 {
-        let mut found = cases(suite)
-            .await
-            .list_cases(authed(
-                routing::ListCasesRequest {
-                    appeal_id: appeal_id.to_owned(),
-                    ..Default::default()
-                },
-                &coordinator,
-            ))
-            .await
-            .expect("the city lists cases")
-            .into_inner()
-            .cases;
-        if let Some(case) = found.pop() {
-            return case;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("no case was opened for appeal {appeal_id}");
-}
-
 /// An appeal of `uscc` to 旺苍县 walked through routing up to (not including)
 /// its resolution: accepted, assigned to 510821-jrj and claimed.
 async fn case_in_progress(suite: &TestSuite, key: &str, uscc: &str) -> routing::Case {
-    let firm = suite.enterprise_token(uscc, "510821");
-    let appeal = suite
-        .intake()
-        .await
-        .submit_appeal(authed(appeal(key, uscc, "510821", "贷款审批慢"), &firm))
-        .await
-        .expect("the appeal is registered")
-        .into_inner();
+    let appeal = submit(suite, appeal(key, uscc, "510821", "贷款审批慢")).await;
     let case = case_of(suite, &appeal.id).await;
-    let mut client = cases(suite).await;
-    let coordinator = suite.official_token(Role::Coordinator, "510821");
-    let jrj = handler_token(suite, "510821-jrj");
-    let accepted = client
-        .accept_case(authed(
-            routing::AcceptCaseRequest {
-                id: case.id.clone(),
-                etag: case.etag.clone(),
-                ..Default::default()
-            },
-            &coordinator,
-        ))
-        .await
-        .expect("the coordinator accepts")
-        .into_inner();
-    let assigned = client
-        .assign_case(authed(
-            routing::AssignCaseRequest {
-                id: case.id.clone(),
-                etag: accepted.etag,
-                department_id: "510821-jrj".into(),
-                ..Default::default()
-            },
-            &coordinator,
-        ))
-        .await
-        .expect("the coordinator assigns")
-        .into_inner();
-    client
-        .claim_case(authed(
-            routing::ClaimCaseRequest {
-                id: case.id.clone(),
-                etag: assigned.etag,
-                ..Default::default()
-            },
-            &jrj,
-        ))
-        .await
-        .expect("the department claims")
-        .into_inner()
-}
-
-async fn resolve(suite: &TestSuite, case: &routing::Case) -> routing::Case {
-    cases(suite)
-        .await
-        .resolve_case(authed(
-            routing::ResolveCaseRequest {
-                id: case.id.clone(),
-                etag: case.etag.clone(),
-                outcome: routing::Outcome::Solved as i32,
-                resolution: "已协调银行放款".into(),
-                ..Default::default()
-            },
-            &handler_token(suite, "510821-jrj"),
-        ))
-        .await
-        .expect("the department resolves")
-        .into_inner()
+    walk_to_in_progress(suite, &case, "510821-jrj").await
 }
 
 /// Waits (up to ten seconds) for routing to reopen `case_id`.
 async fn reopened_case(suite: &TestSuite, case_id: &str) -> routing::Case {
-    let coordinator = suite.official_token(Role::Coordinator, "510800");
-    for _ in 0..200 {
-        let case = cases(suite)
-            .await
-            .get_case(authed(
-                routing::GetCaseRequest {
-                    id: case_id.to_owned(),
-                },
-                &coordinator,
-            ))
-            .await
-            .expect("the city reads the case")
-            .into_inner();
-        if case.state == routing::CaseState::InProgress as i32 {
-            return case;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("case {case_id} was not reopened");
+    case_until(
+        suite,
+        case_id,
+        &format!("case {case_id} was not reopened"),
+        |case| case.state == routing::CaseState::InProgress as i32,
+    )
+    .await
+}
+
+/// The reviews of `case_id` (of every case when it is empty) that the caller
+/// of `token` sees.
+async fn reviews(suite: &TestSuite, case_id: &str, token: &str) -> Vec<eval::Review> {
+    evaluation(suite)
+        .await
+        .list_reviews(authed(
+            eval::ListReviewsRequest {
+                case_id: case_id.to_owned(),
+                ..Default::default()
+            },
+            token,
+        ))
+        .await
+        .expect("the reviews are listed")
+        .into_inner()
+        .reviews
+}
+
+/// The credit record of `uscc`, as the caller of `token` reads it.
+async fn credit(
+    suite: &TestSuite,
+    uscc: &str,
+    token: &str,
+) -> Result<eval::EnterpriseCredit, tonic::Status> {
+    evaluation(suite)
+        .await
+        .get_enterprise_credit(authed(
+            eval::GetEnterpriseCreditRequest {
+                uscc: uscc.to_owned(),
+            },
+            token,
+        ))
+        .await
+        .map(|r| r.into_inner())
 }
 
 /// Waits (up to ten seconds) for the invitation to rate `case_id`.
 async fn invitation(suite: &TestSuite, uscc: &str, case_id: &str) -> eval::Review {
     let firm = suite.enterprise_token(uscc, "510821");
-    for _ in 0..200 {
-        let mut reviews = evaluation(suite)
-            .await
-            .list_reviews(authed(
-                eval::ListReviewsRequest {
-                    case_id: case_id.to_owned(),
-                    ..Default::default()
-                },
-                &firm,
-            ))
-            .await
-            .expect("the enterprise lists its reviews")
-            .into_inner()
-            .reviews;
-        if let Some(review) = reviews.pop() {
-            return review;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("no invitation to rate case {case_id} arrived");
+    poll_until(
+        200,
+        &format!("no invitation to rate case {case_id} arrived"),
+        async || reviews(suite, case_id, &firm).await,
+        |reviews| !reviews.is_empty(),
+    )
+    .await
+    .pop()
+    .unwrap()
 }
 
 /// A resolved case of `uscc` and the invitation it gave.
@@ -301,46 +206,21 @@ async fn a_resolved_case_invites_its_enterprise_to_rate_the_department_once() {
 
     // Reviewers are protected: the department rated does not see who reviewed;
     // the business-environment office does.
-    let seen_by_department = client
-        .list_reviews(authed(
-            eval::ListReviewsRequest {
-                case_id: case.id.clone(),
-                ..Default::default()
-            },
-            &handler_token(&suite, "510821-jrj"),
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .reviews;
+    let seen_by_department = reviews(&suite, &case.id, &suite.handler_token("510821-jrj")).await;
     assert_eq!(seen_by_department.len(), 1);
     assert!(seen_by_department[0].enterprise.is_none());
     assert!(seen_by_department[0].reviewer.is_empty());
     assert_eq!(seen_by_department[0].rating, eval::Rating::Satisfied as i32);
-    let seen_by_office = client
-        .list_reviews(authed(
-            eval::ListReviewsRequest {
-                case_id: case.id.clone(),
-                ..Default::default()
-            },
-            &suite.official_token(Role::Coordinator, "510821"),
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .reviews;
+    let seen_by_office = reviews(
+        &suite,
+        &case.id,
+        &suite.official_token(Role::Coordinator, "510821"),
+    )
+    .await;
     assert_eq!(seen_by_office[0].enterprise.as_ref().unwrap().uscc, USCC_A);
     assert_eq!(seen_by_office[0].reviewer, format!("staff@{USCC_A}"));
     // Another enterprise sees none of it.
-    let others = client
-        .list_reviews(authed(
-            eval::ListReviewsRequest::default(),
-            &suite.enterprise_token(USCC_B, "510821"),
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .reviews;
+    let others = reviews(&suite, "", &suite.enterprise_token(USCC_B, "510821")).await;
     assert!(others.is_empty(), "{others:?}");
     suite.stop().await;
 }
@@ -412,62 +292,94 @@ async fn a_bad_review_is_verified_rectified_and_visited_again_within_fifteen_wor
         .unwrap();
     assert_eq!(working_days, 15);
 
+    // Each step on the rectification, with the etag it names and the caller's token.
+    let reader = client.clone();
+    let verify = |etag: &str, request_id: &str, valid: bool, note: &str, token: String| {
+        let mut client = reader.clone();
+        let request = eval::VerifyBadReviewRequest {
+            id: opened.id.clone(),
+            etag: etag.to_owned(),
+            request_id: request_id.to_owned(),
+            valid,
+            note: note.to_owned(),
+        };
+        async move {
+            client
+                .verify_bad_review(authed(request, &token))
+                .await
+                .map(|r| r.into_inner())
+        }
+    };
+    let rectify = |etag: &str, text: &str, token: String| {
+        let mut client = reader.clone();
+        let request = eval::SubmitRectificationRequest {
+            id: opened.id.clone(),
+            etag: etag.to_owned(),
+            text: text.to_owned(),
+            ..Default::default()
+        };
+        async move {
+            client
+                .submit_rectification(authed(request, &token))
+                .await
+                .map(|r| r.into_inner())
+        }
+    };
+    let visit = |etag: &str, satisfied: bool, note: &str| {
+        let mut client = reader.clone();
+        let request = eval::RecordReturnVisitRequest {
+            id: opened.id.clone(),
+            etag: etag.to_owned(),
+            satisfied,
+            note: note.to_owned(),
+            ..Default::default()
+        };
+        let token = coordinator.clone();
+        async move {
+            client
+                .record_return_visit(authed(request, &token))
+                .await
+                .map(|r| r.into_inner())
+        }
+    };
+
     // The department rated does not verify its own bad review.
-    let status = client
-        .verify_bad_review(authed(
-            eval::VerifyBadReviewRequest {
-                id: opened.id.clone(),
-                etag: opened.etag.clone(),
-                valid: false,
-                ..Default::default()
-            },
-            &handler_token(&suite, "510821-jrj"),
-        ))
-        .await
-        .unwrap_err();
+    let status = verify(
+        &opened.etag,
+        "",
+        false,
+        "",
+        suite.handler_token("510821-jrj"),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
     // Nor does another county's office.
-    let status = client
-        .verify_bad_review(authed(
-            eval::VerifyBadReviewRequest {
-                id: opened.id.clone(),
-                etag: opened.etag.clone(),
-                valid: false,
-                ..Default::default()
-            },
-            &suite.official_token(Role::Coordinator, "510822"),
-        ))
-        .await
-        .unwrap_err();
+    let status = verify(
+        &opened.etag,
+        "",
+        false,
+        "",
+        suite.official_token(Role::Coordinator, "510822"),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
     // Rectifying before verification is the wrong state.
-    let status = client
-        .submit_rectification(authed(
-            eval::SubmitRectificationRequest {
-                id: opened.id.clone(),
-                text: "已整改".into(),
-                ..Default::default()
-            },
-            &handler_token(&suite, "510821-jrj"),
-        ))
+    let status = rectify("", "已整改", suite.handler_token("510821-jrj"))
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
 
-    let verified = client
-        .verify_bad_review(authed(
-            eval::VerifyBadReviewRequest {
-                id: opened.id.clone(),
-                etag: opened.etag.clone(),
-                request_id: "verify-1".into(),
-                valid: true,
-                note: "经核实属实".into(),
-            },
-            &coordinator,
-        ))
-        .await
-        .expect("the office verifies")
-        .into_inner();
+    let verified = verify(
+        &opened.etag,
+        "verify-1",
+        true,
+        "经核实属实",
+        coordinator.clone(),
+    )
+    .await
+    .expect("the office verifies");
     assert_eq!(verified.state, eval::RectificationState::Rectifying as i32);
     assert!(verified.valid);
     assert_eq!(verified.verified_by, "coordinator@510821");
@@ -479,130 +391,58 @@ async fn a_bad_review_is_verified_rectified_and_visited_again_within_fifteen_wor
     resolve(&suite, &reopened).await;
     let (_, other) = resolved_case(&suite, "bad-later", USCC_B).await;
     assert_eq!(other.state, eval::ReviewState::Invited as i32);
-    let of_case = client
-        .list_reviews(authed(
-            eval::ListReviewsRequest {
-                case_id: case.id.clone(),
-                ..Default::default()
-            },
-            &coordinator,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .reviews;
+    let of_case = reviews(&suite, &case.id, &coordinator).await;
     assert_eq!(of_case.len(), 1);
     assert_eq!(of_case[0].id, review.id);
     assert_eq!(of_case[0].state, eval::ReviewState::Submitted as i32);
     // A retry changes nothing; a stale etag is refused.
-    let retry = client
-        .verify_bad_review(authed(
-            eval::VerifyBadReviewRequest {
-                id: opened.id.clone(),
-                etag: opened.etag.clone(),
-                request_id: "verify-1".into(),
-                valid: true,
-                note: "经核实属实".into(),
-            },
-            &coordinator,
-        ))
-        .await
-        .expect("a retry succeeds")
-        .into_inner();
+    let retry = verify(
+        &opened.etag,
+        "verify-1",
+        true,
+        "经核实属实",
+        coordinator.clone(),
+    )
+    .await
+    .expect("a retry succeeds");
     assert_eq!(retry, verified);
-    let status = client
-        .submit_rectification(authed(
-            eval::SubmitRectificationRequest {
-                id: opened.id.clone(),
-                etag: opened.etag.clone(),
-                text: "已整改".into(),
-                ..Default::default()
-            },
-            &handler_token(&suite, "510821-jrj"),
-        ))
+    let status = rectify(&opened.etag, "已整改", suite.handler_token("510821-jrj"))
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::Aborted, "{status:?}");
     // Another department's handler does not rectify it.
-    let status = client
-        .submit_rectification(authed(
-            eval::SubmitRectificationRequest {
-                id: opened.id.clone(),
-                etag: verified.etag.clone(),
-                text: "已整改".into(),
-                ..Default::default()
-            },
-            &handler_token(&suite, "510821-czj"),
-        ))
+    let status = rectify(&verified.etag, "已整改", suite.handler_token("510821-czj"))
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
 
-    let rectified = client
-        .submit_rectification(authed(
-            eval::SubmitRectificationRequest {
-                id: opened.id.clone(),
-                etag: verified.etag.clone(),
-                text: "已补足放款并约谈经办人".into(),
-                ..Default::default()
-            },
-            &handler_token(&suite, "510821-jrj"),
-        ))
-        .await
-        .expect("the department rectifies")
-        .into_inner();
+    let rectified = rectify(
+        &verified.etag,
+        "已补足放款并约谈经办人",
+        suite.handler_token("510821-jrj"),
+    )
+    .await
+    .expect("the department rectifies");
     assert_eq!(
         rectified.state,
         eval::RectificationState::AwaitingReturnVisit as i32
     );
     assert_eq!(rectified.rectified_by, "handler@510821-jrj");
 
-    let unsatisfied = client
-        .record_return_visit(authed(
-            eval::RecordReturnVisitRequest {
-                id: opened.id.clone(),
-                etag: rectified.etag.clone(),
-                satisfied: false,
-                note: "仍有手续未办".into(),
-                ..Default::default()
-            },
-            &coordinator,
-        ))
+    let unsatisfied = visit(&rectified.etag, false, "仍有手续未办")
         .await
-        .expect("the office visits again")
-        .into_inner();
+        .expect("the office visits again");
     assert_eq!(
         unsatisfied.state,
         eval::RectificationState::Rectifying as i32
     );
     assert_eq!(unsatisfied.return_visit_count, 1);
-    let rectified_again = client
-        .submit_rectification(authed(
-            eval::SubmitRectificationRequest {
-                id: opened.id.clone(),
-                etag: unsatisfied.etag.clone(),
-                text: "手续已全部办结".into(),
-                ..Default::default()
-            },
-            &coordinator,
-        ))
+    let rectified_again = rectify(&unsatisfied.etag, "手续已全部办结", coordinator.clone())
         .await
-        .expect("the office records the rectification")
-        .into_inner();
-    let closed = client
-        .record_return_visit(authed(
-            eval::RecordReturnVisitRequest {
-                id: opened.id.clone(),
-                etag: rectified_again.etag.clone(),
-                satisfied: true,
-                note: "满意".into(),
-                ..Default::default()
-            },
-            &coordinator,
-        ))
+        .expect("the office records the rectification");
+    let closed = visit(&rectified_again.etag, true, "满意")
         .await
-        .expect("the office visits again")
-        .into_inner();
+        .expect("the office visits again");
     assert_eq!(closed.state, eval::RectificationState::Closed as i32);
     assert_eq!(closed.return_visit_count, 2);
     assert!(closed.return_visit_satisfied);
@@ -714,7 +554,7 @@ fn violation(
 async fn a_first_minor_violation_goes_unpunished_and_a_repeat_is_punished_heavily() {
     let suite = TestSuite::start().await;
     let mut client = evaluation(&suite).await;
-    let scjg = handler_token(&suite, "510821-scjg");
+    let scjg = suite.handler_token("510821-scjg");
     let first = client
         .record_violation(authed(violation("v-1", eval::Severity::Minor, true), &scjg))
         .await
@@ -755,26 +595,13 @@ async fn a_first_minor_violation_goes_unpunished_and_a_repeat_is_punished_heavil
         .into_inner();
     assert_eq!(general.decision, eval::PenaltyDecision::Standard as i32);
 
-    let credit = client
-        .get_enterprise_credit(authed(
-            eval::GetEnterpriseCreditRequest {
-                uscc: USCC_C.into(),
-            },
-            &suite.enterprise_token(USCC_C, "510821"),
-        ))
+    let own = credit(&suite, USCC_C, &suite.enterprise_token(USCC_C, "510821"))
         .await
-        .expect("the enterprise reads its own record")
-        .into_inner();
-    assert_eq!(credit.violations.len(), 2);
-    assert_eq!(credit.violations[0].id, second.id);
+        .expect("the enterprise reads its own record");
+    assert_eq!(own.violations.len(), 2);
+    assert_eq!(own.violations[0].id, second.id);
     // Another enterprise's record is not found for it.
-    let status = client
-        .get_enterprise_credit(authed(
-            eval::GetEnterpriseCreditRequest {
-                uscc: USCC_A.into(),
-            },
-            &suite.enterprise_token(USCC_C, "510821"),
-        ))
+    let status = credit(&suite, USCC_A, &suite.enterprise_token(USCC_C, "510821"))
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::NotFound, "{status:?}");
@@ -785,7 +612,7 @@ async fn a_first_minor_violation_goes_unpunished_and_a_repeat_is_punished_heavil
 async fn a_suspension_takes_effect_only_when_a_city_leader_approves_it() {
     let suite = TestSuite::start().await;
     let mut client = evaluation(&suite).await;
-    let scjg = handler_token(&suite, "510821-scjg");
+    let scjg = suite.handler_token("510821-scjg");
     let proposed = client
         .propose_suspension(authed(
             eval::ProposeSuspensionRequest {
@@ -802,23 +629,8 @@ async fn a_suspension_takes_effect_only_when_a_city_leader_approves_it() {
     assert_eq!(proposed.state, eval::SuspensionState::Proposed as i32);
     assert!(proposed.start_time.is_none());
 
-    let reader = client.clone();
-    let credit = |token: String| {
-        let mut client = reader.clone();
-        async move {
-            client
-                .get_enterprise_credit(authed(
-                    eval::GetEnterpriseCreditRequest {
-                        uscc: USCC_C.into(),
-                    },
-                    &token,
-                ))
-                .await
-                .unwrap()
-                .into_inner()
-        }
-    };
-    let before = credit(suite.official_token(Role::Coordinator, "510800")).await;
+    let city = suite.official_token(Role::Coordinator, "510800");
+    let before = credit(&suite, USCC_C, &city).await.unwrap();
     assert_eq!(before.suspensions.len(), 1);
     assert_eq!(
         before.suspensions[0].state,
@@ -851,7 +663,7 @@ async fn a_suspension_takes_effect_only_when_a_city_leader_approves_it() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
-    let still = credit(suite.official_token(Role::Coordinator, "510800")).await;
+    let still = credit(&suite, USCC_C, &city).await.unwrap();
     assert_eq!(
         still.suspensions[0].state,
         eval::SuspensionState::Proposed as i32
@@ -903,17 +715,8 @@ async fn credit_listings_change_only_with_the_current_etag() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::Aborted, "{status:?}");
-    let credit = client
-        .get_enterprise_credit(authed(
-            eval::GetEnterpriseCreditRequest {
-                uscc: USCC_A.into(),
-            },
-            &coordinator,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(credit.current_list, eval::CreditList::Black as i32);
+    let listed_credit = credit(&suite, USCC_A, &coordinator).await.unwrap();
+    assert_eq!(listed_credit.current_list, eval::CreditList::Black as i32);
     // An expiry of now lifts the listing.
     let mut lift = put(&listed.etag, "已结清欠薪");
     lift.expire_time = Some(prost_types::Timestamp {
@@ -926,18 +729,12 @@ async fn credit_listings_change_only_with_the_current_etag() {
         .unwrap()
         .into_inner();
     assert_eq!(lifted.id, listed.id);
-    let credit = client
-        .get_enterprise_credit(authed(
-            eval::GetEnterpriseCreditRequest {
-                uscc: USCC_A.into(),
-            },
-            &coordinator,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(credit.current_list, eval::CreditList::Unspecified as i32);
-    assert_eq!(credit.listings.len(), 1);
+    let lifted_credit = credit(&suite, USCC_A, &coordinator).await.unwrap();
+    assert_eq!(
+        lifted_credit.current_list,
+        eval::CreditList::Unspecified as i32
+    );
+    assert_eq!(lifted_credit.listings.len(), 1);
     suite.stop().await;
 }
 
@@ -972,26 +769,18 @@ async fn campaign_responses_count_once_per_enterprise_and_add_up() {
         }),
         ..Default::default()
     };
+    let create = eval::CreateCampaignRequest {
+        request_id: "c-1".into(),
+        campaign: Some(campaign),
+    };
     let created = client
-        .create_campaign(authed(
-            eval::CreateCampaignRequest {
-                request_id: "c-1".into(),
-                campaign: Some(campaign.clone()),
-            },
-            &coordinator,
-        ))
+        .create_campaign(authed(create.clone(), &coordinator))
         .await
         .expect("the city creates a campaign")
         .into_inner();
     assert_eq!(created.jurisdiction_code, "510800");
     let retry = client
-        .create_campaign(authed(
-            eval::CreateCampaignRequest {
-                request_id: "c-1".into(),
-                campaign: Some(campaign.clone()),
-            },
-            &coordinator,
-        ))
+        .create_campaign(authed(create, &coordinator))
         .await
         .unwrap()
         .into_inner();
@@ -1029,31 +818,20 @@ async fn campaign_responses_count_once_per_enterprise_and_add_up() {
             comment: String::new(),
         }
     };
+    let both = respond(
+        "a-1",
+        vec![
+            answer("fair", eval::Rating::VerySatisfied),
+            answer("overall", eval::Rating::Satisfied),
+        ],
+    );
     let first = client
-        .submit_campaign_response(authed(
-            respond(
-                "a-1",
-                vec![
-                    answer("fair", eval::Rating::VerySatisfied),
-                    answer("overall", eval::Rating::Satisfied),
-                ],
-            ),
-            &firm_a,
-        ))
+        .submit_campaign_response(authed(both.clone(), &firm_a))
         .await
         .expect("the enterprise answers")
         .into_inner();
     let retry = client
-        .submit_campaign_response(authed(
-            respond(
-                "a-1",
-                vec![
-                    answer("fair", eval::Rating::VerySatisfied),
-                    answer("overall", eval::Rating::Satisfied),
-                ],
-            ),
-            &firm_a,
-        ))
+        .submit_campaign_response(authed(both, &firm_a))
         .await
         .unwrap()
         .into_inner();
@@ -1139,18 +917,16 @@ async fn assessments_and_government_reviews_are_taken_from_their_roles() {
     let suite = TestSuite::start().await;
     let mut client = evaluation(&suite).await;
     let evaluator = evaluator_token(&suite, "510800");
+    let assess = eval::SubmitAssessmentRequest {
+        request_id: "as-1".into(),
+        jurisdiction_code: "510821".into(),
+        department_id: "510821-jrj".into(),
+        period: "2026-Q3".into(),
+        score: 86.5,
+        summary: "沟通及时".into(),
+    };
     let assessment = client
-        .submit_assessment(authed(
-            eval::SubmitAssessmentRequest {
-                request_id: "as-1".into(),
-                jurisdiction_code: "510821".into(),
-                department_id: "510821-jrj".into(),
-                period: "2026-Q3".into(),
-                score: 86.5,
-                summary: "沟通及时".into(),
-            },
-            &evaluator,
-        ))
+        .submit_assessment(authed(assess.clone(), &evaluator))
         .await
         .expect("the evaluator assesses")
         .into_inner();
@@ -1158,17 +934,7 @@ async fn assessments_and_government_reviews_are_taken_from_their_roles() {
     assert_eq!(assessment.evaluator_name, "第三方评估机构");
     assert_eq!(assessment.period, "2026-Q3");
     let retry = client
-        .submit_assessment(authed(
-            eval::SubmitAssessmentRequest {
-                request_id: "as-1".into(),
-                jurisdiction_code: "510821".into(),
-                department_id: "510821-jrj".into(),
-                period: "2026-Q3".into(),
-                score: 86.5,
-                summary: "沟通及时".into(),
-            },
-            &evaluator,
-        ))
+        .submit_assessment(authed(assess, &evaluator))
         .await
         .expect("a retry succeeds")
         .into_inner();
@@ -1229,7 +995,7 @@ async fn assessments_and_government_reviews_are_taken_from_their_roles() {
                 comment: "多次拖延提交材料".into(),
                 ..Default::default()
             },
-            &handler_token(&suite, "510821-zjj"),
+            &suite.handler_token("510821-zjj"),
         ))
         .await
         .unwrap()
@@ -1290,7 +1056,7 @@ async fn bad_input_names_every_field_and_stores_nothing() {
         ]
     );
 
-    let scjg = handler_token(&suite, "510821-scjg");
+    let scjg = suite.handler_token("510821-scjg");
     let status = client
         .record_violation(authed(
             eval::RecordViolationRequest {
@@ -1358,17 +1124,8 @@ async fn bad_input_names_every_field_and_stores_nothing() {
         .unwrap_err();
     assert_eq!(bad_fields(&status), ["page_token"]);
 
-    let credit = client
-        .get_enterprise_credit(authed(
-            eval::GetEnterpriseCreditRequest {
-                uscc: USCC_A.into(),
-            },
-            &coordinator,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(credit.violations.is_empty());
+    let record = credit(&suite, USCC_A, &coordinator).await.unwrap();
+    assert!(record.violations.is_empty());
     let campaigns = client
         .list_campaigns(authed(eval::ListCampaignsRequest::default(), &coordinator))
         .await
@@ -1390,16 +1147,7 @@ async fn events(suite: &TestSuite, count: usize) -> Vec<zhengqi_proto::zhengqi::
         .await
         .expect("a service follows evaluation's log")
         .into_inner();
-    let mut seen = Vec::new();
-    while seen.len() < count {
-        let next = tokio::time::timeout(Duration::from_secs(10), stream.message())
-            .await
-            .expect("the events arrive")
-            .expect("the stream goes on")
-            .expect("an event");
-        seen.push(next);
-    }
-    seen
+    next_events(&mut stream, count, Duration::from_secs(10)).await
 }
 
 fn decode<M: prost::Message + Default>(event: &zhengqi_proto::zhengqi::common::v1::Event) -> M {
@@ -1422,7 +1170,7 @@ async fn every_change_is_an_event_carrying_the_whole_resource() {
     let violation = client
         .record_violation(authed(
             violation("ev-v", eval::Severity::Minor, true),
-            &handler_token(&suite, "510821-scjg"),
+            &suite.handler_token("510821-scjg"),
         ))
         .await
         .unwrap()
@@ -1460,61 +1208,11 @@ async fn every_change_is_an_event_carrying_the_whole_resource() {
 async fn a_full_replay_of_routings_log_invites_nothing_twice() {
     let test = TestSuite::start().await;
     let (case, invited) = resolved_case(&test, "replay", USCC_A).await;
-    let TestSuite {
-        suite,
-        issuer,
-        data,
-        database_url,
-    } = test;
-    suite.stop().await.unwrap();
-
     // Forget evaluation's cursor: routing's whole log is applied again.
-    match &database_url {
-        Some(url) => {
-            use sqlx::Connection;
-            let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
-            sqlx::query("DELETE FROM evaluation.zq_consumer_cursors")
-                .execute(&mut conn)
-                .await
-                .unwrap();
-        }
-        None => {
-            use sqlx::Connection;
-            let url = format!("sqlite://{}", data.path().join("evaluation.db").display());
-            let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
-            sqlx::query("DELETE FROM zq_consumer_cursors")
-                .execute(&mut conn)
-                .await
-                .unwrap();
-        }
-    }
-    let mut options = zhengqi::suite::SuiteOptions::new(
-        data.path(),
-        std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-    );
-    options.database_url = database_url.clone();
-    let suite = zhengqi::suite::start(options)
-        .await
-        .expect("the suite starts again");
-    let test = TestSuite {
-        suite,
-        issuer,
-        data,
-        database_url,
-    };
-    test.wait_until_serving().await;
+    let test = test.restart_forgetting_cursors("evaluation").await;
     // A later case's invitation arrives after the replayed ones were applied.
     let (_, later) = resolved_case(&test, "replay-later", USCC_B).await;
-    let all = evaluation(&test)
-        .await
-        .list_reviews(authed(
-            eval::ListReviewsRequest::default(),
-            &test.official_token(Role::Coordinator, "510800"),
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .reviews;
+    let all = reviews(&test, "", &test.official_token(Role::Coordinator, "510800")).await;
     let ids: Vec<&str> = all.iter().map(|r| r.id.as_str()).collect();
     assert_eq!(ids, [later.id.as_str(), invited.id.as_str()]);
     assert_eq!(all[1].case_id, case.id);

@@ -1,5 +1,6 @@
 //! The event log and its consumer: every intake event takes effect exactly once
-//! in a consumer, across a crash of the consumer and a restart of intake.
+//! in a consumer, across a crash of the consumer and a restart of intake, and
+//! when two replicas of the consumer follow the same log.
 
 mod common;
 
@@ -213,6 +214,53 @@ async fn every_event_is_applied_exactly_once_across_restarts_of_either_side() {
     assert_eq!(cursor, 75);
 
     consumer.abort();
+    intake_shutdown.trigger();
+    intake_task.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn two_replicas_following_one_log_apply_each_event_once() {
+    init_log();
+    let dir = tempfile::tempdir().unwrap();
+    let issuer = Arc::new(DevIssuer::load_or_create(dir.path(), "events-test").unwrap());
+    let verifier = Verifier::new(issuer.auth_config()).await.unwrap();
+    let token = issuer
+        .mint(&TokenRequest::new("county-system", vec![Role::Service]))
+        .unwrap();
+    let stores = stores(dir.path()).await;
+    let (addr, intake_shutdown, intake_task) =
+        start_intake(&stores, SocketAddr::from(([127, 0, 0, 1], 0)), &verifier).await;
+    let consumer_store = Store::connect(&stores.consumer_url, stores.consumer_schema.as_deref())
+        .await
+        .unwrap();
+    sqlx::query("CREATE TABLE applied (sequence BIGINT NOT NULL, event_type TEXT NOT NULL)")
+        .execute(consumer_store.pool())
+        .await
+        .unwrap();
+    let endpoint = format!("http://{addr}");
+
+    // Two replicas of one consumer share its store and its cursor.
+    submit(addr, &token, 0..30).await;
+    let first = start_consumer(&consumer_store, &endpoint, &issuer);
+    let second = start_consumer(&consumer_store, &endpoint, &issuer);
+    submit(addr, &token, 30..60).await;
+    assert_eq!(wait_for(&consumer_store, 60).await, (60, 60, 60));
+
+    // One replica dies; the other carries on alone.
+    first.abort();
+    let _ = first.await;
+    submit(addr, &token, 60..80).await;
+    assert_eq!(wait_for(&consumer_store, 80).await, (80, 80, 80));
+
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(applied(&consumer_store).await, (80, 80, 80));
+    assert_eq!(
+        Consumer::<Recorder>::cursor(&consumer_store, "intake")
+            .await
+            .unwrap(),
+        80
+    );
+    second.abort();
     intake_shutdown.trigger();
     intake_task.await.unwrap().unwrap();
 }

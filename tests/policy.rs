@@ -46,7 +46,7 @@ impl Env {
     }
 
     fn city(&self) -> String {
-        self.suite.official_token(Role::Coordinator, "510800")
+        self.suite.city_coordinator_token()
     }
 
     fn county(&self, code: &str) -> String {
@@ -145,6 +145,48 @@ async fn comment(
         .map(|r| r.into_inner())
 }
 
+/// Answers the comment `comment_id` with `disposition` and `reply`.
+async fn respond(
+    env: &Env,
+    token: &str,
+    comment_id: &str,
+    etag: &str,
+    disposition: pb::Disposition,
+    reply: &str,
+) -> Result<pb::Comment, tonic::Status> {
+    env.client()
+        .await
+        .respond_to_comment(authed(
+            pb::RespondToCommentRequest {
+                comment_id: comment_id.to_owned(),
+                etag: etag.to_owned(),
+                disposition: disposition as i32,
+                reply: reply.to_owned(),
+                ..Default::default()
+            },
+            token,
+        ))
+        .await
+        .map(|r| r.into_inner())
+}
+
+/// The comments on `policy_id` that the caller of `token` sees.
+async fn comments(env: &Env, token: &str, policy_id: &str) -> Vec<pb::Comment> {
+    env.client()
+        .await
+        .list_comments(authed(
+            pb::ListCommentsRequest {
+                policy_id: policy_id.to_owned(),
+                ..Default::default()
+            },
+            token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .comments
+}
+
 async fn publish(env: &Env, token: &str, id: &str) -> Result<pb::Policy, tonic::Status> {
     env.client()
         .await
@@ -175,25 +217,20 @@ async fn get(env: &Env, token: &str, id: &str, version: i32) -> Result<pb::Polic
 
 async fn register(env: &Env, uscc: &str, jurisdiction: &str, industry: &str) {
     env.suite
-        .intake()
-        .await
-        .register_enterprise(authed(
-            intake::RegisterEnterpriseRequest {
-                enterprise: Some(intake::Enterprise {
-                    uscc: uscc.to_owned(),
-                    name: format!("测试企业{}", &uscc[..4]),
-                    jurisdiction_code: jurisdiction.to_owned(),
-                    industry: industry.to_owned(),
-                    size: intake::EnterpriseSize::Small as i32,
-                    ownership: intake::Ownership::Private as i32,
-                    tags: vec![intake::EnterpriseTag::Private as i32],
-                    ..Default::default()
-                }),
+        .register_enterprise(
+            intake::Enterprise {
+                uscc: uscc.to_owned(),
+                name: format!("测试企业{}", &uscc[..4]),
+                jurisdiction_code: jurisdiction.to_owned(),
+                industry: industry.to_owned(),
+                size: intake::EnterpriseSize::Small as i32,
+                ownership: intake::Ownership::Private as i32,
+                tags: vec![intake::EnterpriseTag::Private as i32],
+                ..Default::default()
             },
             &env.city(),
-        ))
-        .await
-        .expect("the enterprise is registered");
+        )
+        .await;
 }
 
 async fn inbox(env: &Env, uscc: &str, jurisdiction: &str) -> pb::ListInboxResponse {
@@ -208,25 +245,20 @@ async fn inbox(env: &Env, uscc: &str, jurisdiction: &str) -> pb::ListInboxRespon
         .into_inner()
 }
 
-/// Polls the inbox until it holds `count` items (or fails after 15 s).
+/// Polls the inbox until it holds `count` items (or fails after about 15 s).
 async fn wait_for_inbox(
     env: &Env,
     uscc: &str,
     jurisdiction: &str,
     count: usize,
 ) -> pb::ListInboxResponse {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        let page = inbox(env, uscc, jurisdiction).await;
-        if page.items.len() >= count {
-            return page;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{uscc} never received {count} item(s): {page:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    poll_until(
+        300,
+        &format!("{uscc} never received {count} item(s)"),
+        async || inbox(env, uscc, jurisdiction).await,
+        |page| page.items.len() >= count,
+    )
+    .await
 }
 
 #[tokio::test]
@@ -281,39 +313,28 @@ async fn a_draft_is_published_only_after_consultation_with_every_comment_answere
         (1, 1)
     );
 
-    let reply = env
-        .client()
-        .await
-        .respond_to_comment(authed(
-            pb::RespondToCommentRequest {
-                comment_id: c.id.clone(),
-                etag: c.etag.clone(),
-                disposition: pb::Disposition::PartlyAdopted as i32,
-                reply: "贴息比例调整为55%。".to_owned(),
-                ..Default::default()
-            },
-            &city,
-        ))
-        .await
-        .expect("the comment is answered")
-        .into_inner();
+    let reply = respond(
+        &env,
+        &city,
+        &c.id,
+        &c.etag,
+        pb::Disposition::PartlyAdopted,
+        "贴息比例调整为55%。",
+    )
+    .await
+    .expect("the comment is answered");
     assert_eq!(reply.disposition, pb::Disposition::PartlyAdopted as i32);
     // A stale etag is refused.
-    let stale = env
-        .client()
-        .await
-        .respond_to_comment(authed(
-            pb::RespondToCommentRequest {
-                comment_id: c.id.clone(),
-                etag: c.etag.clone(),
-                disposition: pb::Disposition::Adopted as i32,
-                reply: "采纳。".to_owned(),
-                ..Default::default()
-            },
-            &city,
-        ))
-        .await
-        .unwrap_err();
+    let stale = respond(
+        &env,
+        &city,
+        &c.id,
+        &c.etag,
+        pb::Disposition::Adopted,
+        "采纳。",
+    )
+    .await
+    .unwrap_err();
     assert_eq!(stale.code(), Code::Aborted);
 
     let published = publish(&env, &city, &policy.id).await.expect("published");
@@ -329,20 +350,7 @@ async fn a_draft_is_published_only_after_consultation_with_every_comment_answere
         get(&env, &b, &policy.id, 0).await.unwrap().state,
         pb::PolicyState::Published as i32
     );
-    let comments = env
-        .client()
-        .await
-        .list_comments(authed(
-            pb::ListCommentsRequest {
-                policy_id: policy.id.clone(),
-                ..Default::default()
-            },
-            &b,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .comments;
+    let comments = comments(&env, &b, &policy.id).await;
     assert_eq!(comments.len(), 1);
     assert_eq!(comments[0].reply, "贴息比例调整为55%。");
     assert!(
@@ -741,34 +749,10 @@ async fn callers_out_of_scope_can_neither_see_nor_change() {
     let c = comment(&env, &a, &policy.id, "", "").await.unwrap();
     let b = env.enterprise(USCC_B, "510822");
     comment(&env, &b, &policy.id, "", "").await.unwrap();
-    let seen = env
-        .client()
-        .await
-        .list_comments(authed(
-            pb::ListCommentsRequest {
-                policy_id: policy.id.clone(),
-                ..Default::default()
-            },
-            &a,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .comments;
+    let seen = comments(&env, &a, &policy.id).await;
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].id, c.id);
-    let responded = env
-        .client()
-        .await
-        .respond_to_comment(authed(
-            pb::RespondToCommentRequest {
-                comment_id: c.id.clone(),
-                disposition: pb::Disposition::Adopted as i32,
-                reply: "采纳".to_owned(),
-                ..Default::default()
-            },
-            &wangcang,
-        ))
+    let responded = respond(&env, &wangcang, &c.id, "", pb::Disposition::Adopted, "采纳")
         .await
         .unwrap_err();
     assert_eq!(responded.code(), Code::PermissionDenied);
@@ -1012,16 +996,7 @@ async fn bad_input_is_refused_naming_every_field() {
 #[tokio::test]
 async fn a_handler_drafts_only_for_their_own_department() {
     let env = Env::start().await;
-    let handler = |department: &str| {
-        env.suite.token(zhengqi_shared::auth::TokenRequest {
-            jurisdiction: Some("510821".to_owned()),
-            department: Some(department.to_owned()),
-            ..zhengqi_shared::auth::TokenRequest::new(
-                format!("handler@{department}"),
-                vec![Role::Handler],
-            )
-        })
-    };
+    let handler = |department: &str| env.suite.handler_token(department);
     let finance = handler("510821-CZJ");
     let policy = create(
         &env,

@@ -6,73 +6,15 @@ mod common;
 
 use std::time::Duration;
 
+use common::cases::*;
 use common::*;
 use tonic::Code;
-use tonic::transport::Channel;
-use zhengqi::suite::{self, SuiteOptions};
 use zhengqi_proto::zhengqi::intake::v1 as intake;
 use zhengqi_proto::zhengqi::routing::v1 as routing;
-use zhengqi_proto::zhengqi::routing::v1::case_service_client::CaseServiceClient;
 use zhengqi_routing::domain::deadline;
 use zhengqi_shared::auth::{Role, TokenRequest};
 use zhengqi_shared::reference::Calendar;
 use zhengqi_shared::storage::micros_of;
-
-async fn cases(suite: &TestSuite) -> CaseServiceClient<Channel> {
-    CaseServiceClient::new(suite.channel().await)
-}
-
-fn city_coordinator(suite: &TestSuite) -> String {
-    suite.official_token(Role::Coordinator, "510800")
-}
-
-fn handler_token(suite: &TestSuite, department: &str) -> String {
-    suite.token(TokenRequest {
-        jurisdiction: Some(department[..6].to_owned()),
-        department: Some(department.to_owned()),
-        ..TokenRequest::new(format!("handler@{department}"), vec![Role::Handler])
-    })
-}
-
-async fn submit(suite: &TestSuite, request: intake::SubmitAppealRequest) -> intake::Appeal {
-    let uscc = request.enterprise.as_ref().unwrap().uscc.clone();
-    let token = suite.enterprise_token(&uscc, &request.jurisdiction_code);
-    suite
-        .intake()
-        .await
-        .submit_appeal(authed(request, &token))
-        .await
-        .expect("the appeal is registered")
-        .into_inner()
-}
-
-/// The cases opened for `appeal_id`, as the city sees them.
-async fn cases_of(suite: &TestSuite, appeal_id: &str) -> Vec<routing::Case> {
-    cases(suite)
-        .await
-        .list_cases(authed(
-            routing::ListCasesRequest {
-                appeal_id: appeal_id.to_owned(),
-                ..Default::default()
-            },
-            &city_coordinator(suite),
-        ))
-        .await
-        .expect("the city lists cases")
-        .into_inner()
-        .cases
-}
-
-/// Waits (up to ten seconds) for the case of `appeal_id`.
-async fn case_of(suite: &TestSuite, appeal_id: &str) -> routing::Case {
-    for _ in 0..200 {
-        if let Some(case) = cases_of(suite, appeal_id).await.pop() {
-            return case;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("no case was opened for appeal {appeal_id}");
-}
 
 /// The deadline a time limit of `days` gives an appeal accepted at `appeal`'s create time.
 fn expected_deadline(appeal: &intake::Appeal, days: u32) -> prost_types::Timestamp {
@@ -107,7 +49,7 @@ async fn an_appeal_becomes_a_pending_case_at_its_county_with_department_and_dead
             routing::GetCaseHistoryRequest {
                 id: case.id.clone(),
             },
-            &city_coordinator(&suite),
+            &suite.city_coordinator_token(),
         ))
         .await
         .unwrap()
@@ -171,22 +113,17 @@ async fn mayor_direct_line_and_key_project_appeals_start_at_the_city() {
 
     let coordinator = suite.official_token(Role::Coordinator, "510823");
     suite
-        .intake()
-        .await
-        .register_enterprise(authed(
-            intake::RegisterEnterpriseRequest {
-                enterprise: Some(intake::Enterprise {
-                    uscc: USCC_B.into(),
-                    name: "剑阁县重点项目公司".into(),
-                    jurisdiction_code: "510823".into(),
-                    tags: vec![intake::EnterpriseTag::KeyProject as i32],
-                    ..Default::default()
-                }),
+        .register_enterprise(
+            intake::Enterprise {
+                uscc: USCC_B.into(),
+                name: "剑阁县重点项目公司".into(),
+                jurisdiction_code: "510823".into(),
+                tags: vec![intake::EnterpriseTag::KeyProject as i32],
+                ..Default::default()
             },
             &coordinator,
-        ))
-        .await
-        .expect("the enterprise is registered");
+        )
+        .await;
     let key = submit(&suite, appeal("key", USCC_B, "510823", "项目融资")).await;
     let case = case_of(&suite, &key.id).await;
     assert_eq!(case.level, routing::Level::City as i32);
@@ -212,15 +149,13 @@ async fn a_duplicate_joins_the_original_case_instead_of_opening_one() {
     )
     .await;
     assert_eq!(duplicate.duplicate_of, original.id);
-    let case = case_of(&suite, &original.id).await;
-    let mut linked = case.clone();
-    for _ in 0..200 {
-        if !linked.duplicate_appeal_ids.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        linked = case_of(&suite, &original.id).await;
-    }
+    let linked = poll_until(
+        200,
+        "the duplicate never joined the case",
+        async || case_of(&suite, &original.id).await,
+        |case| !case.duplicate_appeal_ids.is_empty(),
+    )
+    .await;
     assert_eq!(
         linked.duplicate_appeal_ids,
         std::slice::from_ref(&duplicate.id)
@@ -230,7 +165,7 @@ async fn a_duplicate_joins_the_original_case_instead_of_opening_one() {
         .await
         .list_cases(authed(
             routing::ListCasesRequest::default(),
-            &city_coordinator(&suite),
+            &suite.city_coordinator_token(),
         ))
         .await
         .unwrap()
@@ -249,45 +184,8 @@ async fn no_second_case_after_a_restart_and_a_full_replay_of_intakes_events() {
     for appeal in &appeals {
         case_of(&test, &appeal.id).await;
     }
-    let TestSuite {
-        suite,
-        issuer,
-        data,
-        database_url,
-    } = test;
-    suite.stop().await.unwrap();
-
     // Forget routing's cursor: intake's whole log is applied again.
-    match &database_url {
-        Some(url) => {
-            use sqlx::Connection;
-            let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
-            sqlx::query("DELETE FROM routing.zq_consumer_cursors")
-                .execute(&mut conn)
-                .await
-                .unwrap();
-        }
-        None => {
-            use sqlx::Connection;
-            let url = format!("sqlite://{}", data.path().join("routing.db").display());
-            let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
-            sqlx::query("DELETE FROM zq_consumer_cursors")
-                .execute(&mut conn)
-                .await
-                .unwrap();
-        }
-    }
-    let mut options =
-        SuiteOptions::new(data.path(), std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
-    options.database_url = database_url.clone();
-    let suite = suite::start(options).await.expect("the suite starts again");
-    let test = TestSuite {
-        suite,
-        issuer,
-        data,
-        database_url,
-    };
-    test.wait_until_serving().await;
+    let test = test.restart_forgetting_cursors("routing").await;
     let late = submit(&test, appeal("late", USCC_B, "510821", DISTINCT_TITLES[5])).await;
     case_of(&test, &late.id).await;
     for appeal in &appeals {
@@ -297,7 +195,7 @@ async fn no_second_case_after_a_restart_and_a_full_replay_of_intakes_events() {
         .await
         .list_cases(authed(
             routing::ListCasesRequest::default(),
-            &city_coordinator(&test),
+            &test.city_coordinator_token(),
         ))
         .await
         .unwrap()
@@ -343,24 +241,7 @@ async fn one_case_per_appeal_when_the_suite_is_stopped_mid_stream_and_started_ag
     for call in calls {
         appeals.push(call.await.unwrap());
     }
-    let TestSuite {
-        suite,
-        issuer,
-        data,
-        database_url,
-    } = test;
-    suite.stop().await.unwrap();
-
-    let mut options =
-        SuiteOptions::new(data.path(), std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
-    options.database_url = database_url.clone();
-    let test = TestSuite {
-        suite: suite::start(options).await.expect("the suite starts again"),
-        issuer,
-        data,
-        database_url,
-    };
-    test.wait_until_serving().await;
+    let test = test.restart().await;
     for i in 18..36 {
         appeals.push(submit(&test, distinct_appeal(i)).await);
     }
@@ -383,7 +264,7 @@ async fn one_case_per_appeal_when_the_suite_is_stopped_mid_stream_and_started_ag
                 page_size: 100,
                 ..Default::default()
             },
-            &city_coordinator(&test),
+            &test.city_coordinator_token(),
         ))
         .await
         .unwrap()
@@ -402,19 +283,6 @@ const DISTINCT_TITLES: [&str; 6] = [
     "出口退税到账时间长",
 ];
 
-/// Reads the case as the city.
-async fn read(suite: &TestSuite, id: &str) -> routing::Case {
-    cases(suite)
-        .await
-        .get_case(authed(
-            routing::GetCaseRequest { id: id.to_owned() },
-            &city_coordinator(suite),
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-}
-
 #[tokio::test]
 async fn a_case_walks_from_acceptance_to_closing_with_each_actors_own_token() {
     let suite = TestSuite::start().await;
@@ -422,8 +290,8 @@ async fn a_case_walks_from_acceptance_to_closing_with_each_actors_own_token() {
     let case = case_of(&suite, &appeal.id).await;
     let mut client = cases(&suite).await;
     let coordinator = suite.official_token(Role::Coordinator, "510821");
-    let jrj = handler_token(&suite, "510821-jrj");
-    let czj = handler_token(&suite, "510821-czj");
+    let jrj = suite.handler_token("510821-jrj");
+    let czj = suite.handler_token("510821-czj");
     let firm = suite.enterprise_token(USCC_A, "510821");
     let id = case.id.clone();
 
@@ -796,7 +664,7 @@ async fn a_county_coordinator_never_sees_or_touches_another_countys_cases() {
     let city = client
         .list_cases(authed(
             routing::ListCasesRequest::default(),
-            &city_coordinator(&suite),
+            &suite.city_coordinator_token(),
         ))
         .await
         .unwrap()
@@ -812,7 +680,7 @@ async fn a_county_coordinator_never_sees_or_touches_another_countys_cases() {
                 uscc: USCC_A.into(),
                 ..Default::default()
             },
-            &city_coordinator(&suite),
+            &suite.city_coordinator_token(),
         ))
         .await
         .unwrap()
@@ -830,7 +698,7 @@ async fn cases_page_newest_first() {
         ids.push(case_of(&suite, &appeal.id).await.id);
     }
     let mut client = cases(&suite).await;
-    let token = city_coordinator(&suite);
+    let token = suite.city_coordinator_token();
     let mut seen = Vec::new();
     let mut page_token = String::new();
     loop {
@@ -933,7 +801,7 @@ async fn a_department_returns_a_case_that_is_not_its_own_and_it_is_counted() {
                 etag: assigned.etag.clone(),
                 ..Default::default()
             },
-            &handler_token(&suite, "510821-czj"),
+            &suite.handler_token("510821-czj"),
         ))
         .await
         .unwrap_err();
@@ -947,7 +815,7 @@ async fn a_department_returns_a_case_that_is_not_its_own_and_it_is_counted() {
                 reason: "融资问题不属于财政局职责".into(),
                 ..Default::default()
             },
-            &handler_token(&suite, "510821-czj"),
+            &suite.handler_token("510821-czj"),
         ))
         .await
         .expect("the department returns the case")
@@ -976,14 +844,10 @@ async fn withdrawing_the_appeal_closes_its_case() {
         ))
         .await
         .unwrap();
-    let mut closed = read(&suite, &case.id).await;
-    for _ in 0..200 {
-        if closed.state == routing::CaseState::Closed as i32 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        closed = read(&suite, &case.id).await;
-    }
+    let closed = case_until(&suite, &case.id, "the case was never closed", |c| {
+        c.state == routing::CaseState::Closed as i32
+    })
+    .await;
     assert_eq!(closed.state, routing::CaseState::Closed as i32);
     assert_eq!(closed.outcome, routing::Outcome::Withdrawn as i32);
     suite.stop().await;
@@ -994,22 +858,23 @@ async fn routing_rules_are_listed_and_a_new_rule_places_the_next_case() {
     let suite = TestSuite::start().await;
     let mut client = cases(&suite).await;
     let coordinator = suite.official_token(Role::Coordinator, "510821");
-    let mut seeded = Vec::new();
-    for _ in 0..200 {
-        seeded = client
-            .list_routing_rules(authed(
-                routing::ListRoutingRulesRequest::default(),
-                &coordinator,
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .routing_rules;
-        if !seeded.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let seeded = poll_until(
+        200,
+        "no routing rule was ever seeded",
+        async || {
+            client
+                .list_routing_rules(authed(
+                    routing::ListRoutingRulesRequest::default(),
+                    &coordinator,
+                ))
+                .await
+                .unwrap()
+                .into_inner()
+                .routing_rules
+        },
+        |rules| !rules.is_empty(),
+    )
+    .await;
     let ids: Vec<_> = seeded.iter().map(|r| r.id.as_str()).collect();
     assert!(ids.contains(&"510800-mayor-direct-line"), "{ids:?}");
     assert!(ids.contains(&"510800-key-project"), "{ids:?}");
@@ -1109,34 +974,6 @@ async fn routing_rules_are_listed_and_a_new_rule_places_the_next_case() {
     suite.stop().await;
 }
 
-/// Runs one statement on routing's own store, behind the service's back.
-async fn tamper(test: &TestSuite, sql: &str) {
-    use sqlx::Connection;
-    match &test.database_url {
-        Some(url) => {
-            let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
-            sqlx::query("SET search_path TO routing")
-                .execute(&mut conn)
-                .await
-                .unwrap();
-            let changed = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
-                .execute(&mut conn)
-                .await
-                .unwrap();
-            assert_eq!(changed.rows_affected(), 1);
-        }
-        None => {
-            let url = format!("sqlite://{}", test.data.path().join("routing.db").display());
-            let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
-            let changed = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
-                .execute(&mut conn)
-                .await
-                .unwrap();
-            assert_eq!(changed.rows_affected(), 1);
-        }
-    }
-}
-
 #[tokio::test]
 async fn changing_one_stored_history_row_makes_verify_ledger_name_it() {
     let suite = TestSuite::start().await;
@@ -1180,12 +1017,14 @@ async fn changing_one_stored_history_row_makes_verify_ledger_name_it() {
         .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
 
-    tamper(
-        &suite,
-        "UPDATE ledger_entries SET note = '受理（改过）' WHERE jurisdiction_code = '510821' AND sequence = 4",
-    )
-    .await;
-    let broken = verify(city_coordinator(&suite), "510821")
+    let changed = suite
+        .execute_in_store(
+            "routing",
+            "UPDATE ledger_entries SET note = '受理（改过）' WHERE jurisdiction_code = '510821' AND sequence = 4",
+        )
+        .await;
+    assert_eq!(changed, 1);
+    let broken = verify(suite.city_coordinator_token(), "510821")
         .await
         .unwrap()
         .into_inner();
@@ -1251,7 +1090,7 @@ async fn the_ledger_exports_one_row_per_case_as_xlsx_and_csv() {
                 jurisdiction_code: "510800".into(),
                 ..Default::default()
             },
-            &city_coordinator(&suite),
+            &suite.city_coordinator_token(),
         ))
         .await
         .unwrap()
@@ -1289,7 +1128,7 @@ async fn the_sweep_turns_a_case_yellow_then_red_and_raises_it_to_the_city() {
                     overdue_only: true,
                     ..Default::default()
                 },
-                &city_coordinator(&suite),
+                &suite.city_coordinator_token(),
             ))
             .await
             .unwrap()
@@ -1300,18 +1139,7 @@ async fn the_sweep_turns_a_case_yellow_then_red_and_raises_it_to_the_city() {
             .collect::<Vec<_>>()
     };
     let until = |wanted: fn(&routing::Case) -> bool| {
-        let suite = &suite;
-        let id = case.id.clone();
-        async move {
-            for _ in 0..200 {
-                let current = read(suite, &id).await;
-                if wanted(&current) {
-                    return current;
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            panic!("the sweep never got there: {:?}", read(suite, &id).await);
-        }
+        case_until(&suite, &case.id, "the sweep never got there", wanted)
     };
 
     // The due date itself: all of the time is used.
@@ -1342,7 +1170,7 @@ async fn the_sweep_turns_a_case_yellow_then_red_and_raises_it_to_the_city() {
             routing::GetCaseHistoryRequest {
                 id: case.id.clone(),
             },
-            &city_coordinator(&suite),
+            &suite.city_coordinator_token(),
         ))
         .await
         .unwrap()
@@ -1375,15 +1203,11 @@ async fn the_sweep_turns_a_case_yellow_then_red_and_raises_it_to_the_city() {
         .await
         .expect("a service follows routing's events")
         .into_inner();
-    let mut seen = Vec::new();
-    while seen.len() < 7 {
-        let event = tokio::time::timeout(Duration::from_secs(5), stream.message())
-            .await
-            .expect("the events arrive")
-            .unwrap()
-            .unwrap();
-        seen.push(event.r#type);
-    }
+    let seen: Vec<_> = next_events(&mut stream, 7, Duration::from_secs(5))
+        .await
+        .into_iter()
+        .map(|event| event.r#type)
+        .collect();
     assert_eq!(
         seen,
         [
@@ -1410,7 +1234,7 @@ async fn escalation_to_the_city_and_a_meeting_decision_assigns_the_case_with_its
     let case = case_of(&suite, &appeal.id).await;
     let mut client = cases(&suite).await;
     let county = suite.official_token(Role::Coordinator, "510821");
-    let city = city_coordinator(&suite);
+    let city = suite.city_coordinator_token();
 
     let status = client
         .escalate_case(authed(
@@ -1491,11 +1315,7 @@ async fn escalation_to_the_city_and_a_meeting_decision_assigns_the_case_with_its
     );
 
     let tomorrow = prost_types::Timestamp {
-        seconds: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64
-            + 86_400,
+        seconds: now_seconds() + 86_400,
         nanos: 0,
     };
     let schedule = |token: String, request_id: &str| {
@@ -1581,7 +1401,7 @@ async fn escalation_to_the_city_and_a_meeting_decision_assigns_the_case_with_its
     let status = decide(decided.etag.clone()).await.unwrap_err();
     assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
 
-    let assigned = read(&suite, &case.id).await;
+    let assigned = read_case(&suite, &case.id).await;
     assert_eq!(assigned.state, routing::CaseState::Assigned as i32);
     assert_eq!(assigned.department_id, "510821-jrj");
     assert_eq!(assigned.deadline, Some(decided_deadline));
@@ -1593,7 +1413,7 @@ async fn escalation_to_the_city_and_a_meeting_decision_assigns_the_case_with_its
                 etag: assigned.etag.clone(),
                 ..Default::default()
             },
-            &handler_token(&suite, "510821-jrj"),
+            &suite.handler_token("510821-jrj"),
         ))
         .await
         .expect("the decided department claims the case");
@@ -1662,7 +1482,7 @@ async fn a_butler_sees_every_case_of_their_enterprises() {
     assert_eq!(status.code(), Code::Aborted, "{status:?}");
 
     // The enterprise's open case carries its butler; later cases do from the start.
-    assert_eq!(read(&suite, &case.id).await.butler, "li.butler");
+    assert_eq!(read_case(&suite, &case.id).await.butler, "li.butler");
     let second = submit(&suite, appeal("b2", USCC_B, "510822", DISTINCT_TITLES[1])).await;
     assert_eq!(case_of(&suite, &second.id).await.butler, "li.butler");
 
@@ -1707,7 +1527,7 @@ async fn a_butler_sees_every_case_of_their_enterprises() {
     let listed = client
         .list_butlers(authed(
             routing::ListButlersRequest::default(),
-            &city_coordinator(&suite),
+            &suite.city_coordinator_token(),
         ))
         .await
         .unwrap()

@@ -8,139 +8,20 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::cases::*;
 use common::*;
 use tonic::Code;
 use tonic::transport::Channel;
 use zhengqi_proto::zhengqi::intake::v1 as intake;
-use zhengqi_proto::zhengqi::routing::v1 as routing;
-use zhengqi_proto::zhengqi::routing::v1::case_service_client::CaseServiceClient;
 use zhengqi_proto::zhengqi::scoring::v1 as scoring;
 use zhengqi_proto::zhengqi::scoring::v1::scoring_service_client::ScoringServiceClient;
 use zhengqi_routing::domain::deadline;
-use zhengqi_shared::auth::{Role, TokenRequest};
+use zhengqi_shared::auth::Role;
 use zhengqi_shared::reference::Calendar;
 use zhengqi_shared::storage::micros_of;
 
 async fn scores(suite: &TestSuite) -> ScoringServiceClient<Channel> {
     ScoringServiceClient::new(suite.channel().await)
-}
-
-async fn cases(suite: &TestSuite) -> CaseServiceClient<Channel> {
-    CaseServiceClient::new(suite.channel().await)
-}
-
-fn city_coordinator(suite: &TestSuite) -> String {
-    suite.official_token(Role::Coordinator, "510800")
-}
-
-fn handler_token(suite: &TestSuite, department: &str) -> String {
-    suite.token(TokenRequest {
-        jurisdiction: Some(department[..6].to_owned()),
-        department: Some(department.to_owned()),
-        ..TokenRequest::new(format!("handler@{department}"), vec![Role::Handler])
-    })
-}
-
-async fn submit(suite: &TestSuite, request: intake::SubmitAppealRequest) -> intake::Appeal {
-    let uscc = request.enterprise.as_ref().unwrap().uscc.clone();
-    let token = suite.enterprise_token(&uscc, &request.jurisdiction_code);
-    suite
-        .intake()
-        .await
-        .submit_appeal(authed(request, &token))
-        .await
-        .expect("the appeal is registered")
-        .into_inner()
-}
-
-/// Waits (up to ten seconds) for the case of `appeal_id`.
-async fn case_of(suite: &TestSuite, appeal_id: &str) -> routing::Case {
-    for _ in 0..200 {
-        let found = cases(suite)
-            .await
-            .list_cases(authed(
-                routing::ListCasesRequest {
-                    appeal_id: appeal_id.to_owned(),
-                    ..Default::default()
-                },
-                &city_coordinator(suite),
-            ))
-            .await
-            .expect("the city lists cases")
-            .into_inner()
-            .cases;
-        if let Some(case) = found.into_iter().next() {
-            return case;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("no case was opened for appeal {appeal_id}");
-}
-
-/// Accepts, assigns to `department` and claims a case; resolves it when `resolve`.
-async fn walk(
-    suite: &TestSuite,
-    case: &routing::Case,
-    department: &str,
-    resolve: bool,
-) -> routing::Case {
-    let mut client = cases(suite).await;
-    let coordinator = suite.official_token(Role::Coordinator, &case.jurisdiction_code);
-    let handler = handler_token(suite, department);
-    let accepted = client
-        .accept_case(authed(
-            routing::AcceptCaseRequest {
-                id: case.id.clone(),
-                etag: case.etag.clone(),
-                ..Default::default()
-            },
-            &coordinator,
-        ))
-        .await
-        .expect("the coordinator accepts")
-        .into_inner();
-    let assigned = client
-        .assign_case(authed(
-            routing::AssignCaseRequest {
-                id: case.id.clone(),
-                etag: accepted.etag,
-                department_id: department.to_owned(),
-                ..Default::default()
-            },
-            &coordinator,
-        ))
-        .await
-        .expect("the coordinator assigns")
-        .into_inner();
-    let claimed = client
-        .claim_case(authed(
-            routing::ClaimCaseRequest {
-                id: case.id.clone(),
-                etag: assigned.etag,
-                ..Default::default()
-            },
-            &handler,
-        ))
-        .await
-        .expect("the department claims")
-        .into_inner();
-    if !resolve {
-        return claimed;
-    }
-    client
-        .resolve_case(authed(
-            routing::ResolveCaseRequest {
-                id: case.id.clone(),
-                etag: claimed.etag,
-                outcome: routing::Outcome::Solved as i32,
-                resolution: "已协调解决".into(),
-                ..Default::default()
-            },
-            &handler,
-        ))
-        .await
-        .expect("the department resolves")
-        .into_inner()
 }
 
 async fn scorecard(suite: &TestSuite, unit_id: &str, period: &str) -> scoring::Scorecard {
@@ -151,7 +32,7 @@ async fn scorecard(suite: &TestSuite, unit_id: &str, period: &str) -> scoring::S
                 unit_id: unit_id.into(),
                 period: period.into(),
             },
-            &city_coordinator(suite),
+            &suite.city_coordinator_token(),
         ))
         .await
         .expect("the city reads the scorecard")
@@ -172,17 +53,13 @@ async fn scorecard_until(
     period: &str,
     wanted: impl Fn(&scoring::Scorecard) -> bool,
 ) -> scoring::Scorecard {
-    for _ in 0..300 {
-        let card = scorecard(suite, unit_id, period).await;
-        if wanted(&card) {
-            return card;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!(
-        "scoring never caught up: {:?}",
-        scorecard(suite, unit_id, period).await
-    );
+    poll_until(
+        300,
+        "scoring never caught up",
+        async || scorecard(suite, unit_id, period).await,
+        wanted,
+    )
+    .await
 }
 
 /// The year of an instant in China time, as a period.
@@ -216,9 +93,9 @@ async fn cases_walked_through_routing_become_scorecards_rankings_notices_and_the
     assert_eq!(other.department_id, "510821-rsj");
 
     // Two cases resolved in time; the third is signed for and left to run late.
-    walk(&suite, &on_time, "510821-jrj", true).await;
-    walk(&suite, &other, "510821-rsj", true).await;
-    let open = walk(&suite, &late, "510821-jrj", false).await;
+    walk_to_resolved(&suite, &on_time, "510821-jrj").await;
+    walk_to_resolved(&suite, &other, "510821-rsj").await;
+    let open = walk_to_in_progress(&suite, &late, "510821-jrj").await;
     let due = micros_of(open.deadline.as_ref().expect("a deadline"));
     let period = year_of(due);
     let calendar = Calendar::official();
@@ -289,7 +166,7 @@ async fn cases_walked_through_routing_become_scorecards_rankings_notices_and_the
                 page_size: 1,
                 ..Default::default()
             },
-            &city_coordinator(&suite),
+            &suite.city_coordinator_token(),
         ))
         .await
         .unwrap()
@@ -304,7 +181,7 @@ async fn cases_walked_through_routing_become_scorecards_rankings_notices_and_the
                 page_size: 1,
                 page_token: first.next_page_token.clone(),
             },
-            &city_coordinator(&suite),
+            &suite.city_coordinator_token(),
         ))
         .await
         .unwrap()
@@ -318,7 +195,7 @@ async fn cases_walked_through_routing_become_scorecards_rankings_notices_and_the
                 unit_kind: scoring::UnitKind::Jurisdiction as i32,
                 ..Default::default()
             },
-            &city_coordinator(&suite),
+            &suite.city_coordinator_token(),
         ))
         .await
         .unwrap()
@@ -334,7 +211,7 @@ async fn cases_walked_through_routing_become_scorecards_rankings_notices_and_the
                 kind: scoring::AlertKind::InactionNotice as i32,
                 ..Default::default()
             },
-            &city_coordinator(&suite),
+            &suite.city_coordinator_token(),
         ))
         .await
         .unwrap()
@@ -395,7 +272,7 @@ async fn cases_walked_through_routing_become_scorecards_rankings_notices_and_the
                 jurisdiction_code: String::new(),
                 period: created.clone(),
             },
-            &city_coordinator(&suite),
+            &suite.city_coordinator_token(),
         ))
         .await
         .unwrap()
@@ -410,7 +287,7 @@ async fn cases_walked_through_routing_become_scorecards_rankings_notices_and_the
                 period: period.clone(),
                 request_id: "rebuild-1".into(),
             },
-            &city_coordinator(&suite),
+            &suite.city_coordinator_token(),
         ))
         .await
         .expect("the city rebuilds the period")
@@ -430,7 +307,7 @@ async fn cases_walked_through_routing_become_scorecards_rankings_notices_and_the
                 period: period.clone(),
                 request_id: "rebuild-1".into(),
             },
-            &city_coordinator(&suite),
+            &suite.city_coordinator_token(),
         ))
         .await
         .unwrap()
@@ -484,7 +361,7 @@ fn model_request(period: &str) -> scoring::PutIndicatorModelRequest {
 async fn put_indicator_model_names_every_bad_field_and_wants_the_current_etag() {
     let suite = TestSuite::start().await;
     let mut client = scores(&suite).await;
-    let city = city_coordinator(&suite);
+    let city = suite.city_coordinator_token();
 
     let mut bad = model_request("2026-13");
     bad.indicators[0].key = "made_up".into();
@@ -669,13 +546,13 @@ async fn a_county_official_cannot_read_another_countys_scorecard() {
     let status = client
         .get_scorecard(authed(
             read("510821-nope", "2026"),
-            &city_coordinator(&suite),
+            &suite.city_coordinator_token(),
         ))
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::NotFound, "{status:?}");
     let status = client
-        .get_scorecard(authed(read("", "2026-Q9"), &city_coordinator(&suite)))
+        .get_scorecard(authed(read("", "2026-Q9"), &suite.city_coordinator_token()))
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
@@ -698,20 +575,13 @@ async fn overview_until(
                     jurisdiction_code: jurisdiction.into(),
                     period: period.into(),
                 },
-                &city_coordinator(suite),
+                &suite.city_coordinator_token(),
             ))
             .await
             .expect("the city reads the overview")
             .into_inner()
     };
-    for _ in 0..300 {
-        let overview = read().await;
-        if wanted(&overview) {
-            return overview;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("scoring never caught up: {:?}", read().await);
+    poll_until(300, "scoring never caught up", read, wanted).await
 }
 
 async fn rebuild_matches(suite: &TestSuite, period: &str) {
@@ -751,38 +621,36 @@ async fn reviews_comments_and_fulfilments_from_evaluation_and_policy_reach_the_s
     )
     .await;
     let case = case_of(&suite, &submitted.id).await;
-    let resolved = walk(&suite, &case, "510821-jrj", true).await;
+    let resolved = walk_to_resolved(&suite, &case, "510821-jrj").await;
     let period = year_of(micros_of(resolved.resolve_time.as_ref().unwrap()));
     let firm = suite.enterprise_token(USCC_A, "510821");
     let mut reviews = EvaluationServiceClient::new(suite.channel().await);
-    let mut review = None;
-    for _ in 0..300 {
-        match reviews
-            .submit_review(authed(
-                eval::SubmitReviewRequest {
-                    request_id: "bad-1".into(),
-                    target_kind: eval::TargetKind::Department as i32,
-                    case_id: case.id.clone(),
-                    rating: eval::Rating::Dissatisfied as i32,
-                    comment: "拖了很久才答复".into(),
-                    ..Default::default()
-                },
-                &firm,
-            ))
-            .await
-        {
-            Ok(given) => {
-                review = Some(given.into_inner());
-                break;
-            }
-            // Evaluation has not seen the resolution yet.
-            Err(status) if status.code() == Code::FailedPrecondition => {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            Err(status) => panic!("the review is refused: {status:?}"),
-        }
-    }
-    let review = review.expect("evaluation invites the enterprise to rate");
+    let given = poll_until(
+        300,
+        "evaluation never invited the enterprise to rate",
+        async || {
+            reviews
+                .submit_review(authed(
+                    eval::SubmitReviewRequest {
+                        request_id: "bad-1".into(),
+                        target_kind: eval::TargetKind::Department as i32,
+                        case_id: case.id.clone(),
+                        rating: eval::Rating::Dissatisfied as i32,
+                        comment: "拖了很久才答复".into(),
+                        ..Default::default()
+                    },
+                    &firm,
+                ))
+                .await
+        },
+        // Until evaluation has seen the resolution.
+        |given| !matches!(given, Err(status) if status.code() == Code::FailedPrecondition),
+    )
+    .await;
+    let review = match given {
+        Ok(given) => given.into_inner(),
+        Err(status) => panic!("the review is refused: {status:?}"),
+    };
     let card = scorecard_until(&suite, "510821-jrj", &period, |card| {
         indicator(card, "bad_review_rate").denominator == 1.0
     })
@@ -813,7 +681,7 @@ async fn reviews_comments_and_fulfilments_from_evaluation_and_policy_reach_the_s
     assert_eq!(overview.unrated_rate, 0.0);
 
     // A comment adopted in part, the policy published and fulfilled.
-    let city = city_coordinator(&suite);
+    let city = suite.city_coordinator_token();
     let mut policies = PolicyServiceClient::new(suite.channel().await);
     let draft = policies
         .create_policy(authed(

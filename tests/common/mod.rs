@@ -1,15 +1,21 @@
 //! What the end-to-end tests share: a suite on port 0 with fresh stores
 //! (SQLite files in a temporary folder, or a fresh PostgreSQL database when
-//! `ZHENGQI_TEST_DATABASE_URL` is set), tokens, and clients.
+//! `ZHENGQI_TEST_DATABASE_URL` is set), tokens, clients, restarts, and
+//! polling until a service has caught up. `cases` walks appeals and cases
+//! through intake and routing.
 #![allow(dead_code)]
 
+pub mod cases;
+
+use std::fmt::Debug;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::time::Duration;
 
 use sqlx::Connection;
 use tonic::transport::Channel;
 use zhengqi::suite::{self, Suite, SuiteOptions};
-use zhengqi_proto::zhengqi::common::v1::EnterpriseRef;
+use zhengqi_proto::zhengqi::common::v1::{EnterpriseRef, Event};
 use zhengqi_proto::zhengqi::intake::v1 as intake;
 use zhengqi_proto::zhengqi::intake::v1::intake_service_client::IntakeServiceClient;
 use zhengqi_shared::auth::{AuthConfig, DevIssuer, Role, TokenRequest};
@@ -56,6 +62,14 @@ fn replace_database(url: &str, database: &str) -> String {
     format!("{base}/{database}{query}")
 }
 
+/// The options of a suite on port 0 with its data in `data` and, when
+/// `database_url` is set, its stores in that PostgreSQL database.
+fn options(data: &Path, database_url: Option<&str>) -> SuiteOptions {
+    let mut options = SuiteOptions::new(data, SocketAddr::from(([127, 0, 0, 1], 0)));
+    options.database_url = database_url.map(str::to_owned);
+    options
+}
+
 /// A suite started for one test, with its own data folder and stores.
 pub struct TestSuite {
     pub suite: Suite,
@@ -74,12 +88,21 @@ impl TestSuite {
         init_log();
         let data = tempfile::tempdir().expect("a temporary folder");
         let database_url = fresh_postgres().await;
-        let mut options = SuiteOptions::new(data.path(), SocketAddr::from(([127, 0, 0, 1], 0)));
-        options.database_url = database_url.clone();
+        let mut options = options(data.path(), database_url.as_deref());
         adjust(&mut options);
         let suite = suite::start(options).await.expect("the suite starts");
         let issuer = DevIssuer::load_or_create(data.path(), suite::DEV_ISSUER)
             .expect("the development issuer");
+        Self::serving(suite, issuer, data, database_url).await
+    }
+
+    /// The test suite of these parts, once every service reports SERVING.
+    async fn serving(
+        suite: Suite,
+        issuer: DevIssuer,
+        data: tempfile::TempDir,
+        database_url: Option<String>,
+    ) -> TestSuite {
         let test = TestSuite {
             suite,
             issuer,
@@ -151,6 +174,21 @@ impl TestSuite {
         })
     }
 
+    /// A token of the city's (510800) coordinator.
+    pub fn city_coordinator_token(&self) -> String {
+        self.official_token(Role::Coordinator, "510800")
+    }
+
+    /// A token of a handler of `department` (`510821-jrj`), in the
+    /// jurisdiction its first six characters name.
+    pub fn handler_token(&self, department: &str) -> String {
+        self.token(TokenRequest {
+            jurisdiction: Some(department[..6].to_owned()),
+            department: Some(department.to_owned()),
+            ..TokenRequest::new(format!("handler@{department}"), vec![Role::Handler])
+        })
+    }
+
     pub fn service_token(&self) -> String {
         self.token(TokenRequest::new("suite", vec![Role::Service]))
     }
@@ -160,9 +198,152 @@ impl TestSuite {
         self.issuer.auth_config()
     }
 
+    /// Registers `enterprise` through intake with `token`.
+    pub async fn register_enterprise(
+        &self,
+        enterprise: intake::Enterprise,
+        token: &str,
+    ) -> intake::Enterprise {
+        self.intake()
+            .await
+            .register_enterprise(authed(
+                intake::RegisterEnterpriseRequest {
+                    enterprise: Some(enterprise),
+                },
+                token,
+            ))
+            .await
+            .expect("the enterprise is registered")
+            .into_inner()
+    }
+
+    /// Runs one statement on `service`'s own store (its schema in
+    /// PostgreSQL, `<service>.db` in SQLite), behind the service's back, and
+    /// returns how many rows it changed.
+    pub async fn execute_in_store(&self, service: &str, sql: &str) -> u64 {
+        execute_in_store(self.data.path(), self.database_url.as_deref(), service, sql).await
+    }
+
+    /// Stops the suite and starts it again, with default options, on the same
+    /// data folder and stores.
+    pub async fn restart(self) -> TestSuite {
+        self.restart_after(None).await
+    }
+
+    /// Stops the suite, makes `service` forget how far it has read the logs it
+    /// follows, and starts the suite again: those logs are applied again from
+    /// the start.
+    pub async fn restart_forgetting_cursors(self, service: &str) -> TestSuite {
+        self.restart_after(Some(service)).await
+    }
+
+    async fn restart_after(self, forget_cursors_of: Option<&str>) -> TestSuite {
+        let TestSuite {
+            suite,
+            issuer,
+            data,
+            database_url,
+        } = self;
+        suite.stop().await.unwrap();
+        if let Some(service) = forget_cursors_of {
+            execute_in_store(
+                data.path(),
+                database_url.as_deref(),
+                service,
+                "DELETE FROM zq_consumer_cursors",
+            )
+            .await;
+        }
+        let suite = suite::start(options(data.path(), database_url.as_deref()))
+            .await
+            .expect("the suite starts again");
+        Self::serving(suite, issuer, data, database_url).await
+    }
+
     pub async fn stop(self) {
         self.suite.stop().await.expect("the suite stops cleanly");
     }
+}
+
+/// Runs `sql` on `service`'s store of a suite whose data folder is `data`.
+async fn execute_in_store(
+    data: &Path,
+    database_url: Option<&str>,
+    service: &str,
+    sql: &str,
+) -> u64 {
+    let sql = sqlx::AssertSqlSafe(sql.to_owned());
+    match database_url {
+        Some(url) => {
+            let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(format!("SET search_path TO {service}")))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            sqlx::query(sql)
+                .execute(&mut conn)
+                .await
+                .unwrap()
+                .rows_affected()
+        }
+        None => {
+            let url = format!("sqlite://{}", data.join(format!("{service}.db")).display());
+            let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            sqlx::query(sql)
+                .execute(&mut conn)
+                .await
+                .unwrap()
+                .rows_affected()
+        }
+    }
+}
+
+/// Reads with `read` until what it returns satisfies `wanted`, and returns
+/// that: at most `attempts` times, 50 ms apart (200 attempts are about ten
+/// seconds). Panics with `what` and the last reading when none did.
+pub async fn poll_until<T: Debug>(
+    attempts: usize,
+    what: &str,
+    mut read: impl AsyncFnMut() -> T,
+    wanted: impl Fn(&T) -> bool,
+) -> T {
+    let mut attempt = 1;
+    loop {
+        let current = read().await;
+        if wanted(&current) {
+            return current;
+        }
+        assert!(attempt < attempts, "{what}: {current:?}");
+        attempt += 1;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The next `count` events of a `WatchEvents` stream, each to arrive within
+/// `within`.
+pub async fn next_events(
+    stream: &mut tonic::Streaming<Event>,
+    count: usize,
+    within: Duration,
+) -> Vec<Event> {
+    let mut seen = Vec::new();
+    while seen.len() < count {
+        let event = tokio::time::timeout(within, stream.message())
+            .await
+            .expect("the events arrive")
+            .expect("the stream goes on")
+            .expect("an event");
+        seen.push(event);
+    }
+    seen
+}
+
+/// The wall clock, in whole seconds since the Unix epoch.
+pub fn now_seconds() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 /// `message` with `authorization: Bearer <token>`.
