@@ -12,7 +12,7 @@ use tonic::transport::{Channel, Endpoint};
 use zhengqi_proto::zhengqi::routing::v1 as routing;
 use zhengqi_proto::zhengqi::routing::v1::case_service_client::CaseServiceClient;
 use zhengqi_shared::Error;
-use zhengqi_shared::events::TokenSource;
+use zhengqi_shared::events::{self, TokenSource};
 use zhengqi_shared::shutdown::Shutdown;
 
 use crate::Core;
@@ -75,10 +75,7 @@ async fn reopen_pending(
             reason: format!("差评核实属实: review {review_id}, rectification {id}"),
         });
         if let Some(token) = token {
-            let value = format!("Bearer {}", token()?)
-                .parse()
-                .map_err(|_| Error::internal("service token is not a valid header value"))?;
-            request.metadata_mut().insert("authorization", value);
+            events::authorize(&mut request, token)?;
         }
         let (outcome, note) = match client.reopen_case(request).await {
             Ok(_) => (CaseReopen::Done, String::new()),

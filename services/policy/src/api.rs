@@ -103,6 +103,23 @@ fn page_token(token: &str, filters: &str) -> Result<Option<PageToken>, Error> {
     Ok(token)
 }
 
+/// The idempotency key of one write: who asked, their `request_id`, and the method.
+struct Key {
+    actor: String,
+    request_id: String,
+    method: &'static str,
+}
+
+impl Key {
+    fn new(actor: &str, request_id: &str, method: &'static str) -> Self {
+        Self {
+            actor: actor.to_owned(),
+            request_id: request_id.to_owned(),
+            method,
+        }
+    }
+}
+
 impl PolicyApi {
     pub fn new(core: Arc<Core>) -> Self {
         Self { core }
@@ -129,6 +146,35 @@ impl PolicyApi {
                 Ok(())
             }
         }
+    }
+
+    /// The subject an earlier attempt with `key` wrote; `None` when it is new.
+    async fn recall(&self, tx: &mut Tx, key: &Key) -> Result<Option<String>, Error> {
+        store::REQUESTS
+            .recall(tx, &key.actor, &key.request_id, key.method, None)
+            .await
+    }
+
+    /// Keeps `key` with the `subject` written, appends the events and commits.
+    async fn finish_keyed(
+        &self,
+        mut tx: Tx,
+        key: &Key,
+        subject: &str,
+        now: i64,
+        events: Vec<NewEvent>,
+    ) -> Result<(), Error> {
+        store::REQUESTS
+            .remember(
+                &mut tx,
+                &key.actor,
+                &key.request_id,
+                key.method,
+                subject,
+                now,
+            )
+            .await?;
+        self.finish(tx, events).await
     }
 
     async fn conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, Error> {
@@ -356,31 +402,13 @@ impl PolicyService for PolicyApi {
         }
         check_department(&principal, &policy.draft.department_id)?;
         let mut tx = self.begin().await?;
-        if let Some(subject) = store::REQUESTS
-            .recall(
-                &mut tx,
-                &principal.sub,
-                &req.request_id,
-                "CreatePolicy",
-                None,
-            )
-            .await?
-        {
+        let key = Key::new(&principal.sub, &req.request_id, "CreatePolicy");
+        if let Some(subject) = self.recall(&mut tx, &key).await? {
             drop(tx);
             return Ok(Response::new(self.replay_policy(&subject).await?));
         }
         let area = self.core.area(&policy);
         store::write_policy(&mut tx, &policy, &area, None).await?;
-        store::REQUESTS
-            .remember(
-                &mut tx,
-                &principal.sub,
-                &req.request_id,
-                "CreatePolicy",
-                &subject_of(&policy),
-                now,
-            )
-            .await?;
         let proto = convert::policy_to_proto(&policy);
         let event = policy_event(
             &policy,
@@ -388,7 +416,8 @@ impl PolicyService for PolicyApi {
                 policy: Some(proto.clone()),
             },
         );
-        self.finish(tx, vec![event]).await?;
+        self.finish_keyed(tx, &key, &subject_of(&policy), now, vec![event])
+            .await?;
         Ok(Response::new(proto))
     }
 
@@ -435,16 +464,8 @@ impl PolicyService for PolicyApi {
         }
         let now = self.now();
         let mut tx = self.begin().await?;
-        if let Some(subject) = store::REQUESTS
-            .recall(
-                &mut tx,
-                &principal.sub,
-                &req.request_id,
-                "UpdatePolicy",
-                None,
-            )
-            .await?
-        {
+        let key = Key::new(&principal.sub, &req.request_id, "UpdatePolicy");
+        if let Some(subject) = self.recall(&mut tx, &key).await? {
             drop(tx);
             return Ok(Response::new(self.replay_policy(&subject).await?));
         }
@@ -472,16 +493,6 @@ impl PolicyService for PolicyApi {
         v.finish()?;
         check_department(&principal, &policy.draft.department_id)?;
         self.save(&mut tx, &mut policy, now).await?;
-        store::REQUESTS
-            .remember(
-                &mut tx,
-                &principal.sub,
-                &req.request_id,
-                "UpdatePolicy",
-                &subject_of(&policy),
-                now,
-            )
-            .await?;
         let proto = convert::policy_to_proto(&policy);
         let event = policy_event(
             &policy,
@@ -489,7 +500,8 @@ impl PolicyService for PolicyApi {
                 policy: Some(proto.clone()),
             },
         );
-        self.finish(tx, vec![event]).await?;
+        self.finish_keyed(tx, &key, &subject_of(&policy), now, vec![event])
+            .await?;
         Ok(Response::new(proto))
     }
 
@@ -515,16 +527,8 @@ impl PolicyService for PolicyApi {
         let close_time = close_time.unwrap_or_default();
         let now = self.now();
         let mut tx = self.begin().await?;
-        if let Some(subject) = store::REQUESTS
-            .recall(
-                &mut tx,
-                &principal.sub,
-                &req.request_id,
-                "OpenConsultation",
-                None,
-            )
-            .await?
-        {
+        let key = Key::new(&principal.sub, &req.request_id, "OpenConsultation");
+        if let Some(subject) = self.recall(&mut tx, &key).await? {
             drop(tx);
             return Ok(Response::new(self.replay_policy(&subject).await?));
         }
@@ -541,16 +545,6 @@ impl PolicyService for PolicyApi {
         check_etag(&req.etag, &policy.etag(), &format!("policy {}", policy.id))?;
         rules::open_consultation(&mut policy, close_time, now, &self.core.calendar)?;
         self.save(&mut tx, &mut policy, now).await?;
-        store::REQUESTS
-            .remember(
-                &mut tx,
-                &principal.sub,
-                &req.request_id,
-                "OpenConsultation",
-                &subject_of(&policy),
-                now,
-            )
-            .await?;
         let proto = convert::policy_to_proto(&policy);
         let event = policy_event(
             &policy,
@@ -558,7 +552,8 @@ impl PolicyService for PolicyApi {
                 policy: Some(proto.clone()),
             },
         );
-        self.finish(tx, vec![event]).await?;
+        self.finish_keyed(tx, &key, &subject_of(&policy), now, vec![event])
+            .await?;
         Ok(Response::new(proto))
     }
 
@@ -579,16 +574,8 @@ impl PolicyService for PolicyApi {
         v.finish()?;
         let now = self.now();
         let mut tx = self.begin().await?;
-        if let Some(subject) = store::REQUESTS
-            .recall(
-                &mut tx,
-                &principal.sub,
-                &req.request_id,
-                "SubmitComment",
-                None,
-            )
-            .await?
-        {
+        let key = Key::new(&principal.sub, &req.request_id, "SubmitComment");
+        if let Some(subject) = self.recall(&mut tx, &key).await? {
             let comment = store::select_comment(&mut tx, &subject)
                 .await?
                 .ok_or_else(|| Error::NotFound(format!("comment {subject}")))?;
@@ -621,16 +608,6 @@ impl PolicyService for PolicyApi {
             revision: 1,
         };
         store::insert_comment(&mut tx, &comment).await?;
-        store::REQUESTS
-            .remember(
-                &mut tx,
-                &principal.sub,
-                &req.request_id,
-                "SubmitComment",
-                &comment.id,
-                now,
-            )
-            .await?;
         let proto = convert::comment_to_proto(&comment, true);
         let event = NewEvent::new(
             &comment.policy_id,
@@ -639,7 +616,8 @@ impl PolicyService for PolicyApi {
                 comment: Some(proto.clone()),
             },
         );
-        self.finish(tx, vec![event]).await?;
+        self.finish_keyed(tx, &key, &comment.id, now, vec![event])
+            .await?;
         Ok(Response::new(proto))
     }
 
@@ -665,16 +643,8 @@ impl PolicyService for PolicyApi {
         v.finish()?;
         let now = self.now();
         let mut tx = self.begin().await?;
-        if let Some(subject) = store::REQUESTS
-            .recall(
-                &mut tx,
-                &principal.sub,
-                &req.request_id,
-                "RespondToComment",
-                None,
-            )
-            .await?
-        {
+        let key = Key::new(&principal.sub, &req.request_id, "RespondToComment");
+        if let Some(subject) = self.recall(&mut tx, &key).await? {
             let comment = store::select_comment(&mut tx, &subject)
                 .await?
                 .ok_or_else(|| Error::NotFound(format!("comment {subject}")))?;
@@ -704,16 +674,6 @@ impl PolicyService for PolicyApi {
         comment.reply_time = Some(now);
         comment.revision += 1;
         store::update_comment(&mut tx, &comment, expected).await?;
-        store::REQUESTS
-            .remember(
-                &mut tx,
-                &principal.sub,
-                &req.request_id,
-                "RespondToComment",
-                &comment.id,
-                now,
-            )
-            .await?;
         let proto = convert::comment_to_proto(&comment, true);
         let event = NewEvent::new(
             &comment.policy_id,
@@ -722,7 +682,8 @@ impl PolicyService for PolicyApi {
                 comment: Some(proto.clone()),
             },
         );
-        self.finish(tx, vec![event]).await?;
+        self.finish_keyed(tx, &key, &comment.id, now, vec![event])
+            .await?;
         Ok(Response::new(proto))
     }
 
@@ -740,16 +701,8 @@ impl PolicyService for PolicyApi {
         v.finish()?;
         let now = self.now();
         let mut tx = self.begin().await?;
-        if let Some(subject) = store::REQUESTS
-            .recall(
-                &mut tx,
-                &principal.sub,
-                &req.request_id,
-                "PublishPolicy",
-                None,
-            )
-            .await?
-        {
+        let key = Key::new(&principal.sub, &req.request_id, "PublishPolicy");
+        if let Some(subject) = self.recall(&mut tx, &key).await? {
             drop(tx);
             return Ok(Response::new(self.replay_policy(&subject).await?));
         }
@@ -784,17 +737,8 @@ impl PolicyService for PolicyApi {
             },
         ));
         events.extend(self.core.push_policy(&mut tx, &policy, now).await?);
-        store::REQUESTS
-            .remember(
-                &mut tx,
-                &principal.sub,
-                &req.request_id,
-                "PublishPolicy",
-                &subject_of(&policy),
-                now,
-            )
+        self.finish_keyed(tx, &key, &subject_of(&policy), now, events)
             .await?;
-        self.finish(tx, events).await?;
         Ok(Response::new(proto))
     }
 
@@ -813,16 +757,8 @@ impl PolicyService for PolicyApi {
         v.finish()?;
         let now = self.now();
         let mut tx = self.begin().await?;
-        if let Some(subject) = store::REQUESTS
-            .recall(
-                &mut tx,
-                &principal.sub,
-                &req.request_id,
-                "AmendPolicy",
-                None,
-            )
-            .await?
-        {
+        let key = Key::new(&principal.sub, &req.request_id, "AmendPolicy");
+        if let Some(subject) = self.recall(&mut tx, &key).await? {
             drop(tx);
             return Ok(Response::new(self.replay_policy(&subject).await?));
         }
@@ -855,16 +791,6 @@ impl PolicyService for PolicyApi {
         let amendment = rules::amend(&published, req.reason.trim(), &principal.sub, now)?;
         let area = self.core.area(&amendment);
         store::write_policy(&mut tx, &amendment, &area, None).await?;
-        store::REQUESTS
-            .remember(
-                &mut tx,
-                &principal.sub,
-                &req.request_id,
-                "AmendPolicy",
-                &subject_of(&amendment),
-                now,
-            )
-            .await?;
         let proto = convert::policy_to_proto(&amendment);
         let event = policy_event(
             &amendment,
@@ -872,7 +798,8 @@ impl PolicyService for PolicyApi {
                 policy: Some(proto.clone()),
             },
         );
-        self.finish(tx, vec![event]).await?;
+        self.finish_keyed(tx, &key, &subject_of(&amendment), now, vec![event])
+            .await?;
         Ok(Response::new(proto))
     }
 
@@ -891,16 +818,8 @@ impl PolicyService for PolicyApi {
         v.finish()?;
         let now = self.now();
         let mut tx = self.begin().await?;
-        if let Some(subject) = store::REQUESTS
-            .recall(
-                &mut tx,
-                &principal.sub,
-                &req.request_id,
-                "RepealPolicy",
-                None,
-            )
-            .await?
-        {
+        let key = Key::new(&principal.sub, &req.request_id, "RepealPolicy");
+        if let Some(subject) = self.recall(&mut tx, &key).await? {
             drop(tx);
             return Ok(Response::new(self.replay_policy(&subject).await?));
         }
@@ -935,16 +854,6 @@ impl PolicyService for PolicyApi {
             pending.repeal_reason = reason.to_owned();
             self.save(&mut tx, pending, now).await?;
         }
-        store::REQUESTS
-            .remember(
-                &mut tx,
-                &principal.sub,
-                &req.request_id,
-                "RepealPolicy",
-                &subject_of(&policy),
-                now,
-            )
-            .await?;
         let proto = convert::policy_to_proto(&policy);
         let event = policy_event(
             &policy,
@@ -952,7 +861,8 @@ impl PolicyService for PolicyApi {
                 policy: Some(proto.clone()),
             },
         );
-        self.finish(tx, vec![event]).await?;
+        self.finish_keyed(tx, &key, &subject_of(&policy), now, vec![event])
+            .await?;
         Ok(Response::new(proto))
     }
 
@@ -1215,16 +1125,8 @@ impl PolicyService for PolicyApi {
         v.finish()?;
         let now = self.now();
         let mut tx = self.begin().await?;
-        if let Some(subject) = store::REQUESTS
-            .recall(
-                &mut tx,
-                &principal.sub,
-                &req.request_id,
-                "AskQuestion",
-                None,
-            )
-            .await?
-        {
+        let key = Key::new(&principal.sub, &req.request_id, "AskQuestion");
+        if let Some(subject) = self.recall(&mut tx, &key).await? {
             let question = store::select_question(&mut tx, &subject)
                 .await?
                 .ok_or_else(|| Error::NotFound(format!("question {subject}")))?;
@@ -1253,16 +1155,6 @@ impl PolicyService for PolicyApi {
             revision: 1,
         };
         store::insert_question(&mut tx, &question).await?;
-        store::REQUESTS
-            .remember(
-                &mut tx,
-                &principal.sub,
-                &req.request_id,
-                "AskQuestion",
-                &question.id,
-                now,
-            )
-            .await?;
         let proto = convert::question_to_proto(&question, true);
         let event = NewEvent::new(
             &question.id,
@@ -1271,7 +1163,8 @@ impl PolicyService for PolicyApi {
                 question: Some(proto.clone()),
             },
         );
-        self.finish(tx, vec![event]).await?;
+        self.finish_keyed(tx, &key, &question.id, now, vec![event])
+            .await?;
         Ok(Response::new(proto))
     }
 
@@ -1290,16 +1183,8 @@ impl PolicyService for PolicyApi {
         v.finish()?;
         let now = self.now();
         let mut tx = self.begin().await?;
-        if let Some(subject) = store::REQUESTS
-            .recall(
-                &mut tx,
-                &principal.sub,
-                &req.request_id,
-                "AnswerQuestion",
-                None,
-            )
-            .await?
-        {
+        let key = Key::new(&principal.sub, &req.request_id, "AnswerQuestion");
+        if let Some(subject) = self.recall(&mut tx, &key).await? {
             let question = store::select_question(&mut tx, &subject)
                 .await?
                 .ok_or_else(|| Error::NotFound(format!("question {subject}")))?;
@@ -1331,16 +1216,6 @@ impl PolicyService for PolicyApi {
         question.public = req.public;
         question.revision += 1;
         store::update_question(&mut tx, &question, expected).await?;
-        store::REQUESTS
-            .remember(
-                &mut tx,
-                &principal.sub,
-                &req.request_id,
-                "AnswerQuestion",
-                &question.id,
-                now,
-            )
-            .await?;
         let proto = convert::question_to_proto(&question, true);
         let event = NewEvent::new(
             &question.id,
@@ -1349,7 +1224,8 @@ impl PolicyService for PolicyApi {
                 question: Some(proto.clone()),
             },
         );
-        self.finish(tx, vec![event]).await?;
+        self.finish_keyed(tx, &key, &question.id, now, vec![event])
+            .await?;
         Ok(Response::new(proto))
     }
 
@@ -1464,16 +1340,8 @@ impl PolicyService for PolicyApi {
             req.department_id.clone()
         };
         let mut tx = self.begin().await?;
-        if let Some(subject) = store::REQUESTS
-            .recall(
-                &mut tx,
-                &principal.sub,
-                &req.request_id,
-                "RecordFulfillment",
-                None,
-            )
-            .await?
-        {
+        let key = Key::new(&principal.sub, &req.request_id, "RecordFulfillment");
+        if let Some(subject) = self.recall(&mut tx, &key).await? {
             let fulfillment = store::select_fulfillment(&mut tx, &subject)
                 .await?
                 .ok_or_else(|| Error::NotFound(format!("fulfilment {subject}")))?;
@@ -1529,16 +1397,6 @@ impl PolicyService for PolicyApi {
             create_time: now,
         };
         store::insert_fulfillment(&mut tx, &fulfillment).await?;
-        store::REQUESTS
-            .remember(
-                &mut tx,
-                &principal.sub,
-                &req.request_id,
-                "RecordFulfillment",
-                &fulfillment.id,
-                now,
-            )
-            .await?;
         let proto = convert::fulfillment_to_proto(&fulfillment);
         let event = NewEvent::new(
             &fulfillment.id,
@@ -1547,7 +1405,8 @@ impl PolicyService for PolicyApi {
                 fulfillment: Some(proto.clone()),
             },
         );
-        self.finish(tx, vec![event]).await?;
+        self.finish_keyed(tx, &key, &fulfillment.id, now, vec![event])
+            .await?;
         Ok(Response::new(proto))
     }
 
@@ -1618,10 +1477,8 @@ impl PolicyService for PolicyApi {
         let rating = rating.ok_or_else(|| Error::internal("validated rating missing"))?;
         let now = self.now();
         let mut tx = self.begin().await?;
-        if let Some(subject) = store::REQUESTS
-            .recall(&mut tx, &principal.sub, &req.request_id, "RatePolicy", None)
-            .await?
-        {
+        let key = Key::new(&principal.sub, &req.request_id, "RatePolicy");
+        if let Some(subject) = self.recall(&mut tx, &key).await? {
             let rating = store::select_rating_by_id(&mut tx, &subject)
                 .await?
                 .ok_or_else(|| Error::NotFound(format!("rating {subject}")))?;
@@ -1667,16 +1524,6 @@ impl PolicyService for PolicyApi {
             },
         };
         store::put_rating(&mut tx, &record, replace).await?;
-        store::REQUESTS
-            .remember(
-                &mut tx,
-                &principal.sub,
-                &req.request_id,
-                "RatePolicy",
-                &record.id,
-                now,
-            )
-            .await?;
         let proto = convert::rating_to_proto(&record);
         let event = NewEvent::new(
             &record.policy_id,
@@ -1685,7 +1532,8 @@ impl PolicyService for PolicyApi {
                 rating: Some(proto.clone()),
             },
         );
-        self.finish(tx, vec![event]).await?;
+        self.finish_keyed(tx, &key, &record.id, now, vec![event])
+            .await?;
         Ok(Response::new(proto))
     }
 

@@ -29,6 +29,16 @@ pub struct Recorded {
     pub alerts: Vec<Alert>,
 }
 
+impl From<Fact> for Recorded {
+    /// A fact that raises no alert of its own.
+    fn from(fact: Fact) -> Self {
+        Recorded {
+            fact,
+            alerts: Vec::new(),
+        }
+    }
+}
+
 /// What a rebuild found.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rebuild {

@@ -193,10 +193,7 @@ impl SourceEvents {
                     opened.label2 = appeal::category(case.category)
                         .map_or("UNSPECIFIED", |c| c.as_str())
                         .to_owned();
-                    out.push(Recorded {
-                        fact: opened,
-                        alerts: Vec::new(),
-                    });
+                    out.push(Recorded::from(opened));
                 }
             }
             "zhengqi.routing.v1.CaseTransitioned" => {
@@ -218,10 +215,7 @@ impl SourceEvents {
                             resolved,
                         ) {
                             fact.flag = case.outcome == routing::Outcome::Solved as i32;
-                            out.push(Recorded {
-                                fact,
-                                alerts: Vec::new(),
-                            });
+                            out.push(Recorded::from(fact));
                         }
                         // Due in the period of its deadline; on time when resolved by it.
                         if let Some(mut fact) = fact(
@@ -233,10 +227,7 @@ impl SourceEvents {
                             deadline.unwrap_or(resolved),
                         ) {
                             fact.flag = deadline.is_none_or(|d| resolved <= d);
-                            out.push(Recorded {
-                                fact,
-                                alerts: Vec::new(),
-                            });
+                            out.push(Recorded::from(fact));
                         }
                     }
                     Ok(routing::CaseAction::Return) => {
@@ -319,10 +310,7 @@ impl SourceEvents {
                         &case.id,
                         deadline,
                     ) {
-                        out.push(Recorded {
-                            fact,
-                            alerts: Vec::new(),
-                        });
+                        out.push(Recorded::from(fact));
                     }
                 }
             }
@@ -343,10 +331,7 @@ impl SourceEvents {
                             &meeting.id,
                             time,
                         )
-                        .map(|fact| Recorded {
-                            fact,
-                            alerts: Vec::new(),
-                        }),
+                        .map(Recorded::from),
                     );
                 }
             }
@@ -363,10 +348,7 @@ impl SourceEvents {
                             &decision.case_id,
                             time,
                         )
-                        .map(|fact| Recorded {
-                            fact,
-                            alerts: Vec::new(),
-                        }),
+                        .map(Recorded::from),
                     );
                 }
             }
@@ -396,10 +378,7 @@ impl SourceEvents {
                             &review.id,
                             time,
                         )
-                        .map(|fact| Recorded {
-                            fact,
-                            alerts: Vec::new(),
-                        }),
+                        .map(Recorded::from),
                     );
                 }
             }
@@ -460,10 +439,7 @@ impl SourceEvents {
                             &review.id,
                             invited,
                         )
-                        .map(|fact| Recorded {
-                            fact,
-                            alerts: Vec::new(),
-                        }),
+                        .map(Recorded::from),
                     );
                 }
             }
@@ -481,10 +457,7 @@ impl SourceEvents {
                             &r.review_id,
                             time,
                         )
-                        .map(|fact| Recorded {
-                            fact,
-                            alerts: Vec::new(),
-                        }),
+                        .map(Recorded::from),
                     );
                 }
             }
@@ -502,10 +475,7 @@ impl SourceEvents {
                             &r.review_id,
                             time,
                         )
-                        .map(|fact| Recorded {
-                            fact,
-                            alerts: Vec::new(),
-                        }),
+                        .map(Recorded::from),
                     );
                 }
             }
@@ -584,10 +554,7 @@ impl SourceEvents {
                         &p.id,
                         time,
                     )
-                    .map(|fact| Recorded {
-                        fact,
-                        alerts: Vec::new(),
-                    }),
+                    .map(Recorded::from),
                 );
             }
             return Ok(out);
@@ -622,10 +589,7 @@ impl SourceEvents {
                     time,
                 ) {
                     fact.flag = adopted;
-                    out.push(Recorded {
-                        fact,
-                        alerts: Vec::new(),
-                    });
+                    out.push(Recorded::from(fact));
                 }
             }
             "zhengqi.policy.v1.FulfillmentRecorded" => {
@@ -642,10 +606,7 @@ impl SourceEvents {
                         time,
                     ) {
                         fact.amount = f.amount_fen.max(0);
-                        out.push(Recorded {
-                            fact,
-                            alerts: Vec::new(),
-                        });
+                        out.push(Recorded::from(fact));
                     }
                 }
             }

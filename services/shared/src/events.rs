@@ -344,6 +344,15 @@ pub fn service_tokens(signer: Arc<crate::auth::Signer>, subject: &str) -> TokenS
     })
 }
 
+/// Puts a `service` token from `token` on a call to another part.
+pub fn authorize<T>(request: &mut tonic::Request<T>, token: &TokenSource) -> Result<(), Error> {
+    let value = format!("Bearer {}", token()?)
+        .parse()
+        .map_err(|_| Error::internal("service token is not a valid header value"))?;
+    request.metadata_mut().insert("authorization", value);
+    Ok(())
+}
+
 /// Follows one service's `WatchEvents` and applies each event exactly once.
 pub struct Consumer<H> {
     /// Names the cursor, e.g. `intake`.
@@ -409,10 +418,7 @@ impl<H: EventHandler> Consumer<H> {
             types: Vec::new(),
         });
         if let Some(token) = &self.token {
-            let value = format!("Bearer {}", token()?)
-                .parse()
-                .map_err(|_| Error::internal("service token is not a valid header value"))?;
-            request.metadata_mut().insert("authorization", value);
+            authorize(&mut request, token)?;
         }
         let codec = tonic_prost::ProstCodec::<WatchEventsRequest, Event>::default();
         let path = http::uri::PathAndQuery::from_static(self.method);
