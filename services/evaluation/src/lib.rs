@@ -185,6 +185,7 @@ pub async fn build(
         source: "routing".to_owned(),
         endpoint,
         method: "/zhengqi.routing.v1.CaseService/WatchEvents",
+        types: &routing_events::TYPES,
         store,
         handler: routing_events::RoutingEvents::new(Arc::clone(&core)),
         token: settings.service_token.clone(),

@@ -21,6 +21,12 @@ use crate::domain::review::department_jurisdiction;
 use crate::domain::{Direction, Review, ReviewState, TargetKind};
 use crate::store;
 
+/// The events this handler applies; the others are not sent to it.
+pub const TYPES: [&str; 2] = [
+    "zhengqi.routing.v1.CaseOpened",
+    "zhengqi.routing.v1.CaseTransitioned",
+];
+
 /// The `EventHandler` of evaluation's consumer of routing's log.
 pub struct RoutingEvents {
     core: Arc<Core>,

@@ -15,6 +15,9 @@ use zhengqi_shared::events::{EventHandler, decode};
 
 use crate::{Core, convert, store};
 
+/// The events this handler applies; the others are not sent to it.
+pub const TYPES: [&str; 1] = ["zhengqi.intake.v1.EnterpriseRegistered"];
+
 /// The `EventHandler` of policy's consumer of intake's log.
 pub struct IntakeEvents {
     core: Arc<Core>,

@@ -213,6 +213,7 @@ pub async fn build(
         source: "intake".to_owned(),
         endpoint,
         method: "/zhengqi.intake.v1.IntakeService/WatchEvents",
+        types: &intake_events::TYPES,
         store,
         handler: intake_events::IntakeEvents::new(core),
         token: settings.service_token,

@@ -22,6 +22,12 @@ use crate::domain::rules::{self, Facts};
 use crate::domain::{CaseAction, CaseState};
 use crate::store;
 
+/// The events this handler applies; the others are not sent to it.
+pub const TYPES: [&str; 2] = [
+    "zhengqi.intake.v1.AppealRegistered",
+    "zhengqi.intake.v1.AppealWithdrawn",
+];
+
 /// The `EventHandler` of routing's consumer of intake's log.
 pub struct IntakeEvents {
     core: Arc<Core>,

@@ -156,6 +156,7 @@ pub async fn build(
             source: source.name().to_owned(),
             endpoint,
             method: source.method(),
+            types: &[],
             store: store.clone(),
             handler: sources::SourceEvents::new(source, Arc::clone(&core)),
             token: settings.service_token.clone(),

@@ -361,6 +361,9 @@ pub struct Consumer<H> {
     pub endpoint: String,
     /// Full gRPC path of its `WatchEvents`, e.g. `/zhengqi.intake.v1.IntakeService/WatchEvents`.
     pub method: &'static str,
+    /// The event types the handler applies, e.g. `zhengqi.intake.v1.AppealRegistered`;
+    /// every type when empty. The others are not sent.
+    pub types: &'static [&'static str],
     pub store: Store,
     pub handler: H,
     pub token: Option<TokenSource>,
@@ -415,7 +418,7 @@ impl<H: EventHandler> Consumer<H> {
             .map_err(|e| Error::Unavailable(format!("{} not ready: {e}", self.endpoint)))?;
         let mut request = tonic::Request::new(WatchEventsRequest {
             after_sequence: after,
-            types: Vec::new(),
+            types: self.types.iter().map(|t| t.to_string()).collect(),
         });
         if let Some(token) = &self.token {
             authorize(&mut request, token)?;
