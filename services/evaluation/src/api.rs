@@ -147,41 +147,7 @@ impl EvaluationApi {
         scope: &Scope,
         requested: &str,
     ) -> Result<Option<Vec<String>>, Error> {
-        let directory = &self.core.directory;
-        let requested = match non_empty(requested) {
-            None => None,
-            Some(code) => Some(
-                directory
-                    .parse_known(&code)
-                    .map_err(|e| Error::invalid("jurisdiction_code", e))?,
-            ),
-        };
-        let below = |code: &zhengqi_shared::reference::JurisdictionCode| {
-            directory
-                .descendants(code)
-                .into_iter()
-                .map(|c| c.as_str().to_owned())
-                .collect::<Vec<_>>()
-        };
-        match (scope, requested) {
-            (Scope::Nothing, _) => Err(Error::PermissionDenied(
-                "your token names no known jurisdiction or enterprise".into(),
-            )),
-            (Scope::Everything | Scope::Enterprise(_), None) => Ok(None),
-            (Scope::Everything | Scope::Enterprise(_), Some(code)) => Ok(Some(below(&code))),
-            (Scope::Jurisdictions(codes), None) => {
-                Ok(Some(codes.iter().map(|c| c.as_str().to_owned()).collect()))
-            }
-            (Scope::Jurisdictions(_), Some(code)) => {
-                if scope.covers_jurisdiction(code.as_str()) {
-                    Ok(Some(below(&code)))
-                } else {
-                    Err(Error::PermissionDenied(format!(
-                        "jurisdiction {code} is outside your jurisdiction"
-                    )))
-                }
-            }
-        }
+        scope.list_jurisdictions(&self.core.directory, requested)
     }
 
     /// The caller's own jurisdiction, known to the directory; the city for a

@@ -1,7 +1,7 @@
 //! Intake's rules as plain types and functions: what an appeal is, how it is
 //! numbered, and when two appeals are the same matter. No I/O, no protobuf.
 
-use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use chrono::NaiveDate;
 pub use zhengqi_shared::appeal::{AppealKind, Category, Channel, EnterpriseTag};
 use zhengqi_shared::named_enum;
 use zhengqi_shared::reference::{JurisdictionCode, Uscc};
@@ -115,13 +115,7 @@ pub struct Enterprise {
 }
 
 /// China Standard Time: acceptance numbers carry the Beijing date.
-pub fn beijing_date(micros: i64) -> NaiveDate {
-    let offset = FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset");
-    DateTime::<Utc>::from_timestamp_micros(micros)
-        .unwrap_or_default()
-        .with_timezone(&offset)
-        .date_naive()
-}
+pub use zhengqi_shared::clock::beijing_date;
 
 /// Acceptance number (受理编号) `<jurisdiction>-<yyyymmdd>-<daily sequence>`, e.g.
 /// `510821-20261127-0007`.
@@ -198,6 +192,8 @@ pub fn valid_phone(phone: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use chrono::DateTime;
+
     use super::*;
 
     #[test]

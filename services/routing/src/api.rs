@@ -91,42 +91,7 @@ impl RoutingApi {
         scope: &Scope,
         requested: &str,
     ) -> Result<Option<Vec<String>>, Error> {
-        let directory = &self.core.directory;
-        let requested = if requested.trim().is_empty() {
-            None
-        } else {
-            Some(
-                directory
-                    .parse_known(requested)
-                    .map_err(|e| Error::invalid("jurisdiction_code", e))?,
-            )
-        };
-        let below = |code: &zhengqi_shared::reference::JurisdictionCode| {
-            directory
-                .descendants(code)
-                .into_iter()
-                .map(|c| c.as_str().to_owned())
-                .collect::<Vec<_>>()
-        };
-        match (scope, requested) {
-            (Scope::Nothing, _) => Err(Error::PermissionDenied(
-                "your token names no known jurisdiction or enterprise".into(),
-            )),
-            (Scope::Everything | Scope::Enterprise(_), None) => Ok(None),
-            (Scope::Everything | Scope::Enterprise(_), Some(code)) => Ok(Some(below(&code))),
-            (Scope::Jurisdictions(codes), None) => {
-                Ok(Some(codes.iter().map(|c| c.as_str().to_owned()).collect()))
-            }
-            (Scope::Jurisdictions(_), Some(code)) => {
-                if scope.covers_jurisdiction(code.as_str()) {
-                    Ok(Some(below(&code)))
-                } else {
-                    Err(Error::PermissionDenied(format!(
-                        "jurisdiction {code} is outside your jurisdiction"
-                    )))
-                }
-            }
-        }
+        scope.list_jurisdictions(&self.core.directory, requested)
     }
 
     /// The jurisdiction a whole-ledger call is about: the requested one or the

@@ -107,6 +107,53 @@ impl Scope {
         }
     }
 
+    /// The jurisdictions a list may show: `requested` (a GB/T 2260 code, or
+    /// empty) and those below it, which the scope must cover; with nothing
+    /// requested, the whole scope. `None` for no restriction by jurisdiction
+    /// (the whole city, or an enterprise's own data, which the caller narrows
+    /// by its credit code). A requested code out of scope is `PERMISSION_DENIED`,
+    /// an unknown one `INVALID_ARGUMENT` naming `jurisdiction_code`.
+    pub fn list_jurisdictions(
+        &self,
+        directory: &Directory,
+        requested: &str,
+    ) -> Result<Option<Vec<String>>, Error> {
+        let requested = match requested.trim() {
+            "" => None,
+            code => Some(
+                directory
+                    .parse_known(code)
+                    .map_err(|e| Error::invalid("jurisdiction_code", e))?,
+            ),
+        };
+        let below = |code: &JurisdictionCode| {
+            directory
+                .descendants(code)
+                .into_iter()
+                .map(|c| c.as_str().to_owned())
+                .collect::<Vec<_>>()
+        };
+        match (self, requested) {
+            (Scope::Nothing, _) => Err(Error::PermissionDenied(
+                "your token names no known jurisdiction or enterprise".into(),
+            )),
+            (Scope::Everything | Scope::Enterprise(_), None) => Ok(None),
+            (Scope::Everything | Scope::Enterprise(_), Some(code)) => Ok(Some(below(&code))),
+            (Scope::Jurisdictions(codes), None) => {
+                Ok(Some(codes.iter().map(|c| c.as_str().to_owned()).collect()))
+            }
+            (Scope::Jurisdictions(_), Some(code)) => {
+                if self.covers_jurisdiction(code.as_str()) {
+                    Ok(Some(below(&code)))
+                } else {
+                    Err(Error::PermissionDenied(format!(
+                        "jurisdiction {code} is outside your jurisdiction"
+                    )))
+                }
+            }
+        }
+    }
+
     /// `PERMISSION_DENIED` for a write out of scope.
     pub fn check_write(
         &self,

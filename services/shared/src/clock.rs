@@ -1,7 +1,10 @@
-//! The time services go by, movable in tests.
+//! The time services go by, movable in tests, and China Standard Time, on
+//! which time limits, acceptance numbers and assessment periods count days.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
+
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime, Utc};
 
 use crate::storage::now_micros;
 
@@ -29,6 +32,29 @@ impl Clock {
         self.offset_micros
             .fetch_add(by.as_micros() as i64, Ordering::Relaxed);
     }
+}
+
+/// China Standard Time (UTC+8), Beijing's.
+pub fn beijing() -> FixedOffset {
+    FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset")
+}
+
+/// The Beijing date of an instant (microseconds since the Unix epoch); the
+/// epoch's for an instant chrono cannot represent.
+pub fn beijing_date(micros: i64) -> NaiveDate {
+    DateTime::<Utc>::from_timestamp_micros(micros)
+        .unwrap_or_default()
+        .with_timezone(&beijing())
+        .date_naive()
+}
+
+/// The last microsecond of `date` in Beijing.
+pub fn end_of_day(date: NaiveDate) -> i64 {
+    let last = NaiveTime::from_hms_micro_opt(23, 59, 59, 999_999).expect("a valid time");
+    date.and_time(last)
+        .and_local_timezone(beijing())
+        .single()
+        .map_or(0, |t| t.timestamp_micros())
 }
 
 #[cfg(test)]

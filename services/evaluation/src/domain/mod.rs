@@ -10,7 +10,6 @@ pub mod period;
 pub mod rectification;
 pub mod review;
 
-use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime, Utc};
 use zhengqi_shared::named_enum;
 
 named_enum! {
@@ -422,26 +421,7 @@ impl CreditListing {
     }
 }
 
-fn beijing() -> FixedOffset {
-    FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset")
-}
-
-/// China Standard Time: time limits count Beijing dates.
-pub fn beijing_date(micros: i64) -> NaiveDate {
-    DateTime::<Utc>::from_timestamp_micros(micros)
-        .unwrap_or_default()
-        .with_timezone(&beijing())
-        .date_naive()
-}
-
-/// The last microsecond of `date` in Beijing.
-pub fn end_of_day(date: NaiveDate) -> i64 {
-    let last = NaiveTime::from_hms_micro_opt(23, 59, 59, 999_999).expect("a valid time");
-    date.and_time(last)
-        .and_local_timezone(beijing())
-        .single()
-        .map_or(0, |t| t.timestamp_micros())
-}
+pub use zhengqi_shared::clock::{beijing_date, end_of_day};
 
 /// Checks a free text: required or not, and not longer than `max` characters.
 pub fn check_text(text: &str, required: bool, max: usize) -> Result<(), String> {

@@ -1,8 +1,9 @@
 //! What each state of a policy version allows, the consultation period, and
 //! which enterprises a published policy applies to.
 
-use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone};
+use chrono::{DateTime, NaiveDate, TimeZone};
 use zhengqi_shared::Error;
+use zhengqi_shared::clock::beijing;
 use zhengqi_shared::reference::Calendar;
 
 use super::{Applicability, Draft, Enterprise, Policy, PolicyKind, PolicyState};
@@ -16,11 +17,6 @@ pub const MIN_CONSULTATION_DAYS_CLOSE_CONCERN: u64 = 30;
 pub const MAX_CONSULTATION_DAYS: i64 = 366;
 
 const MICROS_PER_DAY: i64 = 86_400_000_000;
-
-/// China Standard Time: the calendar's days are Beijing days.
-fn beijing() -> FixedOffset {
-    FixedOffset::east_opt(8 * 3600).expect("a valid offset")
-}
 
 /// The Beijing date of an instant (microseconds since the epoch).
 pub fn local_date(micros: i64) -> Option<NaiveDate> {

@@ -3,31 +3,11 @@
 //! working day, stops while the enterprise is asked for information, and moves
 //! with approved extensions.
 
-use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime, Utc};
 use zhengqi_shared::reference::{Calendar, CalendarError};
 
 use super::{AppealKind, Supervision};
 
-fn beijing() -> FixedOffset {
-    FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset")
-}
-
-/// China Standard Time: time limits count Beijing dates.
-pub fn beijing_date(micros: i64) -> NaiveDate {
-    DateTime::<Utc>::from_timestamp_micros(micros)
-        .unwrap_or_default()
-        .with_timezone(&beijing())
-        .date_naive()
-}
-
-/// The last microsecond of `date` in Beijing.
-pub fn end_of_day(date: NaiveDate) -> i64 {
-    let last = NaiveTime::from_hms_micro_opt(23, 59, 59, 999_999).expect("a valid time");
-    date.and_time(last)
-        .and_local_timezone(beijing())
-        .single()
-        .map_or(0, |t| t.timestamp_micros())
-}
+pub use zhengqi_shared::clock::{beijing_date, end_of_day};
 
 /// Sichuan's 12345 rules (December 2025): enquiries 3 working days, help
 /// requests and suggestions 7, complaints and reports 15.
@@ -95,6 +75,8 @@ pub fn working_days_overdue(
 
 #[cfg(test)]
 mod tests {
+    use chrono::{DateTime, NaiveDate};
+
     use super::*;
 
     fn date(y: i32, m: u32, d: u32) -> NaiveDate {

@@ -1,7 +1,8 @@
 //! Assessment periods (考核周期): a year `2026`, a quarter `2026-Q3` or a month
 //! `2026-11`, on China Standard Time (UTC+8).
 
-use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
+use zhengqi_shared::clock::beijing;
 
 /// The first and last years a period may name; outside them a period is refused
 /// (and no time arithmetic can overflow).
@@ -15,10 +16,6 @@ pub enum Period {
     Quarter(i32, u32),
     /// Year and month 1–12.
     Month(i32, u32),
-}
-
-fn beijing() -> FixedOffset {
-    FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset")
 }
 
 impl Period {
