@@ -8,11 +8,11 @@ use zhengqi_shared::storage::timestamp;
 use crate::domain::campaign::{Results, Tally};
 use crate::domain::{
     Assessment, Campaign, CampaignAnswer, CampaignItem, CampaignKind, CampaignResponse, CreditList,
-    CreditListing, Direction, PenaltyDecision, Rating, Rectification, RectificationState, Review,
+    CreditListing, Direction, PenaltyDecision, Rectification, RectificationState, Review,
     ReviewState, Severity, Suspension, SuspensionState, TargetKind, Violation,
 };
 
-proto_enum_conversions!(Rating, pb::Rating, "RATING_", rating, rating_to_proto);
+pub use zhengqi_shared::rating::{rating, rating_to_proto};
 proto_enum_conversions!(
     Direction,
     pb::Direction,

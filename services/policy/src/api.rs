@@ -1468,7 +1468,7 @@ impl PolicyService for PolicyApi {
         let mut v = Violations::new();
         check_key(&mut v, "request_id", &req.request_id, false);
         check_key(&mut v, "policy_id", &req.policy_id, true);
-        let rating = convert::rating_from(req.rating);
+        let rating = zhengqi_shared::rating::rating(req.rating);
         if rating.is_none() {
             v.add("rating", "must be one of the five levels");
         }

@@ -3,7 +3,6 @@
 
 use prost_types::Timestamp;
 use zhengqi_proto::zhengqi::common::v1::EnterpriseRef;
-use zhengqi_proto::zhengqi::evaluation::v1 as evaluation;
 use zhengqi_proto::zhengqi::intake::v1 as intake;
 use zhengqi_proto::zhengqi::policy::v1 as pb;
 use zhengqi_shared::storage::timestamp;
@@ -11,7 +10,7 @@ use zhengqi_shared::{Violations, proto_enum_conversions};
 
 use crate::domain::{
     Applicability, Article, Comment, Disposition, Draft, Enterprise, Fulfillment, FulfillmentKind,
-    InboxItem, Policy, PolicyKind, PolicyRating, PolicyState, Question, Rating,
+    InboxItem, Policy, PolicyKind, PolicyRating, PolicyState, Question,
 };
 
 proto_enum_conversions!(
@@ -41,13 +40,6 @@ proto_enum_conversions!(
     "FULFILLMENT_KIND_",
     fulfillment_kind_from,
     fulfillment_kind_to
-);
-proto_enum_conversions!(
-    Rating,
-    evaluation::Rating,
-    "RATING_",
-    rating_from,
-    rating_to
 );
 
 /// The most characters of a short name, a title, a long text.
@@ -388,7 +380,7 @@ pub fn rating_to_proto(r: &PolicyRating) -> pb::PolicyRating {
         policy_id: r.policy_id.clone(),
         policy_version: r.policy_version,
         enterprise: enterprise_ref(&r.uscc, &r.enterprise_name, true),
-        rating: rating_to(r.rating),
+        rating: zhengqi_shared::rating::rating_to_proto(r.rating),
         comment: r.comment.clone(),
         create_time: Some(timestamp(r.create_time)),
         update_time: Some(timestamp(r.update_time)),

@@ -14,6 +14,7 @@ pub mod events;
 pub mod ids;
 pub mod metrics;
 pub mod names;
+pub mod rating;
 pub mod reference;
 pub mod server;
 pub mod shutdown;

@@ -12,44 +12,7 @@ pub mod review;
 
 use zhengqi_shared::named_enum;
 
-named_enum! {
-    /// The five levels of 好差评 (GB/T 39734-2020), worst first.
-    pub enum Rating {
-        /// 非常不满意.
-        VeryDissatisfied = "VERY_DISSATISFIED",
-        /// 不满意.
-        Dissatisfied = "DISSATISFIED",
-        /// 基本满意.
-        BasicSatisfied = "BASIC_SATISFIED",
-        /// 满意.
-        Satisfied = "SATISFIED",
-        /// 非常满意.
-        VerySatisfied = "VERY_SATISFIED",
-    }
-}
-
-impl Rating {
-    /// A bad review (差评): DISSATISFIED and below.
-    pub fn is_bad(self) -> bool {
-        matches!(self, Rating::VeryDissatisfied | Rating::Dissatisfied)
-    }
-
-    /// A good answer for the 好评率: BASIC_SATISFIED or better.
-    pub fn is_good(self) -> bool {
-        !self.is_bad()
-    }
-
-    /// 1 for VERY_DISSATISFIED up to 5 for VERY_SATISFIED.
-    pub fn score(self) -> i64 {
-        match self {
-            Rating::VeryDissatisfied => 1,
-            Rating::Dissatisfied => 2,
-            Rating::BasicSatisfied => 3,
-            Rating::Satisfied => 4,
-            Rating::VerySatisfied => 5,
-        }
-    }
-}
+pub use zhengqi_shared::rating::Rating;
 
 named_enum! {
     /// Who evaluates whom.

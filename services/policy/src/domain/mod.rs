@@ -58,16 +58,7 @@ named_enum! {
     }
 }
 
-named_enum! {
-    /// The five levels of 好差评.
-    pub enum Rating {
-        VeryDissatisfied = "VERY_DISSATISFIED",
-        Dissatisfied = "DISSATISFIED",
-        BasicSatisfied = "BASIC_SATISFIED",
-        Satisfied = "SATISFIED",
-        VerySatisfied = "VERY_SATISFIED",
-    }
-}
+pub use zhengqi_shared::rating::Rating;
 
 /// One article (条) of a policy document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

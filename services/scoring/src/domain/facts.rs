@@ -53,28 +53,7 @@ zhengqi_shared::named_enum! {
     }
 }
 
-zhengqi_shared::named_enum! {
-    /// The five levels of 好差评 (GB/T 39734-2020).
-    pub enum Rating {
-        VeryDissatisfied = "VERY_DISSATISFIED",
-        Dissatisfied = "DISSATISFIED",
-        BasicSatisfied = "BASIC_SATISFIED",
-        Satisfied = "SATISFIED",
-        VerySatisfied = "VERY_SATISFIED",
-    }
-}
-
-impl Rating {
-    /// 差评: DISSATISFIED and below.
-    pub fn is_bad(self) -> bool {
-        matches!(self, Rating::VeryDissatisfied | Rating::Dissatisfied)
-    }
-
-    /// Counted as satisfied: BASIC_SATISFIED and better.
-    pub fn is_satisfied(self) -> bool {
-        !self.is_bad()
-    }
-}
+pub use zhengqi_shared::rating::Rating;
 
 /// One fact.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,7 +142,7 @@ impl Fact {
                 let rating = Rating::parse(&self.label);
                 vec![
                     one(REVIEWS),
-                    flag(SATISFIED, rating.is_some_and(Rating::is_satisfied)),
+                    flag(SATISFIED, rating.is_some_and(Rating::is_good)),
                     flag(BAD_REVIEWS, rating.is_some_and(Rating::is_bad)),
                 ]
             }
