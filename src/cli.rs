@@ -438,12 +438,7 @@ async fn serve(part: Part, file: Option<&Path>) -> Result<(), Error> {
         }
         Part::Routing => {
             let settings = zhengqi_routing::Settings {
-                // Routing follows one intake replica's log; any replica serves all of it.
-                intake_url: config
-                    .upstreams
-                    .intake
-                    .as_deref()
-                    .and_then(|list| zhengqi_shared::config::replicas(list).into_iter().next()),
+                intake_url: followed(&config.upstreams.intake),
                 service_token: Some(service_token_source(&config, "routing")?),
                 supervision: zhengqi_routing::SupervisionSettings::from_env(|name| {
                     std::env::var(name).ok()
@@ -462,13 +457,8 @@ async fn serve(part: Part, file: Option<&Path>) -> Result<(), Error> {
             .await
         }
         Part::Policy => {
-            // A part follows one replica of each log; any replica serves all of it.
             let settings = zhengqi_policy::Settings {
-                intake_url: config
-                    .upstreams
-                    .intake
-                    .as_deref()
-                    .and_then(|list| zhengqi_shared::config::replicas(list).into_iter().next()),
+                intake_url: followed(&config.upstreams.intake),
                 service_token: Some(service_token_source(&config, "policy")?),
                 ..zhengqi_policy::Settings::default()
             };
@@ -484,13 +474,8 @@ async fn serve(part: Part, file: Option<&Path>) -> Result<(), Error> {
             .await
         }
         Part::Evaluation => {
-            // A part follows one replica of each log; any replica serves all of it.
             let settings = zhengqi_evaluation::Settings {
-                routing_url: config
-                    .upstreams
-                    .routing
-                    .as_deref()
-                    .and_then(|list| zhengqi_shared::config::replicas(list).into_iter().next()),
+                routing_url: followed(&config.upstreams.routing),
                 service_token: Some(service_token_source(&config, "evaluation")?),
                 ..zhengqi_evaluation::Settings::default()
             };
@@ -506,23 +491,10 @@ async fn serve(part: Part, file: Option<&Path>) -> Result<(), Error> {
             .await
         }
         Part::Scoring => {
-            // A part follows one replica of each log; any replica serves all of it.
             let settings = zhengqi_scoring::Settings {
-                routing_url: config
-                    .upstreams
-                    .routing
-                    .as_deref()
-                    .and_then(|list| zhengqi_shared::config::replicas(list).into_iter().next()),
-                evaluation_url: config
-                    .upstreams
-                    .evaluation
-                    .as_deref()
-                    .and_then(|list| zhengqi_shared::config::replicas(list).into_iter().next()),
-                policy_url: config
-                    .upstreams
-                    .policy
-                    .as_deref()
-                    .and_then(|list| zhengqi_shared::config::replicas(list).into_iter().next()),
+                routing_url: followed(&config.upstreams.routing),
+                evaluation_url: followed(&config.upstreams.evaluation),
+                policy_url: followed(&config.upstreams.policy),
                 service_token: Some(service_token_source(&config, "scoring")?),
                 ..zhengqi_scoring::Settings::default()
             };
@@ -539,6 +511,14 @@ async fn serve(part: Part, file: Option<&Path>) -> Result<(), Error> {
         }
         Part::Gateway => unreachable!("handled above"),
     }
+}
+
+/// The replica whose event log a part follows: the first listed; any replica
+/// serves the whole log.
+fn followed(replicas: &Option<String>) -> Option<String> {
+    replicas
+        .as_deref()
+        .and_then(|list| zhengqi_shared::config::replicas(list).into_iter().next())
 }
 
 /// The `service` tokens a part presents to the services it follows: signed with
