@@ -55,7 +55,9 @@ impl RequestKeys {
         Ok(Some(first_subject))
     }
 
-    /// Keeps `request_id` with what it did; nothing when it is empty.
+    /// Keeps `request_id` with what it did; nothing when it is empty. When a
+    /// concurrent attempt with the same key committed first, the write is
+    /// `ABORTED` (and rolls back): retrying answers with that attempt's result.
     pub async fn remember(
         &self,
         conn: &mut AnyConnection,
@@ -79,7 +81,14 @@ impl RequestKeys {
         .bind(subject_id)
         .bind(now)
         .execute(&mut *conn)
-        .await?;
+        .await
+        .map_err(|error| match Error::on_unique_violation(error, "") {
+            Error::AlreadyExists(_) => Error::Aborted(format!(
+                "another attempt with request_id {request_id} was made at the same time; \
+                 retry to receive its result"
+            )),
+            other => other,
+        })?;
         Ok(())
     }
 
@@ -116,5 +125,115 @@ impl RequestKeys {
             return Ok(None);
         }
         self.recall(conn, actor, request_id, method, None).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::Store;
+
+    /// A store with a key table: a schema of its own on the PostgreSQL of
+    /// `ZHENGQI_TEST_DATABASE_URL` when that is set, else a SQLite file.
+    async fn keys_store(dir: &std::path::Path) -> Store {
+        let store = match std::env::var("ZHENGQI_TEST_DATABASE_URL") {
+            Ok(url) if !url.is_empty() => {
+                let schema = format!(
+                    "keys_test_{}",
+                    ulid::Ulid::generate().to_string().to_lowercase()
+                );
+                Store::connect(&url, Some(&schema)).await.unwrap()
+            }
+            _ => Store::open_sqlite(&dir.join("keys.db")).await.unwrap(),
+        };
+        sqlx::query(
+            "CREATE TABLE test_requests (actor TEXT NOT NULL, request_id TEXT NOT NULL, \
+             method TEXT NOT NULL, subject_id TEXT NOT NULL, create_time BIGINT NOT NULL, \
+             PRIMARY KEY (actor, request_id))",
+        )
+        .execute(store.pool())
+        .await
+        .unwrap();
+        store
+    }
+
+    #[tokio::test]
+    async fn a_key_answers_with_its_first_subject_and_refuses_other_uses() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = keys_store(dir.path()).await;
+        let keys = RequestKeys::new("test_requests");
+        let mut conn = store.pool().acquire().await.unwrap();
+
+        assert_eq!(
+            keys.recall(&mut conn, "a", "k1", "Create", None)
+                .await
+                .unwrap(),
+            None
+        );
+        keys.remember(&mut conn, "a", "k1", "Create", "s1", 1)
+            .await
+            .unwrap();
+        assert_eq!(
+            keys.recall(&mut conn, "a", "k1", "Create", None)
+                .await
+                .unwrap(),
+            Some("s1".to_owned())
+        );
+        // Another caller's key of the same name is theirs alone.
+        assert_eq!(
+            keys.recall(&mut conn, "b", "k1", "Create", None)
+                .await
+                .unwrap(),
+            None
+        );
+        // The same key for another method or subject names request_id.
+        let other_method = keys
+            .recall(&mut conn, "a", "k1", "Update", None)
+            .await
+            .unwrap_err();
+        assert!(
+            other_method.to_string().contains("request_id"),
+            "{other_method}"
+        );
+        assert!(
+            keys.recall(&mut conn, "a", "k1", "Create", Some("s2"))
+                .await
+                .is_err()
+        );
+        // A second attempt that raced the first is ABORTED, never a second record.
+        let raced = keys
+            .remember(&mut conn, "a", "k1", "Create", "s9", 2)
+            .await
+            .unwrap_err();
+        assert!(matches!(raced, Error::Aborted(_)), "{raced:?}");
+        // Claiming: the first claim goes ahead, the second gets the first subject.
+        assert_eq!(
+            keys.claim(&mut conn, "a", "k2", "Create", "s3", 3)
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            keys.claim(&mut conn, "a", "k2", "Create", "s4", 4)
+                .await
+                .unwrap(),
+            Some("s3".to_owned())
+        );
+        // An empty key keys nothing.
+        assert_eq!(
+            keys.claim(&mut conn, "a", "", "Create", "s5", 5)
+                .await
+                .unwrap(),
+            None
+        );
+        keys.remember(&mut conn, "a", "", "Create", "s5", 5)
+            .await
+            .unwrap();
+        assert_eq!(
+            keys.recall(&mut conn, "a", "", "Create", None)
+                .await
+                .unwrap(),
+            None
+        );
     }
 }
