@@ -91,12 +91,24 @@ impl Core {
         conn: &mut AnyConnection,
         recorded: Vec<Recorded>,
     ) -> Result<(), Error> {
+        let mut dirty = Dirty::new();
+        self.record_facts(conn, recorded, &mut dirty).await?;
+        self.rerank_dirty(conn, dirty).await
+    }
+
+    /// Records the facts that are new and adds to their units' counters; the
+    /// rankings they touch are added to `dirty`, for [`Core::rerank_dirty`].
+    pub async fn record_facts(
+        &self,
+        conn: &mut AnyConnection,
+        recorded: Vec<Recorded>,
+        dirty: &mut Dirty,
+    ) -> Result<(), Error> {
         if recorded.is_empty() {
             return Ok(());
         }
         store::lock_scores(conn, self.store.backend()).await?;
         let units = self.units();
-        let mut dirty = Dirty::new();
         for Recorded { fact, alerts } in recorded {
             if !store::insert_fact(conn, &fact).await? {
                 continue;
@@ -114,6 +126,15 @@ impl Core {
                 self.raise(conn, &alert).await?;
             }
         }
+        Ok(())
+    }
+
+    /// Ranks the `dirty` rankings again, each once.
+    pub async fn rerank_dirty(&self, conn: &mut AnyConnection, dirty: Dirty) -> Result<(), Error> {
+        if dirty.is_empty() {
+            return Ok(());
+        }
+        store::lock_scores(conn, self.store.backend()).await?;
         for (period, kind, group) in dirty {
             self.rerank_onwards(conn, &period, kind, &group).await?;
         }

@@ -30,7 +30,7 @@ use crate::convert;
 use crate::domain::facts::{Fact, FactKind, department_jurisdiction};
 use crate::domain::period::{Period, PeriodSet};
 use crate::domain::{Alert, AlertKind, INACTION_RETURNS, UnitKind};
-use crate::engine::Recorded;
+use crate::engine::{Dirty, Recorded};
 use crate::store::{self, CaseRow};
 
 /// A log scoring follows.
@@ -64,11 +64,22 @@ impl Source {
 pub struct SourceEvents {
     source: Source,
     core: Arc<Core>,
+    /// The rankings the batch being applied has touched: ranked again once,
+    /// when the batch is finished, not after every event.
+    dirty: std::sync::Mutex<Dirty>,
 }
 
 impl SourceEvents {
     pub fn new(source: Source, core: Arc<Core>) -> Self {
-        Self { source, core }
+        Self {
+            source,
+            core,
+            dirty: std::sync::Mutex::new(Dirty::new()),
+        }
+    }
+
+    fn dirty(&self) -> std::sync::MutexGuard<'_, Dirty> {
+        self.dirty.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -658,7 +669,19 @@ impl EventHandler for SourceEvents {
         Box::pin(async move {
             store::lock_scores(conn, self.core.store.backend()).await?;
             let recorded = self.facts(conn, event).await?;
-            self.core.record(conn, recorded).await
+            let mut dirty = Dirty::new();
+            self.core.record_facts(conn, recorded, &mut dirty).await?;
+            self.dirty().extend(dirty);
+            Ok(())
+        })
+    }
+
+    fn finish<'a>(&'a self, conn: &'a mut AnyConnection) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            // Taken whole: a batch that failed before it finished left rankings
+            // here that are ranked again now, which changes nothing.
+            let dirty = std::mem::take(&mut *self.dirty());
+            self.core.rerank_dirty(conn, dirty).await
         })
     }
 

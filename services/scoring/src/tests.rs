@@ -74,6 +74,7 @@ impl Fixture {
         let handler = SourceEvents::new(source, Arc::clone(&self.core));
         let mut tx = self.core.store.begin_write().await.unwrap();
         handler.apply(&mut tx, &event).await.unwrap();
+        handler.finish(&mut tx).await.unwrap();
         tx.commit().await.unwrap();
     }
 

@@ -308,6 +308,13 @@ pub trait EventHandler: Send + Sync + 'static {
         event: &'a Event,
     ) -> BoxFuture<'a, Result<(), Error>>;
 
+    /// Runs once the events of a batch are applied, in their transaction,
+    /// before it commits: for work cheaper once per batch than once per event.
+    fn finish<'a>(&'a self, conn: &'a mut AnyConnection) -> BoxFuture<'a, Result<(), Error>> {
+        let _ = conn;
+        Box::pin(async { Ok(()) })
+    }
+
     /// Runs after a transaction of applied events has committed (e.g. to wake
     /// the followers of events the handler appended to its own log).
     fn committed(&self) {}
@@ -501,6 +508,7 @@ impl<H: EventHandler> Consumer<H> {
         for event in events {
             self.handler.apply(&mut tx, event).await?;
         }
+        self.handler.finish(&mut tx).await?;
         tx.commit().await?;
         self.handler.committed();
         Ok(true)
