@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::task::JoinSet;
+use tonic::server::NamedService;
 use zhengqi_gateway::audit::AuditSettings;
 use zhengqi_gateway::limits::RateLimit;
 use zhengqi_gateway::{GatewayConfig, GatewaySettings};
@@ -17,6 +18,7 @@ use zhengqi_shared::auth::{AuthConfig, DEFAULT_AUDIENCE, DevIssuer, Signer, Veri
 use zhengqi_shared::config::{GatewayLimits, PartConfig, ServiceUrls};
 use zhengqi_shared::events::{TokenSource, service_tokens};
 use zhengqi_shared::reference::Directory;
+use zhengqi_shared::server::{GrpcService, InProcess, Part};
 use zhengqi_shared::shutdown::Shutdown;
 
 /// The issuer of the development key `zhengqi up` creates in its data folder.
@@ -189,10 +191,12 @@ pub async fn start(options: SuiteOptions) -> Result<Suite, Error> {
         .map_err(|e| Error::internal(format!("token verification cannot start: {e}")))?;
     let directory = Arc::new(Directory::guangyuan());
     let shutdown = Shutdown::new();
-    let mut tasks = JoinSet::new();
-    let mut service_addrs = BTreeMap::new();
-    // Each service's stack, for the gateway to call in this process.
-    let mut stacks = BTreeMap::new();
+    let mut running = Running {
+        addrs: BTreeMap::new(),
+        stacks: BTreeMap::new(),
+        tasks: JoinSet::new(),
+        shutdown: shutdown.clone(),
+    };
 
     let part_config = |part: &str| PartConfig {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -216,17 +220,13 @@ pub async fn start(options: SuiteOptions) -> Result<Suite, Error> {
         Arc::clone(&directory),
     )
     .await?;
-    service_addrs.insert("intake", intake.addr());
-    stacks.insert("intake", intake.in_process());
-    tasks.spawn(intake.run_until_stopped(shutdown.clone()));
-    let url =
-        |addrs: &BTreeMap<&str, SocketAddr>, part: &str| Some(format!("http://{}", addrs[part]));
+    running.run("intake", intake);
     let tokens = |subject: &str| match &dev_issuer {
         Some(issuer) => dev_service_tokens(issuer, subject).map(Some),
         None => Ok(None),
     };
     let routing_settings = zhengqi_routing::Settings {
-        intake_url: url(&service_addrs, "intake"),
+        intake_url: running.url("intake"),
         service_token: tokens("routing")?,
         ..options.routing.clone()
     };
@@ -238,12 +238,10 @@ pub async fn start(options: SuiteOptions) -> Result<Suite, Error> {
         &shutdown,
     )
     .await?;
-    service_addrs.insert("routing", routing.addr());
-    stacks.insert("routing", routing.in_process());
-    tasks.spawn(routing.run_until_stopped(shutdown.clone()));
+    running.run("routing", routing);
 
     let policy_settings = zhengqi_policy::Settings {
-        intake_url: url(&service_addrs, "intake"),
+        intake_url: running.url("intake"),
         service_token: tokens("policy")?,
         ..options.policy.clone()
     };
@@ -255,12 +253,10 @@ pub async fn start(options: SuiteOptions) -> Result<Suite, Error> {
         &shutdown,
     )
     .await?;
-    service_addrs.insert("policy", policy.addr());
-    stacks.insert("policy", policy.in_process());
-    tasks.spawn(policy.run_until_stopped(shutdown.clone()));
+    running.run("policy", policy);
 
     let evaluation_settings = zhengqi_evaluation::Settings {
-        routing_url: url(&service_addrs, "routing"),
+        routing_url: running.url("routing"),
         service_token: tokens("evaluation")?,
         ..options.evaluation.clone()
     };
@@ -272,14 +268,12 @@ pub async fn start(options: SuiteOptions) -> Result<Suite, Error> {
         &shutdown,
     )
     .await?;
-    service_addrs.insert("evaluation", evaluation.addr());
-    stacks.insert("evaluation", evaluation.in_process());
-    tasks.spawn(evaluation.run_until_stopped(shutdown.clone()));
+    running.run("evaluation", evaluation);
 
     let scoring_settings = zhengqi_scoring::Settings {
-        routing_url: url(&service_addrs, "routing"),
-        evaluation_url: url(&service_addrs, "evaluation"),
-        policy_url: url(&service_addrs, "policy"),
+        routing_url: running.url("routing"),
+        evaluation_url: running.url("evaluation"),
+        policy_url: running.url("policy"),
         service_token: tokens("scoring")?,
         ..options.scoring.clone()
     };
@@ -291,16 +285,14 @@ pub async fn start(options: SuiteOptions) -> Result<Suite, Error> {
         &shutdown,
     )
     .await?;
-    service_addrs.insert("scoring", scoring.addr());
-    stacks.insert("scoring", scoring.in_process());
-    tasks.spawn(scoring.run_until_stopped(shutdown.clone()));
+    running.run("scoring", scoring);
 
     let upstreams = SERVICES
         .iter()
         .map(|(part, service)| {
             (
                 service.to_string(),
-                vec![format!("http://{}", service_addrs[part])],
+                vec![format!("http://{}", running.addrs[part])],
             )
         })
         .collect();
@@ -315,7 +307,7 @@ pub async fn start(options: SuiteOptions) -> Result<Suite, Error> {
     if !options.gateway_over_network {
         settings.in_process = SERVICES
             .iter()
-            .map(|(part, service)| (service.to_string(), stacks[part].clone()))
+            .map(|(part, service)| (service.to_string(), running.stacks[part].clone()))
             .collect();
     }
     let gateway = zhengqi_gateway::build_with(
@@ -330,15 +322,41 @@ pub async fn start(options: SuiteOptions) -> Result<Suite, Error> {
     )
     .await?;
     let gateway_addr = gateway.addr();
-    tasks.spawn(gateway.run_until_stopped(shutdown.clone()));
+    running
+        .tasks
+        .spawn(gateway.run_until_stopped(shutdown.clone()));
 
     Ok(Suite {
         gateway_addr,
-        service_addrs,
+        service_addrs: running.addrs,
         dev_issuer,
         shutdown,
-        tasks,
+        tasks: running.tasks,
     })
+}
+
+/// The parts started so far: their addresses, their stacks for the gateway
+/// to call in this process, and their tasks.
+struct Running {
+    addrs: BTreeMap<&'static str, SocketAddr>,
+    stacks: BTreeMap<&'static str, InProcess>,
+    tasks: JoinSet<Result<(), Error>>,
+    shutdown: Shutdown,
+}
+
+impl Running {
+    /// Keeps `part`'s address and stack, and runs it until the suite stops.
+    fn run<S: GrpcService + NamedService>(&mut self, name: &'static str, part: Part<S>) {
+        self.addrs.insert(name, part.addr());
+        self.stacks.insert(name, part.in_process());
+        self.tasks
+            .spawn(part.run_until_stopped(self.shutdown.clone()));
+    }
+
+    /// The address of a started part, as the parts following its log take it.
+    fn url(&self, name: &str) -> Option<String> {
+        Some(format!("http://{}", self.addrs[name]))
+    }
 }
 
 /// `service` tokens for a part's consumers of the other parts' logs, signed
