@@ -198,18 +198,13 @@ impl Core {
 
     /// `code` and every jurisdiction above it, nearest first.
     pub fn ancestry(&self, code: &str) -> Vec<String> {
-        let mut chain = vec![code.to_owned()];
-        let mut current = JurisdictionCode::parse(code).ok();
-        while let Some(parent) = current
-            .as_ref()
-            .and_then(|c| self.directory.get(c))
-            .and_then(|j| j.parent())
-            .cloned()
-        {
-            chain.push(parent.as_str().to_owned());
-            current = Some(parent);
+        let chain = JurisdictionCode::parse(code)
+            .map(|code| self.directory.ancestors(&code))
+            .unwrap_or_default();
+        if chain.is_empty() {
+            return vec![code.to_owned()];
         }
-        chain
+        chain.iter().map(|c| c.as_str().to_owned()).collect()
     }
 }
 

@@ -380,6 +380,18 @@ impl Directory {
             .collect()
     }
 
+    /// `code` and every code above it, nearest first (a county, then its city);
+    /// empty for an unknown code.
+    pub fn ancestors(&self, code: &JurisdictionCode) -> Vec<&JurisdictionCode> {
+        let mut chain = Vec::new();
+        let mut current = self.get(code);
+        while let Some(jurisdiction) = current {
+            chain.push(&jurisdiction.code);
+            current = jurisdiction.parent().and_then(|parent| self.get(parent));
+        }
+        chain
+    }
+
     /// Parses a code and requires it to be in the directory.
     pub fn parse_known(&self, input: &str) -> Result<JurisdictionCode, JurisdictionError> {
         let code = JurisdictionCode::parse(input)?;
@@ -624,6 +636,24 @@ mod tests {
         let mut expected = vec!["510800"];
         expected.extend(ALL_SEVEN);
         assert_eq!(descendants, expected);
+    }
+
+    #[test]
+    fn ancestors_run_from_a_county_up_to_the_city() {
+        let directory = Directory::guangyuan();
+        let code = |c: &str| JurisdictionCode::parse(c).unwrap();
+        let names = |chain: Vec<&JurisdictionCode>| {
+            chain
+                .iter()
+                .map(|c| c.as_str().to_owned())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names(directory.ancestors(&code("510821"))),
+            ["510821", "510800"]
+        );
+        assert_eq!(names(directory.ancestors(&code("510800"))), ["510800"]);
+        assert!(directory.ancestors(&code("110101")).is_empty());
     }
 
     #[test]
