@@ -474,6 +474,13 @@ async fn an_unfounded_bad_review_closes_and_open_ones_show_as_overdue() {
     assert_eq!(first.direction, eval::Direction::EnterpriseToWindow as i32);
     assert_eq!(first.department_id, "510822-xzsp");
     assert_eq!(first.jurisdiction_code, "510822");
+    // A retry returns the first review and opens no second rectification.
+    let retry = client
+        .submit_review(authed(window_review("w-1"), &firm))
+        .await
+        .expect("a retry succeeds")
+        .into_inner();
+    assert_eq!(retry, first);
     let second = client
         .submit_review(authed(window_review("w-2"), &firm))
         .await
@@ -913,6 +920,101 @@ async fn campaign_responses_count_once_per_enterprise_and_add_up() {
 }
 
 #[tokio::test]
+async fn a_campaign_inviting_by_name_is_listed_and_answered_by_its_invitees_only() {
+    let suite = TestSuite::start().await;
+    let mut client = evaluation(&suite).await;
+    let coordinator = suite.official_token(Role::Coordinator, "510800");
+    let now = now_seconds();
+    let create = |request_id: &str, invited: &[&str]| eval::CreateCampaignRequest {
+        request_id: request_id.to_owned(),
+        campaign: Some(eval::Campaign {
+            kind: eval::CampaignKind::BusinessEnvironment as i32,
+            title: format!("营商环境评议 {request_id}"),
+            items: vec![eval::CampaignItem {
+                key: "overall".into(),
+                text: "总体评价".into(),
+                department_id: String::new(),
+            }],
+            start_time: Some(prost_types::Timestamp {
+                seconds: now - 60,
+                nanos: 0,
+            }),
+            end_time: Some(prost_types::Timestamp {
+                seconds: now + 86_400,
+                nanos: 0,
+            }),
+            invited_usccs: invited.iter().map(|u| (*u).to_owned()).collect(),
+            ..Default::default()
+        }),
+    };
+    // A name given twice is invited once; the order given is kept.
+    let named = client
+        .create_campaign(authed(
+            create("named", &[USCC_B, USCC_A, USCC_B]),
+            &coordinator,
+        ))
+        .await
+        .expect("the city invites two enterprises by name")
+        .into_inner();
+    assert_eq!(named.invited_usccs, [USCC_B, USCC_A]);
+    let other = client
+        .create_campaign(authed(create("other", &[USCC_C]), &coordinator))
+        .await
+        .expect("the city invites a third enterprise by name")
+        .into_inner();
+
+    let listed = |token: String| {
+        let mut client = client.clone();
+        async move {
+            let mut campaigns = client
+                .list_campaigns(authed(eval::ListCampaignsRequest::default(), &token))
+                .await
+                .expect("the campaigns are listed")
+                .into_inner()
+                .campaigns;
+            campaigns.sort_by(|a, b| a.id.cmp(&b.id));
+            campaigns
+        }
+    };
+    let mut both = vec![named.clone(), other.clone()];
+    both.sort_by(|a, b| a.id.cmp(&b.id));
+    // Each campaign of a page comes with its own invitees.
+    assert_eq!(listed(coordinator.clone()).await, both);
+    assert_eq!(
+        listed(suite.enterprise_token(USCC_A, "510821")).await,
+        [named.clone()]
+    );
+    assert_eq!(
+        listed(suite.enterprise_token(USCC_C, "510822")).await,
+        [other.clone()]
+    );
+
+    let respond = |campaign: &eval::Campaign| eval::SubmitCampaignResponseRequest {
+        request_id: format!("answer-{}", campaign.id),
+        campaign_id: campaign.id.clone(),
+        answers: vec![eval::CampaignAnswer {
+            item_key: "overall".into(),
+            rating: eval::Rating::Satisfied as i32,
+            comment: String::new(),
+        }],
+        comment: String::new(),
+    };
+    let firm_a = suite.enterprise_token(USCC_A, "510821");
+    let status = client
+        .submit_campaign_response(authed(respond(&other), &firm_a))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    let answer = client
+        .submit_campaign_response(authed(respond(&named), &firm_a))
+        .await
+        .expect("an invitee answers")
+        .into_inner();
+    assert_eq!(answer.campaign_id, named.id);
+    suite.stop().await;
+}
+
+#[tokio::test]
 async fn assessments_and_government_reviews_are_taken_from_their_roles() {
     let suite = TestSuite::start().await;
     let mut client = evaluation(&suite).await;
@@ -1124,6 +1226,7 @@ async fn bad_input_names_every_field_and_stores_nothing() {
         .unwrap_err();
     assert_eq!(bad_fields(&status), ["page_token"]);
 
+    assert!(reviews(&suite, "", &coordinator).await.is_empty());
     let record = credit(&suite, USCC_A, &coordinator).await.unwrap();
     assert!(record.violations.is_empty());
     let campaigns = client

@@ -39,6 +39,8 @@ const REVIEWERS: &[Role] = &[
 const ENFORCERS: &[Role] = &[Role::Handler, Role::Coordinator];
 /// Longest idempotency key.
 const REQUEST_ID_MAX: usize = 128;
+/// Longest id of a record (longer cannot be one of ours).
+const ID_MAX: usize = 200;
 /// Most items of a campaign and most enterprises invited by name.
 const CAMPAIGN_ITEMS_MAX: usize = 100;
 const CAMPAIGN_INVITEES_MAX: usize = 5_000;
@@ -74,7 +76,7 @@ fn text(violations: &mut Violations, field: &str, value: &str, required: bool, m
 fn required_id(violations: &mut Violations, field: &str, value: &str) {
     if value.trim().is_empty() {
         violations.add(field, "must not be empty");
-    } else if value.len() > 200 {
+    } else if value.len() > ID_MAX {
         violations.add(field, "is not an id of this service");
     }
 }
@@ -140,16 +142,6 @@ impl EvaluationApi {
             .map_err(|e| format!("{id:?}: {e}"))
     }
 
-    /// The jurisdictions a list may show, given the caller's scope and the
-    /// optional `jurisdiction_code` filter; `None` means no restriction.
-    fn visible_jurisdictions(
-        &self,
-        scope: &Scope,
-        requested: &str,
-    ) -> Result<Option<Vec<String>>, Error> {
-        scope.list_jurisdictions(&self.core.directory, requested)
-    }
-
     /// The caller's own jurisdiction, known to the directory; the city for a
     /// service caller without one.
     fn home_jurisdiction(&self, principal: &Principal, scope: &Scope) -> Result<String, Error> {
@@ -189,15 +181,19 @@ impl EvaluationApi {
         }
     }
 
-    async fn review_by_id(&self, id: &str) -> Result<Review, Error> {
-        let mut conn = self.core.store.read().await?;
-        store::get_review(&mut conn, id)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("review {id}")))
-    }
-
-    /// Opens the rectification a bad review needs, due in working days.
-    fn open_rectification(&self, review: &Review, rating: Rating, now: i64) -> Rectification {
+    /// Opens and stores the rectification a review needs (a bad review of a
+    /// department or window), due in working days, and links the review to it.
+    async fn open_rectification(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        review: &mut Review,
+        direction: Direction,
+        rating: Rating,
+        now: i64,
+    ) -> Result<Option<Rectification>, Error> {
+        if !review::opens_rectification(direction, rating) {
+            return Ok(None);
+        }
         let due = review::rectification_due(
             &self.core.calendar,
             now,
@@ -206,7 +202,7 @@ impl EvaluationApi {
         if let Err(error) = &due {
             tracing::warn!(review = %review.id, %error, "a rectification without a due time: the calendar of its year is not loaded");
         }
-        Rectification {
+        let rectification = Rectification {
             id: ids::new_id(&review.jurisdiction_code),
             review_id: review.id.clone(),
             case_id: review.case_id.clone(),
@@ -234,19 +230,56 @@ impl EvaluationApi {
             version: 1,
             create_time: now,
             update_time: now,
+        };
+        review.rectification_id = rectification.id.clone();
+        store::insert_rectification(conn, &rectification).await?;
+        Ok(Some(rectification))
+    }
+
+    /// Commits a submitted review with its event, and with the opening of its
+    /// rectification when it has one.
+    async fn commit_review(
+        &self,
+        mut tx: sqlx::Transaction<'static, sqlx::Any>,
+        review: &Review,
+        rectification: Option<&Rectification>,
+    ) -> Result<(), Error> {
+        let events = self.core.store.events();
+        let mut sequence = events
+            .append(
+                &mut tx,
+                &review.id,
+                &review.jurisdiction_code,
+                &pb::ReviewSubmitted {
+                    review: Some(convert::review_to_proto(review, false)),
+                },
+            )
+            .await?;
+        if let Some(r) = rectification {
+            sequence = events
+                .append(
+                    &mut tx,
+                    &r.id,
+                    &r.jurisdiction_code,
+                    &pb::RectificationOpened {
+                        rectification: Some(convert::rectification_to_proto(r)),
+                    },
+                )
+                .await?;
         }
+        events.commit(tx, sequence).await
     }
 
     /// One step of a rectification by `principal`: scope, department, etag,
-    /// idempotency, state, then the change and its event in one transaction.
-    async fn rectification_step(
+    /// idempotency, state, then the change and its `event` in one transaction.
+    async fn rectification_step<E: prost::Name>(
         &self,
         principal: &Principal,
-        method: &'static str,
         id: &str,
         etag: &str,
         request_id: &str,
         step: Step,
+        event: impl FnOnce(Option<pb::Rectification>) -> E,
     ) -> Result<Rectification, Error> {
         let scope = self.scope(principal);
         let now = self.core.clock.now();
@@ -269,6 +302,11 @@ impl EvaluationApi {
                 r.department_id
             )));
         }
+        let method = match step {
+            Step::Verify { .. } => "VerifyBadReview",
+            Step::Rectify { .. } => "SubmitRectification",
+            Step::ReturnVisit { .. } => "RecordReturnVisit",
+        };
         let actor = principal.sub.clone();
         if store::REQUESTS
             .claim(&mut tx, &actor, request_id, method, id, now)
@@ -286,47 +324,16 @@ impl EvaluationApi {
         let expected = r.version;
         rectification::apply(&mut r, step, &actor, now).map_err(Error::FailedPrecondition)?;
         store::update_rectification(&mut tx, &r, expected).await?;
-        let events = self.core.store.events();
-        let payload = Some(convert::rectification_to_proto(&r));
-        let sequence = match method {
-            "VerifyBadReview" => {
-                events
-                    .append(
-                        &mut tx,
-                        &r.id,
-                        &r.jurisdiction_code,
-                        &pb::BadReviewVerified {
-                            rectification: payload,
-                        },
-                    )
-                    .await?
-            }
-            "SubmitRectification" => {
-                events
-                    .append(
-                        &mut tx,
-                        &r.id,
-                        &r.jurisdiction_code,
-                        &pb::RectificationSubmitted {
-                            rectification: payload,
-                        },
-                    )
-                    .await?
-            }
-            _ => {
-                events
-                    .append(
-                        &mut tx,
-                        &r.id,
-                        &r.jurisdiction_code,
-                        &pb::ReturnVisitRecorded {
-                            rectification: payload,
-                        },
-                    )
-                    .await?
-            }
-        };
-        events.commit(tx, sequence).await?;
+        self.core
+            .store
+            .events()
+            .append_and_commit(
+                tx,
+                &r.id,
+                &r.jurisdiction_code,
+                &event(Some(convert::rectification_to_proto(&r))),
+            )
+            .await?;
         if r.case_reopen == Some(CaseReopen::Pending) {
             self.core.reopen_wake.notify_one();
         }
@@ -443,7 +450,6 @@ impl EvaluationService for EvaluationApi {
         let target_id = req.target_id.trim().to_owned();
         let case_id = req.case_id.trim().to_owned();
         let core = &self.core;
-        let events = core.store.events();
 
         if review::needs_case(direction) {
             let mut v = Violations::new();
@@ -452,7 +458,7 @@ impl EvaluationService for EvaluationApi {
                     "case_id",
                     "must name the resolved case whose department is rated",
                 );
-            } else if case_id.len() > 200 {
+            } else if case_id.len() > ID_MAX {
                 v.add("case_id", "is not a case id");
             }
             v.finish()?;
@@ -512,40 +518,16 @@ impl EvaluationService for EvaluationApi {
             review.state = ReviewState::Submitted;
             review.reviewer = principal.sub.clone();
             review.submit_time = Some(now);
-            let rectification = review::opens_rectification(direction, rating)
-                .then(|| self.open_rectification(&review, rating, now));
-            if let Some(r) = &rectification {
-                review.rectification_id = r.id.clone();
-                store::insert_rectification(&mut tx, r).await?;
-            }
+            let rectification = self
+                .open_rectification(&mut tx, &mut review, direction, rating, now)
+                .await?;
             if !store::rate_invitation(&mut tx, &review).await? {
                 return Err(
                     Error::AlreadyExists(format!("case {case_id} was rated already")).into(),
                 );
             }
-            let mut sequence = events
-                .append(
-                    &mut tx,
-                    &review.id,
-                    &review.jurisdiction_code,
-                    &pb::ReviewSubmitted {
-                        review: Some(convert::review_to_proto(&review, false)),
-                    },
-                )
+            self.commit_review(tx, &review, rectification.as_ref())
                 .await?;
-            if let Some(r) = &rectification {
-                sequence = events
-                    .append(
-                        &mut tx,
-                        &r.id,
-                        &r.jurisdiction_code,
-                        &pb::RectificationOpened {
-                            rectification: Some(convert::rectification_to_proto(r)),
-                        },
-                    )
-                    .await?;
-            }
-            events.commit(tx, sequence).await?;
             return Ok(Response::new(convert::review_to_proto(&review, false)));
         }
 
@@ -612,11 +594,10 @@ impl EvaluationService for EvaluationApi {
             )
             .await?
         {
-            drop(tx);
-            return Ok(Response::new(convert::review_to_proto(
-                &self.review_by_id(&first).await?,
-                false,
-            )));
+            let existing = store::get_review(&mut tx, &first)
+                .await?
+                .ok_or_else(|| Error::NotFound(format!("review {first}")))?;
+            return Ok(Response::new(convert::review_to_proto(&existing, false)));
         }
         let enterprise_name = if uscc.is_empty() {
             String::new()
@@ -643,36 +624,12 @@ impl EvaluationService for EvaluationApi {
             submit_time: Some(now),
             create_time: now,
         };
-        let rectification = review::opens_rectification(direction, rating)
-            .then(|| self.open_rectification(&review, rating, now));
-        if let Some(r) = &rectification {
-            review.rectification_id = r.id.clone();
-            store::insert_rectification(&mut tx, r).await?;
-        }
-        store::insert_review(&mut tx, &review).await?;
-        let mut sequence = events
-            .append(
-                &mut tx,
-                &review.id,
-                &review.jurisdiction_code,
-                &pb::ReviewSubmitted {
-                    review: Some(convert::review_to_proto(&review, false)),
-                },
-            )
+        let rectification = self
+            .open_rectification(&mut tx, &mut review, direction, rating, now)
             .await?;
-        if let Some(r) = &rectification {
-            sequence = events
-                .append(
-                    &mut tx,
-                    &r.id,
-                    &r.jurisdiction_code,
-                    &pb::RectificationOpened {
-                        rectification: Some(convert::rectification_to_proto(r)),
-                    },
-                )
-                .await?;
-        }
-        events.commit(tx, sequence).await?;
+        store::insert_review(&mut tx, &review).await?;
+        self.commit_review(tx, &review, rectification.as_ref())
+            .await?;
         Ok(Response::new(convert::review_to_proto(&review, false)))
     }
 
@@ -694,7 +651,8 @@ impl EvaluationService for EvaluationApi {
             None => None,
         };
         v.finish()?;
-        let jurisdictions = self.visible_jurisdictions(&scope, &req.jurisdiction_code)?;
+        let jurisdictions =
+            scope.list_jurisdictions(&self.core.directory, &req.jurisdiction_code)?;
         // Reviewers are protected (评价人信息严格保密): only the business-environment
         // office, administrators and services see who reviewed.
         let protect = !matches!(scope, Scope::Enterprise(_))
@@ -763,11 +721,11 @@ impl EvaluationService for EvaluationApi {
         let r = self
             .rectification_step(
                 &principal,
-                "VerifyBadReview",
                 req.id.trim(),
                 &req.etag,
                 &req.request_id,
                 step,
+                |rectification| pb::BadReviewVerified { rectification },
             )
             .await?;
         Ok(Response::new(convert::rectification_to_proto(&r)))
@@ -791,11 +749,11 @@ impl EvaluationService for EvaluationApi {
         let r = self
             .rectification_step(
                 &principal,
-                "SubmitRectification",
                 req.id.trim(),
                 &req.etag,
                 &req.request_id,
                 step,
+                |rectification| pb::RectificationSubmitted { rectification },
             )
             .await?;
         Ok(Response::new(convert::rectification_to_proto(&r)))
@@ -820,11 +778,11 @@ impl EvaluationService for EvaluationApi {
         let r = self
             .rectification_step(
                 &principal,
-                "RecordReturnVisit",
                 req.id.trim(),
                 &req.etag,
                 &req.request_id,
                 step,
+                |rectification| pb::ReturnVisitRecorded { rectification },
             )
             .await?;
         Ok(Response::new(convert::rectification_to_proto(&r)))
@@ -842,7 +800,8 @@ impl EvaluationService for EvaluationApi {
         let mut v = Violations::new();
         let state = enum_filter(&mut v, "state", req.state, convert::rectification_state);
         v.finish()?;
-        let jurisdictions = self.visible_jurisdictions(&scope, &req.jurisdiction_code)?;
+        let jurisdictions =
+            scope.list_jurisdictions(&self.core.directory, &req.jurisdiction_code)?;
         let uscc = match scope {
             Scope::Enterprise(_) => Some(enterprise_uscc(&scope)?),
             _ => None,
@@ -1057,7 +1016,8 @@ impl EvaluationService for EvaluationApi {
         let mut v = Violations::new();
         let kind = enum_filter(&mut v, "kind", req.kind, convert::campaign_kind);
         v.finish()?;
-        let jurisdictions = self.visible_jurisdictions(&scope, &req.jurisdiction_code)?;
+        let jurisdictions =
+            scope.list_jurisdictions(&self.core.directory, &req.jurisdiction_code)?;
         let invited = match scope {
             Scope::Enterprise(_) => Some((
                 enterprise_uscc(&scope)?,
@@ -1448,7 +1408,7 @@ impl EvaluationService for EvaluationApi {
         check_request_id(&mut v, &req.request_id);
         text(&mut v, "reason", &req.reason, true, TEXT_MAX_CHARS);
         let violation_id = req.violation_id.trim().to_owned();
-        if violation_id.len() > 200 {
+        if violation_id.len() > ID_MAX {
             v.add("violation_id", "is not a violation id");
         }
         let start = time(&mut v, "start_time", req.start_time.as_ref());

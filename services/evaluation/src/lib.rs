@@ -129,16 +129,12 @@ pub struct Core {
 impl Core {
     /// `code` and every jurisdiction above it, nearest first.
     pub fn ancestry(&self, code: &str) -> Vec<String> {
-        let mut chain = Vec::new();
-        let mut current = JurisdictionCode::parse(code).ok();
-        while let Some(code) = current {
-            if !self.directory.contains(&code) {
-                break;
-            }
-            chain.push(code.as_str().to_owned());
-            current = self.directory.get(&code).and_then(|j| j.parent()).cloned();
-        }
-        chain
+        JurisdictionCode::parse(code)
+            .map(|code| self.directory.ancestors(&code))
+            .unwrap_or_default()
+            .iter()
+            .map(|c| c.as_str().to_owned())
+            .collect()
     }
 }
 

@@ -2,13 +2,16 @@
 //! Every change is written with its event in one transaction; the functions
 //! taking a connection run inside the caller's transaction.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use zhengqi_shared::Error;
 use zhengqi_shared::events::EventLog;
-use zhengqi_shared::storage::{Backend, Filter, RequestKeys, SqlValue, Store};
+use zhengqi_shared::storage::{
+    Backend, Filter, RequestKeys, SqlValue, Store, padded_in_list, statement_chunks, value_rows,
+};
 
 use crate::domain::{
     Assessment, Campaign, CampaignAnswer, CampaignItem, CampaignKind, CampaignResponse, CaseReopen,
@@ -582,21 +585,12 @@ pub async fn list_rectifications(
 const CAMPAIGN_COLUMNS: &str = "id, jurisdiction_code, kind, title, description, items, \
     start_time, end_time, invite_all, response_count, created_by, create_time, version";
 
-async fn campaign_of(conn: &mut AnyConnection, row: &AnyRow) -> Result<Campaign, Error> {
-    let id: String = row.try_get("id")?;
+fn campaign_of(row: &AnyRow, invited_usccs: Vec<String>) -> Result<Campaign, Error> {
     let items: String = row.try_get("items")?;
     let items: Vec<CampaignItem> = serde_json::from_str(&items)
         .map_err(|e| Error::internal(format!("stored campaign items do not parse: {e}")))?;
-    let invited =
-        sqlx::query("SELECT uscc FROM campaign_invitees WHERE campaign_id = $1 ORDER BY position")
-            .bind(&id)
-            .fetch_all(&mut *conn)
-            .await?
-            .iter()
-            .map(|r| r.try_get::<String, _>(0))
-            .collect::<Result<Vec<_>, _>>()?;
     Ok(Campaign {
-        id,
+        id: row.try_get("id")?,
         jurisdiction_code: row.try_get("jurisdiction_code")?,
         kind: parse_enum(
             "campaign kind",
@@ -608,12 +602,43 @@ async fn campaign_of(conn: &mut AnyConnection, row: &AnyRow) -> Result<Campaign,
         items,
         start_time: row.try_get("start_time")?,
         end_time: row.try_get("end_time")?,
-        invited_usccs: invited,
+        invited_usccs,
         response_count: row.try_get("response_count")?,
         created_by: row.try_get("created_by")?,
         create_time: row.try_get("create_time")?,
         version: row.try_get("version")?,
     })
+}
+
+/// The campaigns of `rows` with the enterprises each invites by name, read in
+/// one query for the whole page.
+async fn campaigns_of(conn: &mut AnyConnection, rows: &[AnyRow]) -> Result<Vec<Campaign>, Error> {
+    let ids = rows
+        .iter()
+        .map(|row| row.try_get::<String, _>("id"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut invitees: HashMap<String, Vec<String>> = HashMap::new();
+    if !ids.is_empty() {
+        let mut where_ = Filter::new();
+        where_.any_of(
+            "campaign_id",
+            padded_in_list(&ids).into_iter().map(SqlValue::Text),
+        );
+        let sql = format!(
+            "SELECT campaign_id, uscc FROM campaign_invitees{} ORDER BY campaign_id, position",
+            where_.where_clause()
+        );
+        for row in where_.query(sql).fetch_all(&mut *conn).await? {
+            invitees
+                .entry(row.try_get(0)?)
+                .or_default()
+                .push(row.try_get(1)?);
+        }
+    }
+    rows.iter()
+        .zip(ids)
+        .map(|(row, id)| campaign_of(row, invitees.remove(&id).unwrap_or_default()))
+        .collect()
 }
 
 pub async fn get_campaign(conn: &mut AnyConnection, id: &str) -> Result<Option<Campaign>, Error> {
@@ -622,10 +647,10 @@ pub async fn get_campaign(conn: &mut AnyConnection, id: &str) -> Result<Option<C
         .bind(id)
         .fetch_optional(&mut *conn)
         .await?;
-    match row {
-        Some(row) => Ok(Some(campaign_of(conn, &row).await?)),
-        None => Ok(None),
-    }
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    Ok(campaigns_of(conn, &[row]).await?.pop())
 }
 
 pub async fn insert_campaign(conn: &mut AnyConnection, c: &Campaign) -> Result<(), Error> {
@@ -649,16 +674,18 @@ pub async fn insert_campaign(conn: &mut AnyConnection, c: &Campaign) -> Result<(
         .bind(c.version)
         .execute(&mut *conn)
         .await?;
-    for (position, uscc) in c.invited_usccs.iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO campaign_invitees (campaign_id, uscc, position) VALUES ($1, $2, $3) \
+    let invitees: Vec<(i64, &String)> = (0..).zip(&c.invited_usccs).collect();
+    for chunk in statement_chunks(&invitees) {
+        let sql = format!(
+            "INSERT INTO campaign_invitees (campaign_id, uscc, position) VALUES {} \
              ON CONFLICT DO NOTHING",
-        )
-        .bind(&c.id)
-        .bind(uscc)
-        .bind(position as i64)
-        .execute(&mut *conn)
-        .await?;
+            value_rows(1, chunk.len(), 3)
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (position, uscc) in chunk {
+            query = query.bind(&c.id).bind(*uscc).bind(*position);
+        }
+        query.execute(&mut *conn).await?;
     }
     Ok(())
 }
@@ -725,11 +752,7 @@ pub async fn list_campaigns(
         where_.where_clause()
     );
     let rows = where_.query(sql).fetch_all(&mut *conn).await?;
-    let mut campaigns = Vec::with_capacity(rows.len());
-    for row in &rows {
-        campaigns.push(campaign_of(conn, row).await?);
-    }
-    Ok(campaigns)
+    campaigns_of(conn, &rows).await
 }
 
 /// Whether the enterprise `uscc` is invited by name to the campaign.
