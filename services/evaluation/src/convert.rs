@@ -77,20 +77,9 @@ proto_enum_conversions!(
     credit_list_to_proto
 );
 
-/// Earliest and latest times accepted: 0001-01-01 to 9999-12-31, as
-/// `google.protobuf.Timestamp` defines its range.
-const MIN_SECONDS: i64 = -62_135_596_800;
-const MAX_SECONDS: i64 = 253_402_300_799;
-
 /// Microseconds of a timestamp in the range a Timestamp may hold.
 pub fn micros(value: &prost_types::Timestamp) -> Result<i64, String> {
-    if !(MIN_SECONDS..=MAX_SECONDS).contains(&value.seconds) {
-        return Err("must be between 0001-01-01 and 9999-12-31".to_owned());
-    }
-    if !(0..1_000_000_000).contains(&value.nanos) {
-        return Err("nanos must be from 0 to 999999999".to_owned());
-    }
-    Ok(value.seconds * 1_000_000 + i64::from(value.nanos) / 1_000)
+    zhengqi_shared::storage::checked_micros(value).map_err(str::to_owned)
 }
 
 fn time(value: Option<i64>) -> Option<prost_types::Timestamp> {

@@ -324,8 +324,28 @@ pub fn timestamp(micros: i64) -> prost_types::Timestamp {
     }
 }
 
+/// Microseconds of a timestamp, saturating: a time beyond what an `i64` of
+/// microseconds holds becomes its end, never an overflow. Check what a caller
+/// sends with [`checked_micros`].
 pub fn micros_of(timestamp: &prost_types::Timestamp) -> i64 {
-    timestamp.seconds * 1_000_000 + i64::from(timestamp.nanos) / 1_000
+    timestamp
+        .seconds
+        .saturating_mul(1_000_000)
+        .saturating_add(i64::from(timestamp.nanos) / 1_000)
+}
+
+/// Microseconds of a timestamp a caller sent, when it is one
+/// `google.protobuf.Timestamp` allows: from 0001-01-01 to 9999-12-31, with
+/// nanos from 0 to 999,999,999. The error says so, for the field's violation.
+pub fn checked_micros(timestamp: &prost_types::Timestamp) -> Result<i64, &'static str> {
+    const MIN_SECONDS: i64 = -62_135_596_800;
+    const MAX_SECONDS: i64 = 253_402_300_799;
+    if !(MIN_SECONDS..=MAX_SECONDS).contains(&timestamp.seconds)
+        || !(0..1_000_000_000).contains(&timestamp.nanos)
+    {
+        return Err("is not a time between the years 1 and 9999");
+    }
+    Ok(micros_of(timestamp))
 }
 
 /// A value bound to a query built at run time.
@@ -500,6 +520,17 @@ mod tests {
         assert_eq!(lengths(30), [16, 8, 4, 2]);
         assert_eq!(lengths(64), [64]);
         assert_eq!(lengths(130), [64, 64, 2]);
+    }
+
+    #[test]
+    fn timestamps_from_callers_are_checked_and_none_overflows() {
+        let at = |seconds, nanos| prost_types::Timestamp { seconds, nanos };
+        assert_eq!(checked_micros(&at(1, 500_000)), Ok(1_000_500));
+        assert!(checked_micros(&at(253_402_300_800, 0)).is_err());
+        assert!(checked_micros(&at(0, -1)).is_err());
+        assert!(checked_micros(&at(0, 1_000_000_000)).is_err());
+        assert_eq!(micros_of(&at(i64::MAX, 0)), i64::MAX);
+        assert_eq!(micros_of(&at(i64::MIN, 0)), i64::MIN);
     }
 
     #[test]
