@@ -187,6 +187,17 @@ async fn comments(env: &Env, token: &str, policy_id: &str) -> Vec<pb::Comment> {
         .comments
 }
 
+/// The first page of policies `token` may list.
+async fn listed(env: &Env, token: &str) -> Vec<pb::Policy> {
+    env.client()
+        .await
+        .list_policies(authed(pb::ListPoliciesRequest::default(), token))
+        .await
+        .unwrap()
+        .into_inner()
+        .policies
+}
+
 async fn publish(env: &Env, token: &str, id: &str) -> Result<pb::Policy, tonic::Status> {
     env.client()
         .await
@@ -601,7 +612,8 @@ async fn a_published_policy_reaches_the_inboxes_of_matching_enterprises_only() {
         .await
         .unwrap()
         .into_inner();
-    assert!(mine.items.iter().all(|i| i.uscc == USCC_A));
+    assert_eq!(mine.items.len(), 1, "{mine:?}");
+    assert_eq!(mine.items[0].uscc, USCC_A);
 
     // Each change is an event of policy's log: one push per enterprise.
     let count = |types: &[String], name: &str| types.iter().filter(|t| t.as_str() == name).count();
@@ -638,14 +650,9 @@ async fn retrying_with_the_same_request_id_creates_nothing_new() {
     )
     .await;
     assert_eq!(first.id, second.id);
-    let listed = env
-        .client()
-        .await
-        .list_policies(authed(pb::ListPoliciesRequest::default(), &city))
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(listed.policies.len(), 1);
+    let policies = listed(&env, &city).await;
+    assert_eq!(policies.len(), 1);
+    assert_eq!(policies[0].id, first.id);
 
     open(&env, &city, &first, 10).await.unwrap();
     let a = env.enterprise(USCC_A, "510821");
@@ -660,6 +667,94 @@ async fn retrying_with_the_same_request_id_creates_nothing_new() {
         get(&env, &city, &first.id, 0).await.unwrap().comment_count,
         1
     );
+    env.suite.stop().await;
+}
+
+#[tokio::test]
+async fn lists_page_through_every_item_once_in_order() {
+    let env = Env::start().await;
+    let city = env.city();
+    let mut created = Vec::new();
+    // One second apart, so "newest first" names one order.
+    for (i, title) in ["第一项措施", "第二项措施", "第三项措施"]
+        .iter()
+        .enumerate()
+    {
+        env.clock.set(monday() + i as i64 * 1_000_000);
+        created.push(create(&env, &city, draft(pb::PolicyKind::Policy, title, &[]), "").await);
+    }
+    let mut listed = Vec::new();
+    let mut page_token = String::new();
+    let mut pages = 0;
+    loop {
+        let page = env
+            .client()
+            .await
+            .list_policies(authed(
+                pb::ListPoliciesRequest {
+                    page_size: 2,
+                    page_token: page_token.clone(),
+                    ..Default::default()
+                },
+                &city,
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(page.policies.len() <= 2);
+        listed.extend(page.policies.into_iter().map(|p| p.id));
+        pages += 1;
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+        assert!(pages < 5, "the pages never end");
+    }
+    assert_eq!(pages, 2);
+    let newest_first: Vec<String> = created.iter().rev().map(|p| p.id.clone()).collect();
+    assert_eq!(listed, newest_first);
+
+    let policy = &created[0];
+    open(&env, &city, policy, 10).await.unwrap();
+    let a = env.enterprise(USCC_A, "510821");
+    let mut made = Vec::new();
+    for i in 0..3 {
+        env.clock.set(monday() + (10 + i) * 1_000_000);
+        let c = comment(&env, &a, &policy.id, "1", &format!("paged-{i}"))
+            .await
+            .unwrap();
+        made.push(c.id);
+    }
+    let page = |page_token: String| pb::ListCommentsRequest {
+        policy_id: policy.id.clone(),
+        page_size: 2,
+        page_token,
+        ..Default::default()
+    };
+    let first = env
+        .client()
+        .await
+        .list_comments(authed(page(String::new()), &city))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(first.comments.len(), 2);
+    assert!(!first.next_page_token.is_empty());
+    let second = env
+        .client()
+        .await
+        .list_comments(authed(page(first.next_page_token), &city))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(second.next_page_token.is_empty());
+    let oldest_first: Vec<String> = first
+        .comments
+        .iter()
+        .chain(&second.comments)
+        .map(|c| c.id.clone())
+        .collect();
+    assert_eq!(oldest_first, made);
     env.suite.stop().await;
 }
 
@@ -693,14 +788,10 @@ async fn callers_out_of_scope_can_neither_see_nor_change() {
     get(&env, &env.city(), &policy.id, 0)
         .await
         .expect("the city sees its counties' drafts");
-    let listed = env
-        .client()
-        .await
-        .list_policies(authed(pb::ListPoliciesRequest::default(), &wangcang))
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(listed.policies.is_empty());
+    assert!(listed(&env, &wangcang).await.is_empty());
+    let in_city = listed(&env, &env.city()).await;
+    assert_eq!(in_city.len(), 1, "the city lists its counties' drafts");
+    assert_eq!(in_city[0].id, policy.id);
 
     // A county cannot draft for another one.
     let mut foreign = draft(pb::PolicyKind::Policy, "越权草案", &[]);
@@ -840,6 +931,8 @@ async fn questions_fulfilments_and_reviews_of_a_published_policy() {
         .into_inner()
         .questions;
     assert_eq!(faq.len(), 1);
+    assert_eq!(faq[0].id, question.id);
+    assert_eq!(faq[0].answer, "适用。");
     assert!(
         faq[0].enterprise.is_none(),
         "a FAQ does not name the enterprise"
@@ -877,6 +970,8 @@ async fn questions_fulfilments_and_reviews_of_a_published_policy() {
         .into_inner()
         .fulfillments;
     assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].id, fulfillment.id);
+    assert_eq!(listed[0].amount_fen, 5_000_000);
 
     let rate = |rating: i32| pb::RatePolicyRequest {
         policy_id: list.id.clone(),

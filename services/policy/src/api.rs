@@ -22,7 +22,7 @@ use zhengqi_shared::access::{self, Scope};
 use zhengqi_shared::auth::{Principal, Role};
 use zhengqi_shared::events::{self, EventStream, NewEvent};
 use zhengqi_shared::ids::{self, PageToken};
-use zhengqi_shared::reference::Uscc;
+use zhengqi_shared::reference::{JurisdictionCode, Uscc};
 use zhengqi_shared::storage::{Filter, SqlValue};
 use zhengqi_shared::{Error, Violations};
 
@@ -32,7 +32,7 @@ use crate::domain::rules;
 use crate::domain::{
     Comment, Fulfillment, FulfillmentKind, Policy, PolicyRating, PolicyState, Question,
 };
-use crate::store::{self, PolicyQuery};
+use crate::store;
 
 /// Who drafts, answers and records fulfilment.
 const DRAFTERS: &[Role] = &[
@@ -177,6 +177,23 @@ impl PolicyApi {
         self.finish(tx, events).await
     }
 
+    /// Keeps `key`, appends the event `event_of` makes of the version
+    /// written, commits, and answers with that version.
+    async fn finish_policy<M: prost::Name>(
+        &self,
+        tx: Tx,
+        key: &Key,
+        policy: &Policy,
+        now: i64,
+        event_of: impl FnOnce(Option<pb::Policy>) -> M,
+    ) -> Result<Response<pb::Policy>, Status> {
+        let proto = convert::policy_to_proto(policy);
+        let event = policy_event(policy, &event_of(Some(proto.clone())));
+        self.finish_keyed(tx, key, &subject_of(policy), now, vec![event])
+            .await?;
+        Ok(Response::new(proto))
+    }
+
     async fn conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, Error> {
         Ok(self.core.store.pool().acquire().await?)
     }
@@ -207,16 +224,17 @@ impl PolicyApi {
         check_department(principal, &policy.draft.department_id)
     }
 
-    /// Every version of a policy the caller may see at least one of;
-    /// `NOT_FOUND` otherwise.
+    /// Every version of the policy `id` (named `field` in the request) when
+    /// the caller may see at least one of them; `NOT_FOUND` otherwise.
     async fn versions(
         &self,
         conn: &mut AnyConnection,
         scope: &Scope,
+        field: &str,
         id: &str,
     ) -> Result<Vec<Policy>, Error> {
         let mut v = Violations::new();
-        check_key(&mut v, "id", id, true);
+        check_key(&mut v, field, id, true);
         v.finish()?;
         let versions = store::select_versions(conn, id).await?;
         if versions.is_empty() || !versions.iter().any(|p| self.can_read(scope, p)) {
@@ -233,14 +251,8 @@ impl PolicyApi {
         field: &str,
         id: &str,
     ) -> Result<Policy, Error> {
-        let mut v = Violations::new();
-        check_key(&mut v, field, id, true);
-        v.finish()?;
-        let mut versions = store::select_versions(conn, id).await?;
         // A writer out of scope learns no more than a reader would.
-        if !versions.iter().any(|p| self.can_read(scope, p)) {
-            return Err(not_found(id));
-        }
+        let mut versions = self.versions(conn, scope, field, id).await?;
         versions.pop().ok_or_else(|| not_found(id))
     }
 
@@ -288,6 +300,43 @@ impl PolicyApi {
     }
 }
 
+/// The version in force; `FAILED_PRECONDITION` saying `why` when none is.
+fn in_force<'a>(versions: &'a [Policy], id: &str, why: &str) -> Result<&'a Policy, Error> {
+    versions
+        .iter()
+        .rev()
+        .find(|p| p.state == PolicyState::Published)
+        .ok_or_else(|| Error::FailedPrecondition(format!("policy {id} is not in force; {why}")))
+}
+
+/// The name an enterprise registered under, else the one its token carries.
+async fn enterprise_name(
+    conn: &mut AnyConnection,
+    uscc: &str,
+    principal: &Principal,
+) -> Result<String, Error> {
+    Ok(match store::select_enterprise(conn, uscc).await? {
+        Some(e) => e.name,
+        None => principal.name.clone().unwrap_or_default(),
+    })
+}
+
+/// The comment an earlier attempt of a retried request wrote.
+async fn replay_comment(conn: &mut AnyConnection, id: &str) -> Result<pb::Comment, Error> {
+    let comment = store::select_comment(conn, id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("comment {id}")))?;
+    Ok(convert::comment_to_proto(&comment, true))
+}
+
+/// The question an earlier attempt of a retried request wrote.
+async fn replay_question(conn: &mut AnyConnection, id: &str) -> Result<pb::Question, Error> {
+    let question = store::select_question(conn, id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("question {id}")))?;
+    Ok(convert::question_to_proto(&question, true))
+}
+
 fn check_department(principal: &Principal, department_id: &str) -> Result<(), Error> {
     // A handler acts for their own department only; other roles act for the jurisdiction.
     if principal.has_role(Role::Handler)
@@ -300,6 +349,18 @@ fn check_department(principal: &Principal, department_id: &str) -> Result<(), Er
         )));
     }
     Ok(())
+}
+
+/// `(public OR column IN (codes…))`: what everyone may see, or anything of
+/// the caller's jurisdictions.
+fn public_or_within(filter: &mut Filter, public: &str, column: &str, codes: &[JurisdictionCode]) {
+    filter.and(|p| {
+        let list: Vec<String> = codes
+            .iter()
+            .map(|c| p(SqlValue::Text(c.as_str().to_owned())))
+            .collect();
+        format!("({public} OR {column} IN ({}))", list.join(", "))
+    });
 }
 
 fn policy_event<M: prost::Name>(policy: &Policy, message: &M) -> NewEvent {
@@ -373,25 +434,15 @@ impl PolicyService for PolicyApi {
         {
             draft.department_id = department.clone();
         }
-        let policy = Policy {
-            id: ids::new_id(&issuing),
-            version: 1,
-            jurisdiction_code: issuing.clone(),
-            state: PolicyState::Draft,
+        let policy = Policy::new_draft(
+            ids::new_id(&issuing),
+            1,
+            issuing.clone(),
             draft,
-            consultation_open_time: None,
-            consultation_close_time: None,
-            publish_time: None,
-            repeal_time: None,
-            repeal_reason: String::new(),
-            amendment_reason: String::new(),
-            comment_count: 0,
-            unanswered_comment_count: 0,
-            revision: 1,
-            create_time: now,
-            update_time: now,
-            created_by: principal.sub.clone(),
-        };
+            String::new(),
+            principal.sub.clone(),
+            now,
+        );
         self.check_area(&issuing, &policy, &mut v);
         v.finish()?;
         if !scope.covers_jurisdiction(&issuing) {
@@ -409,16 +460,10 @@ impl PolicyService for PolicyApi {
         }
         let area = self.core.area(&policy);
         store::write_policy(&mut tx, &policy, &area, None).await?;
-        let proto = convert::policy_to_proto(&policy);
-        let event = policy_event(
-            &policy,
-            &pb::PolicyCreated {
-                policy: Some(proto.clone()),
-            },
-        );
-        self.finish_keyed(tx, &key, &subject_of(&policy), now, vec![event])
-            .await?;
-        Ok(Response::new(proto))
+        self.finish_policy(tx, &key, &policy, now, |policy| pb::PolicyCreated {
+            policy,
+        })
+        .await
     }
 
     async fn update_policy(
@@ -493,16 +538,10 @@ impl PolicyService for PolicyApi {
         v.finish()?;
         check_department(&principal, &policy.draft.department_id)?;
         self.save(&mut tx, &mut policy, now).await?;
-        let proto = convert::policy_to_proto(&policy);
-        let event = policy_event(
-            &policy,
-            &pb::PolicyUpdated {
-                policy: Some(proto.clone()),
-            },
-        );
-        self.finish_keyed(tx, &key, &subject_of(&policy), now, vec![event])
-            .await?;
-        Ok(Response::new(proto))
+        self.finish_policy(tx, &key, &policy, now, |policy| pb::PolicyUpdated {
+            policy,
+        })
+        .await
     }
 
     async fn open_consultation(
@@ -545,16 +584,10 @@ impl PolicyService for PolicyApi {
         check_etag(&req.etag, &policy.etag(), &format!("policy {}", policy.id))?;
         rules::open_consultation(&mut policy, close_time, now, &self.core.calendar)?;
         self.save(&mut tx, &mut policy, now).await?;
-        let proto = convert::policy_to_proto(&policy);
-        let event = policy_event(
-            &policy,
-            &pb::ConsultationOpened {
-                policy: Some(proto.clone()),
-            },
-        );
-        self.finish_keyed(tx, &key, &subject_of(&policy), now, vec![event])
-            .await?;
-        Ok(Response::new(proto))
+        self.finish_policy(tx, &key, &policy, now, |policy| pb::ConsultationOpened {
+            policy,
+        })
+        .await
     }
 
     async fn submit_comment(
@@ -576,20 +609,14 @@ impl PolicyService for PolicyApi {
         let mut tx = self.begin().await?;
         let key = Key::new(&principal.sub, &req.request_id, "SubmitComment");
         if let Some(subject) = self.recall(&mut tx, &key).await? {
-            let comment = store::select_comment(&mut tx, &subject)
-                .await?
-                .ok_or_else(|| Error::NotFound(format!("comment {subject}")))?;
-            return Ok(Response::new(convert::comment_to_proto(&comment, true)));
+            return Ok(Response::new(replay_comment(&mut tx, &subject).await?));
         }
         let policy = self
             .latest_for_write(&mut tx, &scope, "policy_id", &req.policy_id)
             .await?;
         let article = req.article.trim();
         rules::check_comment(&policy, article, now)?;
-        let name = match store::select_enterprise(&mut tx, &uscc).await? {
-            Some(e) => e.name,
-            None => principal.name.clone().unwrap_or_default(),
-        };
+        let name = enterprise_name(&mut tx, &uscc, &principal).await?;
         let comment = Comment {
             id: ids::new_id(&policy.jurisdiction_code),
             policy_id: policy.id.clone(),
@@ -645,10 +672,7 @@ impl PolicyService for PolicyApi {
         let mut tx = self.begin().await?;
         let key = Key::new(&principal.sub, &req.request_id, "RespondToComment");
         if let Some(subject) = self.recall(&mut tx, &key).await? {
-            let comment = store::select_comment(&mut tx, &subject)
-                .await?
-                .ok_or_else(|| Error::NotFound(format!("comment {subject}")))?;
-            return Ok(Response::new(convert::comment_to_proto(&comment, true)));
+            return Ok(Response::new(replay_comment(&mut tx, &subject).await?));
         }
         let missing = || Error::NotFound(format!("comment {}", req.comment_id));
         let mut comment = store::select_comment(&mut tx, &req.comment_id)
@@ -706,7 +730,7 @@ impl PolicyService for PolicyApi {
             drop(tx);
             return Ok(Response::new(self.replay_policy(&subject).await?));
         }
-        let mut versions = self.versions(&mut tx, &scope, &req.id).await?;
+        let mut versions = self.versions(&mut tx, &scope, "id", &req.id).await?;
         let mut policy = versions.pop().ok_or_else(|| not_found(&req.id))?;
         self.check_write(
             &principal,
@@ -791,16 +815,10 @@ impl PolicyService for PolicyApi {
         let amendment = rules::amend(&published, req.reason.trim(), &principal.sub, now)?;
         let area = self.core.area(&amendment);
         store::write_policy(&mut tx, &amendment, &area, None).await?;
-        let proto = convert::policy_to_proto(&amendment);
-        let event = policy_event(
-            &amendment,
-            &pb::PolicyAmended {
-                policy: Some(proto.clone()),
-            },
-        );
-        self.finish_keyed(tx, &key, &subject_of(&amendment), now, vec![event])
-            .await?;
-        Ok(Response::new(proto))
+        self.finish_policy(tx, &key, &amendment, now, |policy| pb::PolicyAmended {
+            policy,
+        })
+        .await
     }
 
     async fn repeal_policy(
@@ -823,7 +841,7 @@ impl PolicyService for PolicyApi {
             drop(tx);
             return Ok(Response::new(self.replay_policy(&subject).await?));
         }
-        let mut versions = self.versions(&mut tx, &scope, &req.id).await?;
+        let mut versions = self.versions(&mut tx, &scope, "id", &req.id).await?;
         let latest = versions.last().cloned().ok_or_else(|| not_found(&req.id))?;
         self.check_write(
             &principal,
@@ -854,16 +872,10 @@ impl PolicyService for PolicyApi {
             pending.repeal_reason = reason.to_owned();
             self.save(&mut tx, pending, now).await?;
         }
-        let proto = convert::policy_to_proto(&policy);
-        let event = policy_event(
-            &policy,
-            &pb::PolicyRepealed {
-                policy: Some(proto.clone()),
-            },
-        );
-        self.finish_keyed(tx, &key, &subject_of(&policy), now, vec![event])
-            .await?;
-        Ok(Response::new(proto))
+        self.finish_policy(tx, &key, &policy, now, |policy| pb::PolicyRepealed {
+            policy,
+        })
+        .await
     }
 
     async fn get_policy(
@@ -877,7 +889,7 @@ impl PolicyService for PolicyApi {
             return Err(Error::invalid("version", "must not be negative").into());
         }
         let mut conn = self.conn().await?;
-        let versions = self.versions(&mut conn, &scope, &req.id).await?;
+        let versions = self.versions(&mut conn, &scope, "id", &req.id).await?;
         let found = if req.version == 0 {
             versions.iter().rev().find(|p| self.can_read(&scope, p))
         } else {
@@ -945,17 +957,12 @@ impl PolicyService for PolicyApi {
         let mut filter = Filter::new();
         match &scope {
             Scope::Everything => {}
-            Scope::Jurisdictions(codes) => {
-                let codes: Vec<String> = codes.iter().map(|c| c.as_str().to_owned()).collect();
-                filter.and(|p| {
-                    let list: Vec<String> =
-                        codes.iter().map(|c| p(SqlValue::Text(c.clone()))).collect();
-                    format!(
-                        "(p.state <> 'DRAFT' OR p.jurisdiction_code IN ({}))",
-                        list.join(", ")
-                    )
-                });
-            }
+            Scope::Jurisdictions(codes) => public_or_within(
+                &mut filter,
+                "p.state <> 'DRAFT'",
+                "p.jurisdiction_code",
+                codes,
+            ),
             Scope::Enterprise(_) | Scope::Nothing => {
                 filter.and(|_| "p.state <> 'DRAFT'".to_owned());
             }
@@ -995,15 +1002,7 @@ impl PolicyService for PolicyApi {
             filter.eq("p.kind", kind.as_str().into());
         }
         let mut conn = self.conn().await?;
-        let rows = store::list_policies(
-            &mut conn,
-            PolicyQuery {
-                filter,
-                after: after.flatten(),
-                limit,
-            },
-        )
-        .await?;
+        let rows = store::list_policies(&mut conn, filter, after.flatten(), limit).await?;
         let (rows, next_page_token) = ids::paginate(rows, limit, &filters, |r| PageToken {
             sort_key: r.policy.create_time,
             id: r.row_id.clone(),
@@ -1048,7 +1047,9 @@ impl PolicyService for PolicyApi {
         v.finish()?;
         let limit = limit.unwrap_or(ids::DEFAULT_PAGE_SIZE);
         let mut conn = self.conn().await?;
-        let versions = self.versions(&mut conn, &scope, &req.policy_id).await?;
+        let versions = self
+            .versions(&mut conn, &scope, "policy_id", &req.policy_id)
+            .await?;
         let jurisdiction = versions[0].jurisdiction_code.clone();
         let government = scope.covers_jurisdiction(&jurisdiction);
         let own = match &scope {
@@ -1127,18 +1128,12 @@ impl PolicyService for PolicyApi {
         let mut tx = self.begin().await?;
         let key = Key::new(&principal.sub, &req.request_id, "AskQuestion");
         if let Some(subject) = self.recall(&mut tx, &key).await? {
-            let question = store::select_question(&mut tx, &subject)
-                .await?
-                .ok_or_else(|| Error::NotFound(format!("question {subject}")))?;
-            return Ok(Response::new(convert::question_to_proto(&question, true)));
+            return Ok(Response::new(replay_question(&mut tx, &subject).await?));
         }
         let policy = self
             .latest_for_write(&mut tx, &scope, "policy_id", &req.policy_id)
             .await?;
-        let name = match store::select_enterprise(&mut tx, &uscc).await? {
-            Some(e) => e.name,
-            None => principal.name.clone().unwrap_or_default(),
-        };
+        let name = enterprise_name(&mut tx, &uscc, &principal).await?;
         let question = Question {
             id: ids::new_id(&policy.jurisdiction_code),
             policy_id: policy.id.clone(),
@@ -1185,10 +1180,7 @@ impl PolicyService for PolicyApi {
         let mut tx = self.begin().await?;
         let key = Key::new(&principal.sub, &req.request_id, "AnswerQuestion");
         if let Some(subject) = self.recall(&mut tx, &key).await? {
-            let question = store::select_question(&mut tx, &subject)
-                .await?
-                .ok_or_else(|| Error::NotFound(format!("question {subject}")))?;
-            return Ok(Response::new(convert::question_to_proto(&question, true)));
+            return Ok(Response::new(replay_question(&mut tx, &subject).await?));
         }
         let missing = || Error::NotFound(format!("question {}", req.question_id));
         let mut question = store::select_question(&mut tx, &req.question_id)
@@ -1251,12 +1243,7 @@ impl PolicyService for PolicyApi {
         match &scope {
             Scope::Everything => {}
             Scope::Jurisdictions(codes) => {
-                let codes: Vec<String> = codes.iter().map(|c| c.as_str().to_owned()).collect();
-                filter.and(|p| {
-                    let list: Vec<String> =
-                        codes.iter().map(|c| p(SqlValue::Text(c.clone()))).collect();
-                    format!("(public = 1 OR jurisdiction_code IN ({}))", list.join(", "))
-                });
+                public_or_within(&mut filter, "public = 1", "jurisdiction_code", codes)
             }
             Scope::Enterprise(own) => {
                 let own = own.clone();
@@ -1287,9 +1274,8 @@ impl PolicyService for PolicyApi {
             questions: questions
                 .iter()
                 .map(|q| {
-                    let shown = scope.covers(&q.jurisdiction_code, &q.uscc)
-                        && (scope.covers_jurisdiction(&q.jurisdiction_code)
-                            || matches!(&scope, Scope::Enterprise(own) if *own == q.uscc));
+                    // The asker is named to its jurisdiction and to itself.
+                    let shown = scope.covers(&q.jurisdiction_code, &q.uscc);
                     convert::question_to_proto(q, shown)
                 })
                 .collect(),
@@ -1347,18 +1333,14 @@ impl PolicyService for PolicyApi {
                 .ok_or_else(|| Error::NotFound(format!("fulfilment {subject}")))?;
             return Ok(Response::new(convert::fulfillment_to_proto(&fulfillment)));
         }
-        let versions = self.versions(&mut tx, &scope, &req.policy_id).await?;
-        let Some(policy) = versions
-            .iter()
-            .rev()
-            .find(|p| p.state == PolicyState::Published)
-        else {
-            return Err(Error::FailedPrecondition(format!(
-                "policy {} is not in force; fulfilment is recorded under a PUBLISHED policy",
-                req.policy_id
-            ))
-            .into());
-        };
+        let versions = self
+            .versions(&mut tx, &scope, "policy_id", &req.policy_id)
+            .await?;
+        let policy = in_force(
+            &versions,
+            &req.policy_id,
+            "fulfilment is recorded under a PUBLISHED policy",
+        )?;
         // The paying jurisdiction: the caller's own where the policy applies,
         // else the issuing one, which the caller must cover.
         let area = self.core.area(policy);
@@ -1436,7 +1418,8 @@ impl PolicyService for PolicyApi {
         let mut conn = self.conn().await?;
         let mut filter = Filter::new();
         if req.policy_id != "-" {
-            self.versions(&mut conn, &scope, &req.policy_id).await?;
+            self.versions(&mut conn, &scope, "policy_id", &req.policy_id)
+                .await?;
             filter.eq("policy_id", req.policy_id.clone().into());
         }
         if !req.uscc.is_empty() {
@@ -1484,22 +1467,15 @@ impl PolicyService for PolicyApi {
                 .ok_or_else(|| Error::NotFound(format!("rating {subject}")))?;
             return Ok(Response::new(convert::rating_to_proto(&rating)));
         }
-        let versions = self.versions(&mut tx, &scope, &req.policy_id).await?;
-        let Some(policy) = versions
-            .iter()
-            .rev()
-            .find(|p| p.state == PolicyState::Published)
-        else {
-            return Err(Error::FailedPrecondition(format!(
-                "policy {} is not in force; only a PUBLISHED policy is reviewed",
-                req.policy_id
-            ))
-            .into());
-        };
-        let name = match store::select_enterprise(&mut tx, &uscc).await? {
-            Some(e) => e.name,
-            None => principal.name.clone().unwrap_or_default(),
-        };
+        let versions = self
+            .versions(&mut tx, &scope, "policy_id", &req.policy_id)
+            .await?;
+        let policy = in_force(
+            &versions,
+            &req.policy_id,
+            "only a PUBLISHED policy is reviewed",
+        )?;
+        let name = enterprise_name(&mut tx, &uscc, &principal).await?;
         let existing = store::select_rating(&mut tx, &policy.id, policy.version, &uscc).await?;
         let replace = existing.is_some();
         let record = match existing {
@@ -1556,19 +1532,8 @@ impl PolicyService for PolicyApi {
         v.finish()?;
         let limit = limit.unwrap_or(ids::DEFAULT_PAGE_SIZE);
         let mut base = Filter::new();
-        match &scope {
-            Scope::Everything | Scope::Enterprise(_) => {}
-            Scope::Jurisdictions(codes) => {
-                let codes: Vec<String> = codes.iter().map(|c| c.as_str().to_owned()).collect();
-                base.within("jurisdiction_code", Some(&codes));
-            }
-            Scope::Nothing => {
-                return Err(Error::PermissionDenied(
-                    "your token names no known jurisdiction or enterprise".into(),
-                )
-                .into());
-            }
-        }
+        let jurisdictions = scope.list_jurisdictions(&self.core.directory, "")?;
+        base.within("jurisdiction_code", jurisdictions.as_deref());
         if !uscc.is_empty() {
             base.eq("uscc", uscc.clone().into());
         }

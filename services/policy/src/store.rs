@@ -315,32 +315,73 @@ fn opt(value: Option<i64>) -> Bind {
     Bind::Time(value)
 }
 
-/// Which versions a list shows; built by the API from the caller's scope.
-pub struct PolicyQuery {
-    pub filter: Filter,
-    pub after: Option<PageToken>,
-    pub limit: i64,
+/// One list's rows in keyset order: the source, its columns, the sort key and
+/// the tie-breaking id column, as the `SELECT` names them.
+struct Keyset {
+    from: &'static str,
+    columns: &'static str,
+    sort: &'static str,
+    tie: &'static str,
+    descending: bool,
 }
 
+impl Keyset {
+    /// The `limit + 1` rows after `after` that `filter` lets through, so
+    /// `ids::paginate` can tell whether another page follows.
+    async fn page<T>(
+        &self,
+        conn: &mut AnyConnection,
+        mut filter: Filter,
+        after: Option<PageToken>,
+        limit: i64,
+        map: fn(&AnyRow) -> Result<T, Error>,
+    ) -> Result<Vec<T>, Error> {
+        let Keyset {
+            from,
+            columns,
+            sort,
+            tie,
+            descending,
+        } = self;
+        let (beyond, order) = if *descending {
+            ("<", " DESC")
+        } else {
+            (">", "")
+        };
+        if let Some(after) = after {
+            filter.and(|p| {
+                let k1 = p(SqlValue::Int(after.sort_key));
+                let k2 = p(SqlValue::Int(after.sort_key));
+                let r = p(SqlValue::Text(after.id));
+                format!("({sort} {beyond} {k1} OR ({sort} = {k2} AND {tie} {beyond} {r}))")
+            });
+        }
+        let limit = filter.param(SqlValue::Int(limit + 1));
+        let sql = format!(
+            "SELECT {columns} FROM {from}{} ORDER BY {sort}{order}, {tie}{order} LIMIT {limit}",
+            filter.where_clause()
+        );
+        let rows = filter.query(sql).fetch_all(&mut *conn).await?;
+        rows.iter().map(map).collect()
+    }
+}
+
+/// Newest first; `filter` is built by the API from the caller's scope.
 pub async fn list_policies(
     conn: &mut AnyConnection,
-    mut query: PolicyQuery,
+    filter: Filter,
+    after: Option<PageToken>,
+    limit: i64,
 ) -> Result<Vec<PolicyRow>, Error> {
-    if let Some(after) = query.after.take() {
-        query.filter.and(|p| {
-            let k1 = p(SqlValue::Int(after.sort_key));
-            let k2 = p(SqlValue::Int(after.sort_key));
-            let r = p(SqlValue::Text(after.id.clone()));
-            format!("(p.create_time < {k1} OR (p.create_time = {k2} AND p.row_id < {r}))")
-        });
+    Keyset {
+        from: "policy_versions p",
+        columns: POLICY_COLUMNS,
+        sort: "p.create_time",
+        tie: "p.row_id",
+        descending: true,
     }
-    let limit = query.filter.param(SqlValue::Int(query.limit + 1));
-    let sql = format!(
-        "SELECT {POLICY_COLUMNS} FROM policy_versions p{} ORDER BY p.create_time DESC, p.row_id DESC LIMIT {limit}",
-        query.filter.where_clause()
-    );
-    let rows = query.filter.query(sql).fetch_all(&mut *conn).await?;
-    rows.iter().map(policy_from_row).collect()
+    .page(conn, filter, after, limit, policy_from_row)
+    .await
 }
 
 // ---- comments ----
@@ -436,42 +477,22 @@ pub async fn update_comment(
     Ok(())
 }
 
+/// Oldest first, as a consultation's comments were made.
 pub async fn list_comments(
     conn: &mut AnyConnection,
-    mut filter: Filter,
+    filter: Filter,
     after: Option<PageToken>,
     limit: i64,
 ) -> Result<Vec<Comment>, Error> {
-    keyset_ascending(&mut filter, after);
-    let limit = filter.param(SqlValue::Int(limit + 1));
-    let sql = format!(
-        "SELECT {COMMENT_COLUMNS} FROM policy_comments{} ORDER BY create_time, id LIMIT {limit}",
-        filter.where_clause()
-    );
-    let rows = filter.query(sql).fetch_all(&mut *conn).await?;
-    rows.iter().map(comment_from_row).collect()
-}
-
-fn keyset_ascending(filter: &mut Filter, after: Option<PageToken>) {
-    if let Some(after) = after {
-        filter.and(|p| {
-            let k1 = p(SqlValue::Int(after.sort_key));
-            let k2 = p(SqlValue::Int(after.sort_key));
-            let r = p(SqlValue::Text(after.id.clone()));
-            format!("(create_time > {k1} OR (create_time = {k2} AND id > {r}))")
-        });
+    Keyset {
+        from: "policy_comments",
+        columns: COMMENT_COLUMNS,
+        sort: "create_time",
+        tie: "id",
+        descending: false,
     }
-}
-
-fn keyset_descending(filter: &mut Filter, column: &str, after: Option<PageToken>) {
-    if let Some(after) = after {
-        filter.and(|p| {
-            let k1 = p(SqlValue::Int(after.sort_key));
-            let k2 = p(SqlValue::Int(after.sort_key));
-            let r = p(SqlValue::Text(after.id.clone()));
-            format!("({column} < {k1} OR ({column} = {k2} AND id < {r}))")
-        });
-    }
+    .page(conn, filter, after, limit, comment_from_row)
+    .await
 }
 
 // ---- questions ----
@@ -563,18 +584,19 @@ pub async fn update_question(
 
 pub async fn list_questions(
     conn: &mut AnyConnection,
-    mut filter: Filter,
+    filter: Filter,
     after: Option<PageToken>,
     limit: i64,
 ) -> Result<Vec<Question>, Error> {
-    keyset_descending(&mut filter, "create_time", after);
-    let limit = filter.param(SqlValue::Int(limit + 1));
-    let sql = format!(
-        "SELECT {QUESTION_COLUMNS} FROM policy_questions{} ORDER BY create_time DESC, id DESC LIMIT {limit}",
-        filter.where_clause()
-    );
-    let rows = filter.query(sql).fetch_all(&mut *conn).await?;
-    rows.iter().map(question_from_row).collect()
+    Keyset {
+        from: "policy_questions",
+        columns: QUESTION_COLUMNS,
+        sort: "create_time",
+        tie: "id",
+        descending: true,
+    }
+    .page(conn, filter, after, limit, question_from_row)
+    .await
 }
 
 // ---- fulfilments ----
@@ -640,18 +662,19 @@ pub async fn insert_fulfillment(conn: &mut AnyConnection, f: &Fulfillment) -> Re
 
 pub async fn list_fulfillments(
     conn: &mut AnyConnection,
-    mut filter: Filter,
+    filter: Filter,
     after: Option<PageToken>,
     limit: i64,
 ) -> Result<Vec<Fulfillment>, Error> {
-    keyset_descending(&mut filter, "create_time", after);
-    let limit = filter.param(SqlValue::Int(limit + 1));
-    let sql = format!(
-        "SELECT {FULFILLMENT_COLUMNS} FROM policy_fulfillments{} ORDER BY create_time DESC, id DESC LIMIT {limit}",
-        filter.where_clause()
-    );
-    let rows = filter.query(sql).fetch_all(&mut *conn).await?;
-    rows.iter().map(fulfillment_from_row).collect()
+    Keyset {
+        from: "policy_fulfillments",
+        columns: FULFILLMENT_COLUMNS,
+        sort: "create_time",
+        tie: "id",
+        descending: true,
+    }
+    .page(conn, filter, after, limit, fulfillment_from_row)
+    .await
 }
 
 // ---- ratings ----
@@ -825,18 +848,19 @@ pub async fn mark_read(conn: &mut AnyConnection, id: &str, now: i64) -> Result<b
 
 pub async fn list_inbox(
     conn: &mut AnyConnection,
-    mut filter: Filter,
+    filter: Filter,
     after: Option<PageToken>,
     limit: i64,
 ) -> Result<Vec<InboxItem>, Error> {
-    keyset_descending(&mut filter, "push_time", after);
-    let limit = filter.param(SqlValue::Int(limit + 1));
-    let sql = format!(
-        "SELECT {INBOX_COLUMNS} FROM policy_inbox{} ORDER BY push_time DESC, id DESC LIMIT {limit}",
-        filter.where_clause()
-    );
-    let rows = filter.query(sql).fetch_all(&mut *conn).await?;
-    rows.iter().map(item_from_row).collect()
+    Keyset {
+        from: "policy_inbox",
+        columns: INBOX_COLUMNS,
+        sort: "push_time",
+        tie: "id",
+        descending: true,
+    }
+    .page(conn, filter, after, limit, item_from_row)
+    .await
 }
 
 pub async fn count_unread(conn: &mut AnyConnection, mut filter: Filter) -> Result<i64, Error> {

@@ -120,6 +120,38 @@ pub struct Policy {
 }
 
 impl Policy {
+    /// A new version in DRAFT: the first of a policy, or an amendment
+    /// (`amendment_reason` set) of the published one.
+    pub fn new_draft(
+        id: String,
+        version: i32,
+        jurisdiction_code: String,
+        draft: Draft,
+        amendment_reason: String,
+        created_by: String,
+        now: i64,
+    ) -> Self {
+        Self {
+            id,
+            version,
+            jurisdiction_code,
+            state: PolicyState::Draft,
+            draft,
+            consultation_open_time: None,
+            consultation_close_time: None,
+            publish_time: None,
+            repeal_time: None,
+            repeal_reason: String::new(),
+            amendment_reason,
+            comment_count: 0,
+            unanswered_comment_count: 0,
+            revision: 1,
+            create_time: now,
+            update_time: now,
+            created_by,
+        }
+    }
+
     pub fn etag(&self) -> String {
         format!("{}.{}", self.version, self.revision)
     }

@@ -207,28 +207,18 @@ pub fn amend(published: &Policy, reason: &str, actor: &str, now: i64) -> Result<
         .version
         .checked_add(1)
         .ok_or_else(|| Error::FailedPrecondition("the policy has too many versions".into()))?;
-    Ok(Policy {
-        id: published.id.clone(),
+    Ok(Policy::new_draft(
+        published.id.clone(),
         version,
-        jurisdiction_code: published.jurisdiction_code.clone(),
-        state: PolicyState::Draft,
-        draft: Draft {
+        published.jurisdiction_code.clone(),
+        Draft {
             effective_time: None,
             ..published.draft.clone()
         },
-        consultation_open_time: None,
-        consultation_close_time: None,
-        publish_time: None,
-        repeal_time: None,
-        repeal_reason: String::new(),
-        amendment_reason: reason.to_owned(),
-        comment_count: 0,
-        unanswered_comment_count: 0,
-        revision: 1,
-        create_time: now,
-        update_time: now,
-        created_by: actor.to_owned(),
-    })
+        reason.to_owned(),
+        actor.to_owned(),
+        now,
+    ))
 }
 
 /// Repeals the published version (废止).
@@ -290,39 +280,33 @@ mod tests {
     use super::*;
 
     fn policy(kind: PolicyKind, state: PolicyState) -> Policy {
+        let draft = Draft {
+            kind,
+            title: "t".into(),
+            document_number: String::new(),
+            department_id: String::new(),
+            summary: String::new(),
+            articles: vec![super::super::Article {
+                number: "3".into(),
+                title: String::new(),
+                text: "x".into(),
+            }],
+            applicability: Applicability::default(),
+            effective_time: None,
+            expire_time: None,
+            closely_concerns_enterprises: false,
+        };
         Policy {
-            id: "510800-X".into(),
-            version: 1,
-            jurisdiction_code: "510800".into(),
             state,
-            draft: Draft {
-                kind,
-                title: "t".into(),
-                document_number: String::new(),
-                department_id: String::new(),
-                summary: String::new(),
-                articles: vec![super::super::Article {
-                    number: "3".into(),
-                    title: String::new(),
-                    text: "x".into(),
-                }],
-                applicability: Applicability::default(),
-                effective_time: None,
-                expire_time: None,
-                closely_concerns_enterprises: false,
-            },
-            consultation_open_time: None,
-            consultation_close_time: None,
-            publish_time: None,
-            repeal_time: None,
-            repeal_reason: String::new(),
-            amendment_reason: String::new(),
-            comment_count: 0,
-            unanswered_comment_count: 0,
-            revision: 1,
-            create_time: 0,
-            update_time: 0,
-            created_by: "a".into(),
+            ..Policy::new_draft(
+                "510800-X".into(),
+                1,
+                "510800".into(),
+                draft,
+                String::new(),
+                "a".into(),
+                0,
+            )
         }
     }
 
