@@ -90,19 +90,6 @@ fn own_uscc(principal: &Principal) -> Result<String, Error> {
         })
 }
 
-fn page_token(token: &str, filters: &str) -> Result<Option<PageToken>, Error> {
-    let token = PageToken::decode(token, filters)?;
-    if let Some(t) = &token
-        && t.id.chars().any(|c| c.is_control())
-    {
-        return Err(Error::invalid(
-            "page_token",
-            "is not a token this list returned",
-        ));
-    }
-    Ok(token)
-}
-
 /// The idempotency key of one write: who asked, their `request_id`, and the method.
 struct Key {
     actor: String,
@@ -951,7 +938,7 @@ impl PolicyService for PolicyApi {
             "{}|{}|{:?}|{:?}|{:?}",
             req.jurisdiction_code, req.industry, tag, kind, state
         );
-        let after = v.check("page_token", page_token(&req.page_token, &filters));
+        let after = v.check("page_token", PageToken::decode(&req.page_token, &filters));
         v.finish()?;
         let limit = limit.unwrap_or(ids::DEFAULT_PAGE_SIZE);
         let mut filter = Filter::new();
@@ -1043,7 +1030,7 @@ impl PolicyService for PolicyApi {
             "{}|{}|{:?}|{}|{}",
             req.policy_id, req.policy_version, disposition, req.unanswered_only, req.uscc
         );
-        let after = v.check("page_token", page_token(&req.page_token, &filters));
+        let after = v.check("page_token", PageToken::decode(&req.page_token, &filters));
         v.finish()?;
         let limit = limit.unwrap_or(ids::DEFAULT_PAGE_SIZE);
         let mut conn = self.conn().await?;
@@ -1236,7 +1223,7 @@ impl PolicyService for PolicyApi {
             "{}|{}|{}|{}",
             req.policy_id, req.unanswered_only, req.uscc, req.public_only
         );
-        let after = v.check("page_token", page_token(&req.page_token, &filters));
+        let after = v.check("page_token", PageToken::decode(&req.page_token, &filters));
         v.finish()?;
         let limit = limit.unwrap_or(ids::DEFAULT_PAGE_SIZE);
         let mut filter = Filter::new();
@@ -1412,7 +1399,7 @@ impl PolicyService for PolicyApi {
             )
         };
         let filters = format!("{}|{}|{}", req.policy_id, req.uscc, req.jurisdiction_code);
-        let after = v.check("page_token", page_token(&req.page_token, &filters));
+        let after = v.check("page_token", PageToken::decode(&req.page_token, &filters));
         v.finish()?;
         let limit = limit.unwrap_or(ids::DEFAULT_PAGE_SIZE);
         let mut conn = self.conn().await?;
@@ -1528,7 +1515,7 @@ impl PolicyService for PolicyApi {
             _ => req.uscc.clone(),
         };
         let filters = format!("{}|{}", uscc, req.unread_only);
-        let after = v.check("page_token", page_token(&req.page_token, &filters));
+        let after = v.check("page_token", PageToken::decode(&req.page_token, &filters));
         v.finish()?;
         let limit = limit.unwrap_or(ids::DEFAULT_PAGE_SIZE);
         let mut base = Filter::new();

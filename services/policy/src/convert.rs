@@ -78,13 +78,7 @@ pub fn check_key(v: &mut Violations, field: &str, value: &str, required: bool) {
 
 /// A protobuf timestamp as microseconds, within years 1 to 9999.
 pub fn micros(field: &str, ts: &Timestamp, v: &mut Violations) -> Option<i64> {
-    const MIN: i64 = -62_135_596_800;
-    const MAX: i64 = 253_402_300_799;
-    if !(MIN..=MAX).contains(&ts.seconds) || !(0..1_000_000_000).contains(&ts.nanos) {
-        v.add(field, "is not a time between the years 1 and 9999");
-        return None;
-    }
-    Some(ts.seconds * 1_000_000 + i64::from(ts.nanos) / 1_000)
+    v.check(field, zhengqi_shared::storage::checked_micros(ts))
 }
 
 fn ts(micros: Option<i64>) -> Option<Timestamp> {

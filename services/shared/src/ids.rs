@@ -61,7 +61,13 @@ impl PageToken {
         let text = String::from_utf8(bytes).map_err(|_| bad())?;
         let mut parts = text.splitn(3, '|');
         let sort_key = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
-        let id = parts.next().ok_or_else(bad)?.to_owned();
+        // An id is text the store can compare; a forged control character
+        // (PostgreSQL refuses NUL in text) is refused here instead.
+        let id = parts
+            .next()
+            .filter(|id| !id.chars().any(char::is_control))
+            .ok_or_else(bad)?
+            .to_owned();
         let print = parts.next().ok_or_else(bad)?;
         if print != fingerprint(filters) {
             return Err(Error::invalid(
@@ -119,6 +125,11 @@ mod tests {
         assert!(PageToken::decode(&text, "uscc=2").is_err());
         assert!(PageToken::decode("%%%", "").is_err());
         assert_eq!(PageToken::decode("", "").unwrap(), None);
+        let forged = PageToken {
+            sort_key: 1,
+            id: "510821-\0".into(),
+        };
+        assert!(PageToken::decode(&forged.encode("f"), "f").is_err());
     }
 
     #[test]
