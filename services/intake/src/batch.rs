@@ -17,6 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 use zhengqi_shared::Error;
 use zhengqi_shared::events::{EventLog, NewEvent};
 use zhengqi_shared::ids;
+use zhengqi_shared::storage::is_unique_violation;
 use zhengqi_shared::storage::{
     Columns, MAX_STATEMENT_ROWS, SqlValue, Statement, Store, native, now_micros, padded_in_list,
     placeholders, statement_chunks, value_rows,
@@ -144,10 +145,6 @@ fn first_of(events: &EventLog, mut appeals: Vec<Appeal>, last_sequence: Option<u
         events.published(sequence);
     }
     appeals.remove(0)
-}
-
-fn is_unique_violation(error: &sqlx::Error) -> bool {
-    matches!(error, sqlx::Error::Database(db) if db.is_unique_violation())
 }
 
 fn no_existing_appeal() -> Error {

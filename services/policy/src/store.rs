@@ -6,6 +6,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
 use zhengqi_shared::Error;
 use zhengqi_shared::ids::PageToken;
+use zhengqi_shared::storage::is_unique_violation;
 use zhengqi_shared::storage::{Backend, Filter, RequestKeys, SqlValue};
 
 use crate::domain::{
@@ -38,10 +39,6 @@ pub fn like_bar(value: &str) -> String {
     }
     escaped.push_str("|%");
     escaped
-}
-
-fn is_unique_violation(error: &sqlx::Error) -> bool {
-    matches!(error, sqlx::Error::Database(db) if db.is_unique_violation())
 }
 
 /// Policy's idempotency keys.

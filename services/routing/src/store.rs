@@ -9,6 +9,7 @@ use sqlx::{AnyConnection, Row};
 use zhengqi_shared::Error;
 use zhengqi_shared::events::EventLog;
 use zhengqi_shared::ids::PageToken;
+use zhengqi_shared::storage::is_unique_violation;
 use zhengqi_shared::storage::{Filter, RequestKeys, SqlValue, Store};
 
 use crate::convert;
@@ -1147,10 +1148,6 @@ fn case_filter(filter: &CaseFilter) -> Filter {
         query.and(|bind| format!("create_time < {}", bind(SqlValue::Int(before))));
     }
     query
-}
-
-pub fn is_unique_violation(error: &sqlx::Error) -> bool {
-    matches!(error, sqlx::Error::Database(db) if db.is_unique_violation())
 }
 
 pub async fn select_case(conn: &mut AnyConnection, id: &str) -> Result<Option<Case>, Error> {

@@ -113,11 +113,10 @@ impl Error {
     /// Maps a unique-constraint violation to `ALREADY_EXISTS` with `message`;
     /// every other database error stays what it is.
     pub fn on_unique_violation(error: sqlx::Error, message: impl Into<String>) -> Self {
-        match &error {
-            sqlx::Error::Database(db) if db.is_unique_violation() => {
-                Error::AlreadyExists(message.into())
-            }
-            _ => Error::Database(error),
+        if crate::storage::is_unique_violation(&error) {
+            Error::AlreadyExists(message.into())
+        } else {
+            Error::Database(error)
         }
     }
 

@@ -324,6 +324,11 @@ pub fn timestamp(micros: i64) -> prost_types::Timestamp {
     }
 }
 
+/// Whether a database error is a unique-constraint violation, on either backend.
+pub fn is_unique_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
 /// Microseconds of a timestamp, saturating: a time beyond what an `i64` of
 /// microseconds holds becomes its end, never an overflow. Check what a caller
 /// sends with [`checked_micros`].
