@@ -15,8 +15,8 @@ use tonic::transport::Channel;
 use zhengqi_proto::zhengqi::intake::v1 as intake;
 use zhengqi_proto::zhengqi::scoring::v1 as scoring;
 use zhengqi_proto::zhengqi::scoring::v1::scoring_service_client::ScoringServiceClient;
-use zhengqi_routing::domain::deadline;
 use zhengqi_shared::auth::Role;
+use zhengqi_shared::clock::{self, Clock};
 use zhengqi_shared::reference::Calendar;
 use zhengqi_shared::storage::micros_of;
 
@@ -62,14 +62,24 @@ async fn scorecard_until(
     .await
 }
 
+/// The ranking of 510821's departments in `period`, first page.
+fn department_ranking(period: &str) -> scoring::ListRankingsRequest {
+    scoring::ListRankingsRequest {
+        period: period.into(),
+        unit_kind: scoring::UnitKind::Department as i32,
+        jurisdiction_code: "510821".into(),
+        ..Default::default()
+    }
+}
+
 /// The year of an instant in China time, as a period.
 fn year_of(micros: i64) -> String {
-    deadline::beijing_date(micros).format("%Y").to_string()
+    clock::beijing_date(micros).format("%Y").to_string()
 }
 
 #[tokio::test]
 async fn cases_walked_through_routing_become_scorecards_rankings_notices_and_the_overview() {
-    let clock = Arc::new(zhengqi_routing::Clock::default());
+    let clock = Arc::new(Clock::default());
     let suite = TestSuite::start_with(|options| {
         options.routing.clock = Arc::clone(&clock);
         options.routing.supervision.sweep_interval = Duration::from_millis(50);
@@ -100,9 +110,9 @@ async fn cases_walked_through_routing_become_scorecards_rankings_notices_and_the
     let period = year_of(due);
     let calendar = Calendar::official();
     let next_working_day = calendar
-        .add_working_days(deadline::beijing_date(due), 1)
+        .add_working_days(clock::beijing_date(due), 1)
         .unwrap();
-    clock.set(deadline::end_of_day(next_working_day) - 12 * 3_600_000_000);
+    clock.set(clock::end_of_day(next_working_day) - 12 * 3_600_000_000);
 
     // Scoring follows routing: the overdue case counts against the department.
     let jrj = scorecard_until(&suite, "510821-jrj", &period, |card| {
@@ -133,12 +143,7 @@ async fn cases_walked_through_routing_become_scorecards_rankings_notices_and_the
     let mut client = scores(&suite).await;
     let rankings = client
         .list_rankings(authed(
-            scoring::ListRankingsRequest {
-                period: period.clone(),
-                unit_kind: scoring::UnitKind::Department as i32,
-                jurisdiction_code: "510821".into(),
-                ..Default::default()
-            },
+            department_ranking(&period),
             &suite.official_token(Role::Leader, "510821"),
         ))
         .await
@@ -147,45 +152,51 @@ async fn cases_walked_through_routing_become_scorecards_rankings_notices_and_the
     let order: Vec<_> = rankings
         .rankings
         .iter()
-        .map(|r| (r.unit_id.as_str(), r.rank, r.board))
+        .map(|r| {
+            (
+                r.unit_id.as_str(),
+                r.rank,
+                r.board,
+                r.black_board_streak,
+                r.previous_rank,
+            )
+        })
         .collect();
+    // The first ranked year: one period on the black board, no previous rank.
     assert_eq!(
         order,
         [
-            ("510821-rsj", 1, scoring::Board::Red as i32),
-            ("510821-jrj", 2, scoring::Board::Black as i32)
+            ("510821-rsj", 1, scoring::Board::Red as i32, 0, 0),
+            ("510821-jrj", 2, scoring::Board::Black as i32, 1, 0)
         ]
     );
     // One per page: the token leads to the second.
     let first = client
         .list_rankings(authed(
             scoring::ListRankingsRequest {
-                period: period.clone(),
-                unit_kind: scoring::UnitKind::Department as i32,
-                jurisdiction_code: "510821".into(),
                 page_size: 1,
-                ..Default::default()
+                ..department_ranking(&period)
             },
             &suite.city_coordinator_token(),
         ))
         .await
         .unwrap()
         .into_inner();
+    assert_eq!(first.rankings.len(), 1, "{first:?}");
     assert_eq!(first.rankings[0].unit_id, "510821-rsj");
     let second = client
         .list_rankings(authed(
             scoring::ListRankingsRequest {
-                period: period.clone(),
-                unit_kind: scoring::UnitKind::Department as i32,
-                jurisdiction_code: "510821".into(),
                 page_size: 1,
                 page_token: first.next_page_token.clone(),
+                ..department_ranking(&period)
             },
             &suite.city_coordinator_token(),
         ))
         .await
         .unwrap()
         .into_inner();
+    assert_eq!(second.rankings.len(), 1, "{second:?}");
     assert_eq!(second.rankings[0].unit_id, "510821-jrj");
     assert!(second.next_page_token.is_empty());
     let counties = client
@@ -521,15 +532,7 @@ async fn a_county_official_cannot_read_another_countys_scorecard() {
         .await
         .expect("the city reads a county's department");
     let status = client
-        .list_rankings(authed(
-            scoring::ListRankingsRequest {
-                period: "2026".into(),
-                unit_kind: scoring::UnitKind::Department as i32,
-                jurisdiction_code: "510821".into(),
-                ..Default::default()
-            },
-            &other_county,
-        ))
+        .list_rankings(authed(department_ranking("2026"), &other_county))
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
@@ -609,7 +612,7 @@ async fn reviews_comments_and_fulfilments_from_evaluation_and_policy_reach_the_s
 
     // Policy runs on a clock of its own from Monday 2026-03-02 10:00 in Beijing,
     // so consultation can close without waiting.
-    let policy_clock = Arc::new(zhengqi_shared::clock::Clock::default());
+    let policy_clock = Arc::new(Clock::default());
     policy_clock.set(1_772_416_800 * 1_000_000);
     let for_suite = Arc::clone(&policy_clock);
     let suite = TestSuite::start_with(move |options| options.policy.clock = for_suite).await;

@@ -83,6 +83,51 @@ fn count(value: i64) -> i32 {
     i32::try_from(value.max(0)).unwrap_or(i32::MAX)
 }
 
+/// The first answer to `(caller, request_id)`, when the key was used for `method`.
+async fn remembered<M: Message + Default>(
+    conn: &mut sqlx::AnyConnection,
+    principal: &Principal,
+    request_id: &str,
+    method: &str,
+) -> Result<Option<M>, Error> {
+    if request_id.is_empty() {
+        return Ok(None);
+    }
+    match store::remembered(conn, &principal.sub, request_id).await? {
+        Some((used_for, response)) if used_for == method => M::decode(response.as_slice())
+            .map(Some)
+            .map_err(|e| Error::internal(format!("a remembered answer does not decode: {e}"))),
+        Some((used_for, _)) => Err(Error::invalid(
+            "request_id",
+            format!("was used for {used_for}; use a new key"),
+        )),
+        None => Ok(None),
+    }
+}
+
+/// Keeps `answer` as the answer to `(caller, request_id)`; nothing without a key.
+async fn remember(
+    conn: &mut sqlx::AnyConnection,
+    principal: &Principal,
+    request_id: &str,
+    method: &str,
+    answer: &impl Message,
+    now: i64,
+) -> Result<(), Error> {
+    if request_id.is_empty() {
+        return Ok(());
+    }
+    store::remember(
+        conn,
+        &principal.sub,
+        request_id,
+        method,
+        &answer.encode_to_vec(),
+        now,
+    )
+    .await
+}
+
 impl ScoringApi {
     pub fn new(core: Arc<Core>) -> Self {
         Self { core }
@@ -167,12 +212,9 @@ impl ScoringApi {
         let core = &self.core;
         let mut tx = core.store.begin_write().await?;
         store::lock_scores(&mut tx, core.store.backend()).await?;
-        if let Some(first) = self
-            .remembered(&mut tx, principal, request_id, "PutIndicatorModel")
-            .await?
+        if let Some(first) = remembered(&mut tx, principal, request_id, "PutIndicatorModel").await?
         {
-            return pb::IndicatorModel::decode(first.as_slice())
-                .map_err(|e| Error::internal(format!("a remembered answer does not decode: {e}")));
+            return Ok(first);
         }
         let current = store::model_of(&mut tx, &period_text).await?;
         let current_etag = current
@@ -207,41 +249,18 @@ impl ScoringApi {
             )
             .await?;
         core.rerank_period_and_inside(&mut tx, period).await?;
-        if !request_id.is_empty() {
-            store::remember(
-                &mut tx,
-                &principal.sub,
-                request_id,
-                "PutIndicatorModel",
-                &proto.encode_to_vec(),
-                now,
-            )
-            .await?;
-        }
+        remember(
+            &mut tx,
+            principal,
+            request_id,
+            "PutIndicatorModel",
+            &proto,
+            now,
+        )
+        .await?;
         tx.commit().await?;
         core.events.wake();
         Ok(proto)
-    }
-
-    /// The first answer to `(caller, request_id)`, when the key was used for `method`.
-    async fn remembered(
-        &self,
-        conn: &mut sqlx::AnyConnection,
-        principal: &Principal,
-        request_id: &str,
-        method: &str,
-    ) -> Result<Option<Vec<u8>>, Error> {
-        if request_id.is_empty() {
-            return Ok(None);
-        }
-        match store::remembered(conn, &principal.sub, request_id).await? {
-            Some((used_for, response)) if used_for == method => Ok(Some(response)),
-            Some((used_for, _)) => Err(Error::invalid(
-                "request_id",
-                format!("was used for {used_for}; use a new key"),
-            )),
-            None => Ok(None),
-        }
     }
 
     async fn scorecard(
@@ -554,12 +573,8 @@ impl ScoringApi {
         let core = &self.core;
         let mut tx = core.store.begin_write().await?;
         store::lock_scores(&mut tx, core.store.backend()).await?;
-        if let Some(first) = self
-            .remembered(&mut tx, principal, request_id, "Recompute")
-            .await?
-        {
-            return pb::RecomputeResponse::decode(first.as_slice())
-                .map_err(|e| Error::internal(format!("a remembered answer does not decode: {e}")));
+        if let Some(first) = remembered(&mut tx, principal, request_id, "Recompute").await? {
+            return Ok(first);
         }
         let rebuilt = core.rebuild(&mut tx, period).await?;
         let now = core.clock.now();
@@ -583,17 +598,7 @@ impl ScoringApi {
                 },
             )
             .await?;
-        if !request_id.is_empty() {
-            store::remember(
-                &mut tx,
-                &principal.sub,
-                request_id,
-                "Recompute",
-                &response.encode_to_vec(),
-                now,
-            )
-            .await?;
-        }
+        remember(&mut tx, principal, request_id, "Recompute", &response, now).await?;
         tx.commit().await?;
         core.events.wake();
         Ok(response)

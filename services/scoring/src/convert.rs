@@ -1,16 +1,16 @@
 //! The one place where scoring's protobuf messages and domain types meet.
 //! Requests are parsed here, at the edge, and every bad field is named.
 
-use zhengqi_proto::zhengqi::evaluation::v1 as evaluation;
 use zhengqi_proto::zhengqi::scoring::v1 as pb;
 use zhengqi_shared::storage::timestamp;
 use zhengqi_shared::{Error, Violations, proto_enum_conversions};
 
-use crate::domain::facts::Rating;
 use crate::domain::model::{self, Direction, Indicator, IndicatorScore, Model};
 use crate::domain::period::Period;
 use crate::domain::{Alert, AlertKind, Board, UnitKind};
 
+/// A review's rating (the five levels of 好差评 are shared with evaluation).
+pub use zhengqi_shared::rating::rating;
 proto_enum_conversions!(
     UnitKind,
     pb::UnitKind,
@@ -32,13 +32,6 @@ proto_enum_conversions!(
     "DIRECTION_",
     direction,
     direction_to_proto
-);
-proto_enum_conversions!(
-    Rating,
-    evaluation::Rating,
-    "RATING_",
-    rating,
-    rating_to_proto
 );
 
 /// A period field: `2026`, `2026-Q3` or `2026-11`.

@@ -3,6 +3,7 @@
 //! rebuilt. Every write runs inside the caller's transaction, together with
 //! the events of scoring's own log it causes.
 
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 
 use sqlx::AnyConnection;
@@ -21,6 +22,13 @@ use crate::store::{self, StoredScore};
 
 /// The rankings (period, unit kind, ranking) a change touched.
 pub type Dirty = BTreeSet<(String, UnitKind, String)>;
+
+/// The models of the periods one pass of ranking has met, each read once:
+/// a pass ranks many rankings of the same few periods.
+type Models = BTreeMap<Period, Model>;
+
+/// The black-board streak of each unit of a ranking, by unit id.
+type Streaks = BTreeMap<String, i32>;
 
 /// A fact and the alerts it raises when it is new.
 #[derive(Debug, Clone)]
@@ -84,30 +92,29 @@ impl Core {
         Ok(self.default_model.clone())
     }
 
-    /// Records facts: each new one adds to its units' counters in each of its
-    /// periods and raises its alerts; then the rankings touched are recomputed.
-    pub async fn record(
+    /// [`Core::effective_model`], read once per pass.
+    async fn cached_model<'m>(
         &self,
         conn: &mut AnyConnection,
-        recorded: Vec<Recorded>,
-    ) -> Result<(), Error> {
-        let mut dirty = Dirty::new();
-        self.record_facts(conn, recorded, &mut dirty).await?;
-        self.rerank_dirty(conn, dirty).await
+        models: &'m mut Models,
+        period: Period,
+    ) -> Result<&'m Model, Error> {
+        Ok(match models.entry(period) {
+            Entry::Occupied(read) => read.into_mut(),
+            Entry::Vacant(unread) => unread.insert(self.effective_model(conn, period).await?),
+        })
     }
 
     /// Records the facts that are new and adds to their units' counters; the
     /// rankings they touch are added to `dirty`, for [`Core::rerank_dirty`].
+    /// The caller holds [`store::lock_scores`] (it took it before writing the
+    /// event's side tables).
     pub async fn record_facts(
         &self,
         conn: &mut AnyConnection,
         recorded: Vec<Recorded>,
         dirty: &mut Dirty,
     ) -> Result<(), Error> {
-        if recorded.is_empty() {
-            return Ok(());
-        }
-        store::lock_scores(conn, self.store.backend()).await?;
         let units = self.units();
         for Recorded { fact, alerts } in recorded {
             if !store::insert_fact(conn, &fact).await? {
@@ -135,8 +142,10 @@ impl Core {
             return Ok(());
         }
         store::lock_scores(conn, self.store.backend()).await?;
+        let mut models = Models::new();
         for (period, kind, group) in dirty {
-            self.rerank_onwards(conn, &period, kind, &group).await?;
+            self.rerank_onwards(conn, &mut models, &period, kind, &group)
+                .await?;
         }
         Ok(())
     }
@@ -161,21 +170,36 @@ impl Core {
     /// Ranks one ranking of a period again, then the same ranking of the
     /// following periods that were ranked already: their black-board streaks
     /// count this one's.
-    pub async fn rerank_onwards(
+    async fn rerank_onwards(
         &self,
         conn: &mut AnyConnection,
+        models: &mut Models,
         period_text: &str,
         kind: UnitKind,
         group: &str,
     ) -> Result<(), Error> {
-        self.rerank(conn, period_text, kind, group).await?;
-        let mut next = Period::parse(period_text).ok().and_then(Period::next);
+        // Every stored period is a canonical `Period` text.
+        let Ok(period) = Period::parse(period_text) else {
+            return Ok(());
+        };
+        let previous = match period.previous() {
+            Some(previous) => {
+                streaks(store::scores_of_group(conn, &previous.to_string(), kind, group).await?)
+            }
+            None => Streaks::new(),
+        };
+        // Each period's streaks are the next one's previous streaks.
+        let mut streaks = self
+            .rerank(conn, models, period, kind, group, &previous)
+            .await?;
+        let mut next = period.next();
         while let Some(period) = next {
-            let text = period.to_string();
-            if store::ranked_units(conn, &text, kind, group).await? == 0 {
+            if store::ranked_units(conn, &period.to_string(), kind, group).await? == 0 {
                 break;
             }
-            self.rerank(conn, &text, kind, group).await?;
+            streaks = self
+                .rerank(conn, models, period, kind, group, &streaks)
+                .await?;
             next = period.next();
         }
         Ok(())
@@ -183,35 +207,26 @@ impl Core {
 
     /// Ranks one ranking of a period again from its counters: totals by the
     /// period's model, boards, black-board streaks; board changes are events,
-    /// and a streak long enough calls the leader in (约谈).
-    pub async fn rerank(
+    /// and a streak long enough calls the leader in (约谈). `previous` are the
+    /// streaks of the period before; the new streaks are returned.
+    async fn rerank(
         &self,
         conn: &mut AnyConnection,
-        period_text: &str,
+        models: &mut Models,
+        period: Period,
         kind: UnitKind,
         group: &str,
-    ) -> Result<(), Error> {
-        let Ok(period) = Period::parse(period_text) else {
-            return Ok(());
-        };
+        previous: &Streaks,
+    ) -> Result<Streaks, Error> {
+        let period_text = &period.to_string();
         let now = self.clock.now();
-        let model = self.effective_model(conn, period).await?;
+        let model = self.cached_model(conn, models, period).await?;
         let metrics = store::metrics_of_group(conn, period_text, kind, group).await?;
         let totals: Vec<(String, f64)> = metrics
             .iter()
-            .map(|(unit, m)| (unit.id.clone(), model::score(&model, kind, m).total))
+            .map(|(unit, m)| (unit.id.clone(), model::score(model, kind, m).total))
             .collect();
-        let previous: BTreeMap<String, StoredScore> = match period.previous() {
-            Some(previous) => store::scores_of_group(conn, &previous.to_string(), kind, group)
-                .await?
-                .into_iter()
-                .map(|s| (s.unit_id.clone(), s))
-                .collect(),
-            None => BTreeMap::new(),
-        };
-        let ranked = ranking::rank(&model, totals, |id| {
-            previous.get(id).map_or(0, |s| s.black_streak)
-        });
+        let ranked = ranking::rank(model, totals, |id| previous.get(id).copied().unwrap_or(0));
         let old: BTreeMap<String, StoredScore> =
             store::scores_of_group(conn, period_text, kind, group)
                 .await?
@@ -272,7 +287,7 @@ impl Core {
                     )
                     .await?;
             }
-            if ranking::calls_for_interview(&model, r) {
+            if ranking::calls_for_interview(model, r) {
                 let alert = Alert {
                     id: ids::new_id(&jurisdiction),
                     dedup_key: format!("interview:{period_text}:{}:{}", kind.as_str(), r.unit_id),
@@ -292,7 +307,10 @@ impl Core {
                 self.raise(conn, &alert).await?;
             }
         }
-        Ok(())
+        Ok(ranked
+            .into_iter()
+            .map(|r| (r.unit_id, r.black_board_streak))
+            .collect())
     }
 
     /// Ranks every ranking of `period` and of the periods inside it again (after
@@ -306,10 +324,12 @@ impl Core {
         periods.extend(period.contained());
         // Earlier periods first, so black-board streaks carry forward.
         periods.sort_by_key(|p| (p.start_micros(), std::cmp::Reverse(p.end_micros())));
+        let mut models = Models::new();
         for p in periods {
             let text = p.to_string();
             for (kind, group) in store::groups_of_period(conn, &text).await? {
-                self.rerank_onwards(conn, &text, kind, &group).await?;
+                self.rerank_onwards(conn, &mut models, &text, kind, &group)
+                    .await?;
             }
         }
         Ok(())
@@ -334,8 +354,10 @@ impl Core {
             units.group_of(unit.kind, &unit.id)
         })
         .await?;
+        let mut models = Models::new();
         for (kind, group) in store::groups_of_period(conn, &text).await? {
-            self.rerank_onwards(conn, &text, kind, &group).await?;
+            self.rerank_onwards(conn, &mut models, &text, kind, &group)
+                .await?;
         }
         Ok(Rebuild {
             period: text,
@@ -343,6 +365,14 @@ impl Core {
             mismatched_unit_ids,
         })
     }
+}
+
+/// The black-board streaks of stored scores.
+fn streaks(scores: Vec<StoredScore>) -> Streaks {
+    scores
+        .into_iter()
+        .map(|s| (s.unit_id, s.black_streak))
+        .collect()
 }
 
 #[cfg(test)]

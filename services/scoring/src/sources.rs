@@ -94,7 +94,6 @@ fn micros(ts: Option<&prost_types::Timestamp>) -> Option<i64> {
 }
 
 /// A new fact counted at `time` in its year, quarter and month.
-#[allow(clippy::too_many_arguments)]
 fn fact(
     id: String,
     kind: FactKind,
@@ -116,6 +115,55 @@ fn fact(
         occur_time: time,
         periods: PeriodSet::at(time)?,
     })
+}
+
+/// A fact about a case, of the case's jurisdiction and department; its id is
+/// `{prefix}:{case id}`.
+fn case_fact(prefix: &str, kind: FactKind, case: &routing::Case, time: i64) -> Option<Fact> {
+    fact(
+        format!("{prefix}:{}", case.id),
+        kind,
+        &case.jurisdiction_code,
+        &case.department_id,
+        &case.id,
+        time,
+    )
+}
+
+/// A fact about a review, of the review's jurisdiction and department; its id
+/// is `{prefix}:{review id}`.
+fn review_fact(
+    prefix: &str,
+    kind: FactKind,
+    review: &evaluation::Review,
+    time: i64,
+) -> Option<Fact> {
+    fact(
+        format!("{prefix}:{}", review.id),
+        kind,
+        &review.jurisdiction_code,
+        &review.department_id,
+        &review.id,
+        time,
+    )
+}
+
+/// A fact about a bad review's rectification, whose subject is the review; its
+/// id is `{prefix}:{rectification id}`.
+fn rectification_fact(
+    prefix: &str,
+    kind: FactKind,
+    rectification: &evaluation::Rectification,
+    time: i64,
+) -> Option<Fact> {
+    fact(
+        format!("{prefix}:{}", rectification.id),
+        kind,
+        &rectification.jurisdiction_code,
+        &rectification.department_id,
+        &rectification.review_id,
+        time,
+    )
 }
 
 /// The unit an alert about a department (or, without one, a jurisdiction) concerns.
@@ -190,14 +238,7 @@ impl SourceEvents {
                 };
                 remember_case(conn, &case, fallback).await?;
                 let time = micros(case.create_time.as_ref()).unwrap_or(fallback);
-                if let Some(mut opened) = fact(
-                    format!("opened:{}", case.id),
-                    FactKind::CaseOpened,
-                    &case.jurisdiction_code,
-                    &case.department_id,
-                    &case.id,
-                    time,
-                ) {
+                if let Some(mut opened) = case_fact("opened", FactKind::CaseOpened, &case, time) {
                     opened.label = appeal::channel(case.channel)
                         .map_or("UNSPECIFIED", |c| c.as_str())
                         .to_owned();
@@ -217,24 +258,17 @@ impl SourceEvents {
                     Ok(routing::CaseAction::Resolve) => {
                         let resolved = micros(case.resolve_time.as_ref()).unwrap_or(fallback);
                         let deadline = micros(case.deadline.as_ref());
-                        if let Some(mut fact) = fact(
-                            format!("resolved:{}", case.id),
-                            FactKind::CaseResolved,
-                            &case.jurisdiction_code,
-                            &case.department_id,
-                            &case.id,
-                            resolved,
-                        ) {
+                        if let Some(mut fact) =
+                            case_fact("resolved", FactKind::CaseResolved, &case, resolved)
+                        {
                             fact.flag = case.outcome == routing::Outcome::Solved as i32;
                             out.push(Recorded::from(fact));
                         }
                         // Due in the period of its deadline; on time when resolved by it.
-                        if let Some(mut fact) = fact(
-                            format!("due:{}", case.id),
+                        if let Some(mut fact) = case_fact(
+                            "due",
                             FactKind::CaseDue,
-                            &case.jurisdiction_code,
-                            &case.department_id,
-                            &case.id,
+                            &case,
                             deadline.unwrap_or(resolved),
                         ) {
                             fact.flag = deadline.is_none_or(|d| resolved <= d);
@@ -299,28 +333,15 @@ impl SourceEvents {
                         ),
                         vec![case.id.clone()],
                     );
-                    if let Some(fact) = fact(
-                        format!("overdue:{}", case.id),
-                        FactKind::CaseOverdue,
-                        &case.jurisdiction_code,
-                        &case.department_id,
-                        &case.id,
-                        deadline,
-                    ) {
+                    if let Some(fact) = case_fact("overdue", FactKind::CaseOverdue, &case, deadline)
+                    {
                         out.push(Recorded {
                             fact,
                             alerts: vec![alert],
                         });
                     }
                     // Due and not on time, unless its resolution came first.
-                    if let Some(fact) = fact(
-                        format!("due:{}", case.id),
-                        FactKind::CaseDue,
-                        &case.jurisdiction_code,
-                        &case.department_id,
-                        &case.id,
-                        deadline,
-                    ) {
+                    if let Some(fact) = case_fact("due", FactKind::CaseDue, &case, deadline) {
                         out.push(Recorded::from(fact));
                     }
                 }
@@ -381,15 +402,8 @@ impl SourceEvents {
                 {
                     let time = micros(review.invite_time.as_ref()).unwrap_or(fallback);
                     out.extend(
-                        fact(
-                            format!("invited:{}", review.id),
-                            FactKind::ReviewInvited,
-                            &review.jurisdiction_code,
-                            &review.department_id,
-                            &review.id,
-                            time,
-                        )
-                        .map(Recorded::from),
+                        review_fact("invited", FactKind::ReviewInvited, &review, time)
+                            .map(Recorded::from),
                     );
                 }
             }
@@ -428,29 +442,17 @@ impl SourceEvents {
                         fact_ids,
                     ));
                 }
-                if let Some(mut fact) = fact(
-                    format!("review:{}", review.id),
-                    FactKind::ReviewSubmitted,
-                    &review.jurisdiction_code,
-                    &review.department_id,
-                    &review.id,
-                    time,
-                ) {
+                if let Some(mut fact) =
+                    review_fact("review", FactKind::ReviewSubmitted, &review, time)
+                {
                     fact.label = rating.as_str().to_owned();
                     out.push(Recorded { fact, alerts });
                 }
                 // The invitation was answered: counted at the invitation's time.
                 if let Some(invited) = micros(review.invite_time.as_ref()) {
                     out.extend(
-                        fact(
-                            format!("rated:{}", review.id),
-                            FactKind::InvitationRated,
-                            &review.jurisdiction_code,
-                            &review.department_id,
-                            &review.id,
-                            invited,
-                        )
-                        .map(Recorded::from),
+                        review_fact("rated", FactKind::InvitationRated, &review, invited)
+                            .map(Recorded::from),
                     );
                 }
             }
@@ -460,15 +462,8 @@ impl SourceEvents {
                 {
                     let time = micros(r.create_time.as_ref()).unwrap_or(fallback);
                     out.extend(
-                        fact(
-                            format!("valid:{}", r.id),
-                            FactKind::BadReviewValid,
-                            &r.jurisdiction_code,
-                            &r.department_id,
-                            &r.review_id,
-                            time,
-                        )
-                        .map(Recorded::from),
+                        rectification_fact("valid", FactKind::BadReviewValid, &r, time)
+                            .map(Recorded::from),
                     );
                 }
             }
@@ -478,15 +473,8 @@ impl SourceEvents {
                 {
                     let time = micros(r.create_time.as_ref()).unwrap_or(fallback);
                     out.extend(
-                        fact(
-                            format!("rectified:{}", r.id),
-                            FactKind::RectificationClosed,
-                            &r.jurisdiction_code,
-                            &r.department_id,
-                            &r.review_id,
-                            time,
-                        )
-                        .map(Recorded::from),
+                        rectification_fact("rectified", FactKind::RectificationClosed, &r, time)
+                            .map(Recorded::from),
                     );
                 }
             }
@@ -667,6 +655,7 @@ impl EventHandler for SourceEvents {
         event: &'a Event,
     ) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
+            // Taken once, before the side tables; `record_facts` relies on it.
             store::lock_scores(conn, self.core.store.backend()).await?;
             let recorded = self.facts(conn, event).await?;
             let mut dirty = Dirty::new();

@@ -236,15 +236,17 @@ pub async fn groups_of_period(
     .bind(period)
     .fetch_all(&mut *conn)
     .await?;
-    let mut groups = Vec::new();
-    for row in rows {
-        let kind: String = row.try_get("unit_kind")?;
-        let group: String = row.try_get("group_code")?;
-        let pair = (stored("unit kind", &kind, UnitKind::parse)?, group);
-        if !groups.contains(&pair) {
-            groups.push(pair);
-        }
-    }
+    // UNION leaves each pair once.
+    let mut groups = rows
+        .iter()
+        .map(|row| {
+            let kind: String = row.try_get("unit_kind")?;
+            Ok((
+                stored("unit kind", &kind, UnitKind::parse)?,
+                row.try_get("group_code")?,
+            ))
+        })
+        .collect::<Result<Vec<(UnitKind, String)>, Error>>()?;
     groups.sort();
     Ok(groups)
 }
