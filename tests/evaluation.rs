@@ -982,11 +982,11 @@ async fn a_campaign_inviting_by_name_is_listed_and_answered_by_its_invitees_only
     assert_eq!(listed(coordinator.clone()).await, both);
     assert_eq!(
         listed(suite.enterprise_token(USCC_A, "510821")).await,
-        [named.clone()]
+        std::slice::from_ref(&named)
     );
     assert_eq!(
         listed(suite.enterprise_token(USCC_C, "510822")).await,
-        [other.clone()]
+        std::slice::from_ref(&other)
     );
 
     let respond = |campaign: &eval::Campaign| eval::SubmitCampaignResponseRequest {

@@ -153,11 +153,7 @@ pub async fn build(
     let host = Host::bind("evaluation", config.listen, config.ops_listen).await?;
     let store = Store::connect(&config.database_url, config.database_schema.as_deref()).await?;
     let events = EventLog::new(store.clone());
-    let city = directory
-        .iter()
-        .find(|j| j.parent().is_none())
-        .map(|j| j.code().as_str().to_owned())
-        .ok_or_else(|| Error::internal("the directory has no city at its root"))?;
+    let city = directory.root().as_str().to_owned();
     let core = Arc::new(Core {
         store: store::EvaluationStore::new(store.clone(), Arc::clone(&events)),
         directory,

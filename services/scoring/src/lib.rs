@@ -99,11 +99,7 @@ impl Core {
         directory: Arc<Directory>,
         clock: Arc<Clock>,
     ) -> Result<Core, Error> {
-        let city = directory
-            .iter()
-            .find(|j| j.parent().is_none())
-            .map(|j| j.code().as_str().to_owned())
-            .ok_or_else(|| Error::internal("the directory has no city at its root"))?;
+        let city = directory.root().as_str().to_owned();
         Ok(Core {
             store,
             events,

@@ -380,6 +380,17 @@ impl Directory {
             .collect()
     }
 
+    /// The jurisdiction at the top (the city): the first in code order with no
+    /// parent. A loaded directory is never empty and its parent links never
+    /// loop, so it always has one.
+    pub fn root(&self) -> &JurisdictionCode {
+        self.by_code
+            .values()
+            .find(|j| j.parent().is_none())
+            .map(|j| &j.code)
+            .expect("a loaded directory has a jurisdiction without a parent")
+    }
+
     /// `code` and every code above it, nearest first (a county, then its city);
     /// empty for an unknown code.
     pub fn ancestors(&self, code: &JurisdictionCode) -> Vec<&JurisdictionCode> {
@@ -641,6 +652,7 @@ mod tests {
     #[test]
     fn ancestors_run_from_a_county_up_to_the_city() {
         let directory = Directory::guangyuan();
+        assert_eq!(directory.root().as_str(), "510800");
         let code = |c: &str| JurisdictionCode::parse(c).unwrap();
         let names = |chain: Vec<&JurisdictionCode>| {
             chain
