@@ -370,6 +370,7 @@ async fn up(data: PathBuf, listen: SocketAddr) -> Result<(), Error> {
     suite.shutdown().on_signals();
     let addr = suite.gateway_addr;
     println!("zhengqi is up: gRPC and HTTP/JSON at http://{addr}");
+    println!("the city portal: http://{addr}/");
     if suite.dev_issuer.is_some() {
         let exe = std::env::args().next().unwrap_or_else(|| "zhengqi".into());
         println!(

@@ -4,7 +4,8 @@
 //! service that owns it. Health and reflection are answered for every service,
 //! so `grpcurl` or `buf curl` pointed at the gateway can list and call them all.
 //! Callers that do not speak gRPC get HTTP/JSON transcoded from the
-//! `google.api.http` annotations, described by `GET /openapi.json`.
+//! `google.api.http` annotations, described by `GET /openapi.json`; browsers
+//! get the city portal at `/` ([`portal`]), which calls that HTTP/JSON API.
 //!
 //! Both go through one forwarding path ([`proxy::dispatch`]), which also keeps
 //! the limits ([`limits`]: a rate per subject, a size per message, a number of
@@ -18,6 +19,7 @@ pub mod health;
 pub mod limits;
 pub mod openapi;
 pub mod policy;
+pub mod portal;
 pub mod proxy;
 pub mod target;
 pub mod transcode;
@@ -246,9 +248,11 @@ pub async fn build_with(
     if let Some(api) = audit_api {
         router = router.route("/v1/audit", get(audit::list_handler).with_state(api));
     }
+    // The portal's files are no calls, so they stay out of the call metrics.
     let mut router = router
         .fallback_service(axum::routing::any(entry).with_state(Entry { proxy, transcoder }))
-        .layer(MetricsLayer::new("gateway"));
+        .layer(MetricsLayer::new("gateway"))
+        .merge(portal::routes()?);
     if !settings.cors_origins.is_empty() {
         router = router.layer(cors(&settings.cors_origins)?);
     }
