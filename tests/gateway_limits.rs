@@ -524,12 +524,25 @@ async fn metrics_show_auth_failures_by_reason_calls_and_upstream_health() {
     assert_eq!(refused.code(), tonic::Code::Unauthenticated);
     let token = suite.official_token(Role::Coordinator, "510800");
     intake.list_appeals(list_appeals(&token)).await.unwrap();
+    // HTTP/JSON counts under the gRPC method it calls; a path with an id in it
+    // (or one naming nothing) adds no series of its own.
+    let read = gateway
+        .http_get("/v1/appeals/510821-20261127-0001", &token)
+        .await;
+    assert_eq!(read.status(), reqwest::StatusCode::NOT_FOUND);
+    let nothing = gateway.http_get("/v1/no-such-thing/42", &token).await;
+    assert_eq!(nothing.status(), reqwest::StatusCode::NOT_FOUND);
 
     let metrics = gateway.metrics().await;
+    assert!(
+        !metrics.contains("510821-20261127-0001") && !metrics.contains("no-such-thing"),
+        "a path became a series:\n{metrics}"
+    );
     for expected in [
         "zhengqi_gateway_auth_failures_total{reason=\"missing\"}",
         "zhengqi_gateway_auth_failures_total{reason=\"malformed\"}",
         "zhengqi_calls_total{part=\"gateway\",method=\"/zhengqi.intake.v1.IntakeService/ListAppeals\",code=\"0\"}",
+        "zhengqi_calls_total{part=\"gateway\",method=\"/zhengqi.intake.v1.IntakeService/GetAppeal\",code=\"5\"}",
         "zhengqi_call_seconds_bucket{part=\"gateway\",method=\"/zhengqi.intake.v1.IntakeService/ListAppeals\",le=\"+Inf\"}",
         "zhengqi_gateway_upstream_healthy{deployment=\"default\",service=\"zhengqi.intake.v1.IntakeService\"",
         "zhengqi_gateway_in_flight 0",

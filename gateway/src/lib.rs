@@ -40,7 +40,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use tonic_health::pb::health_server::HealthServer;
 use zhengqi_shared::Error;
 use zhengqi_shared::auth::Verifier;
-use zhengqi_shared::metrics::{self, MetricsLayer};
+use zhengqi_shared::metrics;
 use zhengqi_shared::server::InProcess;
 use zhengqi_shared::shutdown::Shutdown;
 
@@ -248,10 +248,10 @@ pub async fn build_with(
     if let Some(api) = audit_api {
         router = router.route("/v1/audit", get(audit::list_handler).with_state(api));
     }
-    // The portal's files are no calls, so they stay out of the call metrics.
+    // Calls are counted by their gRPC method in `proxy::dispatch`, whether they
+    // came as gRPC or HTTP/JSON; the portal's files and the gateway's own pages are no calls.
     let mut router = router
         .fallback_service(axum::routing::any(entry).with_state(Entry { proxy, transcoder }))
-        .layer(MetricsLayer::new("gateway"))
         .merge(portal::routes()?);
     if !settings.cors_origins.is_empty() {
         router = router.layer(cors(&settings.cors_origins)?);

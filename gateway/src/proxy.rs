@@ -93,12 +93,29 @@ pub async fn forward(State(state): State<Arc<ProxyState>>, request: Request) -> 
 /// replica of the owning service with the rest of its deadline (the caller's
 /// `grpc-timeout`, else the default). Every authenticated call is audited.
 /// `request` is a gRPC request whose path is the method's
-/// (`/zhengqi.intake.v1.IntakeService/SubmitAppeal`).
+/// (`/zhengqi.intake.v1.IntakeService/SubmitAppeal`). Each call is counted by
+/// its method, whichever way it came in, until its response headers.
 pub async fn dispatch(
     state: &ProxyState,
-    mut request: http::Request<tonic::body::Body>,
+    request: http::Request<tonic::body::Body>,
 ) -> Result<Response, tonic::Status> {
     let started = Instant::now();
+    let path = request.uri().path().to_owned();
+    let result = call(state, &path, request, started).await;
+    let code = match &result {
+        Ok(response) => metrics::answered_code(response.headers()),
+        Err(status) => metrics::code_label(status.code()),
+    };
+    metrics::record_call("gateway", &path, code, started.elapsed());
+    result
+}
+
+async fn call(
+    state: &ProxyState,
+    path: &str,
+    mut request: http::Request<tonic::body::Body>,
+    started: Instant,
+) -> Result<Response, tonic::Status> {
     // Held until the service has answered (its response headers): calls that
     // wait on a service are what would otherwise queue without bound.
     let _permit = match &state.capacity {
@@ -110,15 +127,14 @@ pub async fn dispatch(
         })?),
         None => None,
     };
-    let path = request.uri().path().to_owned();
     let Some(service) = path
         .strip_prefix('/')
         .and_then(|p| p.split_once('/'))
-        .map(|(s, _)| s.to_owned())
+        .map(|(s, _)| s)
     else {
         return Err(tonic::Status::unimplemented(format!("no method at {path}")));
     };
-    let Some(allowed) = state.policy.lookup(&path) else {
+    let Some(allowed) = state.policy.lookup(path) else {
         return Err(tonic::Status::unimplemented(format!(
             "no method {path} behind this gateway"
         )));
@@ -141,7 +157,7 @@ pub async fn dispatch(
     let mut audit = state
         .auditor
         .as_ref()
-        .map(|auditor| auditor.begin(&principal, &path, None, started));
+        .map(|auditor| auditor.begin(&principal, path, None, started));
     let deadline = request
         .headers()
         .get("grpc-timeout")
@@ -161,7 +177,7 @@ pub async fn dispatch(
             return Err(rejected("rate_limited", rate_limited(wait)));
         }
         strip_identity_headers(request.headers_mut());
-        let shape = state.methods.get(&path);
+        let shape = state.methods.get(path);
         let (parts, mut body) = request.into_parts();
         let first = if shape.is_some_and(|s| s.client_streaming) {
             Bytes::new()
@@ -183,7 +199,7 @@ pub async fn dispatch(
         send_upstream(
             state,
             deployment,
-            &service,
+            service,
             parts,
             first,
             body,

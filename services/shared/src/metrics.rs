@@ -1,7 +1,7 @@
 //! Prometheus metrics: per-method call counts and latency histograms, and named
 //! counters, rendered in the text exposition format on `/metrics`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::{LazyLock, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -37,6 +37,58 @@ struct Registry {
 
 static REGISTRY: LazyLock<Mutex<Registry>> = LazyLock::new(Default::default);
 
+/// Every method a part serves, by gRPC path: the contracts', health's and
+/// reflection's. A call to any other path is counted as [`OTHER_METHOD`], so
+/// callers cannot add a series per made-up path.
+static METHODS: LazyLock<HashSet<String>> = LazyLock::new(|| {
+    use prost::Message;
+    let sets = [
+        zhengqi_proto::FILE_DESCRIPTOR_SET,
+        tonic_health::pb::FILE_DESCRIPTOR_SET,
+        tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+        tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+    ];
+    let mut methods = HashSet::new();
+    for set in sets {
+        let Ok(set) = prost_types::FileDescriptorSet::decode(set) else {
+            continue;
+        };
+        for file in &set.file {
+            for service in &file.service {
+                for method in &service.method {
+                    methods.insert(format!(
+                        "/{}.{}/{}",
+                        file.package(),
+                        service.name(),
+                        method.name()
+                    ));
+                }
+            }
+        }
+    }
+    methods
+});
+
+/// The method label of a call to a path that names no method.
+pub const OTHER_METHOD: &str = "other";
+
+/// The label `method` is counted under: itself when it is a method, else [`OTHER_METHOD`].
+fn method_label(method: &str) -> &str {
+    if METHODS.contains(method) {
+        method
+    } else {
+        OTHER_METHOD
+    }
+}
+
+/// The label of a gRPC status code, as `grpc-status` carries it.
+pub fn code_label(code: tonic::Code) -> &'static str {
+    const LABELS: [&str; 17] = [
+        "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16",
+    ];
+    LABELS.get(code as usize).copied().unwrap_or("2")
+}
+
 /// The entry of `key` in `map`; the key is copied only the first time.
 fn entry<'m, V: Default>(map: &'m mut BTreeMap<String, V>, key: &str) -> &'m mut V {
     if !map.contains_key(key) {
@@ -47,6 +99,7 @@ fn entry<'m, V: Default>(map: &'m mut BTreeMap<String, V>, key: &str) -> &'m mut
 
 /// Records one call of `method` (a gRPC path) served by `part`.
 pub fn record_call(part: &str, method: &str, code: &str, elapsed: Duration) {
+    let method = method_label(method);
     let mut registry = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
     let calls = entry(entry(&mut registry.calls, part), method);
     *entry(&mut calls.codes, code) += 1;
@@ -129,6 +182,16 @@ pub fn render() -> String {
     out
 }
 
+/// The code label of an answer, from its headers: a status there is a
+/// trailers-only (error) answer; one that streams its status in the trailers
+/// counts as OK ("0").
+pub fn answered_code(headers: &http::HeaderMap) -> &str {
+    headers
+        .get("grpc-status")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("0")
+}
+
 /// A tower layer that records every call through it.
 #[derive(Debug, Clone)]
 pub struct MetricsLayer {
@@ -179,17 +242,60 @@ where
         Box::pin(async move {
             let result = future.await;
             let code = match &result {
-                // A status in the headers is a trailers-only (error) response; a call
-                // that streams its status in the trailers is counted as "0" (OK) here.
-                Ok(response) => response
-                    .headers()
-                    .get("grpc-status")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("0"),
+                Ok(response) => answered_code(response.headers()),
                 Err(_) => "transport",
             };
             record_call(part, &method, code, started.elapsed());
             result
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_path_that_names_no_method_is_counted_as_other() {
+        let part = "metrics-test-other";
+        record_call(
+            part,
+            "/zhengqi.intake.v1.IntakeService/SubmitAppeal",
+            "0",
+            Duration::from_millis(2),
+        );
+        for made_up in [
+            "/v1/appeals/510821-20261127-0001",
+            "/x/y",
+            "/zhengqi.intake.v1.IntakeService/Nope",
+        ] {
+            record_call(
+                part,
+                made_up,
+                code_label(tonic::Code::Unimplemented),
+                Duration::ZERO,
+            );
+        }
+        let text = render();
+        assert!(text.contains(&format!(
+            "zhengqi_calls_total{{part=\"{part}\",method=\"/zhengqi.intake.v1.IntakeService/SubmitAppeal\",code=\"0\"}} 1"
+        )));
+        assert!(text.contains(&format!(
+            "zhengqi_calls_total{{part=\"{part}\",method=\"other\",code=\"12\"}} 3"
+        )));
+        assert!(!text.contains("/x/y") && !text.contains("/Nope"), "{text}");
+    }
+
+    #[test]
+    fn health_and_reflection_are_methods_too() {
+        assert_eq!(
+            method_label("/grpc.health.v1.Health/Check"),
+            "/grpc.health.v1.Health/Check"
+        );
+        assert_eq!(
+            method_label("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"),
+            "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"
+        );
+        assert_eq!(code_label(tonic::Code::Unauthenticated), "16");
     }
 }
