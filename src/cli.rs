@@ -15,7 +15,7 @@ use zhengqi_shared::reference::Directory;
 use zhengqi_shared::shutdown::Shutdown;
 use zhengqi_shared::storage::Store;
 
-use crate::suite::{self, DEV_ISSUER, SuiteOptions};
+use crate::suite::{self, DEV_ISSUER, SuiteOptions, followed};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -364,6 +364,8 @@ async fn up(data: PathBuf, listen: SocketAddr) -> Result<(), Error> {
     options.batch_max = config.batch_max;
     options.timeout = config.upstreams.timeout;
     options.gateway = config.gateway.clone();
+    // The city's scoring follows every deployment its gateway routes to.
+    options.followed_deployments = config.gateway.deployments.clone();
     options.routing.supervision =
         zhengqi_routing::SupervisionSettings::from_env(|name| std::env::var(name).ok())?;
     let suite = suite::start(options).await?;
@@ -496,6 +498,8 @@ async fn serve(part: Part, file: Option<&Path>) -> Result<(), Error> {
                 routing_url: followed(&config.upstreams.routing),
                 evaluation_url: followed(&config.upstreams.evaluation),
                 policy_url: followed(&config.upstreams.policy),
+                // And the logs of every other deployment the gateway routes to.
+                deployments: suite::followed_deployments(&config.gateway.deployments),
                 service_token: Some(service_token_source(&config, "scoring")?),
                 ..zhengqi_scoring::Settings::default()
             };
@@ -512,14 +516,6 @@ async fn serve(part: Part, file: Option<&Path>) -> Result<(), Error> {
         }
         Part::Gateway => unreachable!("handled above"),
     }
-}
-
-/// The replica whose event log a part follows: the first listed; any replica
-/// serves the whole log.
-fn followed(replicas: &Option<String>) -> Option<String> {
-    replicas
-        .as_deref()
-        .and_then(|list| zhengqi_shared::config::replicas(list).into_iter().next())
 }
 
 /// The `service` tokens a part presents to the services it follows: signed with

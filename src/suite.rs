@@ -15,7 +15,7 @@ use zhengqi_gateway::limits::RateLimit;
 use zhengqi_gateway::{GatewayConfig, GatewaySettings};
 use zhengqi_shared::Error;
 use zhengqi_shared::auth::{AuthConfig, DEFAULT_AUDIENCE, DevIssuer, Signer, Verifier};
-use zhengqi_shared::config::{GatewayLimits, PartConfig, ServiceUrls};
+use zhengqi_shared::config::{DeploymentSettings, GatewayLimits, PartConfig, ServiceUrls};
 use zhengqi_shared::events::{TokenSource, service_tokens};
 use zhengqi_shared::reference::Directory;
 use zhengqi_shared::server::{GrpcService, InProcess, Part};
@@ -59,6 +59,11 @@ pub struct SuiteOptions {
     /// The gateway's limits and audit; the audit is kept beside the services'
     /// stores unless configured elsewhere.
     pub gateway: GatewayLimits,
+    /// The other deployments whose routing, evaluation and policy logs
+    /// scoring follows besides this one's, as `[[gateway.deployments]]` lists
+    /// them: the city's scoring counts the cases, reviews and policy facts of
+    /// every county that runs its own deployment.
+    pub followed_deployments: Vec<DeploymentSettings>,
     /// Whether the gateway reaches the services over HTTP/2 on their own
     /// ports, as in per-service deployments, instead of calling their stacks
     /// in this process (the default: no second hop). `zhengqi bench` compares both.
@@ -79,6 +84,7 @@ impl SuiteOptions {
             evaluation: zhengqi_evaluation::Settings::default(),
             scoring: zhengqi_scoring::Settings::default(),
             gateway: GatewayLimits::default(),
+            followed_deployments: Vec::new(),
             gateway_over_network: false,
         }
     }
@@ -100,6 +106,30 @@ pub fn service_upstreams(urls: &ServiceUrls) -> BTreeMap<String, Vec<String>> {
         .filter_map(|(part, replicas)| {
             let (_, service) = SERVICES.iter().find(|(name, _)| *name == part)?;
             Some((service.to_string(), replicas))
+        })
+        .collect()
+}
+
+/// The replica whose event log a part follows: the first listed; any replica
+/// serves the whole log.
+pub fn followed(replicas: &Option<String>) -> Option<String> {
+    replicas
+        .as_deref()
+        .and_then(|list| zhengqi_shared::config::replicas(list).into_iter().next())
+}
+
+/// The deployments whose logs scoring follows besides its own, from
+/// `[[gateway.deployments]]`: each one's routing, evaluation and policy.
+pub fn followed_deployments(
+    deployments: &[DeploymentSettings],
+) -> Vec<zhengqi_scoring::FollowedDeployment> {
+    deployments
+        .iter()
+        .map(|d| zhengqi_scoring::FollowedDeployment {
+            name: d.name.clone(),
+            routing_url: followed(&d.upstreams.routing),
+            evaluation_url: followed(&d.upstreams.evaluation),
+            policy_url: followed(&d.upstreams.policy),
         })
         .collect()
 }
@@ -274,6 +304,7 @@ pub async fn start(options: SuiteOptions) -> Result<Suite, Error> {
         routing_url: running.url("routing"),
         evaluation_url: running.url("evaluation"),
         policy_url: running.url("policy"),
+        deployments: followed_deployments(&options.followed_deployments),
         service_token: tokens("scoring")?,
         ..options.scoring.clone()
     };

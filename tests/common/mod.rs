@@ -227,17 +227,31 @@ impl TestSuite {
     /// Stops the suite and starts it again, with default options, on the same
     /// data folder and stores.
     pub async fn restart(self) -> TestSuite {
-        self.restart_after(None).await
+        self.restart_after(None, |_| {}).await
     }
 
     /// Stops the suite, makes `service` forget how far it has read the logs it
     /// follows, and starts the suite again: those logs are applied again from
     /// the start.
     pub async fn restart_forgetting_cursors(self, service: &str) -> TestSuite {
-        self.restart_after(Some(service)).await
+        self.restart_after(Some(service), |_| {}).await
     }
 
-    async fn restart_after(self, forget_cursors_of: Option<&str>) -> TestSuite {
+    /// As [`TestSuite::restart_forgetting_cursors`], starting again with the
+    /// options `adjust` changes.
+    pub async fn restart_forgetting_cursors_with(
+        self,
+        service: &str,
+        adjust: impl FnOnce(&mut SuiteOptions),
+    ) -> TestSuite {
+        self.restart_after(Some(service), adjust).await
+    }
+
+    async fn restart_after(
+        self,
+        forget_cursors_of: Option<&str>,
+        adjust: impl FnOnce(&mut SuiteOptions),
+    ) -> TestSuite {
         let TestSuite {
             suite,
             issuer,
@@ -254,9 +268,9 @@ impl TestSuite {
             )
             .await;
         }
-        let suite = suite::start(options(data.path(), database_url.as_deref()))
-            .await
-            .expect("the suite starts again");
+        let mut options = options(data.path(), database_url.as_deref());
+        adjust(&mut options);
+        let suite = suite::start(options).await.expect("the suite starts again");
         Self::serving(suite, issuer, data, database_url).await
     }
 

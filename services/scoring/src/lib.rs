@@ -3,7 +3,10 @@
 //! Scoring follows three event logs with the shared consumer, one cursor each:
 //! routing's (cases opened, due, resolved, overdue, returned; meetings),
 //! evaluation's (reviews, rectifications, third-party assessments) and
-//! policy's (comments answered, policies published, fulfilments). Each event
+//! policy's (comments answered, policies published, fulfilments). In a
+//! federated setup the city's scoring follows the same three logs of every
+//! other deployment too (a county that runs its own), with a cursor per log
+//! and deployment ([`followed_logs`]). Each event
 //! becomes facts (`sc_facts`, one row per fact, keyed so a replay adds
 //! nothing); each new fact adds to the counters of its department and
 //! jurisdiction for its year, quarter and month, and the rankings it touches
@@ -53,6 +56,21 @@ pub static MIGRATIONS: Migrations = Migrations {
 /// The scoring service, bound and connected, ready to run.
 pub type ScoringServer = Part<ScoringServiceServer<api::ScoringApi>>;
 
+/// Another deployment whose logs scoring follows besides its own: a county
+/// that runs its own deployment (`[[gateway.deployments]]`), whose cases,
+/// reviews and policy facts count in the city's scorecards and rankings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FollowedDeployment {
+    /// Names its cursors (`routing@wangcang`), e.g. `wangcang`.
+    pub name: String,
+    /// Its routing's address; `None`: its cases are not followed.
+    pub routing_url: Option<String>,
+    /// Its evaluation's address; `None`: its reviews are not followed.
+    pub evaluation_url: Option<String>,
+    /// Its policy's address; `None`: its policy facts are not followed.
+    pub policy_url: Option<String>,
+}
+
 /// What scoring needs beyond a part's listen address and store.
 #[derive(Clone, Default)]
 pub struct Settings {
@@ -62,6 +80,9 @@ pub struct Settings {
     pub evaluation_url: Option<String>,
     /// Policy's address: consultation and fulfilment.
     pub policy_url: Option<String>,
+    /// The other deployments whose logs scoring follows as well (the city's
+    /// scoring follows every county that runs its own).
+    pub deployments: Vec<FollowedDeployment>,
     /// The `service` tokens scoring presents to the services it follows.
     pub service_token: Option<TokenSource>,
     pub clock: Arc<Clock>,
@@ -73,6 +94,7 @@ impl std::fmt::Debug for Settings {
             .field("routing_url", &self.routing_url)
             .field("evaluation_url", &self.evaluation_url)
             .field("policy_url", &self.policy_url)
+            .field("deployments", &self.deployments)
             .field("service_token", &self.service_token.as_ref().map(|_| "…"))
             .field("clock", &self.clock)
             .finish()
@@ -140,32 +162,18 @@ pub async fn build(
     let service = ScoringServiceServer::new(api::ScoringApi::new(Arc::clone(&core)));
     let part = Part::new(host, store.clone(), service, verifier, Some(&MIGRATIONS))?
         .with_event_log(events);
-    let consumer = |source: sources::Source, endpoint: Option<String>| {
-        if endpoint.is_none() {
-            tracing::warn!(
-                source = source.name(),
-                "no address for {}: scoring takes no facts from it",
-                source.name()
-            );
-        }
-        endpoint.map(|endpoint| Consumer {
-            source: source.name().to_owned(),
-            endpoint,
-            method: source.method(),
+    let consumers: Vec<_> = followed_logs(&settings)
+        .into_iter()
+        .map(|log| Consumer {
+            source: log.cursor,
+            endpoint: log.endpoint,
+            method: log.source.method(),
             types: &[],
             store: store.clone(),
-            handler: sources::SourceEvents::new(source, Arc::clone(&core)),
+            handler: sources::SourceEvents::new(log.source, Arc::clone(&core)),
             token: settings.service_token.clone(),
         })
-    };
-    let consumers: Vec<_> = [
-        consumer(sources::Source::Routing, settings.routing_url.clone()),
-        consumer(sources::Source::Evaluation, settings.evaluation_url.clone()),
-        consumer(sources::Source::Policy, settings.policy_url.clone()),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
+        .collect();
     Ok(part.with_background(
         move |shutdown| {
             Box::pin(async move {
@@ -180,4 +188,63 @@ pub async fn build(
         },
         shutdown,
     ))
+}
+
+/// One log scoring follows: which source, of which deployment, where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FollowedLog {
+    pub source: sources::Source,
+    /// The consumer's cursor: the source's name for this deployment's own log
+    /// (`routing`, as before any other was followed, so a data folder resumes
+    /// where it was), `routing@wangcang` for another deployment's. Each log
+    /// numbers its events from 1, so each needs a cursor of its own.
+    pub cursor: String,
+    pub endpoint: String,
+}
+
+/// The logs scoring follows: routing's, evaluation's and policy's of its own
+/// deployment, then of each other deployment. A source without an address is
+/// not followed (and says so in the log).
+pub fn followed_logs(settings: &Settings) -> Vec<FollowedLog> {
+    use sources::Source;
+    let own = [
+        (Source::Routing, &settings.routing_url),
+        (Source::Evaluation, &settings.evaluation_url),
+        (Source::Policy, &settings.policy_url),
+    ]
+    .map(|(source, url)| (None, source, url));
+    let others = settings.deployments.iter().flat_map(|d| {
+        [
+            (Source::Routing, &d.routing_url),
+            (Source::Evaluation, &d.evaluation_url),
+            (Source::Policy, &d.policy_url),
+        ]
+        .map(|(source, url)| (Some(d.name.as_str()), source, url))
+    });
+    own.into_iter()
+        .chain(others)
+        .filter_map(|(deployment, source, url)| {
+            let Some(endpoint) = url.clone() else {
+                match deployment {
+                    None => tracing::warn!(
+                        source = source.name(),
+                        "no address for {}: scoring takes no facts from it",
+                        source.name()
+                    ),
+                    Some(deployment) => tracing::warn!(
+                        source = source.name(),
+                        deployment,
+                        "no address for {} of deployment {deployment}: scoring takes no facts from it",
+                        source.name()
+                    ),
+                }
+                return None;
+            };
+            Some(FollowedLog {
+                source,
+                cursor: source.cursor(deployment),
+                endpoint,
+            })
+        })
+        .collect()
 }

@@ -11,6 +11,19 @@
 //!
 //! The shared consumer calls [`SourceEvents`] inside the transaction that
 //! advances its cursor; fact ids make a replayed event a no-op as well.
+//!
+//! The city's scoring follows these logs of every deployment (a county that
+//! runs its own), one cursor per log and deployment, so facts of several
+//! deployments meet in one table. A fact's id is made of the ids of what it
+//! counts (cases, reviews, rectifications, meetings, policies, comments,
+//! fulfilments), and those ids carry their jurisdiction and a ULID, so they
+//! are unique across deployments: the same event delivered again by one
+//! deployment makes the same fact, and two deployments never make the same
+//! one. A number unique only within one deployment never keys a fact alone:
+//! a return's ledger position (numbered per jurisdiction's ledger) is keyed
+//! with its case id, and an event's sequence only advances the cursor of the
+//! log it came from. Such keys stay the same if a deployment is renamed and
+//! its log read again under the new cursor.
 
 use std::sync::Arc;
 
@@ -42,12 +55,21 @@ pub enum Source {
 }
 
 impl Source {
-    /// The consumer's cursor name.
+    /// The log's name, and the cursor name of this deployment's own log.
     pub fn name(self) -> &'static str {
         match self {
             Source::Routing => "routing",
             Source::Evaluation => "evaluation",
             Source::Policy => "policy",
+        }
+    }
+
+    /// The cursor of this log of `deployment` (`routing@wangcang`), or of
+    /// this deployment's own (`routing`) when `None`.
+    pub fn cursor(self, deployment: Option<&str>) -> String {
+        match deployment {
+            None => self.name().to_owned(),
+            Some(deployment) => format!("{}@{deployment}", self.name()),
         }
     }
 
@@ -300,6 +322,8 @@ impl SourceEvents {
                                 vec![case.id.clone()],
                             ));
                         }
+                        // The ledger position is numbered per deployment's
+                        // ledger of a jurisdiction: unique only with the case id.
                         if let Some(fact) = fact(
                             format!("returned:{}:{}", case.id, transitioned.ledger_sequence),
                             FactKind::CaseReturned,

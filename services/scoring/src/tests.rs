@@ -22,6 +22,7 @@ use crate::domain::period::Period;
 use crate::domain::{AlertKind, Board, UnitKind};
 use crate::sources::{Source, SourceEvents};
 use crate::store::{self, AlertFilter};
+use crate::{FollowedDeployment, FollowedLog, Settings, followed_logs};
 
 struct Fixture {
     core: Arc<Core>,
@@ -60,8 +61,14 @@ impl Fixture {
 
     async fn apply<M: Name>(&mut self, source: Source, message: &M) {
         self.sequence += 1;
+        self.apply_at(source, self.sequence, message).await;
+    }
+
+    /// Applies `message` as the event `sequence` of a `source` log, as the
+    /// consumer of one deployment's log does.
+    async fn apply_at<M: Name>(&self, source: Source, sequence: u64, message: &M) {
         let event = Event {
-            sequence: self.sequence,
+            sequence,
             r#type: M::full_name(),
             subject_id: String::new(),
             jurisdiction_code: String::new(),
@@ -559,4 +566,103 @@ async fn the_bottom_unit_two_periods_running_has_its_leader_called_in() {
     assert_eq!(interviews.len(), 1, "{interviews:?}");
     assert_eq!(interviews[0].unit_id, "510821-jrj");
     assert_eq!(interviews[0].period, "2026-11");
+}
+
+#[test]
+fn each_deployments_logs_have_cursors_of_their_own_and_the_own_keep_their_names() {
+    let settings = Settings {
+        routing_url: Some("http://routing".into()),
+        evaluation_url: Some("http://evaluation".into()),
+        policy_url: Some("http://policy".into()),
+        deployments: vec![FollowedDeployment {
+            name: "wangcang".into(),
+            routing_url: Some("http://routing.wangcang".into()),
+            evaluation_url: None,
+            policy_url: Some("http://policy.wangcang".into()),
+        }],
+        ..Settings::default()
+    };
+    let followed: Vec<_> = followed_logs(&settings)
+        .into_iter()
+        .map(
+            |FollowedLog {
+                 cursor, endpoint, ..
+             }| (cursor, endpoint),
+        )
+        .collect();
+    let pair = |cursor: &str, endpoint: &str| (cursor.to_owned(), endpoint.to_owned());
+    // The county without an evaluation address: its reviews are not followed.
+    assert_eq!(
+        followed,
+        [
+            pair("routing", "http://routing"),
+            pair("evaluation", "http://evaluation"),
+            pair("policy", "http://policy"),
+            pair("routing@wangcang", "http://routing.wangcang"),
+            pair("policy@wangcang", "http://policy.wangcang"),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn the_same_numbers_from_two_deployments_make_two_facts_and_a_redelivered_event_one() {
+    let fixture = Fixture::new().await;
+    // The city's deployment and 旺苍县's each number their events and their
+    // jurisdictions' ledgers from 1: both logs deliver event 1, a return at
+    // ledger position 3.
+    let county_case = case("510821-01JDWANGCANG", "510821-jrj", 2, 10);
+    let city_case = routing::Case {
+        jurisdiction_code: "510822".into(),
+        ..case("510822-01JDQINGCHUAN", "510822-jrj", 2, 10)
+    };
+    let returned = |case: &routing::Case| {
+        let mut case = case.clone();
+        case.returns_count = 1;
+        routing::CaseTransitioned {
+            department_id: case.department_id.clone(),
+            case: Some(case),
+            action: routing::CaseAction::Return as i32,
+            ledger_sequence: 3,
+            ..Default::default()
+        }
+    };
+    for case in [&county_case, &city_case] {
+        let opened = routing::CaseOpened {
+            case: Some(case.clone()),
+            routing_rule_id: String::new(),
+        };
+        fixture.apply_at(Source::Routing, 1, &opened).await;
+        fixture.apply_at(Source::Routing, 2, &returned(case)).await;
+    }
+    // The county's log delivered again from the start (a cursor lost).
+    fixture
+        .apply_at(
+            Source::Routing,
+            1,
+            &routing::CaseOpened {
+                case: Some(county_case.clone()),
+                routing_rule_id: String::new(),
+            },
+        )
+        .await;
+    fixture
+        .apply_at(Source::Routing, 2, &returned(&county_case))
+        .await;
+
+    let returns: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM sc_facts WHERE id LIKE 'returned:%'")
+            .fetch_one(fixture.core.store.pool())
+            .await
+            .unwrap();
+    assert_eq!(returns, 2);
+    for (jurisdiction, department) in [("510821", "510821-jrj"), ("510822", "510822-jrj")] {
+        let unit = fixture
+            .metrics("2026-11", UnitKind::Jurisdiction, jurisdiction)
+            .await;
+        assert_eq!(unit[metric::APPEALS], 1, "{jurisdiction}");
+        let department = fixture
+            .metrics("2026-11", UnitKind::Department, department)
+            .await;
+        assert_eq!(department[metric::RETURNS], 1, "{jurisdiction}");
+    }
 }

@@ -370,9 +370,11 @@ impl Config {
         self.check_deployments()
     }
 
-    /// Each deployment named, with services, owning jurisdictions no other one owns.
+    /// Each deployment named by a name no other one has (it names scoring's
+    /// cursors of its logs), with services, owning jurisdictions no other one owns.
     fn check_deployments(&self) -> Result<(), ConfigError> {
         let mut owners = std::collections::HashMap::new();
+        let mut names = std::collections::HashSet::new();
         for (i, deployment) in self.gateway.deployments.iter().enumerate() {
             let field = |name: &str| format!("gateway.deployments[{i}].{name}");
             let invalid = |name: &str, message: String| ConfigError::Invalid {
@@ -381,6 +383,12 @@ impl Config {
             };
             if deployment.name.trim().is_empty() {
                 return Err(invalid("name", "must name the deployment".to_owned()));
+            }
+            if !names.insert(deployment.name.trim()) {
+                return Err(invalid(
+                    "name",
+                    format!("{:?} names another deployment already", deployment.name),
+                ));
             }
             if deployment.jurisdictions.is_empty() {
                 return Err(invalid(
@@ -471,7 +479,7 @@ mod tests {
     }
 
     #[test]
-    fn a_deployment_that_owns_a_bad_or_taken_jurisdiction_is_refused_by_name() {
+    fn a_deployment_with_a_taken_name_or_a_bad_or_taken_jurisdiction_is_refused_by_name() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("zhengqi.toml");
         let deployment = |name: &str, code: &str| {
@@ -507,6 +515,13 @@ mod tests {
         assert!(
             error.to_string().contains("gateway.deployments[1]")
                 && error.to_string().contains("owned by wangcang"),
+            "{error}"
+        );
+        let same_name = deployment("wangcang", "510821") + &deployment("wangcang", "510823");
+        std::fs::write(&path, same_name).unwrap();
+        let error = Config::load_with(Some(&path), |_| None).unwrap_err();
+        assert!(
+            error.to_string().contains("gateway.deployments[1].name"),
             "{error}"
         );
     }
