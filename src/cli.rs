@@ -32,12 +32,19 @@ struct Cli {
 enum Command {
     /// Runs the whole suite in one process on SQLite files, the gateway in front.
     Up {
-        /// The data folder (SQLite files, the development key).
-        #[arg(long, env = "ZHENGQI_DATA", default_value = "zhengqi-data")]
-        data: PathBuf,
-        /// The gateway's address: gRPC and HTTP/JSON on one port.
-        #[arg(long, env = "ZHENGQI_LISTEN", default_value = "127.0.0.1:8080")]
-        listen: SocketAddr,
+        /// The data folder (SQLite files, the development key); else the
+        /// file's `data`, else `zhengqi-data`.
+        #[arg(long, env = "ZHENGQI_DATA")]
+        data: Option<PathBuf>,
+        /// The gateway's address: gRPC and HTTP/JSON on one port; else the
+        /// file's `listen`, else 127.0.0.1:8080.
+        #[arg(long, env = "ZHENGQI_LISTEN")]
+        listen: Option<SocketAddr>,
+        /// A TOML file with the same keys as the ZHENGQI_* variables: the
+        /// gateway's limits, CORS origins and audit, the identity provider,
+        /// other deployments (`[[gateway.deployments]]`).
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
     /// Runs one part, for per-service deployments.
     Serve {
@@ -272,7 +279,11 @@ pub fn main() -> ExitCode {
 
 async fn run(command: Command) -> Result<(), Error> {
     match command {
-        Command::Up { data, listen } => up(data, listen).await,
+        Command::Up {
+            data,
+            listen,
+            config,
+        } => up(data, listen, config.as_deref()).await,
         Command::Serve { part, config } => serve(part, config.as_deref()).await,
         Command::Token {
             roles,
@@ -356,8 +367,18 @@ async fn run(command: Command) -> Result<(), Error> {
     }
 }
 
-async fn up(data: PathBuf, listen: SocketAddr) -> Result<(), Error> {
-    let config = Config::load(None).map_err(Error::internal)?;
+/// Where `up` listens when neither `--listen` nor the file says.
+const UP_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8080);
+
+async fn up(
+    data: Option<PathBuf>,
+    listen: Option<SocketAddr>,
+    file: Option<&Path>,
+) -> Result<(), Error> {
+    let config = Config::load(file).map_err(Error::internal)?;
+    let data = data.unwrap_or_else(|| config.data.clone());
+    let listen = listen.or(config.listen).unwrap_or(UP_LISTEN);
     zhengqi_shared::server::init_tracing(config.log.as_deref());
     let mut options = SuiteOptions::new(&data, listen);
     options.auth = config.auth.to_auth_config().map_err(Error::internal)?;

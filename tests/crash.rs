@@ -1,4 +1,5 @@
-//! An acknowledged appeal survives `kill -9` of `zhengqi up`.
+//! `zhengqi up` as a process: an acknowledged appeal survives `kill -9`, and
+//! `up --config` reads a configuration file.
 
 mod common;
 
@@ -13,9 +14,15 @@ use zhengqi_shared::auth::{DevIssuer, Role, TokenRequest};
 
 /// Starts `zhengqi up` on `data` and returns it with the gateway's address.
 fn up(data: &std::path::Path) -> (Child, String) {
+    start_up(&["--data".as_ref(), data.as_os_str()])
+}
+
+/// Starts `zhengqi up` with `args` and `--listen 127.0.0.1:0`, and returns it
+/// with the gateway's address.
+fn start_up(args: &[&std::ffi::OsStr]) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_zhengqi"))
-        .args(["up", "--data"])
-        .arg(data)
+        .arg("up")
+        .args(args)
         .args(["--listen", "127.0.0.1:0"])
         .env("ZHENGQI_LOG", "warn")
         .env_remove("ZHENGQI_AUTH_JWKS")
@@ -122,4 +129,62 @@ async fn an_acknowledged_appeal_survives_kill_9_of_zhengqi_up() {
     assert_eq!(retried.id, acknowledged.id);
     second.kill().unwrap();
     second.wait().unwrap();
+}
+
+#[tokio::test]
+async fn up_reads_a_configuration_file_and_its_command_line_wins_over_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("from-the-file");
+    let file = dir.path().join("zhengqi.toml");
+    let origin = "https://portal.guangyuan.example";
+    // The file's `listen` loses to --listen; its `data` and gateway settings hold.
+    std::fs::write(
+        &file,
+        format!(
+            "data = {:?}\nlisten = \"127.0.0.1:1\"\n[gateway]\ncors_origins = [\"{origin}\"]\n",
+            data.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let (mut child, address) = start_up(&["--config".as_ref(), file.as_os_str()]);
+    assert!(
+        data.join("intake.db").exists(),
+        "no stores in the file's data folder"
+    );
+    let preflight = reqwest::Client::new()
+        .request(reqwest::Method::OPTIONS, format!("{address}/v1/appeals"))
+        .header("origin", origin)
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization, content-type",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        preflight
+            .headers()
+            .get("access-control-allow-origin")
+            .and_then(|v| v.to_str().ok()),
+        Some(origin),
+        "the file's CORS origin is not applied: {preflight:?}"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // A file with a key that means nothing stops `up` with the key's name.
+    std::fs::write(&file, "[gateway]\nrate_per_second = 5.0\n").unwrap();
+    let refused = Command::new(env!("CARGO_BIN_EXE_zhengqi"))
+        .args(["up", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&file)
+        .arg("--data")
+        .arg(dir.path().join("never"))
+        .env_remove("ZHENGQI_AUTH_JWKS")
+        .env_remove("ZHENGQI_AUTH_ISSUER")
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("rate_per_second"), "{stderr}");
 }
