@@ -389,6 +389,9 @@ async fn up(
     options.followed_deployments = config.gateway.deployments.clone();
     options.routing.supervision =
         zhengqi_routing::SupervisionSettings::from_env(|name| std::env::var(name).ok())?;
+    options.evaluation = options
+        .evaluation
+        .with_env(|name| std::env::var(name).ok())?;
     let suite = suite::start(options).await?;
     suite.shutdown().on_signals();
     let addr = suite.gateway_addr;
@@ -502,7 +505,8 @@ async fn serve(part: Part, file: Option<&Path>) -> Result<(), Error> {
                 routing_url: followed(&config.upstreams.routing),
                 service_token: Some(service_token_source(&config, "evaluation")?),
                 ..zhengqi_evaluation::Settings::default()
-            };
+            }
+            .with_env(|name| std::env::var(name).ok())?;
             zhengqi_evaluation::build(
                 &part_config,
                 verifier,

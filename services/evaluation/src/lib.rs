@@ -71,7 +71,9 @@ impl Settings {
     /// These settings changed by `ZHENGQI_EVALUATION_RECTIFICATION_DAYS`
     /// (working days to rectify a bad review) and
     /// `ZHENGQI_EVALUATION_REPEAT_WINDOW_YEARS` (years in which an earlier
-    /// violation makes a repeat) as `env` gives them.
+    /// violation makes a repeat) as `env` gives them; the command reads the
+    /// process's environment with it, so a deploying city may change the time
+    /// limits without a new build.
     pub fn with_env(mut self, env: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
         let get = |name: &str| env(name).filter(|v| !v.trim().is_empty());
         let number = |name: &str, value: &str, max: u32| {
@@ -147,9 +149,6 @@ pub async fn build(
     settings: Settings,
     shutdown: &Shutdown,
 ) -> Result<EvaluationServer, Error> {
-    // Environment first (STYLE.md): a deploying city may change the time
-    // limits without a new build.
-    let settings = settings.with_env(|name| std::env::var(name).ok())?;
     let host = Host::bind("evaluation", config.listen, config.ops_listen).await?;
     let store = Store::connect(&config.database_url, config.database_schema.as_deref()).await?;
     let events = EventLog::new(store.clone());
