@@ -27,7 +27,7 @@ use axum::routing::get;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use zhengqi_shared::Error;
-use zhengqi_shared::reference::{Directory, GUANGYUAN_DEPARTMENTS, Level};
+use zhengqi_shared::reference::{Directory, GUANGYUAN_DEPARTMENTS, Level, department_kinds};
 
 const HTML: &str = "text/html; charset=utf-8";
 const JAVASCRIPT: &str = "text/javascript; charset=utf-8";
@@ -195,16 +195,7 @@ async fn asset(
 /// jurisdiction has (key, name: a department's id is `<code>-<key>`), from the
 /// reference data the services run on, so the portal shows names, not codes.
 fn directory_json() -> Result<Vec<u8>, Error> {
-    #[derive(serde::Deserialize)]
-    struct Departments {
-        department: Vec<Department>,
-    }
-    #[derive(serde::Deserialize)]
-    struct Department {
-        key: String,
-        name: String,
-    }
-    let departments: Departments = toml::from_str(GUANGYUAN_DEPARTMENTS)
+    let departments = department_kinds(GUANGYUAN_DEPARTMENTS)
         .map_err(|e| Error::internal(format!("portal: the departments: {e}")))?;
     let directory = Directory::guangyuan();
     let jurisdictions: Vec<serde_json::Value> = directory
@@ -224,7 +215,6 @@ fn directory_json() -> Result<Vec<u8>, Error> {
         })
         .collect();
     let departments: Vec<serde_json::Value> = departments
-        .department
         .iter()
         .map(|d| serde_json::json!({"key": d.key, "name": d.name}))
         .collect();

@@ -9,7 +9,8 @@ use super::{AppealKind, Category, Channel, EnterpriseTag, Level, MeetingType};
 
 /// Guangyuan's seeded rules.
 pub const GUANGYUAN_RULES: &str = include_str!("../../data/routing_rules.toml");
-pub use zhengqi_shared::reference::GUANGYUAN_DEPARTMENTS;
+use zhengqi_shared::reference::department_kinds;
+pub use zhengqi_shared::reference::{DepartmentKind, GUANGYUAN_DEPARTMENTS};
 
 /// A routing rule. Keys that are `None` match anything.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -202,26 +203,10 @@ pub fn parse_rules(text: &str) -> Result<Vec<Rule>, String> {
         .collect()
 }
 
-/// A department every jurisdiction has.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DepartmentKind {
-    pub key: String,
-    pub name: String,
-    #[serde(default)]
-    pub categories: Vec<String>,
-}
-
 /// The departments of each jurisdiction: `<jurisdiction code>-<key>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Departments {
     kinds: Vec<DepartmentKind>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DepartmentsFile {
-    department: Vec<DepartmentKind>,
 }
 
 impl Departments {
@@ -232,8 +217,8 @@ impl Departments {
     }
 
     pub fn from_toml_str(text: &str) -> Result<Departments, String> {
-        let file: DepartmentsFile = toml::from_str(text).map_err(|e| e.to_string())?;
-        for kind in &file.department {
+        let kinds = department_kinds(text)?;
+        for kind in &kinds {
             for category in &kind.categories {
                 if Category::parse(category).is_none() {
                     return Err(format!(
@@ -243,9 +228,7 @@ impl Departments {
                 }
             }
         }
-        Ok(Departments {
-            kinds: file.department,
-        })
+        Ok(Departments { kinds })
     }
 
     /// The department of `jurisdiction` that handles `category`, if one does.

@@ -7,7 +7,6 @@ pub mod model;
 pub mod period;
 pub mod ranking;
 
-use serde::Deserialize;
 use zhengqi_shared::reference::{Directory, JurisdictionCode};
 
 zhengqi_shared::named_enum! {
@@ -71,17 +70,6 @@ pub struct Departments {
     kinds: Vec<(String, String)>,
 }
 
-#[derive(Deserialize)]
-struct DepartmentsFile {
-    department: Vec<DepartmentEntry>,
-}
-
-#[derive(Deserialize)]
-struct DepartmentEntry {
-    key: String,
-    name: String,
-}
-
 pub use zhengqi_shared::reference::GUANGYUAN_DEPARTMENTS;
 
 impl Departments {
@@ -90,10 +78,8 @@ impl Departments {
     }
 
     pub fn from_toml_str(text: &str) -> Result<Departments, String> {
-        let file: DepartmentsFile = toml::from_str(text).map_err(|e| e.to_string())?;
         Ok(Departments {
-            kinds: file
-                .department
+            kinds: zhengqi_shared::reference::department_kinds(text)?
                 .into_iter()
                 .map(|d| (d.key, d.name))
                 .collect(),

@@ -32,4 +32,27 @@ pub use jurisdiction::{
 /// `key`, `name` and the appeal `categories` the department handles.
 pub const GUANGYUAN_DEPARTMENTS: &str = include_str!("../../data/departments.toml");
 
+/// A department every jurisdiction has: its id in a jurisdiction is
+/// `<jurisdiction code>-<key>`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DepartmentKind {
+    pub key: String,
+    pub name: String,
+    /// The appeal categories it handles when no routing rule names a department.
+    #[serde(default)]
+    pub categories: Vec<String>,
+}
+
+/// The `[[department]]` tables of a departments file (as [`GUANGYUAN_DEPARTMENTS`]).
+pub fn department_kinds(text: &str) -> Result<Vec<DepartmentKind>, String> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct DepartmentsFile {
+        department: Vec<DepartmentKind>,
+    }
+    let file: DepartmentsFile = toml::from_str(text).map_err(|e| e.to_string())?;
+    Ok(file.department)
+}
+
 pub use uscc::{Uscc, UsccError, UsccOverride, UsccOverrides, UsccOverridesError};
