@@ -8,9 +8,8 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use zhengqi_shared::Error;
-use zhengqi_shared::auth::{DevIssuer, Role, Signer, TokenRequest, Verifier};
+use zhengqi_shared::auth::{DevIssuer, Role, ServiceKey, TokenRequest};
 use zhengqi_shared::config::{Config, PartConfig};
-use zhengqi_shared::events::{TokenSource, service_tokens};
 use zhengqi_shared::reference::Directory;
 use zhengqi_shared::shutdown::Shutdown;
 use zhengqi_shared::storage::Store;
@@ -53,7 +52,9 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
-    /// Prints one JWT signed with the development key of --data, and nothing else.
+    /// Prints one JWT signed with the development key of --data (a service
+    /// token: with the service key, ZHENGQI_SERVICE_KEY or the one in --data),
+    /// and nothing else.
     Token {
         /// A role; repeat for several (enterprise, handler, coordinator, leader,
         /// supervisor, evaluator, admin, service).
@@ -302,7 +303,6 @@ async fn run(command: Command) -> Result<(), Error> {
                         .map_err(|_| Error::invalid("role", format!("unknown role {r:?}")))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            let issuer = DevIssuer::load_or_create(&data, DEV_ISSUER).map_err(Error::internal)?;
             let sub = sub.unwrap_or_else(|| {
                 let who = uscc
                     .as_deref()
@@ -310,18 +310,38 @@ async fn run(command: Command) -> Result<(), Error> {
                     .unwrap_or("suite");
                 format!("{}@{who}", roles[0].as_str())
             });
-            let token = issuer
-                .mint(&TokenRequest {
-                    sub,
-                    roles,
-                    jurisdiction,
-                    department,
-                    uscc,
-                    name,
-                    audience: None,
-                    ttl,
-                })
+            let request = TokenRequest {
+                sub,
+                roles,
+                jurisdiction,
+                department,
+                uscc,
+                name,
+                audience: None,
+                ttl,
+            };
+            // The service role comes from the deployment's service key alone,
+            // and that key grants nothing else.
+            let token = if request.roles.contains(&Role::Service) {
+                if request.roles.len() > 1 {
+                    return Err(Error::invalid(
+                        "role",
+                        "a service token names the service role alone",
+                    ));
+                }
+                let config = Config::load(None).map_err(Error::internal)?;
+                let key = match &config.service_key {
+                    Some(path) => ServiceKey::from_file(path, &config.service_issuer),
+                    None => ServiceKey::load_or_create(&data, &config.service_issuer),
+                }
                 .map_err(Error::internal)?;
+                key.signer().mint(&request)
+            } else {
+                DevIssuer::load_or_create(&data, DEV_ISSUER)
+                    .map_err(Error::internal)?
+                    .mint(&request)
+            }
+            .map_err(Error::internal)?;
             println!("{token}");
             Ok(())
         }
@@ -381,7 +401,14 @@ async fn up(
     let listen = listen.or(config.listen).unwrap_or(UP_LISTEN);
     zhengqi_shared::server::init_tracing(config.log.as_deref());
     let mut options = SuiteOptions::new(&data, listen);
-    options.auth = config.auth.to_auth_config().map_err(Error::internal)?;
+    options.providers = config
+        .auth
+        .providers()
+        .map_err(Error::internal)?
+        .unwrap_or_default();
+    options.service_key = config.service_key.clone();
+    options.service_issuer = config.service_issuer.clone();
+    options.trusted_services = config.auth.trusted_services().map_err(Error::internal)?;
     options.batch_max = config.batch_max;
     options.timeout = config.upstreams.timeout;
     options.gateway = config.gateway.clone();
@@ -411,15 +438,8 @@ async fn up(
 async fn serve(part: Part, file: Option<&Path>) -> Result<(), Error> {
     let config = Config::load(file).map_err(Error::internal)?;
     zhengqi_shared::server::init_tracing(config.log.as_deref());
-    let auth = match config.auth.to_auth_config().map_err(Error::internal)? {
-        Some(auth) => auth,
-        None => DevIssuer::load_or_create(&config.data, DEV_ISSUER)
-            .map_err(Error::internal)?
-            .auth_config(),
-    };
-    let verifier = Verifier::new(auth)
-        .await
-        .map_err(|e| Error::internal(format!("token verification cannot start: {e}")))?;
+    let identity = suite::Identity::configured(&config, &config.data).await?;
+    let verifier = identity.verifier.clone();
     let listen = config
         .listen
         .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], part.default_port())));
@@ -466,7 +486,7 @@ async fn serve(part: Part, file: Option<&Path>) -> Result<(), Error> {
         Part::Routing => {
             let settings = zhengqi_routing::Settings {
                 intake_url: followed(&config.upstreams.intake),
-                service_token: Some(service_token_source(&config, "routing")?),
+                service_token: Some(identity.tokens("routing")),
                 supervision: zhengqi_routing::SupervisionSettings::from_env(|name| {
                     std::env::var(name).ok()
                 })?,
@@ -486,7 +506,7 @@ async fn serve(part: Part, file: Option<&Path>) -> Result<(), Error> {
         Part::Policy => {
             let settings = zhengqi_policy::Settings {
                 intake_url: followed(&config.upstreams.intake),
-                service_token: Some(service_token_source(&config, "policy")?),
+                service_token: Some(identity.tokens("policy")),
                 ..zhengqi_policy::Settings::default()
             };
             zhengqi_policy::build(
@@ -503,7 +523,7 @@ async fn serve(part: Part, file: Option<&Path>) -> Result<(), Error> {
         Part::Evaluation => {
             let settings = zhengqi_evaluation::Settings {
                 routing_url: followed(&config.upstreams.routing),
-                service_token: Some(service_token_source(&config, "evaluation")?),
+                service_token: Some(identity.tokens("evaluation")),
                 ..zhengqi_evaluation::Settings::default()
             }
             .with_env(|name| std::env::var(name).ok())?;
@@ -525,7 +545,7 @@ async fn serve(part: Part, file: Option<&Path>) -> Result<(), Error> {
                 policy_url: followed(&config.upstreams.policy),
                 // And the logs of every other deployment the gateway routes to.
                 deployments: suite::followed_deployments(&config.gateway.deployments),
-                service_token: Some(service_token_source(&config, "scoring")?),
+                service_token: Some(identity.tokens("scoring")),
                 ..zhengqi_scoring::Settings::default()
             };
             zhengqi_scoring::build(
@@ -541,29 +561,4 @@ async fn serve(part: Part, file: Option<&Path>) -> Result<(), Error> {
         }
         Part::Gateway => unreachable!("handled above"),
     }
-}
-
-/// The `service` tokens a part presents to the services it follows: signed with
-/// `ZHENGQI_SERVICE_KEY` when set, else with the development key of the data folder.
-fn service_token_source(config: &Config, subject: &str) -> Result<TokenSource, Error> {
-    let (pem_path, issuer) = match &config.service_key {
-        Some(path) => (
-            path.clone(),
-            config
-                .auth
-                .issuer
-                .clone()
-                .unwrap_or_else(|| DEV_ISSUER.to_owned()),
-        ),
-        None => {
-            let dev =
-                DevIssuer::load_or_create(&config.data, DEV_ISSUER).map_err(Error::internal)?;
-            (dev.key_path().to_owned(), dev.issuer().to_owned())
-        }
-    };
-    let pem = std::fs::read(&pem_path)
-        .map_err(|e| Error::internal(format!("cannot read {}: {e}", pem_path.display())))?;
-    let signer = Signer::from_pem(&pem, None, issuer, config.auth.audience.clone())
-        .map_err(Error::internal)?;
-    Ok(service_tokens(Arc::new(signer), subject))
 }

@@ -14,9 +14,9 @@ use zhengqi_gateway::audit::AuditSettings;
 use zhengqi_gateway::limits::RateLimit;
 use zhengqi_gateway::{GatewayConfig, GatewaySettings};
 use zhengqi_shared::Error;
-use zhengqi_shared::auth::{AuthConfig, DEFAULT_AUDIENCE, DevIssuer, Signer, Verifier};
-use zhengqi_shared::config::{DeploymentSettings, GatewayLimits, PartConfig, ServiceUrls};
-use zhengqi_shared::events::{TokenSource, service_tokens};
+use zhengqi_shared::auth::{AuthConfig, DEFAULT_SERVICE_ISSUER, DevIssuer, ServiceKey, Verifier};
+use zhengqi_shared::config::{Config, DeploymentSettings, GatewayLimits, PartConfig, ServiceUrls};
+use zhengqi_shared::events::service_tokens;
 use zhengqi_shared::reference::Directory;
 use zhengqi_shared::server::{GrpcService, InProcess, Part};
 use zhengqi_shared::shutdown::Shutdown;
@@ -42,8 +42,15 @@ pub struct SuiteOptions {
     pub listen: SocketAddr,
     /// A PostgreSQL URL to use instead of SQLite files, one schema per service.
     pub database_url: Option<String>,
-    /// Token verification; `None` trusts the development issuer of `data`.
-    pub auth: Option<AuthConfig>,
+    /// The people's identity providers; none: the development issuer of `data`.
+    pub providers: Vec<AuthConfig>,
+    /// The PEM key that signs the parts' calls to one another; `None` keeps
+    /// one in `data` (created there).
+    pub service_key: Option<PathBuf>,
+    /// The `iss` of this deployment's service tokens.
+    pub service_issuer: String,
+    /// Other deployments' service keys, trusted for the `service` role alone.
+    pub trusted_services: Vec<AuthConfig>,
     pub batch_max: usize,
     /// The deadline of a call whose caller set none.
     pub timeout: Duration,
@@ -76,7 +83,10 @@ impl SuiteOptions {
             data: data.into(),
             listen,
             database_url: None,
-            auth: None,
+            providers: Vec::new(),
+            service_key: None,
+            service_issuer: DEFAULT_SERVICE_ISSUER.to_owned(),
+            trusted_services: Vec::new(),
             batch_max: 256,
             timeout: Duration::from_secs(30),
             routing: zhengqi_routing::Settings::default(),
@@ -87,6 +97,75 @@ impl SuiteOptions {
             followed_deployments: Vec::new(),
             gateway_over_network: false,
         }
+    }
+}
+
+/// Who a deployment trusts, and the key its parts sign their calls with;
+/// the same under `up` and `serve`.
+pub struct Identity {
+    /// Checks every caller's token: the people's providers (or the development
+    /// issuer), this deployment's service key and the other deployments' keys.
+    pub verifier: Verifier,
+    pub service_key: ServiceKey,
+    /// The development issuer, when no provider is configured.
+    pub dev_issuer: Option<DevIssuer>,
+}
+
+impl Identity {
+    /// Trusts `providers` (none: the development issuer kept in `data`) for the
+    /// people's roles, and for the `service` role this deployment's key (the
+    /// PEM file `service_key`, else the one kept in `data`) and `trusted_services`.
+    pub async fn load(
+        data: &Path,
+        providers: Vec<AuthConfig>,
+        service_key: Option<&Path>,
+        service_issuer: &str,
+        trusted_services: Vec<AuthConfig>,
+    ) -> Result<Identity, Error> {
+        let (mut anchors, dev_issuer) = if providers.is_empty() {
+            let issuer = DevIssuer::load_or_create(data, DEV_ISSUER).map_err(Error::internal)?;
+            (vec![issuer.auth_config()], Some(issuer))
+        } else {
+            (providers, None)
+        };
+        let service_key = match service_key {
+            Some(path) => ServiceKey::from_file(path, service_issuer),
+            None => ServiceKey::load_or_create(data, service_issuer),
+        }
+        .map_err(|e| Error::internal(format!("the service key: {e}")))?;
+        anchors.push(service_key.anchor());
+        anchors.extend(trusted_services);
+        let verifier = Verifier::trusting(anchors)
+            .await
+            .map_err(|e| Error::internal(format!("token verification cannot start: {e}")))?;
+        Ok(Identity {
+            verifier,
+            service_key,
+            dev_issuer,
+        })
+    }
+
+    /// As [`Identity::load`], with what `config` says.
+    pub async fn configured(config: &Config, data: &Path) -> Result<Identity, Error> {
+        let providers = config
+            .auth
+            .providers()
+            .map_err(Error::internal)?
+            .unwrap_or_default();
+        let trusted = config.auth.trusted_services().map_err(Error::internal)?;
+        Identity::load(
+            data,
+            providers,
+            config.service_key.as_deref(),
+            &config.service_issuer,
+            trusted,
+        )
+        .await
+    }
+
+    /// The `service` tokens `subject` (a part) presents to the parts it calls.
+    pub fn tokens(&self, subject: &str) -> zhengqi_shared::events::TokenSource {
+        service_tokens(self.service_key.signer(), subject)
     }
 }
 
@@ -199,6 +278,8 @@ pub struct Suite {
     pub service_addrs: BTreeMap<&'static str, SocketAddr>,
     /// The development issuer, when the suite trusts it.
     pub dev_issuer: Option<DevIssuer>,
+    /// The key the parts sign their calls to one another with.
+    pub service_key: ServiceKey,
     shutdown: Shutdown,
     tasks: JoinSet<Result<(), Error>>,
 }
@@ -208,17 +289,15 @@ pub struct Suite {
 pub async fn start(options: SuiteOptions) -> Result<Suite, Error> {
     std::fs::create_dir_all(&options.data)
         .map_err(|e| Error::internal(format!("cannot create {}: {e}", options.data.display())))?;
-    let (auth, dev_issuer) = match options.auth.clone() {
-        Some(auth) => (auth, None),
-        None => {
-            let issuer =
-                DevIssuer::load_or_create(&options.data, DEV_ISSUER).map_err(Error::internal)?;
-            (issuer.auth_config(), Some(issuer))
-        }
-    };
-    let verifier = Verifier::new(auth)
-        .await
-        .map_err(|e| Error::internal(format!("token verification cannot start: {e}")))?;
+    let identity = Identity::load(
+        &options.data,
+        options.providers.clone(),
+        options.service_key.as_deref(),
+        &options.service_issuer,
+        options.trusted_services.clone(),
+    )
+    .await?;
+    let verifier = identity.verifier.clone();
     let directory = Arc::new(Directory::guangyuan());
     let shutdown = Shutdown::new();
     let mut running = Running {
@@ -251,13 +330,9 @@ pub async fn start(options: SuiteOptions) -> Result<Suite, Error> {
     )
     .await?;
     running.run("intake", intake);
-    let tokens = |subject: &str| match &dev_issuer {
-        Some(issuer) => dev_service_tokens(issuer, subject).map(Some),
-        None => Ok(None),
-    };
     let routing_settings = zhengqi_routing::Settings {
         intake_url: running.url("intake"),
-        service_token: tokens("routing")?,
+        service_token: Some(identity.tokens("routing")),
         ..options.routing.clone()
     };
     let routing = zhengqi_routing::build(
@@ -272,7 +347,7 @@ pub async fn start(options: SuiteOptions) -> Result<Suite, Error> {
 
     let policy_settings = zhengqi_policy::Settings {
         intake_url: running.url("intake"),
-        service_token: tokens("policy")?,
+        service_token: Some(identity.tokens("policy")),
         ..options.policy.clone()
     };
     let policy = zhengqi_policy::build(
@@ -287,7 +362,7 @@ pub async fn start(options: SuiteOptions) -> Result<Suite, Error> {
 
     let evaluation_settings = zhengqi_evaluation::Settings {
         routing_url: running.url("routing"),
-        service_token: tokens("evaluation")?,
+        service_token: Some(identity.tokens("evaluation")),
         ..options.evaluation.clone()
     };
     let evaluation = zhengqi_evaluation::build(
@@ -305,7 +380,7 @@ pub async fn start(options: SuiteOptions) -> Result<Suite, Error> {
         evaluation_url: running.url("evaluation"),
         policy_url: running.url("policy"),
         deployments: followed_deployments(&options.followed_deployments),
-        service_token: tokens("scoring")?,
+        service_token: Some(identity.tokens("scoring")),
         ..options.scoring.clone()
     };
     let scoring = zhengqi_scoring::build(
@@ -360,7 +435,8 @@ pub async fn start(options: SuiteOptions) -> Result<Suite, Error> {
     Ok(Suite {
         gateway_addr,
         service_addrs: running.addrs,
-        dev_issuer,
+        dev_issuer: identity.dev_issuer,
+        service_key: identity.service_key,
         shutdown,
         tasks: running.tasks,
     })
@@ -388,17 +464,6 @@ impl Running {
     fn url(&self, name: &str) -> Option<String> {
         Some(format!("http://{}", self.addrs[name]))
     }
-}
-
-/// `service` tokens for a part's consumers of the other parts' logs, signed
-/// with the development issuer's key.
-fn dev_service_tokens(issuer: &DevIssuer, subject: &str) -> Result<TokenSource, Error> {
-    let pem = std::fs::read(issuer.key_path()).map_err(|e| {
-        Error::internal(format!("cannot read {}: {e}", issuer.key_path().display()))
-    })?;
-    let signer =
-        Signer::from_pem(&pem, None, issuer.issuer(), DEFAULT_AUDIENCE).map_err(Error::internal)?;
-    Ok(service_tokens(Arc::new(signer), subject))
 }
 
 impl Suite {

@@ -191,7 +191,7 @@ impl Issuer {
 /// Starts a suite that trusts `issuer` (and not its development issuer).
 async fn suite_trusting(issuer: &Issuer) -> TestSuite {
     TestSuite::start_with(|options| {
-        options.auth = Some(issuer.publish(&options.data.join("issuer-jwks.json")));
+        options.providers = vec![issuer.publish(&options.data.join("issuer-jwks.json"))];
     })
     .await
 }

@@ -14,7 +14,7 @@ use sqlx::{AnyConnection, Row};
 use zhengqi_proto::zhengqi::common::v1::Event;
 use zhengqi_proto::zhengqi::intake::v1::intake_service_client::IntakeServiceClient;
 use zhengqi_shared::Error;
-use zhengqi_shared::auth::{DevIssuer, Role, TokenRequest, Verifier};
+use zhengqi_shared::auth::{AuthConfig, DevIssuer, JwksSource, Role, TokenRequest, Verifier};
 use zhengqi_shared::config::PartConfig;
 use zhengqi_shared::events::{Consumer, EventHandler};
 use zhengqi_shared::reference::Directory;
@@ -170,7 +170,13 @@ async fn every_event_is_applied_exactly_once_across_restarts_of_either_side() {
     init_log();
     let dir = tempfile::tempdir().unwrap();
     let issuer = Arc::new(DevIssuer::load_or_create(dir.path(), "events-test").unwrap());
-    let verifier = Verifier::new(issuer.auth_config()).await.unwrap();
+    // The issuer stands for a deployment's service key: trusted for `service` alone.
+    let verifier = Verifier::new(AuthConfig::service(
+        issuer.issuer(),
+        JwksSource::File(issuer.jwks_path().to_owned()),
+    ))
+    .await
+    .unwrap();
     let token = issuer
         .mint(&TokenRequest::new("county-system", vec![Role::Service]))
         .unwrap();
@@ -224,7 +230,13 @@ async fn two_replicas_following_one_log_apply_each_event_once() {
     init_log();
     let dir = tempfile::tempdir().unwrap();
     let issuer = Arc::new(DevIssuer::load_or_create(dir.path(), "events-test").unwrap());
-    let verifier = Verifier::new(issuer.auth_config()).await.unwrap();
+    // The issuer stands for a deployment's service key: trusted for `service` alone.
+    let verifier = Verifier::new(AuthConfig::service(
+        issuer.issuer(),
+        JwksSource::File(issuer.jwks_path().to_owned()),
+    ))
+    .await
+    .unwrap();
     let token = issuer
         .mint(&TokenRequest::new("county-system", vec![Role::Service]))
         .unwrap();

@@ -20,7 +20,12 @@ use zhengqi_proto::zhengqi::intake::v1 as intake;
 use zhengqi_proto::zhengqi::intake::v1::intake_service_client::IntakeServiceClient;
 use zhengqi_proto::zhengqi::scoring::v1 as scoring;
 use zhengqi_proto::zhengqi::scoring::v1::scoring_service_client::ScoringServiceClient;
-use zhengqi_shared::auth::{DevIssuer, Role, TokenRequest};
+use zhengqi_shared::auth::{
+    AuthConfig, DevIssuer, JwksSource, Role, SERVICE_JWKS_FILE, ServiceKey, TokenRequest,
+};
+
+/// The `iss` of the city deployment's service tokens, which the county trusts.
+const CITY_SERVICE_ISSUER: &str = "zhengqi-service-guangyuan";
 use zhengqi_shared::clock;
 use zhengqi_shared::config::Config;
 use zhengqi_shared::storage::micros_of;
@@ -62,7 +67,7 @@ async fn a_countys_calls_reach_only_its_own_deployment() {
     let city = TestSuite::start().await;
     // The county trusts the same identity provider as the city.
     let city_auth = city.auth_config();
-    let county = TestSuite::start_with(|options| options.auth = Some(city_auth)).await;
+    let county = TestSuite::start_with(|options| options.providers = vec![city_auth]).await;
     let config = with_wangcang(&county, city.data.path());
     let settings = gateway_settings(&config.gateway, None);
     assert_eq!(settings.deployments[0].upstreams, upstreams_of(&county));
@@ -177,7 +182,7 @@ async fn appeals_counted(suite: &TestSuite, jurisdiction: &str, period: &str, co
 #[tokio::test]
 async fn the_citys_scoring_counts_a_countys_cases_from_the_countys_logs() {
     // One identity provider for both deployments: its key in each data folder,
-    // so each trusts the same tokens and signs its `service` tokens with it.
+    // so each trusts the same people's tokens.
     let provider = tempfile::tempdir().unwrap();
     let key = DevIssuer::load_or_create(provider.path(), DEV_ISSUER)
         .unwrap()
@@ -186,12 +191,29 @@ async fn the_citys_scoring_counts_a_countys_cases_from_the_countys_logs() {
     let trusting_the_provider = |options: &mut SuiteOptions| {
         std::fs::copy(&key, options.data.join(key.file_name().unwrap())).unwrap();
     };
-    let county = TestSuite::start_with(trusting_the_provider).await;
+    // Each deployment signs its parts' calls with a service key of its own; the
+    // county trusts the city's, whose scoring follows the county's logs.
+    let city_key = ServiceKey::load_or_create(provider.path(), CITY_SERVICE_ISSUER).unwrap();
+    let city_service = AuthConfig::service(
+        CITY_SERVICE_ISSUER,
+        JwksSource::File(provider.path().join(SERVICE_JWKS_FILE)),
+    );
+    let county = TestSuite::start_with(|options| {
+        trusting_the_provider(options);
+        options.service_issuer = "zhengqi-service-wangcang".to_owned();
+        options.trusted_services = vec![city_service.clone()];
+    })
+    .await;
     let config = with_wangcang(&county, provider.path());
     let followed = config.gateway.deployments.clone();
+    let with_the_city_key = |options: &mut SuiteOptions| {
+        options.service_key = Some(city_key.path().to_owned());
+        options.service_issuer = CITY_SERVICE_ISSUER.to_owned();
+        options.followed_deployments = followed.clone();
+    };
     let city = TestSuite::start_with(|options| {
         trusting_the_provider(options);
-        options.followed_deployments = followed.clone();
+        with_the_city_key(options);
     })
     .await;
     let gateway = TestGateway::start(
@@ -260,7 +282,7 @@ async fn the_citys_scoring_counts_a_countys_cases_from_the_countys_logs() {
     drop(gateway);
     let city = city
         .restart_forgetting_cursors_with("scoring", |options| {
-            options.followed_deployments = followed.clone();
+            with_the_city_key(options);
         })
         .await;
     let later = |request_id: &str, jurisdiction: &str| {

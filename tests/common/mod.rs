@@ -189,13 +189,29 @@ impl TestSuite {
         })
     }
 
+    /// A `service` token, signed with the suite's service key as its parts'
+    /// own calls are.
     pub fn service_token(&self) -> String {
-        self.token(TokenRequest::new("suite", vec![Role::Service]))
+        self.suite
+            .service_key
+            .mint("suite", Duration::from_secs(3600))
+            .expect("minting a service token")
     }
 
     /// Verifier settings for this suite's development issuer.
     pub fn auth_config(&self) -> AuthConfig {
         self.issuer.auth_config()
+    }
+
+    /// A verifier that trusts what the suite trusts: its development issuer for
+    /// the people's roles and its service key for `service`.
+    pub async fn verifier(&self) -> zhengqi_shared::auth::Verifier {
+        zhengqi_shared::auth::Verifier::trusting(vec![
+            self.auth_config(),
+            self.suite.service_key.anchor(),
+        ])
+        .await
+        .expect("the suite's keys load")
     }
 
     /// Registers `enterprise` through intake with `token`.

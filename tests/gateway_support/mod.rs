@@ -18,7 +18,6 @@ use zhengqi::suite::SERVICES;
 use zhengqi_gateway::{GatewayConfig, GatewaySettings};
 use zhengqi_proto::zhengqi::intake::v1::intake_service_client::IntakeServiceClient;
 use zhengqi_proto::zhengqi::policy::v1::policy_service_client::PolicyServiceClient;
-use zhengqi_shared::auth::Verifier;
 use zhengqi_shared::server::InProcess;
 use zhengqi_shared::shutdown::Shutdown;
 
@@ -69,7 +68,7 @@ impl TestGateway {
             timeout,
             policy: None,
         };
-        let verifier = Verifier::new(suite.auth_config()).await.unwrap();
+        let verifier = suite.verifier().await;
         let gateway = zhengqi_gateway::build_with(&config, &settings, verifier)
             .await
             .expect("the gateway starts");

@@ -23,8 +23,13 @@ pub struct Config {
     /// PostgreSQL schema of the part, created if missing. `ZHENGQI_DATABASE_SCHEMA`.
     pub database_schema: Option<String>,
     pub auth: AuthSettings,
-    /// PEM private key that signs this deployment's `service` tokens. `ZHENGQI_SERVICE_KEY`.
+    /// PEM private key that signs this deployment's `service` tokens
+    /// (Ed25519, P-256 or RSA, as `openssl genpkey` writes it); the data
+    /// folder's `service-key.pem` when unset. `ZHENGQI_SERVICE_KEY`.
     pub service_key: Option<PathBuf>,
+    /// The `iss` of this deployment's service tokens; deployments that trust one
+    /// another's keys give each its own. `ZHENGQI_SERVICE_ISSUER`, default `zhengqi-service`.
+    pub service_issuer: String,
     /// Addresses of the services, for the gateway and for event consumers.
     pub upstreams: Upstreams,
     /// A tracing filter, e.g. `info,zhengqi_intake=debug`. `ZHENGQI_LOG`.
@@ -127,6 +132,7 @@ impl Default for Config {
             database_schema: None,
             auth: AuthSettings::default(),
             service_key: None,
+            service_issuer: crate::auth::DEFAULT_SERVICE_ISSUER.to_owned(),
             upstreams: Upstreams::default(),
             log: None,
             batch_max: 256,
@@ -135,36 +141,107 @@ impl Default for Config {
     }
 }
 
-/// Token verification settings (`ZHENGQI_AUTH_*`).
+/// Token verification settings (`ZHENGQI_AUTH_*`): the people's identity
+/// provider (the keys of `[auth]` itself), further providers
+/// (`[[auth.issuers]]`) and other deployments' service keys (`[[auth.services]]`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthSettings {
-    /// Required `iss`. `ZHENGQI_AUTH_ISSUER`.
+    /// Required `iss`. `ZHENGQI_AUTH_ISSUER`. Unset: the development issuer of
+    /// the data folder.
     pub issuer: Option<String>,
     /// Required `aud`. `ZHENGQI_AUTH_AUDIENCE`, default `zhengqi`.
     pub audience: String,
-    /// A JWKS file path or an https URL. `ZHENGQI_AUTH_JWKS`.
+    /// A JWKS file path or an https URL. `ZHENGQI_AUTH_JWKS`. Unset while the
+    /// issuer is set: OpenID Connect discovery from the issuer.
     pub jwks: Option<String>,
-    /// PEM file of CA certificates trusted for an https JWKS URL, besides the
-    /// system's. `ZHENGQI_AUTH_JWKS_CA`.
+    /// PEM file of CA certificates trusted for the provider's https URLs, besides
+    /// the system's. `ZHENGQI_AUTH_JWKS_CA`.
     pub jwks_ca: Option<PathBuf>,
     /// Clock leeway in seconds. `ZHENGQI_AUTH_LEEWAY_S`, default 30.
     pub leeway_s: u64,
     /// Development only: accept HS256 tokens signed with this secret. `ZHENGQI_AUTH_HS256_SECRET`.
     pub hs256_secret: Option<SecretString>,
+    /// Where the provider's tokens carry roles, jurisdiction, department, USCC
+    /// and name (`[auth.claims]`).
+    pub claims: ClaimSettings,
+    /// Whether the provider may grant the `service` role (a county system that
+    /// is a client of the city's provider). `ZHENGQI_AUTH_ALLOW_SERVICE_ROLE`,
+    /// default false: only service keys grant it.
+    pub allow_service_role: bool,
+    /// Further identity providers trusted at once, e.g. the provincial
+    /// government-service identity for enterprises beside the city's own for
+    /// officials. In the configuration file only.
+    pub issuers: Vec<ProviderSettings>,
+    /// Other deployments' service keys trusted for the `service` role (a county
+    /// whose logs the city's scoring follows trusts the city's). In the
+    /// configuration file only.
+    pub services: Vec<TrustedServiceKey>,
 }
 
 impl Default for AuthSettings {
     fn default() -> Self {
         Self {
             issuer: None,
-            audience: "zhengqi".to_owned(),
+            audience: crate::auth::DEFAULT_AUDIENCE.to_owned(),
             jwks: None,
             jwks_ca: None,
-            leeway_s: 30,
+            leeway_s: crate::auth::DEFAULT_LEEWAY_S,
             hs256_secret: None,
+            claims: ClaimSettings::default(),
+            allow_service_role: false,
+            issuers: Vec::new(),
+            services: Vec::new(),
         }
     }
+}
+
+/// Another identity provider (`[[auth.issuers]]`); unset keys as in `[auth]`'s defaults.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProviderSettings {
+    pub issuer: String,
+    /// Default: `[auth]`'s audience.
+    pub audience: Option<String>,
+    /// A JWKS file or https URL; unset: OpenID Connect discovery.
+    pub jwks: Option<String>,
+    pub jwks_ca: Option<PathBuf>,
+    pub claims: ClaimSettings,
+    pub allow_service_role: bool,
+}
+
+/// Claim names of a provider's tokens (`[auth.claims]`); each defaults to the
+/// name of API.md.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClaimSettings {
+    /// The claim with the roles; a dotted path reaches into objects
+    /// (`realm_access.roles`, `groups`). `ZHENGQI_AUTH_ROLES_CLAIM`, default `roles`.
+    pub roles: Option<String>,
+    /// The provider's role names and the roles they grant (`zq-coordinator =
+    /// "coordinator"`); when set, names it does not list grant nothing.
+    /// `ZHENGQI_AUTH_ROLE_MAP` as `name=role,name=role`.
+    pub role_map: std::collections::BTreeMap<String, String>,
+    /// `ZHENGQI_AUTH_JURISDICTION_CLAIM`, default `jurisdiction`.
+    pub jurisdiction: Option<String>,
+    /// `ZHENGQI_AUTH_DEPARTMENT_CLAIM`, default `department`.
+    pub department: Option<String>,
+    /// `ZHENGQI_AUTH_USCC_CLAIM`, default `uscc`.
+    pub uscc: Option<String>,
+    /// `ZHENGQI_AUTH_NAME_CLAIM`, default `name`.
+    pub name: Option<String>,
+}
+
+/// Another deployment's service key, trusted for the `service` role alone
+/// (`[[auth.services]]`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrustedServiceKey {
+    /// The `iss` of its service tokens (its `service_issuer`).
+    pub issuer: String,
+    /// Its public key: the `service-jwks.json` of its data folder, as a file or
+    /// an https URL.
+    pub jwks: String,
 }
 
 /// Where each service answers (`http://host:port`), e.g. `ZHENGQI_INTAKE_URL`.
@@ -289,8 +366,41 @@ impl Config {
         if let Some(v) = get("ZHENGQI_AUTH_HS256_SECRET") {
             self.auth.hs256_secret = Some(SecretString::from(v));
         }
+        if let Some(v) = get("ZHENGQI_AUTH_ALLOW_SERVICE_ROLE") {
+            self.auth.allow_service_role = parse_bool("ZHENGQI_AUTH_ALLOW_SERVICE_ROLE", &v)?;
+        }
+        let claims = &mut self.auth.claims;
+        for (name, slot) in [
+            ("ZHENGQI_AUTH_ROLES_CLAIM", &mut claims.roles),
+            ("ZHENGQI_AUTH_JURISDICTION_CLAIM", &mut claims.jurisdiction),
+            ("ZHENGQI_AUTH_DEPARTMENT_CLAIM", &mut claims.department),
+            ("ZHENGQI_AUTH_USCC_CLAIM", &mut claims.uscc),
+            ("ZHENGQI_AUTH_NAME_CLAIM", &mut claims.name),
+        ] {
+            if let Some(v) = get(name) {
+                *slot = Some(v.trim().to_owned());
+            }
+        }
+        if let Some(v) = get("ZHENGQI_AUTH_ROLE_MAP") {
+            claims.role_map = v
+                .split(',')
+                .filter(|pair| !pair.trim().is_empty())
+                .map(|pair| {
+                    let (name, role) = pair.split_once('=').ok_or_else(|| ConfigError::Env {
+                        name: "ZHENGQI_AUTH_ROLE_MAP",
+                        message: format!(
+                            "expected name=role pairs separated by commas, got {pair:?}"
+                        ),
+                    })?;
+                    Ok((name.trim().to_owned(), role.trim().to_owned()))
+                })
+                .collect::<Result<_, ConfigError>>()?;
+        }
         if let Some(v) = get("ZHENGQI_SERVICE_KEY") {
             self.service_key = Some(PathBuf::from(v));
+        }
+        if let Some(v) = get("ZHENGQI_SERVICE_ISSUER") {
+            self.service_issuer = v.trim().to_owned();
         }
         if let Some(v) = get("ZHENGQI_LOG") {
             self.log = Some(v);
@@ -421,6 +531,17 @@ impl Config {
     }
 }
 
+fn parse_bool(name: &'static str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        _ => Err(ConfigError::Env {
+            name,
+            message: format!("expected true or false, got {value:?}"),
+        }),
+    }
+}
+
 fn parse_number<T: std::str::FromStr>(name: &'static str, value: &str) -> Result<T, ConfigError> {
     value.trim().parse().map_err(|_| ConfigError::Env {
         name,
@@ -547,22 +668,132 @@ pub struct PartConfig {
 }
 
 impl AuthSettings {
-    /// Verifier settings when a JWKS is configured; `None` when it is not (the
-    /// embedded deployment then trusts its development issuer).
-    pub fn to_auth_config(&self) -> Result<Option<crate::auth::AuthConfig>, ConfigError> {
-        let Some(jwks) = &self.jwks else {
+    /// The people's identity providers to trust, `[auth]`'s first; `None` when
+    /// no issuer is configured (the embedded deployment then trusts its
+    /// development issuer). A provider without a JWKS is found by OpenID Connect
+    /// discovery.
+    pub fn providers(&self) -> Result<Option<Vec<crate::auth::AuthConfig>>, ConfigError> {
+        let Some(issuer) = self.issuer.clone().filter(|i| !i.trim().is_empty()) else {
+            if self.jwks.is_some() {
+                return Err(ConfigError::Env {
+                    name: "ZHENGQI_AUTH_ISSUER",
+                    message: "must be set when ZHENGQI_AUTH_JWKS is".to_owned(),
+                });
+            }
+            if !self.issuers.is_empty() {
+                return Err(ConfigError::Invalid {
+                    field: "auth.issuer".to_owned(),
+                    message: "must be set when [[auth.issuers]] lists further providers".to_owned(),
+                });
+            }
             return Ok(None);
         };
-        let issuer = self.issuer.clone().ok_or(ConfigError::Env {
-            name: "ZHENGQI_AUTH_ISSUER",
-            message: "must be set when ZHENGQI_AUTH_JWKS is".to_owned(),
-        })?;
-        let mut config =
-            crate::auth::AuthConfig::new(issuer, crate::auth::JwksSource::from_setting(jwks));
-        config.audience = self.audience.clone();
-        config.jwks_ca = self.jwks_ca.clone();
+        let first = ProviderSettings {
+            issuer,
+            audience: Some(self.audience.clone()),
+            jwks: self.jwks.clone(),
+            jwks_ca: self.jwks_ca.clone(),
+            claims: self.claims.clone(),
+            allow_service_role: self.allow_service_role,
+        };
+        let mut providers = Vec::with_capacity(1 + self.issuers.len());
+        for (field, provider) in std::iter::once(("auth".to_owned(), &first)).chain(
+            self.issuers
+                .iter()
+                .enumerate()
+                .map(|(i, provider)| (format!("auth.issuers[{i}]"), provider)),
+        ) {
+            providers.push(self.provider(&field, provider)?);
+        }
+        Ok(Some(providers))
+    }
+
+    fn provider(
+        &self,
+        field: &str,
+        provider: &ProviderSettings,
+    ) -> Result<crate::auth::AuthConfig, ConfigError> {
+        use crate::auth::{AuthConfig, ClaimMapping, JwksSource, Trust};
+        let invalid = |name: &str, message: String| ConfigError::Invalid {
+            field: format!("{field}.{name}"),
+            message,
+        };
+        if provider.issuer.trim().is_empty() {
+            return Err(invalid(
+                "issuer",
+                "must name the provider's issuer".to_owned(),
+            ));
+        }
+        let jwks = match &provider.jwks {
+            Some(jwks) => JwksSource::from_setting(jwks),
+            None => JwksSource::Discovery,
+        };
+        let mut config = AuthConfig::new(provider.issuer.trim(), jwks);
+        config.audience = provider
+            .audience
+            .clone()
+            .unwrap_or_else(|| self.audience.clone());
+        config.jwks_ca = provider.jwks_ca.clone();
         config.leeway_s = self.leeway_s;
         config.hs256_secret = self.hs256_secret.clone();
-        Ok(Some(config))
+        let defaults = ClaimMapping::default();
+        let claims = &provider.claims;
+        let name = |set: &Option<String>, default: String| {
+            set.clone()
+                .filter(|n| !n.trim().is_empty())
+                .unwrap_or(default)
+        };
+        let mut role_map = std::collections::BTreeMap::new();
+        for (from, to) in &claims.role_map {
+            let role = to.parse().map_err(|e: crate::auth::UnknownRole| {
+                invalid(&format!("claims.role_map.{from}"), e.to_string())
+            })?;
+            role_map.insert(from.clone(), role);
+        }
+        config.claims = ClaimMapping {
+            roles: name(&claims.roles, defaults.roles),
+            role_map,
+            jurisdiction: name(&claims.jurisdiction, defaults.jurisdiction),
+            department: name(&claims.department, defaults.department),
+            uscc: name(&claims.uscc, defaults.uscc),
+            name: name(&claims.name, defaults.name),
+        };
+        config.trust = Trust::Users {
+            allow_service: provider.allow_service_role,
+        };
+        Ok(config)
+    }
+
+    /// The other deployments' service keys to trust, each for the `service` role alone.
+    pub fn trusted_services(&self) -> Result<Vec<crate::auth::AuthConfig>, ConfigError> {
+        self.services
+            .iter()
+            .enumerate()
+            .map(|(i, service)| {
+                let invalid = |name: &str, message: &str| ConfigError::Invalid {
+                    field: format!("auth.services[{i}].{name}"),
+                    message: message.to_owned(),
+                };
+                if service.issuer.trim().is_empty() {
+                    return Err(invalid(
+                        "issuer",
+                        "must name the deployment's service issuer",
+                    ));
+                }
+                if service.jwks.trim().is_empty() {
+                    return Err(invalid(
+                        "jwks",
+                        "must give its service-jwks.json, a file or an https URL",
+                    ));
+                }
+                let mut config = crate::auth::AuthConfig::service(
+                    service.issuer.trim(),
+                    crate::auth::JwksSource::from_setting(&service.jwks),
+                );
+                config.audience = self.audience.clone();
+                config.leeway_s = self.leeway_s;
+                Ok(config)
+            })
+            .collect()
     }
 }

@@ -11,7 +11,8 @@ use aws_lc_rs::signature::Ed25519KeyPair;
 use super::config::{AuthConfig, DEFAULT_AUDIENCE, JwksSource};
 use super::signer::{Signer, SigningError, TokenRequest, pkcs8_pem};
 
-/// The development private key (PKCS#8 PEM, mode 0600), inside the data folder.
+/// The development private key (PKCS#8 v1 PEM, as `openssl genpkey` writes and
+/// `openssl pkey` reads; mode 0600), inside the data folder.
 pub const DEV_SIGNING_KEY_FILE: &str = "dev-signing-key.pem";
 /// The development public key as a JWKS, inside the data folder.
 pub const DEV_JWKS_FILE: &str = "jwks.json";
@@ -31,29 +32,8 @@ impl DevIssuer {
     ///
     /// Blocking file I/O; meant for start-up and the `token` command.
     pub fn load_or_create(dir: &Path, issuer: &str) -> Result<DevIssuer, SigningError> {
-        let io = |path: &Path| {
-            let path = path.to_owned();
-            move |source| SigningError::Io { path, source }
-        };
-        fs::create_dir_all(dir).map_err(io(dir))?;
-        let key_path = dir.join(DEV_SIGNING_KEY_FILE);
-        let pem = match fs::read(&key_path) {
-            Ok(pem) => {
-                warn_if_readable_by_others(&key_path);
-                pem
-            }
-            Err(err) if err.kind() == ErrorKind::NotFound => create_key(&key_path)?,
-            Err(err) => return Err(io(&key_path)(err)),
-        };
-        let signer = Signer::from_pem(&pem, None, issuer, DEFAULT_AUDIENCE)?;
-
-        let jwks_path = dir.join(DEV_JWKS_FILE);
-        if !jwks_holds(&jwks_path, signer.kid()) {
-            let tmp = dir.join(format!("{DEV_JWKS_FILE}.tmp"));
-            fs::write(&tmp, signer.jwks_json()).map_err(io(&tmp))?;
-            fs::rename(&tmp, &jwks_path).map_err(io(&jwks_path))?;
-            tracing::info!(path = %jwks_path.display(), kid = signer.kid(), "development JWKS written");
-        }
+        let (signer, key_path, jwks_path) =
+            load_or_create_key(dir, DEV_SIGNING_KEY_FILE, DEV_JWKS_FILE, issuer)?;
         Ok(DevIssuer {
             signer,
             key_path,
@@ -90,10 +70,46 @@ impl DevIssuer {
     }
 }
 
-/// Generates an Ed25519 key and writes it, readable by the owner only. If another
-/// process created the file first, its key is used.
+/// The key `key_file` in `dir` and its public JWKS `jwks_file`, created (the
+/// folder too) when missing: a signer for `issuer` and the two paths.
+///
+/// Blocking file I/O; meant for start-up and the operator's commands.
+pub(crate) fn load_or_create_key(
+    dir: &Path,
+    key_file: &str,
+    jwks_file: &str,
+    issuer: &str,
+) -> Result<(Signer, PathBuf, PathBuf), SigningError> {
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| SigningError::Io { path, source }
+    };
+    fs::create_dir_all(dir).map_err(io(dir))?;
+    let key_path = dir.join(key_file);
+    let pem = match fs::read(&key_path) {
+        Ok(pem) => {
+            warn_if_readable_by_others(&key_path);
+            pem
+        }
+        Err(err) if err.kind() == ErrorKind::NotFound => create_key(&key_path)?,
+        Err(err) => return Err(io(&key_path)(err)),
+    };
+    let signer = Signer::from_pem(&pem, None, issuer, DEFAULT_AUDIENCE)?;
+
+    let jwks_path = dir.join(jwks_file);
+    if !jwks_holds(&jwks_path, signer.kid()) {
+        let tmp = dir.join(format!("{jwks_file}.tmp"));
+        fs::write(&tmp, signer.jwks_json()).map_err(io(&tmp))?;
+        fs::rename(&tmp, &jwks_path).map_err(io(&jwks_path))?;
+        tracing::info!(path = %jwks_path.display(), kid = signer.kid(), "public key written as a JWKS");
+    }
+    Ok((signer, key_path, jwks_path))
+}
+
+/// Generates an Ed25519 key and writes it as PKCS#8 v1, readable by the owner
+/// only. If another process created the file first, its key is used.
 fn create_key(path: &Path) -> Result<Vec<u8>, SigningError> {
-    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
+    let pkcs8 = Ed25519KeyPair::generate_pkcs8v1(&SystemRandom::new())
         .map_err(|_| SigningError::Key("cannot generate an Ed25519 key".to_owned()))?;
     let pem = pkcs8_pem(pkcs8.as_ref());
     let mut options = fs::OpenOptions::new();
@@ -108,7 +124,7 @@ fn create_key(path: &Path) -> Result<Vec<u8>, SigningError> {
         Ok(mut file) => {
             file.write_all(pem.as_bytes()).map_err(io)?;
             file.sync_all().map_err(io)?;
-            tracing::info!(path = %path.display(), "development signing key created");
+            tracing::info!(path = %path.display(), "signing key created");
             Ok(pem.into_bytes())
         }
         Err(err) if err.kind() == ErrorKind::AlreadyExists => fs::read(path).map_err(io),
@@ -136,7 +152,7 @@ fn warn_if_readable_by_others(path: &Path) {
         if let Ok(metadata) = fs::metadata(path)
             && metadata.permissions().mode() & 0o077 != 0
         {
-            tracing::warn!(path = %path.display(), "the development signing key is readable by other users");
+            tracing::warn!(path = %path.display(), "a signing key is readable by other users");
         }
     }
     #[cfg(not(unix))]

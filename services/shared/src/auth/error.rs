@@ -36,6 +36,11 @@ pub enum AuthError {
     /// HS256 without an explicitly configured development secret.
     #[error("the token's signing algorithm is not allowed")]
     AlgorithmNotAllowed,
+    /// The token names a role its issuer may not grant: a role other than
+    /// `service` from a deployment's service key, or `service` from the people's
+    /// identity provider unless configured to grant it.
+    #[error("the token names a role its issuer may not grant")]
+    RoleNotAllowed,
     /// A required claim is absent.
     #[error("the token lacks the `{0}` claim")]
     MissingClaim(&'static str),
@@ -60,6 +65,7 @@ impl AuthError {
             AuthError::UnknownKey => "unknown_key",
             AuthError::BadSignature => "bad_signature",
             AuthError::AlgorithmNotAllowed => "algorithm_not_allowed",
+            AuthError::RoleNotAllowed => "role_not_allowed",
             AuthError::MissingClaim(_) => "missing_claim",
             AuthError::Jwks(_) => "jwks_unavailable",
             AuthError::Config(_) => "invalid_config",

@@ -197,51 +197,48 @@ pub(crate) enum Fetcher {
         client: reqwest::Client,
     },
     Inline(String),
+    /// OpenID Connect discovery from the issuer's URL.
+    Discovery {
+        issuer: String,
+        configuration: reqwest::Url,
+        client: reqwest::Client,
+    },
+}
+
+/// The part of an OpenID provider's metadata we read (OpenID Connect Discovery 1.0 §3).
+#[derive(serde::Deserialize)]
+struct ProviderMetadata {
+    issuer: String,
+    jwks_uri: String,
 }
 
 impl Fetcher {
-    /// `ca`: a PEM file of certificates trusted for an https URL besides the
-    /// system's roots.
-    pub fn new(source: &JwksSource, ca: Option<&Path>) -> Result<Fetcher, AuthError> {
+    /// The fetcher of `source` for tokens of `issuer`; `ca`: a PEM file of
+    /// certificates trusted for https besides the system's roots.
+    pub fn new(source: &JwksSource, issuer: &str, ca: Option<&Path>) -> Result<Fetcher, AuthError> {
         match source {
             JwksSource::File(path) => Ok(Fetcher::File(path.clone())),
             JwksSource::Inline(text) => Ok(Fetcher::Inline(text.clone())),
             JwksSource::Url(url) => {
-                let url = reqwest::Url::parse(url)
-                    .map_err(|err| AuthError::Config(format!("JWKS URL: {err}")))?;
-                let https = url.scheme() == "https";
-                let loopback_http = url.scheme() == "http" && is_loopback(&url);
-                if !https && !loopback_http {
-                    return Err(AuthError::Config(format!(
-                        "the JWKS URL {} must use https",
-                        redacted(&url)
-                    )));
-                }
-                let mut client = reqwest::Client::builder();
-                if let Some(ca) = ca {
-                    let pem = std::fs::read(ca).map_err(|err| {
-                        AuthError::Config(format!("JWKS CA {}: {err}", ca.display()))
-                    })?;
-                    let certificates =
-                        reqwest::Certificate::from_pem_bundle(&pem).map_err(|err| {
-                            AuthError::Config(format!("JWKS CA {}: {err}", ca.display()))
-                        })?;
-                    if certificates.is_empty() {
-                        return Err(AuthError::Config(format!(
-                            "JWKS CA {}: no PEM certificate in it",
-                            ca.display()
-                        )));
-                    }
-                    client = client.tls_certs_merge(certificates);
-                }
-                let client = client
-                    .https_only(https)
-                    .timeout(FETCH_TIMEOUT)
-                    .connect_timeout(CONNECT_TIMEOUT)
-                    .user_agent(concat!("zhengqi/", env!("CARGO_PKG_VERSION")))
-                    .build()
-                    .map_err(|err| AuthError::Config(format!("HTTP client: {err}")))?;
+                let url = web_url("JWKS URL", url)?;
+                let client = http_client(&url, ca)?;
                 Ok(Fetcher::Url { url, client })
+            }
+            JwksSource::Discovery => {
+                // §4: the issuer's URL with /.well-known/openid-configuration appended.
+                let configuration = web_url(
+                    "issuer",
+                    &format!(
+                        "{}/.well-known/openid-configuration",
+                        issuer.trim_end_matches('/')
+                    ),
+                )?;
+                let client = http_client(&configuration, ca)?;
+                Ok(Fetcher::Discovery {
+                    issuer: issuer.to_owned(),
+                    configuration,
+                    client,
+                })
             }
         }
     }
@@ -267,8 +264,75 @@ impl Fetcher {
                 String::from_utf8(bytes).map_err(|_| format!("{}: not UTF-8", path.display()))
             }
             Fetcher::Url { url, client } => fetch_url(client, url).await,
+            Fetcher::Discovery {
+                issuer,
+                configuration,
+                client,
+            } => {
+                let shown = redacted(configuration);
+                let text = fetch_url(client, configuration).await?;
+                let metadata: ProviderMetadata = serde_json::from_str(&text)
+                    .map_err(|err| format!("{shown}: not OpenID provider metadata: {err}"))?;
+                // §4.3: the issuer in the metadata must be exactly the one configured.
+                if metadata.issuer != *issuer {
+                    return Err(format!(
+                        "{shown}: names the issuer {:?}, not {issuer:?}",
+                        metadata.issuer
+                    ));
+                }
+                let jwks_uri = web_url("jwks_uri", &metadata.jwks_uri)
+                    .map_err(|err| format!("{shown}: {err}"))?;
+                if jwks_uri.scheme() != configuration.scheme() {
+                    return Err(format!(
+                        "{shown}: the jwks_uri {} uses another scheme than the issuer",
+                        redacted(&jwks_uri)
+                    ));
+                }
+                fetch_url(client, &jwks_uri).await
+            }
         }
     }
+}
+
+/// An https URL (plain http only for a loopback host, as in tests).
+fn web_url(what: &str, text: &str) -> Result<reqwest::Url, AuthError> {
+    let url =
+        reqwest::Url::parse(text).map_err(|err| AuthError::Config(format!("{what}: {err}")))?;
+    let https = url.scheme() == "https";
+    let loopback_http = url.scheme() == "http" && is_loopback(&url);
+    if !https && !loopback_http {
+        return Err(AuthError::Config(format!(
+            "the {what} {} must use https",
+            redacted(&url)
+        )));
+    }
+    Ok(url)
+}
+
+/// The client that fetches keys from `url`'s host: https only unless `url` is
+/// loopback http, with the city's own CA when `ca` names one.
+fn http_client(url: &reqwest::Url, ca: Option<&Path>) -> Result<reqwest::Client, AuthError> {
+    let mut client = reqwest::Client::builder();
+    if let Some(ca) = ca {
+        let pem = std::fs::read(ca)
+            .map_err(|err| AuthError::Config(format!("JWKS CA {}: {err}", ca.display())))?;
+        let certificates = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|err| AuthError::Config(format!("JWKS CA {}: {err}", ca.display())))?;
+        if certificates.is_empty() {
+            return Err(AuthError::Config(format!(
+                "JWKS CA {}: no PEM certificate in it",
+                ca.display()
+            )));
+        }
+        client = client.tls_certs_merge(certificates);
+    }
+    client
+        .https_only(url.scheme() == "https")
+        .timeout(FETCH_TIMEOUT)
+        .connect_timeout(CONNECT_TIMEOUT)
+        .user_agent(concat!("zhengqi/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|err| AuthError::Config(format!("HTTP client: {err}")))
 }
 
 async fn fetch_url(client: &reqwest::Client, url: &reqwest::Url) -> Result<String, String> {
@@ -321,6 +385,7 @@ impl fmt::Display for Fetcher {
             Fetcher::File(path) => write!(f, "{}", path.display()),
             Fetcher::Url { url, .. } => f.write_str(&redacted(url)),
             Fetcher::Inline(_) => f.write_str("inline JWKS"),
+            Fetcher::Discovery { configuration, .. } => f.write_str(&redacted(configuration)),
         }
     }
 }

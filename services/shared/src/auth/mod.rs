@@ -12,8 +12,14 @@
 //!   Envoy's jwt_authn does, so a client that reuses its token pays for the signature
 //!   check once; `exp` and `nbf` are still checked on every call.
 //!
+//! A verifier trusts one or more anchors ([`AuthConfig`]): the people's identity
+//! providers (a JWKS file or URL, or OpenID Connect discovery from the issuer, with
+//! the provider's claim names mapped by [`ClaimMapping`]) and the deployments'
+//! service keys ([`ServiceKey`]), which grant the `service` role and nothing else
+//! ([`Trust`]).
+//!
 //! For `zhengqi up` and `zhengqi token` a [`DevIssuer`] keeps an Ed25519 key and its
-//! `jwks.json` in the data folder; a [`Signer`] mints service tokens from any PEM key.
+//! `jwks.json` in the data folder; a [`Signer`] mints tokens from any PEM key.
 //!
 //! Use from a server (the lead's wiring; this module knows nothing of tonic):
 //!
@@ -37,6 +43,7 @@ mod dev_issuer;
 mod error;
 mod jwks;
 mod principal;
+mod service_key;
 mod signer;
 mod verifier;
 
@@ -44,11 +51,12 @@ mod verifier;
 mod tests;
 
 pub use config::{
-    AuthConfig, DEFAULT_AUDIENCE, DEFAULT_CACHE_CAPACITY, DEFAULT_JWKS_REFRESH_COOLDOWN,
-    DEFAULT_JWKS_TTL, DEFAULT_LEEWAY_S, JwksSource,
+    AuthConfig, ClaimMapping, DEFAULT_AUDIENCE, DEFAULT_CACHE_CAPACITY,
+    DEFAULT_JWKS_REFRESH_COOLDOWN, DEFAULT_JWKS_TTL, DEFAULT_LEEWAY_S, JwksSource, Trust,
 };
 pub use dev_issuer::{DEV_JWKS_FILE, DEV_SIGNING_KEY_FILE, DevIssuer};
 pub use error::{AuthError, bearer_token};
 pub use principal::{Principal, Role, UnknownRole};
+pub use service_key::{DEFAULT_SERVICE_ISSUER, SERVICE_JWKS_FILE, SERVICE_KEY_FILE, ServiceKey};
 pub use signer::{Signer, SigningError, TokenRequest};
 pub use verifier::Verifier;

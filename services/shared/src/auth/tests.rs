@@ -1145,9 +1145,12 @@ async fn tokens_minted_from_p256_and_rsa_pem_keys_verify() {
     ] {
         let signer =
             Signer::from_pem(pem.as_bytes(), Some("svc-1".to_owned()), ISSUER, "zhengqi").unwrap();
-        let verifier = Verifier::new(config(JwksSource::Inline(signer.jwks_json())))
-            .await
-            .unwrap();
+        let verifier = Verifier::new(AuthConfig {
+            trust: Trust::ServiceOnly,
+            ..config(JwksSource::Inline(signer.jwks_json()))
+        })
+        .await
+        .unwrap();
         let token = signer
             .mint(&TokenRequest::new("routing", vec![Role::Service]))
             .unwrap();
@@ -1353,5 +1356,308 @@ fn the_jwks_setting_is_a_url_or_a_path() {
     assert_eq!(
         JwksSource::from_setting("zhengqi-data/jwks.json"),
         JwksSource::File("zhengqi-data/jwks.json".into())
+    );
+}
+
+// --- trust anchors: the people's providers and the service keys ----------------
+
+const SERVICE_ISSUER: &str = "zhengqi-service";
+
+/// A verifier trusting `provider` for the people's roles and `service` as a
+/// deployment's service key.
+async fn provider_and_service_key(provider: &TestKey, service: &TestKey) -> Verifier {
+    Verifier::trusting(vec![
+        config(JwksSource::Inline(jwks(&[provider]))),
+        AuthConfig::service(SERVICE_ISSUER, JwksSource::Inline(jwks(&[service]))),
+    ])
+    .await
+    .unwrap()
+}
+
+fn service_claims(roles: Value) -> Value {
+    claims_with(
+        json!({ "iss": SERVICE_ISSUER, "sub": "routing", "roles": roles,
+                        "jurisdiction": null, "department": null, "name": null }),
+    )
+}
+
+#[tokio::test]
+async fn a_service_key_grants_the_service_role_and_nothing_else() {
+    let (provider, service) = (TestKey::ed25519("idp-1"), TestKey::ed25519("svc-1"));
+    let verifier = provider_and_service_key(&provider, &service).await;
+
+    let principal = verifier
+        .verify(&service.token(&service_claims(json!(["service"]))))
+        .await
+        .unwrap();
+    assert_eq!(principal.roles, vec![Role::Service]);
+
+    for roles in [
+        json!(["coordinator"]),
+        json!(["service", "admin"]),
+        json!([]),
+    ] {
+        assert_eq!(
+            verifier
+                .verify(&service.token(&service_claims(roles.clone())))
+                .await,
+            Err(AuthError::RoleNotAllowed),
+            "{roles}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_peoples_provider_may_not_grant_the_service_role_unless_configured() {
+    let (provider, service) = (TestKey::ed25519("idp-1"), TestKey::ed25519("svc-1"));
+    let verifier = provider_and_service_key(&provider, &service).await;
+    let posing = provider.token(&claims_with(json!({ "roles": ["service"] })));
+    assert_eq!(
+        verifier.verify(&posing).await,
+        Err(AuthError::RoleNotAllowed)
+    );
+    let mixed = provider.token(&claims_with(json!({ "roles": ["coordinator", "service"] })));
+    assert_eq!(
+        verifier.verify(&mixed).await,
+        Err(AuthError::RoleNotAllowed)
+    );
+
+    let allowing = Verifier::new(AuthConfig {
+        trust: Trust::Users {
+            allow_service: true,
+        },
+        ..config(JwksSource::Inline(jwks(&[&provider])))
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        allowing.verify(&posing).await.unwrap().roles,
+        vec![Role::Service]
+    );
+}
+
+#[tokio::test]
+async fn a_token_is_checked_with_the_keys_of_the_issuer_it_names() {
+    let (provider, service) = (TestKey::ed25519("idp-1"), TestKey::ed25519("svc-1"));
+    let verifier = provider_and_service_key(&provider, &service).await;
+
+    // The provider's key cannot sign for the service issuer, nor the reverse.
+    let forged_service = provider.token(&service_claims(json!(["service"])));
+    assert_eq!(
+        verifier.verify(&forged_service).await,
+        Err(AuthError::UnknownKey)
+    );
+    let forged_person = service.token(&claims());
+    assert_eq!(
+        verifier.verify(&forged_person).await,
+        Err(AuthError::UnknownKey)
+    );
+    let unknown_issuer = provider.token(&claims_with(json!({ "iss": "https://elsewhere" })));
+    assert_eq!(
+        verifier.verify(&unknown_issuer).await,
+        Err(AuthError::WrongIssuer)
+    );
+}
+
+#[tokio::test]
+async fn an_issuer_given_as_an_array_is_refused() {
+    let key = TestKey::ed25519("ed-1");
+    let verifier = verifier_for(&[&key]).await;
+    for iss in [
+        json!([ISSUER]),
+        json!([ISSUER, "https://elsewhere"]),
+        json!(["https://elsewhere", ISSUER]),
+        json!({ "iss": ISSUER }),
+        json!(7),
+    ] {
+        let token = key.token(&claims_with(json!({ "iss": iss.clone() })));
+        assert_eq!(
+            verifier.verify(&token).await,
+            Err(AuthError::WrongIssuer),
+            "{iss}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn two_anchors_may_not_name_one_issuer() {
+    let key = TestKey::ed25519("ed-1");
+    let twice = Verifier::trusting(vec![
+        config(JwksSource::Inline(jwks(&[&key]))),
+        AuthConfig::service(ISSUER, JwksSource::Inline(jwks(&[&key]))),
+    ])
+    .await;
+    assert!(matches!(twice, Err(AuthError::Config(_))), "{twice:?}");
+    assert!(matches!(
+        Verifier::trusting(Vec::new()).await,
+        Err(AuthError::Config(_))
+    ));
+}
+
+#[tokio::test]
+async fn keycloak_style_claims_are_read_through_the_mapping() {
+    let key: &TestKey = &RSA_KEY;
+    let mapping = ClaimMapping {
+        roles: "realm_access.roles".to_owned(),
+        role_map: [
+            ("zq-handler".to_owned(), Role::Handler),
+            ("zq-coordinator".to_owned(), Role::Coordinator),
+        ]
+        .into(),
+        jurisdiction: "division_code".to_owned(),
+        department: "attributes.department".to_owned(),
+        uscc: "uscc".to_owned(),
+        name: "preferred_username".to_owned(),
+    };
+    let verifier = Verifier::new(AuthConfig {
+        claims: mapping,
+        ..config(JwksSource::Inline(jwks(&[key])))
+    })
+    .await
+    .unwrap();
+    let claims = claims_with(json!({
+        "roles": null, "jurisdiction": null, "department": null, "name": null,
+        "realm_access": { "roles": ["zq-handler", "offline_access", "coordinator", "zq-handler"] },
+        "division_code": 510821,
+        "attributes": { "department": ["510821-jrj"] },
+        "preferred_username": "王芳",
+    }));
+
+    let principal = verifier.verify(&key.token(&claims)).await.unwrap();
+
+    // Names the map does not list grant nothing, even zhengqi's own.
+    assert_eq!(principal.roles, vec![Role::Handler]);
+    assert_eq!(principal.jurisdiction.as_deref(), Some("510821"));
+    assert_eq!(principal.department.as_deref(), Some("510821-jrj"));
+    assert_eq!(principal.name.as_deref(), Some("王芳"));
+    assert_eq!(principal.uscc, None);
+}
+
+#[tokio::test]
+async fn roles_in_a_space_separated_claim_and_a_literal_dotted_claim_name_are_read() {
+    let key = TestKey::ed25519("ed-1");
+    let verifier = Verifier::new(AuthConfig {
+        claims: ClaimMapping {
+            roles: "https://zhengqi.example/roles".to_owned(),
+            ..ClaimMapping::default()
+        },
+        ..config(JwksSource::Inline(jwks(&[&key])))
+    })
+    .await
+    .unwrap();
+    let claims =
+        claims_with(json!({ "roles": null, "https://zhengqi.example/roles": "leader supervisor" }));
+    let principal = verifier.verify(&key.token(&claims)).await.unwrap();
+    assert_eq!(principal.roles, vec![Role::Leader, Role::Supervisor]);
+}
+
+#[tokio::test]
+async fn keys_are_found_by_openid_connect_discovery_from_the_issuer() {
+    let key = TestKey::ed25519("discovered");
+    // One document answers both the metadata and the JWKS request.
+    let server = JwksServer::start(String::new());
+    let issuer = server
+        .url
+        .trim_end_matches("/.well-known/jwks.json")
+        .to_owned();
+    server
+        .serve(json!({ "issuer": issuer, "jwks_uri": server.url, "keys": [key.jwk] }).to_string());
+    let verifier = Verifier::new(AuthConfig::new(issuer.clone(), JwksSource::Discovery))
+        .await
+        .unwrap();
+    assert_eq!(server.requests(), 2, "the metadata, then the JWKS");
+
+    let token = key.token(&claims_with(json!({ "iss": issuer })));
+    assert_eq!(verifier.verify(&token).await.unwrap().sub, "handler-7");
+}
+
+#[tokio::test]
+async fn discovery_metadata_naming_another_issuer_is_refused() {
+    let key = TestKey::ed25519("discovered");
+    let server = JwksServer::start(String::new());
+    let issuer = server
+        .url
+        .trim_end_matches("/.well-known/jwks.json")
+        .to_owned();
+    server.serve(
+        json!({ "issuer": "https://impostor.example", "jwks_uri": server.url, "keys": [key.jwk] })
+            .to_string(),
+    );
+    let refused = Verifier::new(AuthConfig::new(issuer, JwksSource::Discovery)).await;
+    assert!(
+        matches!(&refused, Err(AuthError::Jwks(why)) if why.contains("impostor")),
+        "{refused:?}"
+    );
+}
+
+#[test]
+fn keys_made_by_openssl_genpkey_sign_service_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, alg) in [
+        (
+            &["-algorithm", "ed25519"][..],
+            jsonwebtoken::Algorithm::EdDSA,
+        ),
+        (
+            &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"][..],
+            jsonwebtoken::Algorithm::ES256,
+        ),
+        (
+            &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"][..],
+            jsonwebtoken::Algorithm::RS256,
+        ),
+    ] {
+        let path = dir.path().join(format!("{alg:?}.pem"));
+        let status = std::process::Command::new("openssl")
+            .arg("genpkey")
+            .args(args)
+            .arg("-out")
+            .arg(&path)
+            .status()
+            .expect("openssl runs (Debian's openssl package)");
+        assert!(status.success(), "openssl genpkey {args:?}");
+        let key = ServiceKey::from_file(&path, SERVICE_ISSUER).unwrap();
+        assert_eq!(key.signer().algorithm(), alg);
+    }
+}
+
+#[test]
+fn the_keys_zhengqi_writes_are_read_by_openssl() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = DevIssuer::load_or_create(dir.path(), "zhengqi-dev").unwrap();
+    let service = ServiceKey::load_or_create(dir.path(), SERVICE_ISSUER).unwrap();
+    for path in [dev.key_path(), service.path()] {
+        let output = std::process::Command::new("openssl")
+            .args(["pkey", "-noout", "-text", "-in"])
+            .arg(path)
+            .output()
+            .expect("openssl runs (Debian's openssl package)");
+        assert!(
+            output.status.success(),
+            "{}: {}",
+            path.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(String::from_utf8_lossy(&output.stdout).contains("ED25519"));
+    }
+    assert!(dir.path().join(SERVICE_JWKS_FILE).exists());
+}
+
+#[tokio::test]
+async fn a_service_key_in_the_data_folder_is_trusted_for_its_own_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = ServiceKey::load_or_create(dir.path(), SERVICE_ISSUER).unwrap();
+    let again = ServiceKey::load_or_create(dir.path(), SERVICE_ISSUER).unwrap();
+    assert_eq!(
+        key.signer().kid(),
+        again.signer().kid(),
+        "reused, not replaced"
+    );
+    let verifier = Verifier::new(key.anchor()).await.unwrap();
+    let token = key.mint("policy", Duration::from_secs(60)).unwrap();
+    let principal = verifier.verify(&token).await.unwrap();
+    assert_eq!(
+        (principal.sub.as_str(), principal.roles),
+        ("policy", vec![Role::Service])
     );
 }

@@ -13,7 +13,7 @@ use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 
 use super::cache::{CachedToken, TokenCache, TokenDigest};
-use super::config::AuthConfig;
+use super::config::{AuthConfig, ClaimMapping, Trust};
 use super::error::AuthError;
 use super::jwks::{Fetcher, KeySet, Lookup, ParsedKeys, parse_jwks};
 use super::principal::{Principal, Role};
@@ -27,19 +27,27 @@ const MAX_LEEWAY_S: u64 = 24 * 60 * 60;
 
 /// Verifies bearer tokens; cheap to clone (the state is shared).
 ///
-/// Built once per process with [`Verifier::new`], which loads the JWKS. Keys are
+/// It trusts one or several anchors (the people's identity providers, this
+/// deployment's service key, other deployments' service keys), each an issuer
+/// with its own keys, claim names and the roles it may grant; a token is
+/// checked against the anchor its `iss` names, which must be a single string.
+///
+/// Built once per process with [`Verifier::new`] or [`Verifier::trusting`],
+/// which load each anchor's JWKS. Keys are
 /// refetched when a token names an unknown `kid` (at most once per
 /// [`AuthConfig::jwks_refresh_cooldown`], callers sharing the one fetch) and, for file
 /// and URL sources, in the background once they are older than
 /// [`AuthConfig::jwks_ttl`]; a token whose key is known never waits for I/O.
 #[derive(Clone)]
 pub struct Verifier {
-    inner: Arc<Inner>,
+    anchors: Arc<[Arc<Inner>]>,
 }
 
 struct Inner {
     issuer: String,
     audience: String,
+    claims: ClaimMapping,
+    trust: Trust,
     leeway_s: u64,
     jwks_ttl: Duration,
     refresh_cooldown: Duration,
@@ -68,18 +76,15 @@ struct Validations {
     hs256: Validation,
 }
 
-/// The claims we read. Every field is optional here: `jsonwebtoken` reports the
-/// required ones as missing by name.
+/// A token's claims, read by the names of the anchor's [`ClaimMapping`];
+/// `jsonwebtoken` reports the required ones as missing by name.
+type Claims = serde_json::Map<String, serde_json::Value>;
+
+/// The one payload field read before the signature is checked: which anchor
+/// the token claims to come from.
 #[derive(serde::Deserialize)]
-struct Claims {
-    sub: Option<String>,
-    exp: Option<serde_json::Number>,
-    nbf: Option<serde_json::Number>,
-    roles: Option<Vec<String>>,
-    jurisdiction: Option<String>,
-    department: Option<String>,
-    uscc: Option<String>,
-    name: Option<String>,
+struct Issuer {
+    iss: Option<serde_json::Value>,
 }
 
 /// Where [`Inner::start`] leaves a token.
@@ -103,13 +108,150 @@ struct Header {
 }
 
 impl Verifier {
-    /// Loads the JWKS and checks the settings.
+    /// Trusts one anchor: loads its JWKS and checks the settings.
     ///
     /// # Errors
     /// [`AuthError::Jwks`] if the JWKS cannot be read or holds no usable key (unless an
     /// HS256 development secret is set); [`AuthError::Config`] for an empty issuer or
     /// audience, an excessive leeway, an empty HS256 secret or a non-https JWKS URL.
     pub async fn new(config: AuthConfig) -> Result<Verifier, AuthError> {
+        Verifier::trusting(vec![config]).await
+    }
+
+    /// Trusts every anchor of `configs`, each naming an issuer no other names.
+    ///
+    /// # Errors
+    /// As [`Verifier::new`] for any anchor, and [`AuthError::Config`] when there
+    /// is none or two name the same issuer.
+    pub async fn trusting(configs: Vec<AuthConfig>) -> Result<Verifier, AuthError> {
+        if configs.is_empty() {
+            return Err(AuthError::Config("no issuer is trusted".to_owned()));
+        }
+        let mut anchors: Vec<Arc<Inner>> = Vec::with_capacity(configs.len());
+        for config in configs {
+            if anchors.iter().any(|anchor| anchor.issuer == config.issuer) {
+                return Err(AuthError::Config(format!(
+                    "the issuer {:?} is configured twice",
+                    config.issuer
+                )));
+            }
+            anchors.push(Arc::new(Inner::load(config).await?));
+        }
+        Ok(Verifier {
+            anchors: anchors.into(),
+        })
+    }
+
+    /// The issuers whose tokens are accepted, the first one's first.
+    pub fn issuers(&self) -> impl Iterator<Item = &str> {
+        self.anchors.iter().map(|anchor| anchor.issuer.as_str())
+    }
+
+    /// Verifies `token` (the JWT alone, without `Bearer `) and returns its caller.
+    ///
+    /// Waits only when the token names a `kid` the JWKS lacks: then the JWKS is
+    /// refetched (at most once per cooldown, shared with concurrent callers) and the
+    /// lookup retried once. Never returns [`AuthError::Jwks`] or [`AuthError::Config`]:
+    /// a failed refetch keeps the previous keys and is logged.
+    pub async fn verify(&self, token: &str) -> Result<Principal, AuthError> {
+        let (inner, digest, key_epoch, header) = match self.start(token)? {
+            (_, Start::Cached(principal)) => return Ok(principal),
+            (inner, Start::Verify(digest, key_epoch, header)) => (inner, digest, key_epoch, header),
+        };
+        let (key, alg) = match inner.select_key(&header)? {
+            Selected::Key(key, alg) => (key, alg),
+            Selected::UnknownKid(generation) => {
+                inner.refetch_for_unknown_kid(generation).await;
+                match inner.select_key(&header)? {
+                    Selected::Key(key, alg) => (key, alg),
+                    Selected::UnknownKid(_) => return Err(AuthError::UnknownKey),
+                }
+            }
+        };
+        inner.finish(token, digest, key_epoch, &key, alg)
+    }
+
+    /// [`verify`](Self::verify) without ever waiting, for tonic's synchronous
+    /// interceptors: a token naming an unknown `kid` is refused at once with
+    /// [`AuthError::UnknownKey`] while the JWKS is refetched in the background (same
+    /// cooldown), so a retry shortly after can succeed.
+    pub fn verify_now(&self, token: &str) -> Result<Principal, AuthError> {
+        let (inner, digest, key_epoch, header) = match self.start(token)? {
+            (_, Start::Cached(principal)) => return Ok(principal),
+            (inner, Start::Verify(digest, key_epoch, header)) => (inner, digest, key_epoch, header),
+        };
+        match inner.select_key(&header)? {
+            Selected::Key(key, alg) => inner.finish(token, digest, key_epoch, &key, alg),
+            Selected::UnknownKid(generation) => {
+                Inner::refetch_in_background(inner, "a token names an unknown kid", move |inner| {
+                    inner.current_keys().generation == generation
+                });
+                Err(AuthError::UnknownKey)
+            }
+        }
+    }
+
+    /// Cheap checks and the caches; the anchor and what is left to do for a
+    /// token not cached.
+    fn start(&self, token: &str) -> Result<(&Arc<Inner>, Start), AuthError> {
+        if token.is_empty() {
+            return Err(AuthError::Missing);
+        }
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(AuthError::Malformed);
+        }
+        for anchor in self.anchors.iter() {
+            anchor.refresh_if_stale();
+        }
+        let digest: TokenDigest = Sha256::digest(token.as_bytes()).into();
+        for anchor in self.anchors.iter() {
+            if let Some(principal) = anchor.cached(&digest)? {
+                return Ok((anchor, Start::Cached(principal)));
+            }
+        }
+        let header = read_header(token)?;
+        let issuer = read_issuer(token)?;
+        let anchor = self
+            .anchors
+            .iter()
+            .find(|anchor| anchor.issuer == issuer)
+            .ok_or(AuthError::WrongIssuer)?;
+        let key_epoch = anchor.key_epoch.load(Ordering::Acquire);
+        Ok((anchor, Start::Verify(digest, key_epoch, header)))
+    }
+
+    /// JWKS loads of the first anchor so far, the one at start-up included.
+    #[cfg(test)]
+    pub(crate) fn jwks_fetches(&self) -> u64 {
+        self.anchors[0].fetches.load(Ordering::Acquire)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn cached_tokens(&self) -> usize {
+        self.anchors.iter().map(|anchor| anchor.cache.len()).sum()
+    }
+}
+
+impl fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut list = f.debug_list();
+        for anchor in self.anchors.iter() {
+            list.entry(&format_args!(
+                "{{ issuer: {:?}, audience: {:?}, jwks: {}, trust: {:?}, hs256: {} }}",
+                anchor.issuer,
+                anchor.audience,
+                anchor.fetcher,
+                anchor.trust,
+                anchor.hs256.is_some()
+            ));
+        }
+        list.finish()
+    }
+}
+
+impl Inner {
+    /// One anchor's settings checked and its JWKS loaded.
+    async fn load(config: AuthConfig) -> Result<Inner, AuthError> {
         if config.issuer.trim().is_empty() {
             return Err(AuthError::Config("the issuer is not set".to_owned()));
         }
@@ -135,16 +277,16 @@ impl Verifier {
             }
         };
 
-        let fetcher = Fetcher::new(&config.jwks, config.jwks_ca.as_deref())?;
+        let fetcher = Fetcher::new(&config.jwks, &config.issuer, config.jwks_ca.as_deref())?;
         let text = fetcher.fetch().await.map_err(AuthError::Jwks)?;
         let keys = parse_jwks(&text).map_err(|err| AuthError::Jwks(format!("{fetcher}: {err}")))?;
         if keys.entries.is_empty() && hs256.is_none() {
             return Err(AuthError::Jwks(format!("{fetcher}: no usable key")));
         }
-        tracing::info!(source = %fetcher, keys = keys.entries.len(), "token signing keys loaded");
+        tracing::info!(issuer = %config.issuer, source = %fetcher, keys = keys.entries.len(), "token signing keys loaded");
 
         let validation = |alg| claims_validation(alg, &config);
-        let inner = Inner {
+        Ok(Inner {
             validations: Validations {
                 eddsa: validation(Algorithm::EdDSA),
                 es256: validation(Algorithm::ES256),
@@ -153,6 +295,8 @@ impl Verifier {
             },
             issuer: config.issuer,
             audience: config.audience,
+            claims: config.claims,
+            trust: config.trust,
             leeway_s: config.leeway_s,
             jwks_ttl: config.jwks_ttl,
             refresh_cooldown: config.jwks_refresh_cooldown,
@@ -169,92 +313,9 @@ impl Verifier {
             key_epoch: AtomicU64::new(0),
             cache: TokenCache::new(config.cache_capacity),
             hs256,
-        };
-        Ok(Verifier {
-            inner: Arc::new(inner),
         })
     }
 
-    /// The issuer tokens must name.
-    pub fn issuer(&self) -> &str {
-        &self.inner.issuer
-    }
-
-    /// The audience tokens must name.
-    pub fn audience(&self) -> &str {
-        &self.inner.audience
-    }
-
-    /// Verifies `token` (the JWT alone, without `Bearer `) and returns its caller.
-    ///
-    /// Waits only when the token names a `kid` the JWKS lacks: then the JWKS is
-    /// refetched (at most once per cooldown, shared with concurrent callers) and the
-    /// lookup retried once. Never returns [`AuthError::Jwks`] or [`AuthError::Config`]:
-    /// a failed refetch keeps the previous keys and is logged.
-    pub async fn verify(&self, token: &str) -> Result<Principal, AuthError> {
-        let inner = &self.inner;
-        let (digest, key_epoch, header) = match inner.start(token)? {
-            Start::Cached(principal) => return Ok(principal),
-            Start::Verify(digest, key_epoch, header) => (digest, key_epoch, header),
-        };
-        let (key, alg) = match inner.select_key(&header)? {
-            Selected::Key(key, alg) => (key, alg),
-            Selected::UnknownKid(generation) => {
-                inner.refetch_for_unknown_kid(generation).await;
-                match inner.select_key(&header)? {
-                    Selected::Key(key, alg) => (key, alg),
-                    Selected::UnknownKid(_) => return Err(AuthError::UnknownKey),
-                }
-            }
-        };
-        inner.finish(token, digest, key_epoch, &key, alg)
-    }
-
-    /// [`verify`](Self::verify) without ever waiting, for tonic's synchronous
-    /// interceptors: a token naming an unknown `kid` is refused at once with
-    /// [`AuthError::UnknownKey`] while the JWKS is refetched in the background (same
-    /// cooldown), so a retry shortly after can succeed.
-    pub fn verify_now(&self, token: &str) -> Result<Principal, AuthError> {
-        let inner = &self.inner;
-        let (digest, key_epoch, header) = match inner.start(token)? {
-            Start::Cached(principal) => return Ok(principal),
-            Start::Verify(digest, key_epoch, header) => (digest, key_epoch, header),
-        };
-        match inner.select_key(&header)? {
-            Selected::Key(key, alg) => inner.finish(token, digest, key_epoch, &key, alg),
-            Selected::UnknownKid(generation) => {
-                Inner::refetch_in_background(inner, "a token names an unknown kid", move |inner| {
-                    inner.current_keys().generation == generation
-                });
-                Err(AuthError::UnknownKey)
-            }
-        }
-    }
-
-    /// JWKS loads so far, the one at start-up included.
-    #[cfg(test)]
-    pub(crate) fn jwks_fetches(&self) -> u64 {
-        self.inner.fetches.load(Ordering::Acquire)
-    }
-
-    #[cfg(test)]
-    pub(crate) fn cached_tokens(&self) -> usize {
-        self.inner.cache.len()
-    }
-}
-
-impl fmt::Debug for Verifier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Verifier")
-            .field("issuer", &self.inner.issuer)
-            .field("audience", &self.inner.audience)
-            .field("jwks", &self.inner.fetcher.to_string())
-            .field("hs256", &self.inner.hs256.is_some())
-            .finish_non_exhaustive()
-    }
-}
-
-impl Inner {
     fn current_keys(&self) -> Arc<KeySet> {
         Arc::clone(&self.keys.read().unwrap_or_else(PoisonError::into_inner))
     }
@@ -276,32 +337,29 @@ impl Inner {
         Ok(())
     }
 
-    /// Cheap checks and the cache; what is left to do for a token not cached.
-    fn start(self: &Arc<Self>, token: &str) -> Result<Start, AuthError> {
-        if token.is_empty() {
-            return Err(AuthError::Missing);
+    /// A cached principal for the token of `digest`, if this anchor verified it
+    /// with the keys still in force; its times are checked again.
+    fn cached(&self, digest: &TokenDigest) -> Result<Option<Principal>, AuthError> {
+        let key_epoch = self.key_epoch.load(Ordering::Acquire);
+        let Some(hit) = self.cache.get(digest, key_epoch) else {
+            return Ok(None);
+        };
+        if let Err(err) = self.check_times(hit.principal.expires_at, hit.not_before, unix_now()) {
+            if err == AuthError::Expired {
+                self.cache.remove(digest);
+            }
+            return Err(err);
         }
-        if token.len() > MAX_TOKEN_BYTES {
-            return Err(AuthError::Malformed);
-        }
+        Ok(Some(Principal::clone(&hit.principal)))
+    }
+
+    /// Starts a background refetch when the keys are older than the JWKS TTL.
+    fn refresh_if_stale(self: &Arc<Self>) {
         if self.keys_are_stale() {
             Inner::refetch_in_background(self, "the keys are older than the JWKS TTL", |inner| {
                 inner.keys_are_stale()
             });
         }
-        let digest: TokenDigest = Sha256::digest(token.as_bytes()).into();
-        let key_epoch = self.key_epoch.load(Ordering::Acquire);
-        if let Some(hit) = self.cache.get(&digest, key_epoch) {
-            if let Err(err) = self.check_times(hit.principal.expires_at, hit.not_before, unix_now())
-            {
-                if err == AuthError::Expired {
-                    self.cache.remove(&digest);
-                }
-                return Err(err);
-            }
-            return Ok(Start::Cached(Principal::clone(&hit.principal)));
-        }
-        Ok(Start::Verify(digest, key_epoch, read_header(token)?))
     }
 
     /// Checks signature and claims, and remembers the verified token.
@@ -316,8 +374,8 @@ impl Inner {
         let claims = jsonwebtoken::decode::<Claims>(token, key, self.validations.get(alg))
             .map_err(from_jwt_error)?
             .claims;
-        let not_before = claims.nbf.as_ref().map(numeric_date);
-        let principal = Arc::new(principal_from(claims)?);
+        let not_before = number(&claims, "nbf").map(numeric_date);
+        let principal = Arc::new(principal_from(&claims, &self.claims, self.trust)?);
         self.cache.insert(
             digest,
             CachedToken {
@@ -546,36 +604,116 @@ fn from_jwt_error(err: jsonwebtoken::errors::Error) -> AuthError {
     }
 }
 
-fn principal_from(claims: Claims) -> Result<Principal, AuthError> {
+/// The caller a verified token names, read through `mapping`; refused when
+/// it names a role its issuer may not grant.
+fn principal_from(
+    claims: &Claims,
+    mapping: &ClaimMapping,
+    trust: Trust,
+) -> Result<Principal, AuthError> {
     let sub = claims
-        .sub
+        .get("sub")
+        .and_then(|sub| sub.as_str())
         .filter(|sub| !sub.is_empty())
-        .ok_or(AuthError::MissingClaim("sub"))?;
-    let expires_at = claims
-        .exp
-        .as_ref()
+        .ok_or(AuthError::MissingClaim("sub"))?
+        .to_owned();
+    let expires_at = number(claims, "exp")
         .map(numeric_date)
         .ok_or(AuthError::MissingClaim("exp"))?;
-    let names = claims.roles.unwrap_or_default();
+    let roles = roles(claims, mapping, &sub);
+    let allowed = match trust {
+        Trust::ServiceOnly => roles == [Role::Service],
+        Trust::Users { allow_service } => allow_service || !roles.contains(&Role::Service),
+    };
+    if !allowed {
+        tracing::warn!(sub = %sub, ?roles, ?trust, "refusing a token that names a role its issuer may not grant");
+        return Err(AuthError::RoleNotAllowed);
+    }
+    let text = |name: &str| claim(claims, name).and_then(single_text);
+    Ok(Principal {
+        roles,
+        jurisdiction: text(&mapping.jurisdiction),
+        department: text(&mapping.department),
+        uscc: text(&mapping.uscc),
+        name: text(&mapping.name),
+        sub,
+        expires_at,
+    })
+}
+
+/// The roles the token grants: the names in the roles claim, through the
+/// role map when there is one, without duplicates; unknown names grant nothing.
+fn roles(claims: &Claims, mapping: &ClaimMapping, sub: &str) -> Vec<Role> {
+    let names: Vec<&str> = match claim(claims, &mapping.roles) {
+        Some(serde_json::Value::Array(items)) => {
+            items.iter().filter_map(|item| item.as_str()).collect()
+        }
+        Some(serde_json::Value::String(text)) => text.split_whitespace().collect(),
+        _ => Vec::new(),
+    };
     let mut roles = Vec::with_capacity(names.len());
-    for name in &names {
-        match name.parse::<Role>() {
-            Ok(role) if !roles.contains(&role) => roles.push(role),
-            Ok(_) => {}
-            Err(_) => {
-                tracing::debug!(role = %name, sub = %sub, "ignoring an unknown role in a token")
+    for name in names {
+        let role = if mapping.role_map.is_empty() {
+            name.parse::<Role>().ok()
+        } else {
+            mapping.role_map.get(name).copied()
+        };
+        match role {
+            Some(role) if !roles.contains(&role) => roles.push(role),
+            Some(_) => {}
+            None => {
+                tracing::debug!(role = %name, sub = %sub, "ignoring a role name that grants nothing")
             }
         }
     }
-    Ok(Principal {
-        sub,
-        roles,
-        jurisdiction: claims.jurisdiction,
-        department: claims.department,
-        uscc: claims.uscc,
-        name: claims.name,
-        expires_at,
-    })
+    roles
+}
+
+/// The claim `name`: a top-level claim of that name, else the dotted path
+/// through nested objects (`realm_access.roles`).
+fn claim<'a>(claims: &'a Claims, name: &str) -> Option<&'a serde_json::Value> {
+    if let Some(value) = claims.get(name) {
+        return Some(value);
+    }
+    let mut parts = name.split('.');
+    let mut value = claims.get(parts.next()?)?;
+    for part in parts {
+        value = value.as_object()?.get(part)?;
+    }
+    Some(value)
+}
+
+/// A claim's text: a string, a number (a code some providers emit as one), or
+/// an array of exactly one of those (a multi-valued user attribute).
+fn single_text(value: &serde_json::Value) -> Option<String> {
+    match value {
+        serde_json::Value::String(text) if !text.is_empty() => Some(text.clone()),
+        serde_json::Value::Number(number) => Some(number.to_string()),
+        serde_json::Value::Array(items) if items.len() == 1 => single_text(&items[0]),
+        _ => None,
+    }
+}
+
+fn number<'a>(claims: &'a Claims, name: &str) -> Option<&'a serde_json::Number> {
+    match claims.get(name) {
+        Some(serde_json::Value::Number(number)) => Some(number),
+        _ => None,
+    }
+}
+
+/// The token's `iss`, read before its signature is checked to choose the
+/// anchor; it must be one string (RFC 7519 §4.1.1), never an array.
+fn read_issuer(token: &str) -> Result<String, AuthError> {
+    let payload = token.split('.').nth(1).ok_or(AuthError::Malformed)?;
+    let json = URL_SAFE_NO_PAD
+        .decode(payload)
+        .map_err(|_| AuthError::Malformed)?;
+    let claims: Issuer = serde_json::from_slice(&json).map_err(|_| AuthError::Malformed)?;
+    match claims.iss {
+        Some(serde_json::Value::String(issuer)) => Ok(issuer),
+        Some(_) => Err(AuthError::WrongIssuer),
+        None => Err(AuthError::MissingClaim("iss")),
+    }
 }
 
 /// A JWT NumericDate (RFC 7519 §2), which may carry a fraction, in whole seconds,
