@@ -357,8 +357,9 @@ async fn case_scenario(
     let timeline = Arc::new(std::sync::Mutex::new(Timeline::default()));
 
     // Follow routing's log for opened cases.
-    let service = issuer
-        .mint(&TokenRequest::new("bench-follower", vec![Role::Service]))
+    let service = suite
+        .service_key
+        .mint("bench-follower", Duration::from_secs(3600))
         .map_err(Error::internal)?;
     let mut watch = tonic::Request::new(WatchEventsRequest {
         after_sequence: 0,

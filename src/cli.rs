@@ -81,6 +81,13 @@ enum Command {
         #[arg(long, env = "ZHENGQI_DATA", default_value = "zhengqi-data")]
         data: PathBuf,
     },
+    /// Prints the public key of this deployment's service key as a JWKS, for
+    /// another deployment to trust (`[[auth.services]]`): the key of
+    /// ZHENGQI_SERVICE_KEY, else the one in --data (created when missing).
+    ServiceJwks {
+        #[arg(long, env = "ZHENGQI_DATA", default_value = "zhengqi-data")]
+        data: PathBuf,
+    },
     /// Measures SubmitAppeal throughput and latency: straight at intake, through
     /// the gateway, and a trivial gRPC echo as the ceiling. Build with --release.
     Bench(crate::bench::BenchArgs),
@@ -230,6 +237,17 @@ async fn print_audit(
     Ok(())
 }
 
+/// The deployment's service key: `ZHENGQI_SERVICE_KEY` (issuer
+/// `ZHENGQI_SERVICE_ISSUER`), else the one kept in `data`.
+fn service_key(data: &Path) -> Result<ServiceKey, Error> {
+    let config = Config::load(None).map_err(Error::internal)?;
+    match &config.service_key {
+        Some(path) => ServiceKey::from_file(path, &config.service_issuer),
+        None => ServiceKey::load_or_create(data, &config.service_issuer),
+    }
+    .map_err(Error::internal)
+}
+
 /// `30s`, `15m`, `1h`, `7d`.
 fn parse_ttl(text: &str) -> Result<Duration, String> {
     let text = text.trim();
@@ -329,13 +347,7 @@ async fn run(command: Command) -> Result<(), Error> {
                         "a service token names the service role alone",
                     ));
                 }
-                let config = Config::load(None).map_err(Error::internal)?;
-                let key = match &config.service_key {
-                    Some(path) => ServiceKey::from_file(path, &config.service_issuer),
-                    None => ServiceKey::load_or_create(&data, &config.service_issuer),
-                }
-                .map_err(Error::internal)?;
-                key.signer().mint(&request)
+                service_key(&data)?.signer().mint(&request)
             } else {
                 DevIssuer::load_or_create(&data, DEV_ISSUER)
                     .map_err(Error::internal)?
@@ -343,6 +355,11 @@ async fn run(command: Command) -> Result<(), Error> {
             }
             .map_err(Error::internal)?;
             println!("{token}");
+            Ok(())
+        }
+        Command::ServiceJwks { data } => {
+            let key = service_key(&data)?;
+            print!("{}", key.signer().jwks_json());
             Ok(())
         }
         Command::Bench(args) => crate::bench::run(args).await,

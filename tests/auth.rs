@@ -26,7 +26,7 @@ use common::{TestSuite, USCC_A, appeal};
 use serde_json::{Value, json};
 use tonic::Code;
 use zhengqi_proto::zhengqi::intake::v1 as intake;
-use zhengqi_shared::auth::{AuthConfig, JwksSource};
+use zhengqi_shared::auth::{AuthConfig, JwksSource, Role, TokenRequest};
 
 /// The outside issuer the suite is told to trust.
 const ISSUER: &str = "https://id.guangyuan.example";
@@ -194,6 +194,20 @@ async fn suite_trusting(issuer: &Issuer) -> TestSuite {
         options.providers = vec![issuer.publish(&options.data.join("issuer-jwks.json"))];
     })
     .await
+}
+
+/// A token signed with `suite`'s own service key, naming `roles` in 旺苍县.
+fn service_key_token(suite: &TestSuite, roles: Vec<Role>) -> String {
+    suite
+        .suite
+        .service_key
+        .signer()
+        .mint(&TokenRequest {
+            jurisdiction: Some(JURISDICTION.to_owned()),
+            uscc: Some(USCC_A.to_owned()),
+            ..TokenRequest::new("routing", roles)
+        })
+        .unwrap()
 }
 
 fn b64(bytes: &[u8]) -> String {
@@ -420,6 +434,33 @@ async fn every_kind_of_bad_token_is_unauthenticated() {
         (
             "a signed token whose payload was changed",
             bearer(&tampered),
+        ),
+        (
+            "the issuer given as an array naming it",
+            bearer(
+                &issuer
+                    .ed25519
+                    .token(&claims_with(json!({ "iss": [ISSUER] }))),
+            ),
+        ),
+        (
+            "the people's provider granting the service role",
+            bearer(
+                &issuer
+                    .rsa
+                    .token(&claims_with(json!({ "roles": ["service"] }))),
+            ),
+        ),
+        (
+            "the deployment's service key granting the coordinator role",
+            bearer(&service_key_token(&suite, vec![Role::Coordinator])),
+        ),
+        (
+            "the deployment's service key granting the service and enterprise roles",
+            bearer(&service_key_token(
+                &suite,
+                vec![Role::Service, Role::Enterprise],
+            )),
         ),
     ];
 

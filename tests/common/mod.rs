@@ -10,6 +10,7 @@ pub mod cases;
 use std::fmt::Debug;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::Connection;
@@ -70,12 +71,18 @@ fn options(data: &Path, database_url: Option<&str>) -> SuiteOptions {
     options
 }
 
+/// Gives the token of the person a [`TokenRequest`] describes, in place of the
+/// development issuer (a real identity provider's tokens, fetched beforehand).
+pub type Minter = Arc<dyn Fn(&TokenRequest) -> String + Send + Sync>;
+
 /// A suite started for one test, with its own data folder and stores.
 pub struct TestSuite {
     pub suite: Suite,
     pub issuer: DevIssuer,
     pub data: tempfile::TempDir,
     pub database_url: Option<String>,
+    /// Where tokens come from when not from `issuer`.
+    pub minter: Option<Minter>,
 }
 
 impl TestSuite {
@@ -108,6 +115,7 @@ impl TestSuite {
             issuer,
             data,
             database_url,
+            minter: None,
         };
         test.wait_until_serving().await;
         test
@@ -154,7 +162,10 @@ impl TestSuite {
     }
 
     pub fn token(&self, request: TokenRequest) -> String {
-        self.issuer.mint(&request).expect("minting a token")
+        match &self.minter {
+            Some(minter) => minter(&request),
+            None => self.issuer.mint(&request).expect("minting a token"),
+        }
     }
 
     /// A token of an enterprise user of `uscc` registered in `jurisdiction`.
@@ -273,6 +284,7 @@ impl TestSuite {
             issuer,
             data,
             database_url,
+            minter,
         } = self;
         suite.stop().await.unwrap();
         if let Some(service) = forget_cursors_of {
@@ -287,7 +299,9 @@ impl TestSuite {
         let mut options = options(data.path(), database_url.as_deref());
         adjust(&mut options);
         let suite = suite::start(options).await.expect("the suite starts again");
-        Self::serving(suite, issuer, data, database_url).await
+        let mut test = Self::serving(suite, issuer, data, database_url).await;
+        test.minter = minter;
+        test
     }
 
     pub async fn stop(self) {

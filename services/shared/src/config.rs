@@ -597,6 +597,89 @@ mod tests {
         assert_eq!(county.jurisdictions, ["510821"]);
         assert_eq!(county.upstreams.by_part()[0].0, "intake");
         assert!(config.gateway.rate_per_s.is_some());
+        let providers = config.auth.providers().unwrap().unwrap();
+        let [city, province] = providers.as_slice() else {
+            panic!("two providers: {providers:?}");
+        };
+        assert_eq!(city.jwks, crate::auth::JwksSource::Discovery);
+        assert_eq!(city.claims.roles, "realm_access.roles");
+        assert_eq!(
+            city.claims.role_map.get("zq-coordinator"),
+            Some(&crate::auth::Role::Coordinator)
+        );
+        assert_eq!(
+            city.trust,
+            crate::auth::Trust::Users {
+                allow_service: false
+            }
+        );
+        assert_eq!(province.claims.uscc, "social_credit_code");
+        assert_eq!(province.claims.jurisdiction, "jurisdiction");
+        assert_eq!(config.service_issuer, "zhengqi-service-guangyuan");
+    }
+
+    #[test]
+    fn providers_come_from_the_environment_with_their_claim_names() {
+        let env = |name: &str| {
+            match name {
+                "ZHENGQI_AUTH_ISSUER" => Some("https://id.example/realms/zq"),
+                "ZHENGQI_AUTH_ROLES_CLAIM" => Some("groups"),
+                "ZHENGQI_AUTH_ROLE_MAP" => Some("zq-admin=admin, zq-handler=handler"),
+                "ZHENGQI_AUTH_USCC_CLAIM" => Some("credit_code"),
+                "ZHENGQI_AUTH_ALLOW_SERVICE_ROLE" => Some("true"),
+                _ => None,
+            }
+            .map(str::to_owned)
+        };
+        let config = Config::load_with(None, env).unwrap();
+        let providers = config.auth.providers().unwrap().unwrap();
+        let [provider] = providers.as_slice() else {
+            panic!("{providers:?}");
+        };
+        assert_eq!(provider.issuer, "https://id.example/realms/zq");
+        assert_eq!(provider.jwks, crate::auth::JwksSource::Discovery);
+        assert_eq!(provider.claims.roles, "groups");
+        assert_eq!(provider.claims.uscc, "credit_code");
+        assert_eq!(provider.claims.role_map.len(), 2);
+        assert_eq!(
+            provider.trust,
+            crate::auth::Trust::Users {
+                allow_service: true
+            }
+        );
+        // Nothing set: no provider, the development issuer.
+        assert!(
+            Config::load_with(None, |_| None)
+                .unwrap()
+                .auth
+                .providers()
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn a_role_map_naming_no_role_and_a_trusted_key_without_keys_are_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("zhengqi.toml");
+        std::fs::write(
+            &path,
+            "[auth]\nissuer = \"https://id.example\"\n[auth.claims.role_map]\nzq-boss = \"emperor\"\n",
+        )
+        .unwrap();
+        let config = Config::load_with(Some(&path), |_| None).unwrap();
+        let error = config.auth.providers().unwrap_err().to_string();
+        assert!(error.contains("auth.claims.role_map.zq-boss"), "{error}");
+        assert!(error.contains("emperor"), "{error}");
+
+        std::fs::write(
+            &path,
+            "[[auth.services]]\nissuer = \"zhengqi-service-wangcang\"\n",
+        )
+        .unwrap();
+        let config = Config::load_with(Some(&path), |_| None).unwrap();
+        let error = config.auth.trusted_services().unwrap_err().to_string();
+        assert!(error.contains("auth.services[0].jwks"), "{error}");
     }
 
     #[test]
@@ -735,7 +818,8 @@ impl AuthSettings {
             .unwrap_or_else(|| self.audience.clone());
         config.jwks_ca = provider.jwks_ca.clone();
         config.leeway_s = self.leeway_s;
-        config.hs256_secret = self.hs256_secret.clone();
+        // The development secret is `[auth]`'s alone.
+        config.hs256_secret = self.hs256_secret.clone().filter(|_| field == "auth");
         let defaults = ClaimMapping::default();
         let claims = &provider.claims;
         let name = |set: &Option<String>, default: String| {
