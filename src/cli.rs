@@ -81,6 +81,9 @@ enum Command {
         #[arg(long, env = "ZHENGQI_DATA", default_value = "zhengqi-data")]
         data: PathBuf,
     },
+    /// The configuration: `zhengqi config print [--config FILE]`.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Prints the public key of this deployment's service key as a JWKS, for
     /// another deployment to trust (`[[auth.services]]`): the key of
     /// ZHENGQI_SERVICE_KEY, else the one in --data (created when missing).
@@ -127,6 +130,18 @@ enum Command {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Prints the effective configuration (defaults, then FILE, then the
+    /// ZHENGQI_* variables) as TOML, secrets and passwords redacted; a bad key
+    /// or value is named instead.
+    Print {
+        /// A TOML file with the same keys as the ZHENGQI_* variables.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Part {
     Intake,
@@ -170,7 +185,7 @@ async fn print_audit(
     json: bool,
 ) -> Result<(), Error> {
     use zhengqi_gateway::audit::{AuditSettings, AuditStore, record_json};
-    let config = Config::load(None).map_err(Error::internal)?;
+    let config = Config::load(None)?;
     let settings = match &config.gateway.audit_database_url {
         Some(url) => AuditSettings {
             schema: config.gateway.audit_database_schema.clone(),
@@ -240,7 +255,7 @@ async fn print_audit(
 /// The deployment's service key: `ZHENGQI_SERVICE_KEY` (issuer
 /// `ZHENGQI_SERVICE_ISSUER`), else the one kept in `data`.
 fn service_key(data: &Path) -> Result<ServiceKey, Error> {
-    let config = Config::load(None).map_err(Error::internal)?;
+    let config = Config::load(None)?;
     match &config.service_key {
         Some(path) => ServiceKey::from_file(path, &config.service_issuer),
         None => ServiceKey::load_or_create(data, &config.service_issuer),
@@ -357,6 +372,14 @@ async fn run(command: Command) -> Result<(), Error> {
             println!("{token}");
             Ok(())
         }
+        Command::Config(ConfigCommand::Print { config }) => {
+            let config = Config::load(config.as_deref())?;
+            // The identity providers and trusted keys are checked as a part would.
+            config.auth.providers()?;
+            config.auth.trusted_services()?;
+            print!("{}", config.to_toml());
+            Ok(())
+        }
         Command::ServiceJwks { data } => {
             let key = service_key(&data)?;
             print!("{}", key.signer().jwks_json());
@@ -413,29 +436,22 @@ async fn up(
     listen: Option<SocketAddr>,
     file: Option<&Path>,
 ) -> Result<(), Error> {
-    let config = Config::load(file).map_err(Error::internal)?;
+    let config = Config::load(file)?;
     let data = data.unwrap_or_else(|| config.data.clone());
     let listen = listen.or(config.listen).unwrap_or(UP_LISTEN);
     zhengqi_shared::server::init_tracing(config.log.as_deref());
     let mut options = SuiteOptions::new(&data, listen);
-    options.providers = config
-        .auth
-        .providers()
-        .map_err(Error::internal)?
-        .unwrap_or_default();
+    options.providers = config.auth.providers()?.unwrap_or_default();
     options.service_key = config.service_key.clone();
     options.service_issuer = config.service_issuer.clone();
-    options.trusted_services = config.auth.trusted_services().map_err(Error::internal)?;
+    options.trusted_services = config.auth.trusted_services()?;
     options.batch_max = config.batch_max;
     options.timeout = config.upstreams.timeout;
     options.gateway = config.gateway.clone();
     // The city's scoring follows every deployment its gateway routes to.
     options.followed_deployments = config.gateway.deployments.clone();
-    options.routing.supervision =
-        zhengqi_routing::SupervisionSettings::from_env(|name| std::env::var(name).ok())?;
-    options.evaluation = options
-        .evaluation
-        .with_env(|name| std::env::var(name).ok())?;
+    options.routing.supervision = zhengqi_routing::SupervisionSettings::configured(&config.routing);
+    options.evaluation = options.evaluation.configured(&config.evaluation);
     let suite = suite::start(options).await?;
     suite.shutdown().on_signals();
     let addr = suite.gateway_addr;
@@ -453,7 +469,7 @@ async fn up(
 }
 
 async fn serve(part: Part, file: Option<&Path>) -> Result<(), Error> {
-    let config = Config::load(file).map_err(Error::internal)?;
+    let config = Config::load(file)?;
     zhengqi_shared::server::init_tracing(config.log.as_deref());
     let identity = suite::Identity::configured(&config, &config.data).await?;
     let verifier = identity.verifier.clone();
@@ -504,9 +520,7 @@ async fn serve(part: Part, file: Option<&Path>) -> Result<(), Error> {
             let settings = zhengqi_routing::Settings {
                 intake_url: followed(&config.upstreams.intake),
                 service_token: Some(identity.tokens("routing")),
-                supervision: zhengqi_routing::SupervisionSettings::from_env(|name| {
-                    std::env::var(name).ok()
-                })?,
+                supervision: zhengqi_routing::SupervisionSettings::configured(&config.routing),
                 ..zhengqi_routing::Settings::default()
             };
             zhengqi_routing::build(
@@ -543,7 +557,7 @@ async fn serve(part: Part, file: Option<&Path>) -> Result<(), Error> {
                 service_token: Some(identity.tokens("evaluation")),
                 ..zhengqi_evaluation::Settings::default()
             }
-            .with_env(|name| std::env::var(name).ok())?;
+            .configured(&config.evaluation);
             zhengqi_evaluation::build(
                 &part_config,
                 verifier,

@@ -147,12 +147,8 @@ impl Identity {
 
     /// As [`Identity::load`], with what `config` says.
     pub async fn configured(config: &Config, data: &Path) -> Result<Identity, Error> {
-        let providers = config
-            .auth
-            .providers()
-            .map_err(Error::internal)?
-            .unwrap_or_default();
-        let trusted = config.auth.trusted_services().map_err(Error::internal)?;
+        let providers = config.auth.providers()?.unwrap_or_default();
+        let trusted = config.auth.trusted_services()?;
         Identity::load(
             data,
             providers,

@@ -68,34 +68,17 @@ impl Default for Settings {
 }
 
 impl Settings {
-    /// These settings changed by `ZHENGQI_EVALUATION_RECTIFICATION_DAYS`
-    /// (working days to rectify a bad review) and
-    /// `ZHENGQI_EVALUATION_REPEAT_WINDOW_YEARS` (years in which an earlier
-    /// violation makes a repeat) as `env` gives them; the command reads the
-    /// process's environment with it, so a deploying city may change the time
-    /// limits without a new build.
-    pub fn with_env(mut self, env: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
-        let get = |name: &str| env(name).filter(|v| !v.trim().is_empty());
-        let number = |name: &str, value: &str, max: u32| {
-            value
-                .trim()
-                .parse::<u32>()
-                .ok()
-                .filter(|n| (1..=max).contains(n))
-                .ok_or_else(|| {
-                    Error::internal(format!(
-                        "{name}: expected a whole number from 1 to {max}, got {value:?}"
-                    ))
-                })
-        };
-        if let Some(v) = get("ZHENGQI_EVALUATION_RECTIFICATION_DAYS") {
-            self.rectification_working_days =
-                number("ZHENGQI_EVALUATION_RECTIFICATION_DAYS", &v, 250)?;
+    /// These settings with the time limits the configuration sets
+    /// (`[evaluation]`, `ZHENGQI_EVALUATION_*`; the configuration has checked
+    /// the ranges), so a deploying city may change them without a new build.
+    pub fn configured(mut self, limits: &zhengqi_shared::config::EvaluationLimits) -> Self {
+        if let Some(days) = limits.rectification_days {
+            self.rectification_working_days = days;
         }
-        if let Some(v) = get("ZHENGQI_EVALUATION_REPEAT_WINDOW_YEARS") {
-            self.repeat_window_years = number("ZHENGQI_EVALUATION_REPEAT_WINDOW_YEARS", &v, 100)?;
+        if let Some(years) = limits.repeat_window_years {
+            self.repeat_window_years = years;
         }
-        Ok(self)
+        self
     }
 }
 
@@ -204,25 +187,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn time_limits_come_from_the_environment() {
-        let settings = Settings::default()
-            .with_env(|name| match name {
-                "ZHENGQI_EVALUATION_RECTIFICATION_DAYS" => Some("10".into()),
-                "ZHENGQI_EVALUATION_REPEAT_WINDOW_YEARS" => Some("3".into()),
+    fn time_limits_come_from_the_configuration() {
+        let config = zhengqi_shared::config::Config::load_with(None, |name| {
+            match name {
+                "ZHENGQI_EVALUATION_RECTIFICATION_DAYS" => Some("10"),
+                "ZHENGQI_EVALUATION_REPEAT_WINDOW_YEARS" => Some("3"),
                 _ => None,
-            })
-            .unwrap();
+            }
+            .map(str::to_owned)
+        })
+        .unwrap();
+        let settings = Settings::default().configured(&config.evaluation);
         assert_eq!(settings.rectification_working_days, 10);
         assert_eq!(settings.repeat_window_years, 3);
-        assert_eq!(Settings::default().rectification_working_days, 15);
-        let error = Settings::default()
-            .with_env(|name| (name == "ZHENGQI_EVALUATION_RECTIFICATION_DAYS").then(|| "0".into()))
-            .err()
-            .unwrap();
-        assert!(
-            error
-                .to_string()
-                .contains("ZHENGQI_EVALUATION_RECTIFICATION_DAYS")
-        );
+        let defaults = Settings::default().configured(&Default::default());
+        assert_eq!(defaults.rectification_working_days, 15);
+        assert_eq!(defaults.repeat_window_years, 2);
     }
 }

@@ -73,49 +73,19 @@ impl Default for SupervisionSettings {
 }
 
 impl SupervisionSettings {
-    /// The defaults, changed by `ZHENGQI_ROUTING_YELLOW_RATIO` (0 to 1),
-    /// `ZHENGQI_ROUTING_ESCALATE_AFTER_DAYS` (working days) and
-    /// `ZHENGQI_ROUTING_SWEEP_INTERVAL_S` (seconds) as `env` gives them.
-    pub fn from_env(env: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
-        let mut settings = Self::default();
-        let get = |name: &str| env(name).filter(|v| !v.trim().is_empty());
-        let bad = |name: &str, expected: &str, value: &str| {
-            Error::internal(format!("{name}: expected {expected}, got {value:?}"))
-        };
-        if let Some(v) = get("ZHENGQI_ROUTING_YELLOW_RATIO") {
-            settings.yellow_ratio = v
-                .trim()
-                .parse()
-                .ok()
-                .filter(|r: &f64| (0.0..=1.0).contains(r))
-                .ok_or_else(|| bad("ZHENGQI_ROUTING_YELLOW_RATIO", "a number from 0 to 1", &v))?;
+    /// The defaults, changed by what the configuration sets (`[routing]`,
+    /// `ZHENGQI_ROUTING_*`; the configuration has checked the ranges).
+    pub fn configured(limits: &zhengqi_shared::config::RoutingLimits) -> Self {
+        let defaults = Self::default();
+        Self {
+            yellow_ratio: limits.yellow_ratio.unwrap_or(defaults.yellow_ratio),
+            escalate_after_working_days: limits
+                .escalate_after_days
+                .unwrap_or(defaults.escalate_after_working_days),
+            sweep_interval: limits
+                .sweep_interval_s
+                .map_or(defaults.sweep_interval, Duration::from_secs_f64),
         }
-        if let Some(v) = get("ZHENGQI_ROUTING_ESCALATE_AFTER_DAYS") {
-            settings.escalate_after_working_days =
-                v.trim().parse().ok().filter(|d| *d > 0).ok_or_else(|| {
-                    bad(
-                        "ZHENGQI_ROUTING_ESCALATE_AFTER_DAYS",
-                        "a positive number of working days",
-                        &v,
-                    )
-                })?;
-        }
-        if let Some(v) = get("ZHENGQI_ROUTING_SWEEP_INTERVAL_S") {
-            let seconds: f64 = v
-                .trim()
-                .parse()
-                .ok()
-                .filter(|s: &f64| *s > 0.0)
-                .ok_or_else(|| {
-                    bad(
-                        "ZHENGQI_ROUTING_SWEEP_INTERVAL_S",
-                        "a positive number of seconds",
-                        &v,
-                    )
-                })?;
-            settings.sweep_interval = Duration::from_secs_f64(seconds);
-        }
-        Ok(settings)
     }
 }
 
@@ -271,21 +241,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn supervision_settings_come_from_the_environment() {
-        let settings = SupervisionSettings::from_env(|name| match name {
-            "ZHENGQI_ROUTING_YELLOW_RATIO" => Some("0.75".into()),
-            "ZHENGQI_ROUTING_ESCALATE_AFTER_DAYS" => Some("3".into()),
-            "ZHENGQI_ROUTING_SWEEP_INTERVAL_S" => Some("0.5".into()),
-            _ => None,
+    fn supervision_settings_come_from_the_configuration() {
+        let config = zhengqi_shared::config::Config::load_with(None, |name| {
+            match name {
+                "ZHENGQI_ROUTING_YELLOW_RATIO" => Some("0.75"),
+                "ZHENGQI_ROUTING_ESCALATE_AFTER_DAYS" => Some("3"),
+                "ZHENGQI_ROUTING_SWEEP_INTERVAL_S" => Some("0.5"),
+                _ => None,
+            }
+            .map(str::to_owned)
         })
         .unwrap();
+        let settings = SupervisionSettings::configured(&config.routing);
         assert_eq!(settings.yellow_ratio, 0.75);
         assert_eq!(settings.escalate_after_working_days, 3);
         assert_eq!(settings.sweep_interval, Duration::from_millis(500));
-        let error = SupervisionSettings::from_env(|name| {
-            (name == "ZHENGQI_ROUTING_YELLOW_RATIO").then(|| "2".into())
-        })
-        .unwrap_err();
-        assert!(error.to_string().contains("ZHENGQI_ROUTING_YELLOW_RATIO"));
+        let defaults = SupervisionSettings::configured(&Default::default());
+        assert_eq!(defaults.yellow_ratio, 0.8);
+        assert_eq!(defaults.escalate_after_working_days, 2);
     }
 }

@@ -1,15 +1,21 @@
-//! Configuration: `ZHENGQI_*` environment variables over an optional TOML file
-//! with the same keys, over defaults that make `zhengqi up` work with nothing set.
+//! Configuration: one typed tree, read from defaults that make `zhengqi up` work
+//! with nothing set, then an optional TOML file, then the `ZHENGQI_*` environment
+//! variables ([`VARIABLES`] names the key each one sets), merged by figment. A key
+//! the tree does not have is refused with its name; so is a value of the wrong
+//! type, naming the key and the file or variable it came from.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use figment::providers::{Format as _, Serialized, Toml};
+use figment::value::{Dict, Map, Value};
+use figment::{Figment, Metadata, Profile, Provider};
 use secrecy::SecretString;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Everything a part of zhengqi is configured with.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// gRPC (and, for the gateway, HTTP/JSON) listening address. `ZHENGQI_LISTEN`.
@@ -19,6 +25,7 @@ pub struct Config {
     /// Data folder of the embedded deployment. `ZHENGQI_DATA`.
     pub data: PathBuf,
     /// Store of the part (`sqlite://…` or `postgres://…`). `ZHENGQI_DATABASE_URL`.
+    #[serde(serialize_with = "url_without_password")]
     pub database_url: Option<String>,
     /// PostgreSQL schema of the part, created if missing. `ZHENGQI_DATABASE_SCHEMA`.
     pub database_schema: Option<String>,
@@ -38,11 +45,42 @@ pub struct Config {
     pub batch_max: usize,
     /// The gateway's limits, audit and portal origins.
     pub gateway: GatewayLimits,
+    /// Routing's deadline supervision (督办).
+    pub routing: RoutingLimits,
+    /// Evaluation's time limits.
+    pub evaluation: EvaluationLimits,
+}
+
+/// Routing's supervision (`ZHENGQI_ROUTING_*`); unset values keep routing's defaults.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RoutingLimits {
+    /// The share of a case's time limit used at which it turns yellow, 0 to 1.
+    /// `ZHENGQI_ROUTING_YELLOW_RATIO`, default 0.8.
+    pub yellow_ratio: Option<f64>,
+    /// Working days a county case may be overdue before it goes to the city.
+    /// `ZHENGQI_ROUTING_ESCALATE_AFTER_DAYS`, default 2.
+    pub escalate_after_days: Option<u32>,
+    /// Seconds between two supervision sweeps. `ZHENGQI_ROUTING_SWEEP_INTERVAL_S`, default 60.
+    pub sweep_interval_s: Option<f64>,
+}
+
+/// Evaluation's time limits (`ZHENGQI_EVALUATION_*`); unset values keep
+/// evaluation's defaults.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EvaluationLimits {
+    /// Working days a bad review's rectification is due in, 1 to 250.
+    /// `ZHENGQI_EVALUATION_RECTIFICATION_DAYS`, default 15.
+    pub rectification_days: Option<u32>,
+    /// Years in which an earlier violation makes a new one a repeat (再犯), 1 to
+    /// 100. `ZHENGQI_EVALUATION_REPEAT_WINDOW_YEARS`, default 2.
+    pub repeat_window_years: Option<u32>,
 }
 
 /// The gateway's limits and audit (`ZHENGQI_GATEWAY_*`); unset values keep the
 /// gateway's defaults.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct GatewayLimits {
     /// Calls per second per subject. `ZHENGQI_GATEWAY_RATE_PER_S`; no limit when unset.
@@ -56,8 +94,10 @@ pub struct GatewayLimits {
     /// Seconds between health checks of each replica. `ZHENGQI_GATEWAY_HEALTH_INTERVAL_S`, default 5.
     pub health_interval_s: Option<f64>,
     /// Portal origins allowed by CORS. `ZHENGQI_GATEWAY_CORS_ORIGINS`, comma-separated.
+    #[serde(deserialize_with = "list")]
     pub cors_origins: Vec<String>,
     /// The audit store. `ZHENGQI_GATEWAY_AUDIT_DATABASE_URL`; `up` keeps it in the data folder.
+    #[serde(serialize_with = "url_without_password")]
     pub audit_database_url: Option<String>,
     /// `ZHENGQI_GATEWAY_AUDIT_DATABASE_SCHEMA`.
     pub audit_database_schema: Option<String>,
@@ -71,7 +111,7 @@ pub struct GatewayLimits {
 
 /// One other deployment behind the gateway: the jurisdictions whose data it
 /// holds, and where its services answer.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DeploymentSettings {
     /// For logs and metrics, e.g. `wangcang`.
@@ -84,7 +124,7 @@ pub struct DeploymentSettings {
 }
 
 /// Where each service of a deployment answers; several replicas separated by commas.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServiceUrls {
     pub intake: Option<String>,
@@ -137,6 +177,8 @@ impl Default for Config {
             log: None,
             batch_max: 256,
             gateway: GatewayLimits::default(),
+            routing: RoutingLimits::default(),
+            evaluation: EvaluationLimits::default(),
         }
     }
 }
@@ -144,7 +186,7 @@ impl Default for Config {
 /// Token verification settings (`ZHENGQI_AUTH_*`): the people's identity
 /// provider (the keys of `[auth]` itself), further providers
 /// (`[[auth.issuers]]`) and other deployments' service keys (`[[auth.services]]`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthSettings {
     /// Required `iss`. `ZHENGQI_AUTH_ISSUER`. Unset: the development issuer of
@@ -161,6 +203,7 @@ pub struct AuthSettings {
     /// Clock leeway in seconds. `ZHENGQI_AUTH_LEEWAY_S`, default 30.
     pub leeway_s: u64,
     /// Development only: accept HS256 tokens signed with this secret. `ZHENGQI_AUTH_HS256_SECRET`.
+    #[serde(serialize_with = "redacted")]
     pub hs256_secret: Option<SecretString>,
     /// Where the provider's tokens carry roles, jurisdiction, department, USCC
     /// and name (`[auth.claims]`).
@@ -197,7 +240,7 @@ impl Default for AuthSettings {
 }
 
 /// Another identity provider (`[[auth.issuers]]`); unset keys as in `[auth]`'s defaults.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ProviderSettings {
     pub issuer: String,
@@ -212,7 +255,7 @@ pub struct ProviderSettings {
 
 /// Claim names of a provider's tokens (`[auth.claims]`); each defaults to the
 /// name of API.md.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
 pub struct ClaimSettings {
     /// The claim with the roles; a dotted path reaches into objects
@@ -221,6 +264,7 @@ pub struct ClaimSettings {
     /// The provider's role names and the roles they grant (`zq-coordinator =
     /// "coordinator"`); when set, names it does not list grant nothing.
     /// `ZHENGQI_AUTH_ROLE_MAP` as `name=role,name=role`.
+    #[serde(deserialize_with = "pairs")]
     pub role_map: std::collections::BTreeMap<String, String>,
     /// `ZHENGQI_AUTH_JURISDICTION_CLAIM`, default `jurisdiction`.
     pub jurisdiction: Option<String>,
@@ -234,7 +278,7 @@ pub struct ClaimSettings {
 
 /// Another deployment's service key, trusted for the `service` role alone
 /// (`[[auth.services]]`).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TrustedServiceKey {
     /// The `iss` of its service tokens (its `service_issuer`).
@@ -246,7 +290,7 @@ pub struct TrustedServiceKey {
 
 /// Where each service answers (`http://host:port`), e.g. `ZHENGQI_INTAKE_URL`.
 /// Several replicas of one service are separated by commas.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Upstreams {
     pub intake: Option<String>,
@@ -255,8 +299,22 @@ pub struct Upstreams {
     pub evaluation: Option<String>,
     pub scoring: Option<String>,
     /// How long a call to an upstream may take when the caller set no deadline.
+    /// `ZHENGQI_UPSTREAM_TIMEOUT_S`, default 30.
     #[serde(with = "seconds")]
     pub timeout: Duration,
+}
+
+impl Default for Upstreams {
+    fn default() -> Self {
+        Upstreams {
+            intake: None,
+            routing: None,
+            policy: None,
+            evaluation: None,
+            scoring: None,
+            timeout: Duration::from_secs(30),
+        }
+    }
 }
 
 impl Upstreams {
@@ -275,29 +333,334 @@ impl Upstreams {
 mod seconds {
     use std::time::Duration;
 
-    use serde::{Deserialize, Deserializer};
+    use serde::{Deserialize, Deserializer, Serializer};
 
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
-        Ok(Duration::from_secs_f64(f64::deserialize(deserializer)?))
+        let seconds = f64::deserialize(deserializer)?;
+        if !(seconds > 0.0 && seconds <= 86_400.0) {
+            return Err(serde::de::Error::custom(format!(
+                "expected a positive number of seconds up to a day, got {seconds}"
+            )));
+        }
+        Ok(Duration::from_secs_f64(seconds))
+    }
+
+    pub fn serialize<S: Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_f64(value.as_secs_f64())
     }
 }
 
+/// A list: an array, or one string of items separated by commas (as a variable gives it).
+fn list<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum List {
+        Text(String),
+        Items(Vec<String>),
+    }
+    Ok(match List::deserialize(deserializer)? {
+        List::Text(text) => text
+            .split(',')
+            .map(|item| item.trim().to_owned())
+            .filter(|item| !item.is_empty())
+            .collect(),
+        List::Items(items) => items,
+    })
+}
+
+/// A table of names: a table, or one string of `name=value` pairs separated by commas.
+fn pairs<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<std::collections::BTreeMap<String, String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Pairs {
+        Text(String),
+        Table(std::collections::BTreeMap<String, String>),
+    }
+    match Pairs::deserialize(deserializer)? {
+        Pairs::Table(table) => Ok(table),
+        Pairs::Text(text) => text
+            .split(',')
+            .filter(|pair| !pair.trim().is_empty())
+            .map(|pair| {
+                let (name, value) = pair.split_once('=').ok_or_else(|| {
+                    serde::de::Error::custom(format!(
+                        "expected name=value pairs separated by commas, got {pair:?}"
+                    ))
+                })?;
+                Ok((name.trim().to_owned(), value.trim().to_owned()))
+            })
+            .collect(),
+    }
+}
+
+/// A secret is printed as set or not, never itself.
+fn redacted<S: serde::Serializer>(
+    secret: &Option<SecretString>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match secret {
+        Some(_) => serializer.serialize_some("[redacted]"),
+        None => serializer.serialize_none(),
+    }
+}
+
+/// A database URL is printed without its password.
+fn url_without_password<S: serde::Serializer>(
+    url: &Option<String>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match url {
+        Some(url) => serializer.serialize_some(&redact_password(url)),
+        None => serializer.serialize_none(),
+    }
+}
+
+/// `postgres://user:secret@host/db` as `postgres://user:[redacted]@host/db`.
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((credentials, host)) => match credentials.split_once(':') {
+            Some((user, _password)) => format!("{scheme}://{user}:[redacted]@{host}{tail}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+/// Each `ZHENGQI_*` variable, the key of the configuration it sets, and how its
+/// text is read. The file may set every key; these are the ones a variable sets.
+pub const VARIABLES: &[(&str, &str, Reading)] = &[
+    ("ZHENGQI_LISTEN", "listen", Reading::Text),
+    ("ZHENGQI_OPS_LISTEN", "ops_listen", Reading::Text),
+    ("ZHENGQI_DATA", "data", Reading::Text),
+    ("ZHENGQI_DATABASE_URL", "database_url", Reading::Text),
+    ("ZHENGQI_DATABASE_SCHEMA", "database_schema", Reading::Text),
+    ("ZHENGQI_AUTH_ISSUER", "auth.issuer", Reading::Text),
+    ("ZHENGQI_AUTH_AUDIENCE", "auth.audience", Reading::Text),
+    ("ZHENGQI_AUTH_JWKS", "auth.jwks", Reading::Text),
+    ("ZHENGQI_AUTH_JWKS_CA", "auth.jwks_ca", Reading::Text),
+    ("ZHENGQI_AUTH_LEEWAY_S", "auth.leeway_s", Reading::Value),
+    (
+        "ZHENGQI_AUTH_HS256_SECRET",
+        "auth.hs256_secret",
+        Reading::Text,
+    ),
+    (
+        "ZHENGQI_AUTH_ALLOW_SERVICE_ROLE",
+        "auth.allow_service_role",
+        Reading::Value,
+    ),
+    (
+        "ZHENGQI_AUTH_ROLES_CLAIM",
+        "auth.claims.roles",
+        Reading::Text,
+    ),
+    (
+        "ZHENGQI_AUTH_ROLE_MAP",
+        "auth.claims.role_map",
+        Reading::Text,
+    ),
+    (
+        "ZHENGQI_AUTH_JURISDICTION_CLAIM",
+        "auth.claims.jurisdiction",
+        Reading::Text,
+    ),
+    (
+        "ZHENGQI_AUTH_DEPARTMENT_CLAIM",
+        "auth.claims.department",
+        Reading::Text,
+    ),
+    ("ZHENGQI_AUTH_USCC_CLAIM", "auth.claims.uscc", Reading::Text),
+    ("ZHENGQI_AUTH_NAME_CLAIM", "auth.claims.name", Reading::Text),
+    ("ZHENGQI_SERVICE_KEY", "service_key", Reading::Text),
+    ("ZHENGQI_SERVICE_ISSUER", "service_issuer", Reading::Text),
+    ("ZHENGQI_LOG", "log", Reading::Text),
+    ("ZHENGQI_BATCH_MAX", "batch_max", Reading::Value),
+    ("ZHENGQI_INTAKE_URL", "upstreams.intake", Reading::Text),
+    ("ZHENGQI_ROUTING_URL", "upstreams.routing", Reading::Text),
+    ("ZHENGQI_POLICY_URL", "upstreams.policy", Reading::Text),
+    (
+        "ZHENGQI_EVALUATION_URL",
+        "upstreams.evaluation",
+        Reading::Text,
+    ),
+    ("ZHENGQI_SCORING_URL", "upstreams.scoring", Reading::Text),
+    (
+        "ZHENGQI_UPSTREAM_TIMEOUT_S",
+        "upstreams.timeout",
+        Reading::Value,
+    ),
+    (
+        "ZHENGQI_GATEWAY_RATE_PER_S",
+        "gateway.rate_per_s",
+        Reading::Value,
+    ),
+    (
+        "ZHENGQI_GATEWAY_RATE_BURST",
+        "gateway.rate_burst",
+        Reading::Value,
+    ),
+    (
+        "ZHENGQI_GATEWAY_MAX_MESSAGE_BYTES",
+        "gateway.max_message_bytes",
+        Reading::Value,
+    ),
+    (
+        "ZHENGQI_GATEWAY_MAX_IN_FLIGHT",
+        "gateway.max_in_flight",
+        Reading::Value,
+    ),
+    (
+        "ZHENGQI_GATEWAY_HEALTH_INTERVAL_S",
+        "gateway.health_interval_s",
+        Reading::Value,
+    ),
+    (
+        "ZHENGQI_GATEWAY_CORS_ORIGINS",
+        "gateway.cors_origins",
+        Reading::Text,
+    ),
+    (
+        "ZHENGQI_GATEWAY_AUDIT_DATABASE_URL",
+        "gateway.audit_database_url",
+        Reading::Text,
+    ),
+    (
+        "ZHENGQI_GATEWAY_AUDIT_DATABASE_SCHEMA",
+        "gateway.audit_database_schema",
+        Reading::Text,
+    ),
+    (
+        "ZHENGQI_GATEWAY_AUDIT_RETENTION_DAYS",
+        "gateway.audit_retention_days",
+        Reading::Value,
+    ),
+    (
+        "ZHENGQI_ROUTING_YELLOW_RATIO",
+        "routing.yellow_ratio",
+        Reading::Value,
+    ),
+    (
+        "ZHENGQI_ROUTING_ESCALATE_AFTER_DAYS",
+        "routing.escalate_after_days",
+        Reading::Value,
+    ),
+    (
+        "ZHENGQI_ROUTING_SWEEP_INTERVAL_S",
+        "routing.sweep_interval_s",
+        Reading::Value,
+    ),
+    (
+        "ZHENGQI_EVALUATION_RECTIFICATION_DAYS",
+        "evaluation.rectification_days",
+        Reading::Value,
+    ),
+    (
+        "ZHENGQI_EVALUATION_REPEAT_WINDOW_YEARS",
+        "evaluation.repeat_window_years",
+        Reading::Value,
+    ),
+];
+
+/// How a variable's text becomes a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reading {
+    /// As it is: a name, an address, a secret (even one of digits only).
+    Text,
+    /// A number or `true` / `false`.
+    Value,
+}
+
+/// Why the configuration cannot be used. The message names the key, and the
+/// file or the variable that set it.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read configuration file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("configuration file {path}: {source}")]
-    Parse {
-        path: PathBuf,
-        source: toml::de::Error,
-    },
-    #[error("environment variable {name}: {message}")]
-    Env { name: &'static str, message: String },
+    #[error("{0}")]
+    Read(String),
     #[error("configuration {field}: {message}")]
     Invalid { field: String, message: String },
+}
+
+impl From<figment::Error> for ConfigError {
+    /// Every error of a bad file or variable, each as `SOURCE: KEY: what`:
+    /// `/etc/zhengqi.toml: auth.leeway_s: invalid type …`, or
+    /// `ZHENGQI_BATCH_MAX: invalid type …` for a variable.
+    fn from(error: figment::Error) -> Self {
+        let described = error.into_iter().map(|error| {
+            let key = error.path.join(".");
+            let Some(metadata) = &error.metadata else {
+                return format!("{key}: {}", error.kind);
+            };
+            match &metadata.source {
+                Some(source) if key.is_empty() => format!("{source}: {}", error.kind),
+                Some(source) => format!("{source}: {key}: {}", error.kind),
+                None => {
+                    let name = metadata.interpolate(&Profile::Default, &error.path);
+                    format!("{name}: {}", error.kind)
+                }
+            }
+        });
+        ConfigError::Read(described.collect::<Vec<_>>().join("; "))
+    }
+}
+
+impl From<ConfigError> for crate::Error {
+    /// A configuration the command cannot run with: said as it is, not as an
+    /// internal error.
+    fn from(error: ConfigError) -> Self {
+        crate::Error::FailedPrecondition(error.to_string())
+    }
+}
+
+/// The `ZHENGQI_*` variables `env` gives, as a figment provider; an empty
+/// variable counts as unset.
+struct Variables<F>(F);
+
+impl<F: Fn(&str) -> Option<String>> Provider for Variables<F> {
+    fn metadata(&self) -> Metadata {
+        Metadata::named("environment variable").interpolater(|_profile, keys| {
+            let key = keys.join(".");
+            VARIABLES
+                .iter()
+                .find(|(_, path, _)| *path == key)
+                .map_or(key, |(name, _, _)| (*name).to_owned())
+        })
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        let mut dict = Dict::new();
+        for (name, key, reading) in VARIABLES {
+            let Some(text) = (self.0)(name).filter(|v| !v.trim().is_empty()) else {
+                continue;
+            };
+            let value = match reading {
+                Reading::Text => Value::from(text),
+                Reading::Value => text.trim().parse().unwrap_or_else(|_| Value::from(text)),
+            };
+            dict = figment::util::nest(key, value)
+                .into_dict()
+                .map_or(dict.clone(), |nested| merge(dict, nested));
+        }
+        Ok(Profile::Default.collect(dict))
+    }
+}
+
+/// `b`'s keys over `a`'s, nested tables merged.
+fn merge(mut a: Dict, b: Dict) -> Dict {
+    for (key, value) in b {
+        let merged = match (a.remove(&key), value) {
+            (Some(Value::Dict(_, old)), Value::Dict(tag, new)) => Value::Dict(tag, merge(old, new)),
+            (_, value) => value,
+        };
+        a.insert(key, merged);
+    }
+    a
 }
 
 impl Config {
@@ -311,171 +674,73 @@ impl Config {
         file: Option<&Path>,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
-        let mut config = match file {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                    path: path.to_owned(),
-                    source,
-                })?;
-                toml::from_str(&text).map_err(|source| ConfigError::Parse {
-                    path: path.to_owned(),
-                    source,
-                })?
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            // A missing file is an error, not an empty configuration.
+            if let Err(error) = std::fs::metadata(path) {
+                return Err(ConfigError::Read(format!(
+                    "cannot read configuration file {}: {error}",
+                    path.display()
+                )));
             }
-            None => Config::default(),
-        };
-        config.apply_env(env)?;
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        let config: Config = figment.merge(Variables(env)).extract()?;
+        config.check()?;
         Ok(config)
     }
 
-    fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
-        let get = |name: &str| env(name).filter(|v| !v.trim().is_empty());
-        if let Some(v) = get("ZHENGQI_LISTEN") {
-            self.listen = Some(parse_addr("ZHENGQI_LISTEN", &v)?);
+    /// The effective configuration as TOML, secrets and passwords redacted
+    /// (`zhengqi config print`).
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).unwrap_or_else(|error| format!("# cannot print: {error}\n"))
+    }
+
+    /// What a type cannot say: ranges, and keys that must agree.
+    fn check(&self) -> Result<(), ConfigError> {
+        let invalid = |field: &str, message: &str| {
+            Err(ConfigError::Invalid {
+                field: field_and_variable(field),
+                message: message.to_owned(),
+            })
+        };
+        if self.batch_max == 0 {
+            return invalid("batch_max", "must be a positive whole number");
         }
-        if let Some(v) = get("ZHENGQI_OPS_LISTEN") {
-            self.ops_listen = Some(parse_addr("ZHENGQI_OPS_LISTEN", &v)?);
+        if let Some(ratio) = self.routing.yellow_ratio
+            && !(0.0..=1.0).contains(&ratio)
+        {
+            return invalid("routing.yellow_ratio", "must be a number from 0 to 1");
         }
-        if let Some(v) = get("ZHENGQI_DATA") {
-            self.data = PathBuf::from(v);
+        if self.routing.escalate_after_days == Some(0) {
+            return invalid(
+                "routing.escalate_after_days",
+                "must be a positive number of working days",
+            );
         }
-        if let Some(v) = get("ZHENGQI_DATABASE_URL") {
-            self.database_url = Some(v);
+        if let Some(seconds) = self.routing.sweep_interval_s
+            && !(seconds > 0.0 && seconds <= 86_400.0)
+        {
+            return invalid(
+                "routing.sweep_interval_s",
+                "must be a positive number of seconds up to a day",
+            );
         }
-        if let Some(v) = get("ZHENGQI_DATABASE_SCHEMA") {
-            self.database_schema = Some(v);
+        if let Some(days) = self.evaluation.rectification_days
+            && !(1..=250).contains(&days)
+        {
+            return invalid(
+                "evaluation.rectification_days",
+                "must be a whole number from 1 to 250",
+            );
         }
-        if let Some(v) = get("ZHENGQI_AUTH_ISSUER") {
-            self.auth.issuer = Some(v);
-        }
-        if let Some(v) = get("ZHENGQI_AUTH_AUDIENCE") {
-            self.auth.audience = v;
-        }
-        if let Some(v) = get("ZHENGQI_AUTH_JWKS") {
-            self.auth.jwks = Some(v);
-        }
-        if let Some(v) = get("ZHENGQI_AUTH_JWKS_CA") {
-            self.auth.jwks_ca = Some(PathBuf::from(v));
-        }
-        if let Some(v) = get("ZHENGQI_AUTH_LEEWAY_S") {
-            self.auth.leeway_s = v.trim().parse().map_err(|_| ConfigError::Env {
-                name: "ZHENGQI_AUTH_LEEWAY_S",
-                message: format!("expected whole seconds, got {v:?}"),
-            })?;
-        }
-        if let Some(v) = get("ZHENGQI_AUTH_HS256_SECRET") {
-            self.auth.hs256_secret = Some(SecretString::from(v));
-        }
-        if let Some(v) = get("ZHENGQI_AUTH_ALLOW_SERVICE_ROLE") {
-            self.auth.allow_service_role = parse_bool("ZHENGQI_AUTH_ALLOW_SERVICE_ROLE", &v)?;
-        }
-        let claims = &mut self.auth.claims;
-        for (name, slot) in [
-            ("ZHENGQI_AUTH_ROLES_CLAIM", &mut claims.roles),
-            ("ZHENGQI_AUTH_JURISDICTION_CLAIM", &mut claims.jurisdiction),
-            ("ZHENGQI_AUTH_DEPARTMENT_CLAIM", &mut claims.department),
-            ("ZHENGQI_AUTH_USCC_CLAIM", &mut claims.uscc),
-            ("ZHENGQI_AUTH_NAME_CLAIM", &mut claims.name),
-        ] {
-            if let Some(v) = get(name) {
-                *slot = Some(v.trim().to_owned());
-            }
-        }
-        if let Some(v) = get("ZHENGQI_AUTH_ROLE_MAP") {
-            claims.role_map = v
-                .split(',')
-                .filter(|pair| !pair.trim().is_empty())
-                .map(|pair| {
-                    let (name, role) = pair.split_once('=').ok_or_else(|| ConfigError::Env {
-                        name: "ZHENGQI_AUTH_ROLE_MAP",
-                        message: format!(
-                            "expected name=role pairs separated by commas, got {pair:?}"
-                        ),
-                    })?;
-                    Ok((name.trim().to_owned(), role.trim().to_owned()))
-                })
-                .collect::<Result<_, ConfigError>>()?;
-        }
-        if let Some(v) = get("ZHENGQI_SERVICE_KEY") {
-            self.service_key = Some(PathBuf::from(v));
-        }
-        if let Some(v) = get("ZHENGQI_SERVICE_ISSUER") {
-            self.service_issuer = v.trim().to_owned();
-        }
-        if let Some(v) = get("ZHENGQI_LOG") {
-            self.log = Some(v);
-        }
-        if let Some(v) = get("ZHENGQI_BATCH_MAX") {
-            self.batch_max = v
-                .trim()
-                .parse()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or(ConfigError::Env {
-                    name: "ZHENGQI_BATCH_MAX",
-                    message: format!("expected a positive whole number, got {v:?}"),
-                })?;
-        }
-        for (name, slot) in [
-            ("ZHENGQI_INTAKE_URL", &mut self.upstreams.intake),
-            ("ZHENGQI_ROUTING_URL", &mut self.upstreams.routing),
-            ("ZHENGQI_POLICY_URL", &mut self.upstreams.policy),
-            ("ZHENGQI_EVALUATION_URL", &mut self.upstreams.evaluation),
-            ("ZHENGQI_SCORING_URL", &mut self.upstreams.scoring),
-        ] {
-            if let Some(v) = get(name) {
-                *slot = Some(v);
-            }
-        }
-        if let Some(v) = get("ZHENGQI_UPSTREAM_TIMEOUT_S") {
-            let seconds: f64 =
-                v.trim()
-                    .parse()
-                    .ok()
-                    .filter(|s: &f64| *s > 0.0)
-                    .ok_or(ConfigError::Env {
-                        name: "ZHENGQI_UPSTREAM_TIMEOUT_S",
-                        message: format!("expected a positive number of seconds, got {v:?}"),
-                    })?;
-            self.upstreams.timeout = Duration::from_secs_f64(seconds);
-        }
-        let gateway = &mut self.gateway;
-        if let Some(v) = get("ZHENGQI_GATEWAY_RATE_PER_S") {
-            gateway.rate_per_s = Some(parse_number("ZHENGQI_GATEWAY_RATE_PER_S", &v)?);
-        }
-        if let Some(v) = get("ZHENGQI_GATEWAY_RATE_BURST") {
-            gateway.rate_burst = Some(parse_number("ZHENGQI_GATEWAY_RATE_BURST", &v)?);
-        }
-        if let Some(v) = get("ZHENGQI_GATEWAY_MAX_MESSAGE_BYTES") {
-            gateway.max_message_bytes =
-                Some(parse_number("ZHENGQI_GATEWAY_MAX_MESSAGE_BYTES", &v)?);
-        }
-        if let Some(v) = get("ZHENGQI_GATEWAY_MAX_IN_FLIGHT") {
-            gateway.max_in_flight = Some(parse_number("ZHENGQI_GATEWAY_MAX_IN_FLIGHT", &v)?);
-        }
-        if let Some(v) = get("ZHENGQI_GATEWAY_HEALTH_INTERVAL_S") {
-            gateway.health_interval_s =
-                Some(parse_number("ZHENGQI_GATEWAY_HEALTH_INTERVAL_S", &v)?);
-        }
-        if let Some(v) = get("ZHENGQI_GATEWAY_CORS_ORIGINS") {
-            gateway.cors_origins = v
-                .split(',')
-                .map(|o| o.trim().to_owned())
-                .filter(|o| !o.is_empty())
-                .collect();
-        }
-        if let Some(v) = get("ZHENGQI_GATEWAY_AUDIT_DATABASE_URL") {
-            gateway.audit_database_url = Some(v);
-        }
-        if let Some(v) = get("ZHENGQI_GATEWAY_AUDIT_DATABASE_SCHEMA") {
-            gateway.audit_database_schema = Some(v);
-        }
-        if let Some(v) = get("ZHENGQI_GATEWAY_AUDIT_RETENTION_DAYS") {
-            gateway.audit_retention_days =
-                Some(parse_number("ZHENGQI_GATEWAY_AUDIT_RETENTION_DAYS", &v)?);
-        }
-        if self.upstreams.timeout.is_zero() {
-            self.upstreams.timeout = Duration::from_secs(30);
+        if let Some(years) = self.evaluation.repeat_window_years
+            && !(1..=100).contains(&years)
+        {
+            return invalid(
+                "evaluation.repeat_window_years",
+                "must be a whole number from 1 to 100",
+            );
         }
         self.check_deployments()
     }
@@ -531,29 +796,13 @@ impl Config {
     }
 }
 
-fn parse_bool(name: &'static str, value: &str) -> Result<bool, ConfigError> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" => Ok(true),
-        "false" | "0" | "no" => Ok(false),
-        _ => Err(ConfigError::Env {
-            name,
-            message: format!("expected true or false, got {value:?}"),
-        }),
+/// `key` with the variable that sets it, if one does: `routing.yellow_ratio
+/// (ZHENGQI_ROUTING_YELLOW_RATIO)`.
+fn field_and_variable(key: &str) -> String {
+    match VARIABLES.iter().find(|(_, path, _)| *path == key) {
+        Some((name, _, _)) => format!("{key} ({name})"),
+        None => key.to_owned(),
     }
-}
-
-fn parse_number<T: std::str::FromStr>(name: &'static str, value: &str) -> Result<T, ConfigError> {
-    value.trim().parse().map_err(|_| ConfigError::Env {
-        name,
-        message: format!("expected a number, got {value:?}"),
-    })
-}
-
-fn parse_addr(name: &'static str, value: &str) -> Result<SocketAddr, ConfigError> {
-    value.trim().parse().map_err(|_| ConfigError::Env {
-        name,
-        message: format!("expected HOST:PORT with an IP address, got {value:?}"),
-    })
 }
 
 #[cfg(test)]
@@ -758,8 +1007,8 @@ impl AuthSettings {
     pub fn providers(&self) -> Result<Option<Vec<crate::auth::AuthConfig>>, ConfigError> {
         let Some(issuer) = self.issuer.clone().filter(|i| !i.trim().is_empty()) else {
             if self.jwks.is_some() {
-                return Err(ConfigError::Env {
-                    name: "ZHENGQI_AUTH_ISSUER",
+                return Err(ConfigError::Invalid {
+                    field: field_and_variable("auth.issuer"),
                     message: "must be set when ZHENGQI_AUTH_JWKS is".to_owned(),
                 });
             }
@@ -879,5 +1128,115 @@ impl AuthSettings {
                 Ok(config)
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tree_tests {
+    use super::*;
+
+    fn file(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("zhengqi.toml");
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn an_unknown_key_in_the_file_is_refused_by_name() {
+        let (_dir, path) = file("[gateway]\nrate_per_second = 5\n");
+        let error = Config::load_with(Some(&path), |_| None)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("rate_per_second"), "{error}");
+        assert!(error.contains("zhengqi.toml"), "{error}");
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_names_its_key_and_source() {
+        let (_dir, path) = file("[auth]\nleeway_s = \"soon\"\n");
+        let error = Config::load_with(Some(&path), |_| None)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("auth.leeway_s"), "{error}");
+        assert!(error.contains("zhengqi.toml"), "{error}");
+
+        let error = Config::load_with(None, |name| {
+            (name == "ZHENGQI_BATCH_MAX").then(|| "many".to_owned())
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("ZHENGQI_BATCH_MAX"), "{error}");
+        let error = Config::load_with(None, |name| {
+            (name == "ZHENGQI_ROUTING_YELLOW_RATIO").then(|| "1.5".to_owned())
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.contains("routing.yellow_ratio (ZHENGQI_ROUTING_YELLOW_RATIO)"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn every_setting_comes_from_one_tree_file_and_variables_alike() {
+        let (_dir, path) = file(
+            "[routing]\nyellow_ratio = 0.7\nsweep_interval_s = 5\n\
+             [evaluation]\nrectification_days = 10\n\
+             [gateway]\ncors_origins = [\"https://a.example\"]\n",
+        );
+        let config = Config::load_with(Some(&path), |name| {
+            match name {
+                "ZHENGQI_ROUTING_ESCALATE_AFTER_DAYS" => Some("3"),
+                "ZHENGQI_EVALUATION_RECTIFICATION_DAYS" => Some("12"),
+                "ZHENGQI_GATEWAY_CORS_ORIGINS" => Some("https://b.example, https://c.example"),
+                // A secret of digits stays text.
+                "ZHENGQI_AUTH_HS256_SECRET" => Some("20261204"),
+                "ZHENGQI_UPSTREAM_TIMEOUT_S" => Some("2.5"),
+                _ => None,
+            }
+            .map(str::to_owned)
+        })
+        .unwrap();
+        assert_eq!(config.routing.yellow_ratio, Some(0.7));
+        assert_eq!(config.routing.sweep_interval_s, Some(5.0));
+        assert_eq!(config.routing.escalate_after_days, Some(3));
+        assert_eq!(config.evaluation.rectification_days, Some(12));
+        assert_eq!(
+            config.gateway.cors_origins,
+            ["https://b.example", "https://c.example"]
+        );
+        assert!(config.auth.hs256_secret.is_some());
+        assert_eq!(config.upstreams.timeout, Duration::from_millis(2500));
+    }
+
+    #[test]
+    fn the_printed_configuration_hides_secrets_and_reads_back() {
+        let config = Config::load_with(None, |name| {
+            match name {
+                "ZHENGQI_DATABASE_URL" => Some("postgres://zhengqi:s3cret@db.example:5432/zhengqi"),
+                "ZHENGQI_AUTH_HS256_SECRET" => Some("change-me-please"),
+                "ZHENGQI_AUTH_ISSUER" => Some("https://id.example"),
+                _ => None,
+            }
+            .map(str::to_owned)
+        })
+        .unwrap();
+        let printed = config.to_toml();
+        assert!(!printed.contains("s3cret"), "{printed}");
+        assert!(!printed.contains("change-me-please"), "{printed}");
+        assert!(
+            printed.contains("postgres://zhengqi:[redacted]@db.example:5432/zhengqi"),
+            "{printed}"
+        );
+        assert!(
+            printed.contains("issuer = \"https://id.example\""),
+            "{printed}"
+        );
+        // What it prints is a configuration file the loader takes.
+        let (_dir, path) = file(&printed);
+        let again = Config::load_with(Some(&path), |_| None).unwrap();
+        assert_eq!(again.auth.issuer.as_deref(), Some("https://id.example"));
+        assert_eq!(again.batch_max, config.batch_max);
     }
 }
