@@ -14,7 +14,7 @@ use zhengqi_shared::reference::Directory;
 use zhengqi_shared::shutdown::Shutdown;
 use zhengqi_shared::storage::Store;
 
-use crate::suite::{self, DEV_ISSUER, SuiteOptions, followed};
+use crate::suite::{self, DEV_ISSUER, Follows, Root, Service, SuiteOptions};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -497,6 +497,14 @@ async fn serve(part: Part, file: Option<&Path>) -> Result<(), Error> {
         .await?;
         return gateway.run_until_stopped(shutdown).await;
     }
+    let service = match part {
+        Part::Intake => Service::Intake,
+        Part::Routing => Service::Routing,
+        Part::Policy => Service::Policy,
+        Part::Evaluation => Service::Evaluation,
+        Part::Scoring => Service::Scoring,
+        Part::Gateway => unreachable!("handled above"),
+    };
     let part_config = PartConfig {
         listen,
         ops_listen: config.ops_listen,
@@ -509,87 +517,23 @@ async fn serve(part: Part, file: Option<&Path>) -> Result<(), Error> {
         database_schema: config.database_schema.clone(),
         batch_max: config.batch_max,
     };
-    match part {
-        Part::Intake => {
-            zhengqi_intake::build(&part_config, verifier, Arc::new(Directory::guangyuan()))
-                .await?
-                .run_until_stopped(shutdown)
-                .await
-        }
-        Part::Routing => {
-            let settings = zhengqi_routing::Settings {
-                intake_url: followed(&config.upstreams.intake),
-                service_token: Some(identity.tokens("routing")),
-                supervision: zhengqi_routing::SupervisionSettings::configured(&config.routing),
-                ..zhengqi_routing::Settings::default()
-            };
-            zhengqi_routing::build(
-                &part_config,
-                verifier,
-                Arc::new(Directory::guangyuan()),
-                settings,
-                &shutdown,
-            )
-            .await?
-            .run_until_stopped(shutdown)
-            .await
-        }
-        Part::Policy => {
-            let settings = zhengqi_policy::Settings {
-                intake_url: followed(&config.upstreams.intake),
-                service_token: Some(identity.tokens("policy")),
-                ..zhengqi_policy::Settings::default()
-            };
-            zhengqi_policy::build(
-                &part_config,
-                verifier,
-                Arc::new(Directory::guangyuan()),
-                settings,
-                &shutdown,
-            )
-            .await?
-            .run_until_stopped(shutdown)
-            .await
-        }
-        Part::Evaluation => {
-            let settings = zhengqi_evaluation::Settings {
-                routing_url: followed(&config.upstreams.routing),
-                service_token: Some(identity.tokens("evaluation")),
-                ..zhengqi_evaluation::Settings::default()
-            }
-            .configured(&config.evaluation);
-            zhengqi_evaluation::build(
-                &part_config,
-                verifier,
-                Arc::new(Directory::guangyuan()),
-                settings,
-                &shutdown,
-            )
-            .await?
-            .run_until_stopped(shutdown)
-            .await
-        }
-        Part::Scoring => {
-            let settings = zhengqi_scoring::Settings {
-                routing_url: followed(&config.upstreams.routing),
-                evaluation_url: followed(&config.upstreams.evaluation),
-                policy_url: followed(&config.upstreams.policy),
-                // And the logs of every other deployment the gateway routes to.
-                deployments: suite::followed_deployments(&config.gateway.deployments),
-                service_token: Some(identity.tokens("scoring")),
-                ..zhengqi_scoring::Settings::default()
-            };
-            zhengqi_scoring::build(
-                &part_config,
-                verifier,
-                Arc::new(Directory::guangyuan()),
-                settings,
-                &shutdown,
-            )
-            .await?
-            .run_until_stopped(shutdown)
-            .await
-        }
-        Part::Gateway => unreachable!("handled above"),
-    }
+    let root = Root {
+        verifier,
+        identity: &identity,
+        directory: Arc::new(Directory::guangyuan()),
+        // The logs it follows, at the configured addresses; the city's scoring
+        // also follows every other deployment the gateway routes to.
+        follows: Follows::configured(&config.upstreams.services(), &config.gateway.deployments),
+        routing: zhengqi_routing::Settings {
+            supervision: zhengqi_routing::SupervisionSettings::configured(&config.routing),
+            ..zhengqi_routing::Settings::default()
+        },
+        policy: zhengqi_policy::Settings::default(),
+        evaluation: zhengqi_evaluation::Settings::default().configured(&config.evaluation),
+        scoring: zhengqi_scoring::Settings::default(),
+    };
+    root.build(service, &part_config, &shutdown)
+        .await?
+        .run_until_stopped(shutdown)
+        .await
 }

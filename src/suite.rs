@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::task::JoinSet;
-use tonic::server::NamedService;
 use zhengqi_gateway::audit::AuditSettings;
 use zhengqi_gateway::limits::RateLimit;
 use zhengqi_gateway::{GatewayConfig, GatewaySettings};
@@ -18,7 +17,7 @@ use zhengqi_shared::auth::{AuthConfig, DEFAULT_SERVICE_ISSUER, DevIssuer, Servic
 use zhengqi_shared::config::{Config, DeploymentSettings, GatewayLimits, PartConfig, ServiceUrls};
 use zhengqi_shared::events::service_tokens;
 use zhengqi_shared::reference::Directory;
-use zhengqi_shared::server::{GrpcService, InProcess, Part};
+use zhengqi_shared::server::InProcess;
 use zhengqi_shared::shutdown::Shutdown;
 
 /// The issuer of the development key `zhengqi up` creates in its data folder.
@@ -267,6 +266,194 @@ pub fn gateway_settings(
     }
 }
 
+/// One of the five services.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    Intake,
+    Routing,
+    Policy,
+    Evaluation,
+    Scoring,
+}
+
+impl Service {
+    /// In the order they start: each after the parts whose logs it follows.
+    pub const ALL: [Service; 5] = [
+        Service::Intake,
+        Service::Routing,
+        Service::Policy,
+        Service::Evaluation,
+        Service::Scoring,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::Intake => "intake",
+            Service::Routing => "routing",
+            Service::Policy => "policy",
+            Service::Evaluation => "evaluation",
+            Service::Scoring => "scoring",
+        }
+    }
+}
+
+/// Where the logs a part follows are served: the parts started before it
+/// under `up`, the configured addresses under `serve`.
+#[derive(Debug, Clone, Default)]
+pub struct Follows {
+    pub intake: Option<String>,
+    pub routing: Option<String>,
+    pub policy: Option<String>,
+    pub evaluation: Option<String>,
+    /// Other deployments whose routing, evaluation and policy logs scoring follows.
+    pub deployments: Vec<DeploymentSettings>,
+}
+
+impl Follows {
+    /// The first replica of each service `urls` lists.
+    pub fn configured(urls: &ServiceUrls, deployments: &[DeploymentSettings]) -> Follows {
+        Follows {
+            intake: followed(&urls.intake),
+            routing: followed(&urls.routing),
+            policy: followed(&urls.policy),
+            evaluation: followed(&urls.evaluation),
+            deployments: deployments.to_vec(),
+        }
+    }
+
+    /// `part` now answers at `url`.
+    fn started(&mut self, part: Service, url: String) {
+        match part {
+            Service::Intake => self.intake = Some(url),
+            Service::Routing => self.routing = Some(url),
+            Service::Policy => self.policy = Some(url),
+            Service::Evaluation => self.evaluation = Some(url),
+            Service::Scoring => {}
+        }
+    }
+}
+
+/// What every service of a deployment is built from, the same under `up` and
+/// `serve`: who is trusted, the reference data, the logs it follows and each
+/// service's own settings (their addresses and tokens filled in here).
+pub struct Root<'a> {
+    pub verifier: Verifier,
+    pub identity: &'a Identity,
+    pub directory: Arc<Directory>,
+    pub follows: Follows,
+    pub routing: zhengqi_routing::Settings,
+    pub policy: zhengqi_policy::Settings,
+    pub evaluation: zhengqi_evaluation::Settings,
+    pub scoring: zhengqi_scoring::Settings,
+}
+
+impl Root<'_> {
+    /// Binds `part` on `config`'s address and store; it runs once started.
+    pub async fn build(
+        &self,
+        part: Service,
+        config: &PartConfig,
+        shutdown: &Shutdown,
+    ) -> Result<Built, Error> {
+        let verifier = self.verifier.clone();
+        let directory = Arc::clone(&self.directory);
+        let token = Some(self.identity.tokens(part.name()));
+        let follows = &self.follows;
+        Ok(match part {
+            Service::Intake => {
+                Built::Intake(zhengqi_intake::build(config, verifier, directory).await?)
+            }
+            Service::Routing => {
+                let settings = zhengqi_routing::Settings {
+                    intake_url: follows.intake.clone(),
+                    service_token: token,
+                    ..self.routing.clone()
+                };
+                Built::Routing(
+                    zhengqi_routing::build(config, verifier, directory, settings, shutdown).await?,
+                )
+            }
+            Service::Policy => {
+                let settings = zhengqi_policy::Settings {
+                    intake_url: follows.intake.clone(),
+                    service_token: token,
+                    ..self.policy.clone()
+                };
+                Built::Policy(
+                    zhengqi_policy::build(config, verifier, directory, settings, shutdown).await?,
+                )
+            }
+            Service::Evaluation => {
+                let settings = zhengqi_evaluation::Settings {
+                    routing_url: follows.routing.clone(),
+                    service_token: token,
+                    ..self.evaluation.clone()
+                };
+                Built::Evaluation(
+                    zhengqi_evaluation::build(config, verifier, directory, settings, shutdown)
+                        .await?,
+                )
+            }
+            Service::Scoring => {
+                let settings = zhengqi_scoring::Settings {
+                    routing_url: follows.routing.clone(),
+                    evaluation_url: follows.evaluation.clone(),
+                    policy_url: follows.policy.clone(),
+                    deployments: followed_deployments(&follows.deployments),
+                    service_token: token,
+                    ..self.scoring.clone()
+                };
+                Built::Scoring(
+                    zhengqi_scoring::build(config, verifier, directory, settings, shutdown).await?,
+                )
+            }
+        })
+    }
+}
+
+/// A service bound and ready to run.
+pub enum Built {
+    Intake(zhengqi_intake::IntakeServer),
+    Routing(zhengqi_routing::RoutingServer),
+    Policy(zhengqi_policy::PolicyServer),
+    Evaluation(zhengqi_evaluation::EvaluationServer),
+    Scoring(zhengqi_scoring::ScoringServer),
+}
+
+impl Built {
+    pub fn addr(&self) -> SocketAddr {
+        match self {
+            Built::Intake(part) => part.addr(),
+            Built::Routing(part) => part.addr(),
+            Built::Policy(part) => part.addr(),
+            Built::Evaluation(part) => part.addr(),
+            Built::Scoring(part) => part.addr(),
+        }
+    }
+
+    /// Its whole stack, for the gateway to call in this process.
+    pub fn in_process(&self) -> InProcess {
+        match self {
+            Built::Intake(part) => part.in_process(),
+            Built::Routing(part) => part.in_process(),
+            Built::Policy(part) => part.in_process(),
+            Built::Evaluation(part) => part.in_process(),
+            Built::Scoring(part) => part.in_process(),
+        }
+    }
+
+    /// Serves until `shutdown`, finishing the calls in flight.
+    pub async fn run_until_stopped(self, shutdown: Shutdown) -> Result<(), Error> {
+        match self {
+            Built::Intake(part) => part.run_until_stopped(shutdown).await,
+            Built::Routing(part) => part.run_until_stopped(shutdown).await,
+            Built::Policy(part) => part.run_until_stopped(shutdown).await,
+            Built::Evaluation(part) => part.run_until_stopped(shutdown).await,
+            Built::Scoring(part) => part.run_until_stopped(shutdown).await,
+        }
+    }
+}
+
 /// The running suite.
 pub struct Suite {
     pub gateway_addr: SocketAddr,
@@ -294,7 +481,6 @@ pub async fn start(options: SuiteOptions) -> Result<Suite, Error> {
     )
     .await?;
     let verifier = identity.verifier.clone();
-    let directory = Arc::new(Directory::guangyuan());
     let shutdown = Shutdown::new();
     let mut running = Running {
         addrs: BTreeMap::new(),
@@ -319,75 +505,28 @@ pub async fn start(options: SuiteOptions) -> Result<Suite, Error> {
         batch_max: options.batch_max,
     };
 
-    let intake = zhengqi_intake::build(
-        &part_config("intake"),
-        verifier.clone(),
-        Arc::clone(&directory),
-    )
-    .await?;
-    running.run("intake", intake);
-    let routing_settings = zhengqi_routing::Settings {
-        intake_url: running.url("intake"),
-        service_token: Some(identity.tokens("routing")),
-        ..options.routing.clone()
+    // Each part follows the logs of those started before it, in this process.
+    let mut root = Root {
+        verifier: verifier.clone(),
+        identity: &identity,
+        directory: Arc::new(Directory::guangyuan()),
+        follows: Follows {
+            deployments: options.followed_deployments.clone(),
+            ..Follows::default()
+        },
+        routing: options.routing.clone(),
+        policy: options.policy.clone(),
+        evaluation: options.evaluation.clone(),
+        scoring: options.scoring.clone(),
     };
-    let routing = zhengqi_routing::build(
-        &part_config("routing"),
-        verifier.clone(),
-        Arc::clone(&directory),
-        routing_settings,
-        &shutdown,
-    )
-    .await?;
-    running.run("routing", routing);
-
-    let policy_settings = zhengqi_policy::Settings {
-        intake_url: running.url("intake"),
-        service_token: Some(identity.tokens("policy")),
-        ..options.policy.clone()
-    };
-    let policy = zhengqi_policy::build(
-        &part_config("policy"),
-        verifier.clone(),
-        Arc::clone(&directory),
-        policy_settings,
-        &shutdown,
-    )
-    .await?;
-    running.run("policy", policy);
-
-    let evaluation_settings = zhengqi_evaluation::Settings {
-        routing_url: running.url("routing"),
-        service_token: Some(identity.tokens("evaluation")),
-        ..options.evaluation.clone()
-    };
-    let evaluation = zhengqi_evaluation::build(
-        &part_config("evaluation"),
-        verifier.clone(),
-        Arc::clone(&directory),
-        evaluation_settings,
-        &shutdown,
-    )
-    .await?;
-    running.run("evaluation", evaluation);
-
-    let scoring_settings = zhengqi_scoring::Settings {
-        routing_url: running.url("routing"),
-        evaluation_url: running.url("evaluation"),
-        policy_url: running.url("policy"),
-        deployments: followed_deployments(&options.followed_deployments),
-        service_token: Some(identity.tokens("scoring")),
-        ..options.scoring.clone()
-    };
-    let scoring = zhengqi_scoring::build(
-        &part_config("scoring"),
-        verifier.clone(),
-        Arc::clone(&directory),
-        scoring_settings,
-        &shutdown,
-    )
-    .await?;
-    running.run("scoring", scoring);
+    for part in Service::ALL {
+        let built = root
+            .build(part, &part_config(part.name()), &shutdown)
+            .await?;
+        root.follows
+            .started(part, format!("http://{}", built.addr()));
+        running.run(part.name(), built);
+    }
 
     let upstreams = SERVICES
         .iter()
@@ -449,16 +588,11 @@ struct Running {
 
 impl Running {
     /// Keeps `part`'s address and stack, and runs it until the suite stops.
-    fn run<S: GrpcService + NamedService>(&mut self, name: &'static str, part: Part<S>) {
+    fn run(&mut self, name: &'static str, part: Built) {
         self.addrs.insert(name, part.addr());
         self.stacks.insert(name, part.in_process());
         self.tasks
             .spawn(part.run_until_stopped(self.shutdown.clone()));
-    }
-
-    /// The address of a started part, as the parts following its log take it.
-    fn url(&self, name: &str) -> Option<String> {
-        Some(format!("http://{}", self.addrs[name]))
     }
 }
 

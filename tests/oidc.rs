@@ -16,13 +16,12 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::cases::{case_of, submit, walk_to_resolved};
+use common::cases::{case_of, rate_once_invited, submit, walk_to_resolved};
 use common::{TestSuite, USCC_A, appeal, authed, poll_until};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tonic::Code;
 use zhengqi_proto::zhengqi::evaluation::v1 as eval;
-use zhengqi_proto::zhengqi::evaluation::v1::evaluation_service_client::EvaluationServiceClient;
 use zhengqi_proto::zhengqi::intake::v1 as intake;
 use zhengqi_proto::zhengqi::policy::v1 as policy;
 use zhengqi_proto::zhengqi::policy::v1::policy_service_client::PolicyServiceClient;
@@ -320,30 +319,16 @@ async fn under_a_real_openid_provider_every_follower_works_with_no_development_i
     let resolved = walk_to_resolved(&suite, &case, "510821-jrj").await;
 
     // Evaluation follows routing: the enterprise may rate the resolved case.
-    let firm = suite.enterprise_token(USCC_A, "510821");
-    let mut reviews = EvaluationServiceClient::new(suite.channel().await);
-    let given = poll_until(
-        300,
-        "evaluation never invited the enterprise to rate",
-        async || {
-            reviews
-                .submit_review(authed(
-                    eval::SubmitReviewRequest {
-                        request_id: "oidc-review-1".into(),
-                        target_kind: eval::TargetKind::Department as i32,
-                        case_id: resolved.id.clone(),
-                        rating: eval::Rating::VerySatisfied as i32,
-                        comment: "办理及时".into(),
-                        ..Default::default()
-                    },
-                    &firm,
-                ))
-                .await
-        },
-        |given| !matches!(given, Err(status) if status.code() == Code::FailedPrecondition),
+    let review = rate_once_invited(
+        &suite,
+        &resolved,
+        eval::Rating::VerySatisfied,
+        "办理及时",
+        "oidc-review-1",
     )
     .await;
-    given.expect("the review is taken");
+    assert_eq!(review.case_id, resolved.id);
+    let firm = suite.enterprise_token(USCC_A, "510821");
 
     // Scoring follows evaluation: the review counts in the county's overview.
     let year = submitted.number[7..11].to_owned();

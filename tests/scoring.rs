@@ -606,7 +606,6 @@ async fn rebuild_matches(suite: &TestSuite, period: &str) {
 #[tokio::test]
 async fn reviews_comments_and_fulfilments_from_evaluation_and_policy_reach_the_scores() {
     use zhengqi_proto::zhengqi::evaluation::v1 as eval;
-    use zhengqi_proto::zhengqi::evaluation::v1::evaluation_service_client::EvaluationServiceClient;
     use zhengqi_proto::zhengqi::policy::v1 as policy;
     use zhengqi_proto::zhengqi::policy::v1::policy_service_client::PolicyServiceClient;
 
@@ -626,34 +625,15 @@ async fn reviews_comments_and_fulfilments_from_evaluation_and_policy_reach_the_s
     let case = case_of(&suite, &submitted.id).await;
     let resolved = walk_to_resolved(&suite, &case, "510821-jrj").await;
     let period = year_of(micros_of(resolved.resolve_time.as_ref().unwrap()));
-    let firm = suite.enterprise_token(USCC_A, "510821");
-    let mut reviews = EvaluationServiceClient::new(suite.channel().await);
-    let given = poll_until(
-        300,
-        "evaluation never invited the enterprise to rate",
-        async || {
-            reviews
-                .submit_review(authed(
-                    eval::SubmitReviewRequest {
-                        request_id: "bad-1".into(),
-                        target_kind: eval::TargetKind::Department as i32,
-                        case_id: case.id.clone(),
-                        rating: eval::Rating::Dissatisfied as i32,
-                        comment: "拖了很久才答复".into(),
-                        ..Default::default()
-                    },
-                    &firm,
-                ))
-                .await
-        },
-        // Until evaluation has seen the resolution.
-        |given| !matches!(given, Err(status) if status.code() == Code::FailedPrecondition),
+    let review = rate_once_invited(
+        &suite,
+        &resolved,
+        eval::Rating::Dissatisfied,
+        "拖了很久才答复",
+        "bad-1",
     )
     .await;
-    let review = match given {
-        Ok(given) => given.into_inner(),
-        Err(status) => panic!("the review is refused: {status:?}"),
-    };
+    let firm = suite.enterprise_token(USCC_A, "510821");
     let card = scorecard_until(&suite, "510821-jrj", &period, |card| {
         indicator(card, "bad_review_rate").denominator == 1.0
     })

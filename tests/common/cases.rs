@@ -160,3 +160,50 @@ pub async fn walk_to_resolved(
     let in_progress = walk_to_in_progress(suite, case, department).await;
     resolve(suite, &in_progress).await
 }
+
+/// Rates the department of `case` (resolved) as its enterprise, once
+/// evaluation has seen the resolution and invited the review: retried while
+/// evaluation answers FAILED_PRECONDITION (not yet invited).
+pub async fn rate_once_invited(
+    suite: &TestSuite,
+    case: &routing::Case,
+    rating: zhengqi_proto::zhengqi::evaluation::v1::Rating,
+    comment: &str,
+    request_id: &str,
+) -> zhengqi_proto::zhengqi::evaluation::v1::Review {
+    use zhengqi_proto::zhengqi::evaluation::v1 as eval;
+    use zhengqi_proto::zhengqi::evaluation::v1::evaluation_service_client::EvaluationServiceClient;
+    let uscc = &case
+        .enterprise
+        .as_ref()
+        .expect("the case names its enterprise")
+        .uscc;
+    let firm = suite.enterprise_token(uscc, &case.jurisdiction_code);
+    let mut reviews = EvaluationServiceClient::new(suite.channel().await);
+    let given = poll_until(
+        300,
+        "evaluation never invited the enterprise to rate",
+        async || {
+            reviews
+                .submit_review(authed(
+                    eval::SubmitReviewRequest {
+                        request_id: request_id.to_owned(),
+                        target_kind: eval::TargetKind::Department as i32,
+                        case_id: case.id.clone(),
+                        rating: rating as i32,
+                        comment: comment.to_owned(),
+                        ..Default::default()
+                    },
+                    &firm,
+                ))
+                .await
+        },
+        // Until evaluation has seen the resolution.
+        |given| !matches!(given, Err(status) if status.code() == tonic::Code::FailedPrecondition),
+    )
+    .await;
+    match given {
+        Ok(given) => given.into_inner(),
+        Err(status) => panic!("the review is refused: {status:?}"),
+    }
+}
