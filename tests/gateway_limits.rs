@@ -201,6 +201,15 @@ async fn the_deadlines_hold(gateway: &TestGateway, token: &str, tag: &str) {
         .unwrap();
     let millis: u64 = seen.strip_suffix('m').unwrap().parse().unwrap();
     assert!(millis > 0 && millis <= 2000, "{seen}");
+
+    // A timeout no clock can hold is answered, not a reset stream: past the
+    // eight digits gRPC allows it is ignored, and the default applies.
+    let mut request = authed(policy::ListPoliciesRequest::default(), token);
+    request
+        .metadata_mut()
+        .insert("grpc-timeout", "18446744073709551615S".parse().unwrap());
+    let answer = policy.list_policies(request).await.unwrap_err();
+    assert_eq!(answer.message(), format!("answered by {tag}"), "{answer:?}");
 }
 
 #[tokio::test]

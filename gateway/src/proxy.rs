@@ -62,11 +62,19 @@ fn grpc_error(status: tonic::Status) -> Response {
     status.into_http::<Body>()
 }
 
-/// `grpc-timeout` (e.g. `250m`, `5S`) as a duration.
+/// The longest deadline a call may ask for; a longer `grpc-timeout` is cut to it.
+pub const MAX_DEADLINE: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// `grpc-timeout` (e.g. `250m`, `5S`) as a duration, at most [`MAX_DEADLINE`].
+/// The gRPC wire format allows at most eight digits; anything else is no
+/// timeout at all (the gateway's default applies).
 pub fn parse_grpc_timeout(value: &str) -> Option<Duration> {
     let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
+    if digits.is_empty() || digits.len() > 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
     let amount: u64 = digits.parse().ok()?;
-    Some(match unit {
+    let timeout = match unit {
         "H" => Duration::from_secs(amount.checked_mul(3600)?),
         "M" => Duration::from_secs(amount.checked_mul(60)?),
         "S" => Duration::from_secs(amount),
@@ -74,7 +82,8 @@ pub fn parse_grpc_timeout(value: &str) -> Option<Duration> {
         "u" => Duration::from_micros(amount),
         "n" => Duration::from_nanos(amount),
         _ => return None,
-    })
+    };
+    Some(timeout.min(MAX_DEADLINE))
 }
 
 /// Forwards one gRPC call.
@@ -364,6 +373,11 @@ mod tests {
     fn grpc_timeouts_parse_in_every_unit() {
         assert_eq!(parse_grpc_timeout("250m"), Some(Duration::from_millis(250)));
         assert_eq!(parse_grpc_timeout("5S"), Some(Duration::from_secs(5)));
+        // Past eight digits (the wire format's limit) or a day: no overflow.
+        assert_eq!(parse_grpc_timeout("18446744073709551615S"), None);
+        assert_eq!(parse_grpc_timeout("99999999H"), Some(MAX_DEADLINE));
+        assert_eq!(parse_grpc_timeout("+5S"), None);
+        assert_eq!(parse_grpc_timeout("S"), None);
         assert_eq!(parse_grpc_timeout("1H"), Some(Duration::from_secs(3600)));
         assert_eq!(parse_grpc_timeout("x"), None);
         assert_eq!(parse_grpc_timeout(""), None);
