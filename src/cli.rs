@@ -11,7 +11,6 @@ use zhengqi_shared::Error;
 use zhengqi_shared::auth::{DevIssuer, Role, Signer, TokenRequest, Verifier};
 use zhengqi_shared::config::{Config, PartConfig};
 use zhengqi_shared::events::{TokenSource, service_tokens};
-use zhengqi_shared::reference::Directory;
 use zhengqi_shared::shutdown::Shutdown;
 use zhengqi_shared::storage::Store;
 
@@ -45,6 +44,11 @@ enum Command {
         /// other deployments (`[[gateway.deployments]]`).
         #[arg(long)]
         config: Option<PathBuf>,
+        /// The city's reference folder (see `zhengqi reference`); else
+        /// ZHENGQI_REFERENCE, else the file's `reference`, else the embedded
+        /// set (Guangyuan's).
+        #[arg(long)]
+        reference: Option<PathBuf>,
     },
     /// Runs one part, for per-service deployments.
     Serve {
@@ -52,6 +56,16 @@ enum Command {
         /// A TOML file with the same keys as the ZHENGQI_* variables.
         #[arg(long)]
         config: Option<PathBuf>,
+        /// The city's reference folder; else ZHENGQI_REFERENCE, else the
+        /// file's `reference`, else the embedded set (Guangyuan's).
+        #[arg(long)]
+        reference: Option<PathBuf>,
+    },
+    /// The city's reference data: jurisdictions, departments, routing rules,
+    /// meeting kinds, indicator model and calendar years, in one folder.
+    Reference {
+        #[command(subcommand)]
+        action: ReferenceAction,
     },
     /// Prints one JWT signed with the development key of --data, and nothing else.
     Token {
@@ -117,6 +131,15 @@ enum Command {
         #[arg(long, env = "ZHENGQI_DATABASE_SCHEMA")]
         schema: Option<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum ReferenceAction {
+    /// Checks a folder with the parsers the parts run at start: prints what it
+    /// holds, or every problem as `file:line: field: why` (and fails).
+    Check { folder: PathBuf },
+    /// Writes the embedded set (Guangyuan's) into a new folder, as a starting point.
+    Export { folder: PathBuf },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -283,8 +306,39 @@ async fn run(command: Command) -> Result<(), Error> {
             data,
             listen,
             config,
-        } => up(data, listen, config.as_deref()).await,
-        Command::Serve { part, config } => serve(part, config.as_deref()).await,
+            reference,
+        } => up(data, listen, config.as_deref(), reference).await,
+        Command::Serve {
+            part,
+            config,
+            reference,
+        } => serve(part, config.as_deref(), reference).await,
+        Command::Reference {
+            action: ReferenceAction::Check { folder },
+        } => {
+            let checked = crate::reference::check(Some(&folder)).map_err(|errors| {
+                Error::FailedPrecondition(format!("{} is refused:\n{errors}", folder.display()))
+            })?;
+            for line in crate::reference::describe(&checked) {
+                println!("{line}");
+            }
+            Ok(())
+        }
+        Command::Reference {
+            action: ReferenceAction::Export { folder },
+        } => {
+            for file in crate::reference::export(&folder)? {
+                println!("{}", file.display());
+            }
+            eprintln!(
+                "the embedded reference data is in {}: edit it, check it with \
+                 `zhengqi reference check {}`, run with --reference {}",
+                folder.display(),
+                folder.display(),
+                folder.display()
+            );
+            Ok(())
+        }
         Command::Token {
             roles,
             jurisdiction,
@@ -375,12 +429,14 @@ async fn up(
     data: Option<PathBuf>,
     listen: Option<SocketAddr>,
     file: Option<&Path>,
+    reference: Option<PathBuf>,
 ) -> Result<(), Error> {
     let config = Config::load(file).map_err(Error::internal)?;
     let data = data.unwrap_or_else(|| config.data.clone());
     let listen = listen.or(config.listen).unwrap_or(UP_LISTEN);
     zhengqi_shared::server::init_tracing(config.log.as_deref());
     let mut options = SuiteOptions::new(&data, listen);
+    options.reference = reference.or_else(|| config.reference.clone());
     options.auth = config.auth.to_auth_config().map_err(Error::internal)?;
     options.batch_max = config.batch_max;
     options.timeout = config.upstreams.timeout;
@@ -408,9 +464,12 @@ async fn up(
     suite.wait().await
 }
 
-async fn serve(part: Part, file: Option<&Path>) -> Result<(), Error> {
+async fn serve(part: Part, file: Option<&Path>, reference: Option<PathBuf>) -> Result<(), Error> {
     let config = Config::load(file).map_err(Error::internal)?;
     zhengqi_shared::server::init_tracing(config.log.as_deref());
+    let reference = Arc::new(crate::reference::load(
+        reference.or_else(|| config.reference.clone()).as_deref(),
+    )?);
     let auth = match config.auth.to_auth_config().map_err(Error::internal)? {
         Some(auth) => auth,
         None => DevIssuer::load_or_create(&config.data, DEV_ISSUER)
@@ -438,7 +497,10 @@ async fn serve(part: Part, file: Option<&Path>) -> Result<(), Error> {
                 timeout: config.upstreams.timeout,
                 policy: None,
             },
-            &suite::gateway_settings(&config.gateway, Some(audit)),
+            &zhengqi_gateway::GatewaySettings {
+                reference,
+                ..suite::gateway_settings(&config.gateway, Some(audit))
+            },
             verifier,
         )
         .await?;
@@ -458,7 +520,7 @@ async fn serve(part: Part, file: Option<&Path>) -> Result<(), Error> {
     };
     match part {
         Part::Intake => {
-            zhengqi_intake::build(&part_config, verifier, Arc::new(Directory::guangyuan()))
+            zhengqi_intake::build(&part_config, verifier, Arc::clone(&reference))
                 .await?
                 .run_until_stopped(shutdown)
                 .await
@@ -475,7 +537,7 @@ async fn serve(part: Part, file: Option<&Path>) -> Result<(), Error> {
             zhengqi_routing::build(
                 &part_config,
                 verifier,
-                Arc::new(Directory::guangyuan()),
+                Arc::clone(&reference),
                 settings,
                 &shutdown,
             )
@@ -492,7 +554,7 @@ async fn serve(part: Part, file: Option<&Path>) -> Result<(), Error> {
             zhengqi_policy::build(
                 &part_config,
                 verifier,
-                Arc::new(Directory::guangyuan()),
+                Arc::clone(&reference),
                 settings,
                 &shutdown,
             )
@@ -510,7 +572,7 @@ async fn serve(part: Part, file: Option<&Path>) -> Result<(), Error> {
             zhengqi_evaluation::build(
                 &part_config,
                 verifier,
-                Arc::new(Directory::guangyuan()),
+                Arc::clone(&reference),
                 settings,
                 &shutdown,
             )
@@ -531,7 +593,7 @@ async fn serve(part: Part, file: Option<&Path>) -> Result<(), Error> {
             zhengqi_scoring::build(
                 &part_config,
                 verifier,
-                Arc::new(Directory::guangyuan()),
+                Arc::clone(&reference),
                 settings,
                 &shutdown,
             )

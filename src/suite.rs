@@ -17,7 +17,6 @@ use zhengqi_shared::Error;
 use zhengqi_shared::auth::{AuthConfig, DEFAULT_AUDIENCE, DevIssuer, Signer, Verifier};
 use zhengqi_shared::config::{DeploymentSettings, GatewayLimits, PartConfig, ServiceUrls};
 use zhengqi_shared::events::{TokenSource, service_tokens};
-use zhengqi_shared::reference::Directory;
 use zhengqi_shared::server::{GrpcService, InProcess, Part};
 use zhengqi_shared::shutdown::Shutdown;
 
@@ -68,6 +67,10 @@ pub struct SuiteOptions {
     /// ports, as in per-service deployments, instead of calling their stacks
     /// in this process (the default: no second hop). `zhengqi bench` compares both.
     pub gateway_over_network: bool,
+    /// The city's reference folder (directory, departments, routing rules,
+    /// meeting kinds, indicator model, calendar years); `None` for the
+    /// embedded set (Guangyuan's).
+    pub reference: Option<PathBuf>,
 }
 
 impl SuiteOptions {
@@ -86,6 +89,7 @@ impl SuiteOptions {
             gateway: GatewayLimits::default(),
             followed_deployments: Vec::new(),
             gateway_over_network: false,
+            reference: None,
         }
     }
 }
@@ -189,6 +193,7 @@ pub fn gateway_settings(
             })
             .collect(),
         in_process: BTreeMap::new(),
+        reference: defaults.reference,
     }
 }
 
@@ -204,8 +209,10 @@ pub struct Suite {
 }
 
 /// Starts every part; returns once all are bound (they finish their migrations
-/// in the background, health reporting NOT_SERVING until then).
+/// in the background, health reporting NOT_SERVING until then). A reference
+/// folder any part's parser refuses stops the start before anything is bound.
 pub async fn start(options: SuiteOptions) -> Result<Suite, Error> {
+    let reference = Arc::new(crate::reference::load(options.reference.as_deref())?);
     std::fs::create_dir_all(&options.data)
         .map_err(|e| Error::internal(format!("cannot create {}: {e}", options.data.display())))?;
     let (auth, dev_issuer) = match options.auth.clone() {
@@ -219,7 +226,6 @@ pub async fn start(options: SuiteOptions) -> Result<Suite, Error> {
     let verifier = Verifier::new(auth)
         .await
         .map_err(|e| Error::internal(format!("token verification cannot start: {e}")))?;
-    let directory = Arc::new(Directory::guangyuan());
     let shutdown = Shutdown::new();
     let mut running = Running {
         addrs: BTreeMap::new(),
@@ -247,7 +253,7 @@ pub async fn start(options: SuiteOptions) -> Result<Suite, Error> {
     let intake = zhengqi_intake::build(
         &part_config("intake"),
         verifier.clone(),
-        Arc::clone(&directory),
+        Arc::clone(&reference),
     )
     .await?;
     running.run("intake", intake);
@@ -263,7 +269,7 @@ pub async fn start(options: SuiteOptions) -> Result<Suite, Error> {
     let routing = zhengqi_routing::build(
         &part_config("routing"),
         verifier.clone(),
-        Arc::clone(&directory),
+        Arc::clone(&reference),
         routing_settings,
         &shutdown,
     )
@@ -278,7 +284,7 @@ pub async fn start(options: SuiteOptions) -> Result<Suite, Error> {
     let policy = zhengqi_policy::build(
         &part_config("policy"),
         verifier.clone(),
-        Arc::clone(&directory),
+        Arc::clone(&reference),
         policy_settings,
         &shutdown,
     )
@@ -293,7 +299,7 @@ pub async fn start(options: SuiteOptions) -> Result<Suite, Error> {
     let evaluation = zhengqi_evaluation::build(
         &part_config("evaluation"),
         verifier.clone(),
-        Arc::clone(&directory),
+        Arc::clone(&reference),
         evaluation_settings,
         &shutdown,
     )
@@ -311,7 +317,7 @@ pub async fn start(options: SuiteOptions) -> Result<Suite, Error> {
     let scoring = zhengqi_scoring::build(
         &part_config("scoring"),
         verifier.clone(),
-        Arc::clone(&directory),
+        Arc::clone(&reference),
         scoring_settings,
         &shutdown,
     )
@@ -335,6 +341,7 @@ pub async fn start(options: SuiteOptions) -> Result<Suite, Error> {
         None => AuditSettings::new(sqlite_url(&options.data, "gateway-audit")),
     };
     let mut settings = gateway_settings(&options.gateway, Some(default_audit));
+    settings.reference = Arc::clone(&reference);
     if !options.gateway_over_network {
         settings.in_process = SERVICES
             .iter()

@@ -33,6 +33,9 @@ pub struct Config {
     pub batch_max: usize,
     /// The gateway's limits, audit and portal origins.
     pub gateway: GatewayLimits,
+    /// The city's reference folder; the embedded set (Guangyuan's) when unset.
+    /// `ZHENGQI_REFERENCE`.
+    pub reference: Option<PathBuf>,
 }
 
 /// The gateway's limits and audit (`ZHENGQI_GATEWAY_*`); unset values keep the
@@ -131,6 +134,7 @@ impl Default for Config {
             log: None,
             batch_max: 256,
             gateway: GatewayLimits::default(),
+            reference: None,
         }
     }
 }
@@ -291,6 +295,9 @@ impl Config {
         }
         if let Some(v) = get("ZHENGQI_SERVICE_KEY") {
             self.service_key = Some(PathBuf::from(v));
+        }
+        if let Some(v) = get("ZHENGQI_REFERENCE") {
+            self.reference = Some(PathBuf::from(v));
         }
         if let Some(v) = get("ZHENGQI_LOG") {
             self.log = Some(v);
