@@ -60,34 +60,6 @@ fn coordinator_of_bazhong(suite: &TestSuite) -> String {
     suite.official_token(Role::Coordinator, BAZHONG)
 }
 
-/// The cases of `appeal_id` as Bazhong's city coordinator lists them, once there is one.
-async fn case_in_bazhong(suite: &TestSuite, appeal_id: &str) -> routing::Case {
-    let token = coordinator_of_bazhong(suite);
-    poll_until(
-        200,
-        &format!("no case was opened for appeal {appeal_id}"),
-        async || {
-            cases(suite)
-                .await
-                .list_cases(authed(
-                    routing::ListCasesRequest {
-                        appeal_id: appeal_id.to_owned(),
-                        ..Default::default()
-                    },
-                    &token,
-                ))
-                .await
-                .expect("Bazhong's city lists cases")
-                .into_inner()
-                .cases
-        },
-        |found| !found.is_empty(),
-    )
-    .await
-    .pop()
-    .unwrap()
-}
-
 #[tokio::test]
 async fn an_appeal_in_a_county_of_bazhong_goes_to_that_countys_department_and_the_city_sees_it() {
     let suite = TestSuite::start_with(|options| options.reference = Some(bazhong())).await;
@@ -98,7 +70,7 @@ async fn an_appeal_in_a_county_of_bazhong_goes_to_that_countys_department_and_th
         common::appeal("bz-1", USCC_A, TONGJIANG, "流动资金贷款"),
     )
     .await;
-    let case = case_in_bazhong(&suite, &appeal.id).await;
+    let case = case_of_as(&suite, &appeal.id, &coordinator_of_bazhong(&suite)).await;
     assert_eq!(case.jurisdiction_code, TONGJIANG);
     assert_eq!(case.level, routing::Level::County as i32);
     assert_eq!(case.department_id, "511921-jrgz");
@@ -108,7 +80,7 @@ async fn an_appeal_in_a_county_of_bazhong_goes_to_that_countys_department_and_th
     let mut land = common::appeal("bz-2", USCC_B, PINGCHANG, "用地规划调整");
     land.category = intake::Category::LandAndPlanning as i32;
     let land = submit(&suite, land).await;
-    let land_case = case_in_bazhong(&suite, &land.id).await;
+    let land_case = case_of_as(&suite, &land.id, &coordinator_of_bazhong(&suite)).await;
     assert_eq!(land_case.level, routing::Level::City as i32);
     assert_eq!(land_case.department_id, "511900-zrzy");
     assert_eq!(land_case.time_limit_working_days, 10);
@@ -157,22 +129,21 @@ async fn an_appeal_in_a_county_of_bazhong_goes_to_that_countys_department_and_th
         chair: "副市长".into(),
         ..Default::default()
     };
-    let meeting = cases(&suite)
-        .await
-        .schedule_meeting(authed(
-            schedule(routing::MeetingType::PrivateEnterprise, "m-1"),
-            &coordinator_of_bazhong(&suite),
-        ))
+    let schedule_as_bazhong = async |kind, request_id| {
+        cases(&suite)
+            .await
+            .schedule_meeting(authed(
+                schedule(kind, request_id),
+                &coordinator_of_bazhong(&suite),
+            ))
+            .await
+    };
+    let meeting = schedule_as_bazhong(routing::MeetingType::PrivateEnterprise, "m-1")
         .await
         .expect("a private-enterprise meeting is scheduled")
         .into_inner();
     assert_eq!(meeting.title, "民营经济发展会商会");
-    let refused = cases(&suite)
-        .await
-        .schedule_meeting(authed(
-            schedule(routing::MeetingType::ForeignTrade, "m-2"),
-            &coordinator_of_bazhong(&suite),
-        ))
+    let refused = schedule_as_bazhong(routing::MeetingType::ForeignTrade, "m-2")
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");

@@ -496,6 +496,13 @@ mod tests {
         Reference::load_dir(dir).unwrap_err().0
     }
 
+    /// The refusals of the embedded set with `from` replaced by `to` in `file`.
+    fn refused_after(file: &str, from: &str, to: &str) -> (tempfile::TempDir, Vec<ReferenceError>) {
+        let dir = folder(|dir| edit(&dir.join(file), from, to));
+        let errors = refusals(dir.path());
+        (dir, errors)
+    }
+
     #[test]
     fn the_embedded_set_is_guangyuan() {
         let reference = Reference::embedded();
@@ -561,14 +568,11 @@ mod tests {
 
     #[test]
     fn an_unknown_category_names_file_line_and_field() {
-        let dir = folder(|dir| {
-            edit(
-                &dir.join(DEPARTMENTS),
-                "categories = [\"MARKET\"]",
-                "categories = [\"FOO\"]",
-            )
-        });
-        let errors = refusals(dir.path());
+        let (dir, errors) = refused_after(
+            DEPARTMENTS,
+            "categories = [\"MARKET\"]",
+            "categories = [\"FOO\"]",
+        );
         assert_eq!(errors.len(), 1, "{errors:?}");
         let file = dir.path().join(DEPARTMENTS).display().to_string();
         let shown = errors[0].to_string();
@@ -608,28 +612,18 @@ mod tests {
 
     #[test]
     fn a_misspelt_field_is_refused_at_its_line() {
-        let dir = folder(|dir| {
-            edit(
-                &dir.join(DEPARTMENTS),
-                "name = \"财政局\"",
-                "nmae = \"财政局\"",
-            )
-        });
-        let errors = refusals(dir.path());
+        let (_dir, errors) = refused_after(DEPARTMENTS, "name = \"财政局\"", "nmae = \"财政局\"");
         assert_eq!(errors[0].field, "department[3].nmae", "{}", errors[0]);
         assert_eq!(errors[0].line, Some(26), "{}", errors[0]);
     }
 
     #[test]
     fn a_parent_outside_the_directory_is_refused() {
-        let dir = folder(|dir| {
-            edit(
-                &dir.join(JURISDICTIONS),
-                "code = \"510821\"\nlevel = \"county\"\nparent = \"510800\"",
-                "code = \"510821\"\nlevel = \"county\"\nparent = \"510900\"",
-            )
-        });
-        let errors = refusals(dir.path());
+        let (_dir, errors) = refused_after(
+            JURISDICTIONS,
+            "code = \"510821\"\nlevel = \"county\"\nparent = \"510800\"",
+            "code = \"510821\"\nlevel = \"county\"\nparent = \"510900\"",
+        );
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert_eq!(errors[0].field, "jurisdiction[4].parent");
         assert_eq!(errors[0].line, Some(50), "{}", errors[0]);
@@ -638,25 +632,16 @@ mod tests {
 
     #[test]
     fn the_root_is_one_city() {
-        let dir = folder(|dir| {
-            edit(
-                &dir.join(JURISDICTIONS),
-                "level = \"county\"\nparent = \"510800\"\nnames = [{ name = \"青川县\" }]",
-                "level = \"county\"\nnames = [{ name = \"青川县\" }]",
-            )
-        });
-        let errors = refusals(dir.path());
+        let (_dir, errors) = refused_after(
+            JURISDICTIONS,
+            "level = \"county\"\nparent = \"510800\"\nnames = [{ name = \"青川县\" }]",
+            "level = \"county\"\nnames = [{ name = \"青川县\" }]",
+        );
         assert_eq!(errors[0].field, "jurisdiction[5].parent", "{}", errors[0]);
         assert!(errors[0].message.contains("one root"), "{}", errors[0]);
 
-        let dir = folder(|dir| {
-            edit(
-                &dir.join(JURISDICTIONS),
-                "level = \"city\"",
-                "level = \"district\"",
-            )
-        });
-        let errors = refusals(dir.path());
+        let (_dir, errors) =
+            refused_after(JURISDICTIONS, "level = \"city\"", "level = \"district\"");
         assert_eq!(errors[0].field, "jurisdiction[0].level", "{}", errors[0]);
     }
 
