@@ -483,6 +483,10 @@ mod tests {
         assert_eq!(county.jurisdictions, ["510821"]);
         assert_eq!(county.upstreams.by_part()[0].0, "intake");
         assert!(config.gateway.rate_per_s.is_some());
+        assert_eq!(
+            config.reference.as_deref(),
+            Some(Path::new("/etc/zhengqi/reference"))
+        );
     }
 
     #[test]
