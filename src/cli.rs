@@ -11,6 +11,7 @@ use zhengqi_shared::Error;
 use zhengqi_shared::auth::{DevIssuer, Role, Signer, TokenRequest, Verifier};
 use zhengqi_shared::config::{Config, PartConfig};
 use zhengqi_shared::events::{TokenSource, service_tokens};
+use zhengqi_shared::reference::Level;
 use zhengqi_shared::shutdown::Shutdown;
 use zhengqi_shared::storage::Store;
 
@@ -455,8 +456,22 @@ async fn up(
     println!("the city portal: http://{addr}/");
     if suite.dev_issuer.is_some() {
         let exe = std::env::args().next().unwrap_or_else(|| "zhengqi".into());
+        // A county of the city the suite runs for, else a district, else the city.
+        let directory = &suite.reference.directory;
+        let city = suite.reference.city();
+        let below: Vec<_> = directory
+            .descendants(city)
+            .into_iter()
+            .filter(|code| *code != city)
+            .collect();
+        let county = below
+            .iter()
+            .find(|code| directory.get(code).map(|j| j.level()) == Some(Level::County))
+            .or(below.first())
+            .copied()
+            .unwrap_or(city);
         println!(
-            "development tokens: {exe} token --data {} --role enterprise --jurisdiction 510821 --uscc 91350200776049653A",
+            "development tokens: {exe} token --data {} --role enterprise --jurisdiction {county} --uscc 91350200776049653A",
             data.display()
         );
     }

@@ -204,6 +204,8 @@ pub struct Suite {
     pub service_addrs: BTreeMap<&'static str, SocketAddr>,
     /// The development issuer, when the suite trusts it.
     pub dev_issuer: Option<DevIssuer>,
+    /// The reference data every part runs on.
+    pub reference: Arc<zhengqi_shared::reference::Reference>,
     shutdown: Shutdown,
     tasks: JoinSet<Result<(), Error>>,
 }
@@ -213,6 +215,7 @@ pub struct Suite {
 /// folder any part's parser refuses stops the start before anything is bound.
 pub async fn start(options: SuiteOptions) -> Result<Suite, Error> {
     let reference = Arc::new(crate::reference::load(options.reference.as_deref())?);
+    tracing::info!(reference = %reference.origin(), city = %reference.city(), "reference data");
     std::fs::create_dir_all(&options.data)
         .map_err(|e| Error::internal(format!("cannot create {}: {e}", options.data.display())))?;
     let (auth, dev_issuer) = match options.auth.clone() {
@@ -368,6 +371,7 @@ pub async fn start(options: SuiteOptions) -> Result<Suite, Error> {
         gateway_addr,
         service_addrs: running.addrs,
         dev_issuer,
+        reference,
         shutdown,
         tasks: running.tasks,
     })

@@ -93,10 +93,10 @@ pub struct Reference {
 impl Reference {
     /// Guangyuan's set, embedded in the binary.
     pub fn embedded() -> Reference {
-        let files = EMBEDDED.map(|(name, text)| ReferenceFile::new(shown(None, name), text));
+        let files = EMBEDDED.map(|(name, text)| ReferenceFile::new(embedded_path(name), text));
         let years = OFFICIAL_YEARS
             .iter()
-            .map(|text| ReferenceFile::new(shown(None, &embedded_year_name(text)), *text))
+            .map(|text| ReferenceFile::new(embedded_path(&embedded_year_name(text)), *text))
             .collect();
         // The embedded files are checked by the tests; failing here is a build defect.
         Reference::from_files(None, files, years).expect("the embedded reference data is valid")
@@ -147,8 +147,7 @@ impl Reference {
                 }
             }
         };
-        let files: Vec<Option<ReferenceFile>> =
-            FILES.iter().map(|name| read(name, &mut errors)).collect();
+        let files: [Option<ReferenceFile>; 5] = FILES.map(|name| read(name, &mut errors));
 
         // A misspelt file name would otherwise go unnoticed beside the missing one.
         if let Ok(entries) = std::fs::read_dir(folder) {
@@ -203,13 +202,22 @@ impl Reference {
         if !errors.is_empty() {
             return Err(errors.into());
         }
-        let files: [ReferenceFile; 5] = files
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .try_into()
-            .map_err(|_| ReferenceErrors(Vec::new()))?;
-        Reference::from_files(Some(folder.to_owned()), files, years).map_err(ReferenceErrors)
+        let [
+            Some(jurisdictions),
+            Some(departments),
+            Some(rules),
+            Some(meetings),
+            Some(model),
+        ] = files
+        else {
+            unreachable!("a file that could not be read is one of the errors above");
+        };
+        Reference::from_files(
+            Some(folder.to_owned()),
+            [jurisdictions, departments, rules, meetings, model],
+            years,
+        )
+        .map_err(ReferenceErrors)
     }
 
     /// Writes the embedded set into `folder` (created if missing), byte for byte, as
@@ -289,12 +297,9 @@ impl Reference {
     }
 }
 
-/// How a file is named in messages: its path in the folder, or `(embedded)/<name>`.
-fn shown(folder: Option<&Path>, name: &str) -> String {
-    match folder {
-        Some(folder) => folder.join(name).display().to_string(),
-        None => format!("{EMBEDDED_ORIGIN}/{name}"),
-    }
+/// How an embedded file is named in messages: `(embedded)/<name>`.
+fn embedded_path(name: &str) -> String {
+    format!("{EMBEDDED_ORIGIN}/{name}")
 }
 
 /// `calendar/<year>.toml` for an embedded year's text.
