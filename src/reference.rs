@@ -5,7 +5,9 @@
 use std::path::Path;
 
 use zhengqi_shared::Error;
-use zhengqi_shared::reference::{Reference, ReferenceErrors};
+use zhengqi_shared::reference::{
+    INDICATOR_MODEL, MEETING_KINDS, ROUTING_RULES, Reference, ReferenceErrors, ReferenceFile,
+};
 
 /// What the parts parse of a reference folder, besides what the shared crate checks.
 pub struct Checked {
@@ -19,7 +21,9 @@ pub struct Checked {
 /// meeting kinds) and scoring's (indicator model). Every refusal is returned.
 pub fn check(folder: Option<&Path>) -> Result<Checked, ReferenceErrors> {
     let reference = match folder {
-        Some(folder) => Reference::load_dir(folder)?,
+        Some(folder) => {
+            Reference::load_dir(folder).map_err(|refused| with_parts_alone(folder, refused))?
+        }
         None => Reference::embedded(),
     };
     let routing = zhengqi_routing::domain::reference::load(&reference);
@@ -39,6 +43,29 @@ pub fn check(folder: Option<&Path>) -> Result<Checked, ReferenceErrors> {
                 .collect(),
         )),
     }
+}
+
+/// The refusals of a folder whose directory, departments or calendar were refused,
+/// with those of the parts' own files checked for what they say alone, so that
+/// every problem shows at once.
+fn with_parts_alone(folder: &Path, mut refused: ReferenceErrors) -> ReferenceErrors {
+    let read = |name: &str| {
+        let path = folder.join(name);
+        let text = std::fs::read_to_string(&path).ok()?;
+        Some(ReferenceFile::new(path.display().to_string(), text))
+    };
+    refused
+        .0
+        .extend(zhengqi_routing::domain::reference::check_alone(
+            read(MEETING_KINDS).as_ref(),
+            read(ROUTING_RULES).as_ref(),
+        ));
+    if let Some(Err(errors)) = read(INDICATOR_MODEL)
+        .map(|model| zhengqi_scoring::domain::model::Model::from_file(&model).map(|_| ()))
+    {
+        refused.0.extend(errors);
+    }
+    refused
 }
 
 /// As [`check`], for starting parts: a refusal is the error they stop with.

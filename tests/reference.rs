@@ -281,29 +281,40 @@ fn reference_check_passes_on_an_export_and_on_bazhong_and_names_every_problem() 
     assert!(out.contains("511921 通江县"), "{out}");
     assert!(out.contains("routing rules: 4"), "{out}");
 
-    // Two problems in two files: both named, and the check fails.
+    // Problems in three files: every one named, and the check fails, though the
+    // rules and the model are read against departments that are refused.
+    let departments = exported.join("departments.toml");
+    edit(&departments, "key = \"jrj\"", "key = \"JRJ\"");
+    edit(&departments, "name = \"司法局\"", "name = \"\"");
     edit(
-        &exported.join("departments.toml"),
-        "key = \"jrj\"",
-        "key = \"JRJ\"",
+        &exported.join("routing_rules.toml"),
+        "level = \"CITY\"",
+        "level = \"STATE\"",
     );
     edit(
-        &exported.join("departments.toml"),
-        "name = \"司法局\"",
-        "name = \"\"",
+        &exported.join("indicator_model.toml"),
+        "weight = 25",
+        "weight = 26",
     );
     let check = zhengqi(&["reference".as_ref(), "check".as_ref(), exported.as_os_str()]);
     assert!(!check.status.success(), "{check:?}");
     let err = String::from_utf8(check.stderr).unwrap();
-    let file = exported.join("departments.toml").display().to_string();
-    assert!(
-        err.contains(&format!("{file}:60: department[10].key")),
-        "{err}"
-    );
-    assert!(
-        err.contains(&format!(
-            "{file}:66: department[11].name: must not be empty"
-        )),
-        "{err}"
-    );
+    let at = |file: &str, rest: &str| format!("{}:{rest}", exported.join(file).display());
+    for expected in [
+        at("departments.toml", "60: department[10].key"),
+        at(
+            "departments.toml",
+            "66: department[11].name: must not be empty",
+        ),
+        at(
+            "routing_rules.toml",
+            "24: rule[0].level: unknown level \"STATE\"",
+        ),
+        at(
+            "indicator_model.toml",
+            "32: indicator: the weights of the indicators scoring a department must sum to 100, not 101",
+        ),
+    ] {
+        assert!(err.contains(&expected), "wanted {expected}\ngot {err}");
+    }
 }

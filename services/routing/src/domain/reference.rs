@@ -2,7 +2,7 @@
 //! the consultation meetings the city holds, and the routing rules seeded into the
 //! store at start, all parsed and checked against the directory and one another.
 
-use zhengqi_shared::reference::{Reference, ReferenceError};
+use zhengqi_shared::reference::{Reference, ReferenceError, ReferenceFile};
 
 use super::meeting::MeetingKinds;
 use super::rules::{self, Departments, Rule};
@@ -24,8 +24,7 @@ pub fn load(reference: &Reference) -> Result<RoutingReference, Vec<ReferenceErro
     let meetings = MeetingKinds::parse(&reference.meeting_kinds);
     let rules = rules::parse_rules(
         &reference.routing_rules,
-        &reference.directory,
-        &departments,
+        Some((&reference.directory, &departments)),
         meetings.as_ref().ok(),
     );
     match (meetings, rules) {
@@ -41,6 +40,25 @@ pub fn load(reference: &Reference) -> Result<RoutingReference, Vec<ReferenceErro
             .chain(rules.err().into_iter().flatten())
             .collect()),
     }
+}
+
+/// What routing's files say alone, for a folder whose directory, departments or
+/// calendar were refused: the refusals of the meeting kinds, and of the rules
+/// but for their jurisdictions and departments. A file that is `None` (missing)
+/// is not checked.
+pub fn check_alone(
+    meeting_kinds: Option<&ReferenceFile>,
+    routing_rules: Option<&ReferenceFile>,
+) -> Vec<ReferenceError> {
+    let meetings = meeting_kinds.map(MeetingKinds::parse);
+    let held = meetings.as_ref().and_then(|m| m.as_ref().ok());
+    let rules = routing_rules.map(|file| rules::parse_rules(file, None, held));
+    meetings
+        .and_then(Result::err)
+        .into_iter()
+        .flatten()
+        .chain(rules.and_then(Result::err).into_iter().flatten())
+        .collect()
 }
 
 #[cfg(test)]
@@ -118,6 +136,25 @@ meeting_type = "TOURISM"
             [
                 "city/routing_rules.toml:5: rule[0].meeting_type: FOREIGN_TRADE is not a meeting of meeting_kinds.toml"
             ]
+        );
+    }
+
+    #[test]
+    fn rules_alone_are_checked_for_what_they_say_but_not_against_the_directory() {
+        let rules = ReferenceFile::new(
+            "city/routing_rules.toml",
+            "[[rule]]\nid = \"a\"\njurisdiction_code = \"999999\"\nlevel = \"STATE\"\n\
+             department_id = \"999999-x\"\n",
+        );
+        let errors: Vec<String> = check_alone(None, Some(&rules))
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0]
+                .starts_with("city/routing_rules.toml:4: rule[0].level: unknown level \"STATE\""),
+            "{errors:?}"
         );
     }
 }

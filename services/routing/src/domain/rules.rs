@@ -161,14 +161,15 @@ struct RuleEntry {
 const TIME_LIMIT_MAX: u32 = 365;
 
 /// Parses a rules file (the reference folder's `routing_rules.toml`), the rules to
-/// seed: every key must be known, every jurisdiction in `directory`, every
-/// department one of `departments` in a known jurisdiction, and a meeting one the
-/// city holds (`meetings`; not checked when `None`). Every refusal is returned,
-/// each naming its line and field.
+/// seed: every key must be known, and, where `known` gives the directory and the
+/// departments, every jurisdiction in the directory and every department one of
+/// the departments in a known jurisdiction; a meeting must be one the city holds
+/// (`meetings`). What is `None` is not checked against (a folder whose directory or
+/// departments were refused still has its rules checked for what they alone say).
+/// Every refusal is returned, each naming its line and field.
 pub fn parse_rules(
     file: &ReferenceFile,
-    directory: &Directory,
-    departments: &Departments,
+    known: Option<(&Directory, &Departments)>,
     meetings: Option<&MeetingKinds>,
 ) -> Result<Vec<Rule>, Vec<ReferenceError>> {
     let entries = file.deserialize::<RulesFile>().map_err(|e| vec![e])?.rule;
@@ -218,10 +219,14 @@ pub fn parse_rules(
         } else if rules.iter().any(|r: &Rule| r.id == entry.id) {
             errors.push(file.error(field("id"), format!("{:?} is listed twice", entry.id)));
         }
-        if let Err(problem) = directory.parse_known(&entry.jurisdiction_code) {
+        if let Some((directory, _)) = known
+            && let Err(problem) = directory.parse_known(&entry.jurisdiction_code)
+        {
             errors.push(file.error(field("jurisdiction_code"), problem));
         }
-        if !entry.department_id.is_empty() {
+        if let Some((directory, departments)) = known
+            && !entry.department_id.is_empty()
+        {
             match departments.parse_id(&entry.department_id) {
                 Some((jurisdiction, _)) if directory.parse_known(jurisdiction).is_ok() => {}
                 Some((jurisdiction, _)) => errors.push(file.error(
