@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use zhengqi_shared::Error;
 use zhengqi_shared::auth::{DevIssuer, Role, ServiceKey, TokenRequest};
 use zhengqi_shared::config::{Config, PartConfig};
-use zhengqi_shared::reference::Directory;
+use zhengqi_shared::reference::Level;
 use zhengqi_shared::shutdown::Shutdown;
 use zhengqi_shared::storage::Store;
 
@@ -44,6 +44,11 @@ enum Command {
         /// other deployments (`[[gateway.deployments]]`).
         #[arg(long)]
         config: Option<PathBuf>,
+        /// The city's reference folder (see `zhengqi reference`); else
+        /// ZHENGQI_REFERENCE, else the file's `reference`, else the embedded
+        /// set (Guangyuan's).
+        #[arg(long)]
+        reference: Option<PathBuf>,
     },
     /// Runs one part, for per-service deployments.
     Serve {
@@ -51,6 +56,16 @@ enum Command {
         /// A TOML file with the same keys as the ZHENGQI_* variables.
         #[arg(long)]
         config: Option<PathBuf>,
+        /// The city's reference folder; else ZHENGQI_REFERENCE, else the
+        /// file's `reference`, else the embedded set (Guangyuan's).
+        #[arg(long)]
+        reference: Option<PathBuf>,
+    },
+    /// The city's reference data: jurisdictions, departments, routing rules,
+    /// meeting kinds, indicator model and calendar years, in one folder.
+    Reference {
+        #[command(subcommand)]
+        action: ReferenceAction,
     },
     /// Prints one JWT signed with the development key of --data (a service
     /// token: with the service key, ZHENGQI_SERVICE_KEY or the one in --data),
@@ -140,6 +155,15 @@ enum ConfigCommand {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum ReferenceAction {
+    /// Checks a folder with the parsers the parts run at start: prints what it
+    /// holds, or every problem as `file:line: field: why` (and fails).
+    Check { folder: PathBuf },
+    /// Writes the embedded set (Guangyuan's) into a new folder, as a starting point.
+    Export { folder: PathBuf },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -317,8 +341,39 @@ async fn run(command: Command) -> Result<(), Error> {
             data,
             listen,
             config,
-        } => up(data, listen, config.as_deref()).await,
-        Command::Serve { part, config } => serve(part, config.as_deref()).await,
+            reference,
+        } => up(data, listen, config.as_deref(), reference).await,
+        Command::Serve {
+            part,
+            config,
+            reference,
+        } => serve(part, config.as_deref(), reference).await,
+        Command::Reference {
+            action: ReferenceAction::Check { folder },
+        } => {
+            let checked = crate::reference::check(Some(&folder)).map_err(|errors| {
+                Error::FailedPrecondition(format!("{} is refused:\n{errors}", folder.display()))
+            })?;
+            for line in crate::reference::describe(&checked) {
+                println!("{line}");
+            }
+            Ok(())
+        }
+        Command::Reference {
+            action: ReferenceAction::Export { folder },
+        } => {
+            for file in crate::reference::export(&folder)? {
+                println!("{}", file.display());
+            }
+            eprintln!(
+                "the embedded reference data is in {}: edit it, check it with \
+                 `zhengqi reference check {}`, run with --reference {}",
+                folder.display(),
+                folder.display(),
+                folder.display()
+            );
+            Ok(())
+        }
         Command::Token {
             roles,
             jurisdiction,
@@ -435,12 +490,14 @@ async fn up(
     data: Option<PathBuf>,
     listen: Option<SocketAddr>,
     file: Option<&Path>,
+    reference: Option<PathBuf>,
 ) -> Result<(), Error> {
     let config = Config::load(file)?;
     let data = data.unwrap_or_else(|| config.data.clone());
     let listen = listen.or(config.listen).unwrap_or(UP_LISTEN);
     zhengqi_shared::server::init_tracing(config.log.as_deref());
     let mut options = SuiteOptions::new(&data, listen);
+    options.reference = reference.or_else(|| config.reference.clone());
     options.providers = config.auth.providers()?.unwrap_or_default();
     options.service_key = config.service_key.clone();
     options.service_issuer = config.service_issuer.clone();
@@ -459,8 +516,22 @@ async fn up(
     println!("the city portal: http://{addr}/");
     if suite.dev_issuer.is_some() {
         let exe = std::env::args().next().unwrap_or_else(|| "zhengqi".into());
+        // A county of the city the suite runs for, else a district, else the city.
+        let directory = &suite.reference.directory;
+        let city = suite.reference.city();
+        let below: Vec<_> = directory
+            .descendants(city)
+            .into_iter()
+            .filter(|code| *code != city)
+            .collect();
+        let county = below
+            .iter()
+            .find(|code| directory.get(code).map(|j| j.level()) == Some(Level::County))
+            .or(below.first())
+            .copied()
+            .unwrap_or(city);
         println!(
-            "development tokens: {exe} token --data {} --role enterprise --jurisdiction 510821 --uscc 91350200776049653A",
+            "development tokens: {exe} token --data {} --role enterprise --jurisdiction {county} --uscc 91350200776049653A",
             data.display()
         );
     }
@@ -468,9 +539,12 @@ async fn up(
     suite.wait().await
 }
 
-async fn serve(part: Part, file: Option<&Path>) -> Result<(), Error> {
+async fn serve(part: Part, file: Option<&Path>, reference: Option<PathBuf>) -> Result<(), Error> {
     let config = Config::load(file)?;
     zhengqi_shared::server::init_tracing(config.log.as_deref());
+    let reference = Arc::new(crate::reference::load(
+        reference.or_else(|| config.reference.clone()).as_deref(),
+    )?);
     let identity = suite::Identity::configured(&config, &config.data).await?;
     let verifier = identity.verifier.clone();
     let listen = config
@@ -491,7 +565,10 @@ async fn serve(part: Part, file: Option<&Path>) -> Result<(), Error> {
                 timeout: config.upstreams.timeout,
                 policy: None,
             },
-            &suite::gateway_settings(&config.gateway, Some(audit)),
+            &zhengqi_gateway::GatewaySettings {
+                reference,
+                ..suite::gateway_settings(&config.gateway, Some(audit))
+            },
             verifier,
         )
         .await?;
@@ -520,7 +597,7 @@ async fn serve(part: Part, file: Option<&Path>) -> Result<(), Error> {
     let root = Root {
         verifier,
         identity: &identity,
-        directory: Arc::new(Directory::guangyuan()),
+        reference,
         // The logs it follows, at the configured addresses; the city's scoring
         // also follows every other deployment the gateway routes to.
         follows: Follows::configured(&config.upstreams.services(), &config.gateway.deployments),

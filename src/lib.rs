@@ -1,9 +1,11 @@
 //! The `zhengqi` command: runs the whole suite in one process (`up`), one part
 //! of it (`serve`), mints development tokens (`token`), runs migrations
-//! (`migrate`) and measures throughput (`bench`). It wires the crates together
+//! (`migrate`), checks and exports reference data (`reference`) and measures
+//! throughput (`bench`). It wires the crates together
 //! and holds no domain rule.
 #![forbid(unsafe_code)]
 
 pub mod bench;
 pub mod cli;
+pub mod reference;
 pub mod suite;

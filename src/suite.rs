@@ -16,7 +16,7 @@ use zhengqi_shared::Error;
 use zhengqi_shared::auth::{AuthConfig, DEFAULT_SERVICE_ISSUER, DevIssuer, ServiceKey, Verifier};
 use zhengqi_shared::config::{Config, DeploymentSettings, GatewayLimits, PartConfig, ServiceUrls};
 use zhengqi_shared::events::service_tokens;
-use zhengqi_shared::reference::Directory;
+use zhengqi_shared::reference::Reference;
 use zhengqi_shared::server::InProcess;
 use zhengqi_shared::shutdown::Shutdown;
 
@@ -74,6 +74,10 @@ pub struct SuiteOptions {
     /// ports, as in per-service deployments, instead of calling their stacks
     /// in this process (the default: no second hop). `zhengqi bench` compares both.
     pub gateway_over_network: bool,
+    /// The city's reference folder (directory, departments, routing rules,
+    /// meeting kinds, indicator model, calendar years); `None` for the
+    /// embedded set (Guangyuan's).
+    pub reference: Option<PathBuf>,
 }
 
 impl SuiteOptions {
@@ -95,6 +99,7 @@ impl SuiteOptions {
             gateway: GatewayLimits::default(),
             followed_deployments: Vec::new(),
             gateway_over_network: false,
+            reference: None,
         }
     }
 }
@@ -263,6 +268,7 @@ pub fn gateway_settings(
             })
             .collect(),
         in_process: BTreeMap::new(),
+        reference: defaults.reference,
     }
 }
 
@@ -339,7 +345,7 @@ impl Follows {
 pub struct Root<'a> {
     pub verifier: Verifier,
     pub identity: &'a Identity,
-    pub directory: Arc<Directory>,
+    pub reference: Arc<Reference>,
     pub follows: Follows,
     pub routing: zhengqi_routing::Settings,
     pub policy: zhengqi_policy::Settings,
@@ -356,7 +362,7 @@ impl Root<'_> {
         shutdown: &Shutdown,
     ) -> Result<Built, Error> {
         let verifier = self.verifier.clone();
-        let directory = Arc::clone(&self.directory);
+        let directory = Arc::clone(&self.reference);
         let token = Some(self.identity.tokens(part.name()));
         let follows = &self.follows;
         Ok(match part {
@@ -463,13 +469,18 @@ pub struct Suite {
     pub dev_issuer: Option<DevIssuer>,
     /// The key the parts sign their calls to one another with.
     pub service_key: ServiceKey,
+    /// The reference data every part runs on.
+    pub reference: Arc<Reference>,
     shutdown: Shutdown,
     tasks: JoinSet<Result<(), Error>>,
 }
 
 /// Starts every part; returns once all are bound (they finish their migrations
-/// in the background, health reporting NOT_SERVING until then).
+/// in the background, health reporting NOT_SERVING until then). A reference
+/// folder any part's parser refuses stops the start before anything is bound.
 pub async fn start(options: SuiteOptions) -> Result<Suite, Error> {
+    let reference = Arc::new(crate::reference::load(options.reference.as_deref())?);
+    tracing::info!(reference = %reference.origin(), city = %reference.city(), "reference data");
     std::fs::create_dir_all(&options.data)
         .map_err(|e| Error::internal(format!("cannot create {}: {e}", options.data.display())))?;
     let identity = Identity::load(
@@ -509,7 +520,7 @@ pub async fn start(options: SuiteOptions) -> Result<Suite, Error> {
     let mut root = Root {
         verifier: verifier.clone(),
         identity: &identity,
-        directory: Arc::new(Directory::guangyuan()),
+        reference: Arc::clone(&reference),
         follows: Follows {
             deployments: options.followed_deployments.clone(),
             ..Follows::default()
@@ -545,6 +556,7 @@ pub async fn start(options: SuiteOptions) -> Result<Suite, Error> {
         None => AuditSettings::new(sqlite_url(&options.data, "gateway-audit")),
     };
     let mut settings = gateway_settings(&options.gateway, Some(default_audit));
+    settings.reference = Arc::clone(&reference);
     if !options.gateway_over_network {
         settings.in_process = SERVICES
             .iter()
@@ -572,6 +584,7 @@ pub async fn start(options: SuiteOptions) -> Result<Suite, Error> {
         service_addrs: running.addrs,
         dev_issuer: identity.dev_issuer,
         service_key: identity.service_key,
+        reference,
         shutdown,
         tasks: running.tasks,
     })

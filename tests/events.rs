@@ -17,7 +17,7 @@ use zhengqi_shared::Error;
 use zhengqi_shared::auth::{AuthConfig, DevIssuer, JwksSource, Role, TokenRequest, Verifier};
 use zhengqi_shared::config::PartConfig;
 use zhengqi_shared::events::{Consumer, EventHandler};
-use zhengqi_shared::reference::Directory;
+use zhengqi_shared::reference::Reference;
 use zhengqi_shared::shutdown::Shutdown;
 use zhengqi_shared::storage::Store;
 
@@ -82,7 +82,7 @@ async fn start_intake(
         database_schema: stores.intake_schema.clone(),
         batch_max: 64,
     };
-    let server = zhengqi_intake::build(&config, verifier.clone(), Arc::new(Directory::guangyuan()))
+    let server = zhengqi_intake::build(&config, verifier.clone(), Arc::new(Reference::embedded()))
         .await
         .expect("intake starts");
     let addr = server.addr();

@@ -41,6 +41,7 @@ use tonic_health::pb::health_server::HealthServer;
 use zhengqi_shared::Error;
 use zhengqi_shared::auth::Verifier;
 use zhengqi_shared::metrics;
+use zhengqi_shared::reference::Reference;
 use zhengqi_shared::server::InProcess;
 use zhengqi_shared::shutdown::Shutdown;
 
@@ -89,6 +90,8 @@ pub struct GatewaySettings {
     /// name: the default deployment calls their stacks directly, in place of
     /// any addresses [`GatewayConfig::upstreams`] gives for them.
     pub in_process: BTreeMap<String, InProcess>,
+    /// The reference data whose jurisdictions and departments the portal names.
+    pub reference: Arc<Reference>,
 }
 
 /// A deployment of zhengqi behind the gateway that holds the data of some
@@ -119,6 +122,7 @@ impl Default for GatewaySettings {
             audit: None,
             deployments: Vec::new(),
             in_process: BTreeMap::new(),
+            reference: Arc::new(Reference::embedded()),
         }
     }
 }
@@ -252,7 +256,7 @@ pub async fn build_with(
     // came as gRPC or HTTP/JSON; the portal's files and the gateway's own pages are no calls.
     let mut router = router
         .fallback_service(axum::routing::any(entry).with_state(Entry { proxy, transcoder }))
-        .merge(portal::routes()?);
+        .merge(portal::routes(&settings.reference)?);
     if !settings.cors_origins.is_empty() {
         router = router.layer(cors(&settings.cors_origins)?);
     }

@@ -27,7 +27,7 @@ use axum::routing::get;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use zhengqi_shared::Error;
-use zhengqi_shared::reference::{Directory, GUANGYUAN_DEPARTMENTS, Level, department_kinds};
+use zhengqi_shared::reference::{Level, Reference};
 
 const HTML: &str = "text/html; charset=utf-8";
 const JAVASCRIPT: &str = "text/javascript; charset=utf-8";
@@ -145,8 +145,9 @@ struct Portal {
     assets: BTreeMap<&'static str, Asset>,
 }
 
-/// The portal's routes: `GET /` and `GET /portal/{file}` (HEAD too), with no token.
-pub fn routes() -> Result<Router, Error> {
+/// The portal's routes: `GET /` and `GET /portal/{file}` (HEAD too), with no token;
+/// `directory.json` names the jurisdictions and departments of `reference`.
+pub fn routes(reference: &Reference) -> Result<Router, Error> {
     let mut assets: BTreeMap<&'static str, Asset> = ASSETS
         .iter()
         .map(|(name, content_type, bytes)| {
@@ -155,7 +156,7 @@ pub fn routes() -> Result<Router, Error> {
         .collect();
     assets.insert(
         "directory.json",
-        Asset::new(JSON, Bytes::from(directory_json()?)),
+        Asset::new(JSON, Bytes::from(directory_json(reference)?)),
     );
     let portal = Arc::new(Portal {
         index: Asset::new(HTML, Bytes::from_static(INDEX)),
@@ -194,10 +195,8 @@ async fn asset(
 /// The jurisdictions (code, name, level, parent) and the departments every
 /// jurisdiction has (key, name: a department's id is `<code>-<key>`), from the
 /// reference data the services run on, so the portal shows names, not codes.
-fn directory_json() -> Result<Vec<u8>, Error> {
-    let departments = department_kinds(GUANGYUAN_DEPARTMENTS)
-        .map_err(|e| Error::internal(format!("portal: the departments: {e}")))?;
-    let directory = Directory::guangyuan();
+fn directory_json(reference: &Reference) -> Result<Vec<u8>, Error> {
+    let directory = &reference.directory;
     let jurisdictions: Vec<serde_json::Value> = directory
         .iter()
         .map(|j| {
@@ -214,7 +213,8 @@ fn directory_json() -> Result<Vec<u8>, Error> {
             })
         })
         .collect();
-    let departments: Vec<serde_json::Value> = departments
+    let departments: Vec<serde_json::Value> = reference
+        .departments
         .iter()
         .map(|d| serde_json::json!({"key": d.key, "name": d.name}))
         .collect();
@@ -248,7 +248,7 @@ mod tests {
     #[test]
     fn the_directory_names_every_jurisdiction_and_department() {
         let directory: serde_json::Value =
-            serde_json::from_slice(&directory_json().unwrap()).unwrap();
+            serde_json::from_slice(&directory_json(&Reference::embedded()).unwrap()).unwrap();
         assert_eq!(directory["root"], "510800");
         let names: Vec<&str> = directory["jurisdictions"]
             .as_array()

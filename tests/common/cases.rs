@@ -30,6 +30,11 @@ pub async fn submit(suite: &TestSuite, request: intake::SubmitAppealRequest) -> 
 
 /// The cases opened for `appeal_id`, as the city sees them.
 pub async fn cases_of(suite: &TestSuite, appeal_id: &str) -> Vec<routing::Case> {
+    cases_of_as(suite, appeal_id, &suite.city_coordinator_token()).await
+}
+
+/// The cases opened for `appeal_id`, as the holder of `token` sees them.
+pub async fn cases_of_as(suite: &TestSuite, appeal_id: &str, token: &str) -> Vec<routing::Case> {
     cases(suite)
         .await
         .list_cases(authed(
@@ -37,20 +42,26 @@ pub async fn cases_of(suite: &TestSuite, appeal_id: &str) -> Vec<routing::Case> 
                 appeal_id: appeal_id.to_owned(),
                 ..Default::default()
             },
-            &suite.city_coordinator_token(),
+            token,
         ))
         .await
-        .expect("the city lists cases")
+        .expect("the cases are listed")
         .into_inner()
         .cases
 }
 
 /// Waits (up to ten seconds) for the case of `appeal_id`.
 pub async fn case_of(suite: &TestSuite, appeal_id: &str) -> routing::Case {
+    case_of_as(suite, appeal_id, &suite.city_coordinator_token()).await
+}
+
+/// Waits (up to ten seconds) for the case of `appeal_id`, as the holder of
+/// `token` lists it.
+pub async fn case_of_as(suite: &TestSuite, appeal_id: &str, token: &str) -> routing::Case {
     poll_until(
         200,
         &format!("no case was opened for appeal {appeal_id}"),
-        async || cases_of(suite, appeal_id).await,
+        async || cases_of_as(suite, appeal_id, token).await,
         |found| !found.is_empty(),
     )
     .await

@@ -27,7 +27,7 @@ use zhengqi_shared::auth::Verifier;
 use zhengqi_shared::clock::Clock;
 use zhengqi_shared::config::PartConfig;
 use zhengqi_shared::events::{Consumer, EventLog, TokenSource};
-use zhengqi_shared::reference::{Calendar, Directory, JurisdictionCode};
+use zhengqi_shared::reference::{Calendar, Directory, JurisdictionCode, Reference};
 use zhengqi_shared::server::{Host, Part};
 use zhengqi_shared::shutdown::Shutdown;
 use zhengqi_shared::storage::{Migrations, Store};
@@ -128,18 +128,18 @@ impl Core {
 pub async fn build(
     config: &PartConfig,
     verifier: Verifier,
-    directory: Arc<Directory>,
+    reference: Arc<Reference>,
     settings: Settings,
     shutdown: &Shutdown,
 ) -> Result<EvaluationServer, Error> {
     let host = Host::bind("evaluation", config.listen, config.ops_listen).await?;
     let store = Store::connect(&config.database_url, config.database_schema.as_deref()).await?;
     let events = EventLog::new(store.clone());
-    let city = directory.root().as_str().to_owned();
+    let city = reference.city().as_str().to_owned();
     let core = Arc::new(Core {
         store: store::EvaluationStore::new(store.clone(), Arc::clone(&events)),
-        directory,
-        calendar: Calendar::official(),
+        directory: Arc::clone(&reference.directory),
+        calendar: reference.calendar.clone(),
         clock: Arc::clone(&settings.clock),
         rectification_working_days: settings.rectification_working_days,
         repeat_window_years: settings.repeat_window_years,

@@ -18,7 +18,7 @@ use zhengqi_shared::Error;
 use zhengqi_shared::auth::Verifier;
 use zhengqi_shared::config::PartConfig;
 use zhengqi_shared::events::EventLog;
-use zhengqi_shared::reference::Directory;
+use zhengqi_shared::reference::Reference;
 use zhengqi_shared::server::{Host, Part};
 use zhengqi_shared::storage::{Migrations, Store};
 
@@ -35,13 +35,16 @@ pub type IntakeServer = Part<IntakeServiceServer<api::IntakeApi>>;
 pub async fn build(
     config: &PartConfig,
     verifier: Verifier,
-    directory: Arc<Directory>,
+    reference: Arc<Reference>,
 ) -> Result<IntakeServer, Error> {
     let host = Host::bind("intake", config.listen, config.ops_listen).await?;
     let store = Store::connect(&config.database_url, config.database_schema.as_deref()).await?;
     let events = EventLog::new(store.clone());
     let intake_store =
         store::IntakeStore::new(store.clone(), Arc::clone(&events), config.batch_max)?;
-    let service = IntakeServiceServer::new(api::IntakeApi::new(intake_store, directory));
+    let service = IntakeServiceServer::new(api::IntakeApi::new(
+        intake_store,
+        Arc::clone(&reference.directory),
+    ));
     Ok(Part::new(host, store, service, verifier, Some(&MIGRATIONS))?.with_event_log(events))
 }

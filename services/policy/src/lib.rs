@@ -37,7 +37,7 @@ use zhengqi_shared::clock::Clock;
 use zhengqi_shared::config::PartConfig;
 use zhengqi_shared::events::{Consumer, EventLog, NewEvent, TokenSource};
 use zhengqi_shared::ids;
-use zhengqi_shared::reference::{Calendar, Directory, JurisdictionCode};
+use zhengqi_shared::reference::{Calendar, Directory, JurisdictionCode, Reference};
 use zhengqi_shared::server::{Host, Part};
 use zhengqi_shared::shutdown::Shutdown;
 use zhengqi_shared::storage::{Migrations, Store};
@@ -186,7 +186,7 @@ async fn push(
 pub async fn build(
     config: &PartConfig,
     verifier: Verifier,
-    directory: Arc<Directory>,
+    reference: Arc<Reference>,
     settings: Settings,
     shutdown: &Shutdown,
 ) -> Result<PolicyServer, Error> {
@@ -196,8 +196,8 @@ pub async fn build(
     let core = Arc::new(Core {
         store: store.clone(),
         events: Arc::clone(&events),
-        directory,
-        calendar: Calendar::official(),
+        directory: Arc::clone(&reference.directory),
+        calendar: reference.calendar.clone(),
         clock: Arc::clone(&settings.clock),
     });
     let service = PolicyServiceServer::new(api::PolicyApi::new(Arc::clone(&core)));

@@ -173,14 +173,14 @@ fn check_meeting(scope: &Scope, meeting: &Meeting, etag: &str) -> Result<(), Err
     Ok(())
 }
 
-fn meeting_label(meeting_type: MeetingType) -> &'static str {
+/// Refuses a meeting kind the city does not hold (its `meeting_kinds.toml`).
+fn held(core: &Core, field: &str, meeting_type: Option<MeetingType>) -> Result<(), Error> {
     match meeting_type {
-        MeetingType::KeyProject => "重点项目",
-        MeetingType::Industrial => "工业",
-        MeetingType::PrivateEnterprise => "民营企业",
-        MeetingType::ReturningEntrepreneur => "返乡创业",
-        MeetingType::ForeignTrade => "外贸",
-        MeetingType::ServiceIndustry => "服务业",
+        Some(kind) if !core.meetings.holds(kind) => Err(Error::invalid(
+            field,
+            format!("{kind} is not one of the consultation meetings this city holds"),
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -354,6 +354,11 @@ impl CaseService for RoutingApi {
         &self,
         request: Request<pb::EscalateCaseRequest>,
     ) -> Result<Response<pb::Case>, Status> {
+        held(
+            &self.core,
+            "meeting_type",
+            convert::meeting_type(request.get_ref().meeting_type),
+        )?;
         self.mutate(request, "EscalateCase", convert::escalate)
             .await
     }
@@ -516,11 +521,14 @@ impl CaseService for RoutingApi {
             ))
             .into());
         }
+        held(&self.core, "type", Some(new.meeting_type))?;
         let now = self.core.clock.now();
-        let title = if new.title.is_empty() {
-            format!("{}会商会", meeting_label(new.meeting_type))
-        } else {
-            new.title
+        let title = match (
+            new.title.is_empty(),
+            self.core.meetings.name(new.meeting_type),
+        ) {
+            (true, Some(name)) => name.to_owned(),
+            _ => new.title,
         };
         let meeting = Meeting {
             id: ids::new_id(&new.jurisdiction_code),
@@ -869,6 +877,7 @@ impl CaseService for RoutingApi {
                 .map(|_| ())
                 .map_err(|e| e.to_string())
         })?;
+        held(&self.core, "routing_rule.meeting_type", rule.meeting_type)?;
         if !rule.department_id.is_empty()
             && self
                 .core

@@ -4,8 +4,9 @@
 //!
 //! Routing follows intake's event log with the shared consumer: every appeal
 //! that is not a duplicate becomes one case, placed by the routing rules
-//! (`data/routing_rules.toml`, editable through the API) at a department of
-//! the shared reference departments, with a deadline in working days. A background
+//! (the reference folder's `routing_rules.toml`, seeded at start and editable
+//! through the API) at a department of the reference departments, with a
+//! deadline in working days. A background
 //! sweep supervises the deadlines. Every change of a case is a ledger entry,
 //! hash-chained per jurisdiction, and an event of routing's own log.
 //!
@@ -32,12 +33,13 @@ use zhengqi_shared::Error;
 use zhengqi_shared::auth::Verifier;
 use zhengqi_shared::config::PartConfig;
 use zhengqi_shared::events::{Consumer, EventLog, TokenSource};
-use zhengqi_shared::reference::{Calendar, Directory, JurisdictionCode};
+use zhengqi_shared::reference::{Calendar, Directory, JurisdictionCode, Reference};
 use zhengqi_shared::server::{Host, Part};
 use zhengqi_shared::shutdown::Shutdown;
 use zhengqi_shared::storage::{Migrations, Store};
 
 use crate::domain::machine::Context;
+use crate::domain::meeting::MeetingKinds;
 use crate::domain::rules::{self, Departments};
 
 /// Routing's schema, per backend.
@@ -117,6 +119,8 @@ pub struct Core {
     pub store: store::RoutingStore,
     pub directory: Arc<Directory>,
     pub departments: Departments,
+    /// The consultation meetings the city holds.
+    pub meetings: MeetingKinds,
     pub calendar: Calendar,
     pub clock: Arc<Clock>,
     pub supervision: SupervisionSettings,
@@ -179,29 +183,38 @@ impl Core {
 }
 
 /// Binds the listeners and connects the store; the consumer of intake's events
-/// starts once the migrations have run.
+/// starts once the migrations have run. Refused when routing's files of
+/// `reference` are (each problem named by file, line and field).
 pub async fn build(
     config: &PartConfig,
     verifier: Verifier,
-    directory: Arc<Directory>,
+    reference: Arc<Reference>,
     settings: Settings,
     shutdown: &Shutdown,
 ) -> Result<RoutingServer, Error> {
+    let own = domain::reference::load(&reference).map_err(|errors| {
+        Error::FailedPrecondition(format!(
+            "the reference data of {} is refused:\n{}",
+            reference.origin(),
+            zhengqi_shared::reference::ReferenceErrors(errors)
+        ))
+    })?;
     let host = Host::bind("routing", config.listen, config.ops_listen).await?;
     let store = Store::connect(&config.database_url, config.database_schema.as_deref()).await?;
     let events = EventLog::new(store.clone());
-    let city = directory.root().as_str().to_owned();
+    let city = reference.city().as_str().to_owned();
     let core = Arc::new(Core {
         store: store::RoutingStore::new(store.clone(), Arc::clone(&events)),
-        directory,
-        departments: Departments::guangyuan(),
-        calendar: Calendar::official(),
+        directory: Arc::clone(&reference.directory),
+        departments: own.departments,
+        meetings: own.meetings,
+        calendar: reference.calendar.clone(),
         clock: Arc::clone(&settings.clock),
         supervision: settings.supervision.clone(),
         city,
         rules: std::sync::Mutex::new(None),
     });
-    let seeds = rules::parse_rules(rules::GUANGYUAN_RULES).map_err(Error::internal)?;
+    let seeds = own.rules;
     let service = CaseServiceServer::new(api::RoutingApi::new(Arc::clone(&core)));
     let part = Part::new(host, store.clone(), service, verifier, Some(&MIGRATIONS))?
         .with_event_log(events);

@@ -39,7 +39,7 @@ use zhengqi_shared::auth::Verifier;
 use zhengqi_shared::clock::Clock;
 use zhengqi_shared::config::PartConfig;
 use zhengqi_shared::events::{Consumer, EventLog, TokenSource};
-use zhengqi_shared::reference::Directory;
+use zhengqi_shared::reference::{Directory, Reference, ReferenceErrors};
 use zhengqi_shared::server::{Host, Part};
 use zhengqi_shared::shutdown::Shutdown;
 use zhengqi_shared::storage::{Migrations, Store};
@@ -107,7 +107,7 @@ pub struct Core {
     pub events: Arc<EventLog>,
     pub directory: Arc<Directory>,
     pub departments: Departments,
-    /// The shipped model (`data/indicator_model.toml`), for periods without one.
+    /// The reference folder's model (`indicator_model.toml`), for periods without one.
     pub default_model: Model,
     pub clock: Arc<Clock>,
     /// The city's code: the root of the directory.
@@ -115,21 +115,29 @@ pub struct Core {
 }
 
 impl Core {
+    /// Refused when scoring's files of `reference` are (each problem named by
+    /// file, line and field).
     pub fn new(
         store: Store,
         events: Arc<EventLog>,
-        directory: Arc<Directory>,
+        reference: &Reference,
         clock: Arc<Clock>,
     ) -> Result<Core, Error> {
-        let city = directory.root().as_str().to_owned();
+        let (departments, default_model) = domain::from_reference(reference).map_err(|errors| {
+            Error::FailedPrecondition(format!(
+                "the reference data of {} is refused:\n{}",
+                reference.origin(),
+                ReferenceErrors(errors)
+            ))
+        })?;
         Ok(Core {
             store,
             events,
-            directory,
-            departments: Departments::guangyuan(),
-            default_model: Model::default_model(),
+            directory: Arc::clone(&reference.directory),
+            departments,
+            default_model,
             clock,
-            city,
+            city: reference.city().as_str().to_owned(),
         })
     }
 
@@ -146,7 +154,7 @@ impl Core {
 pub async fn build(
     config: &PartConfig,
     verifier: Verifier,
-    directory: Arc<Directory>,
+    reference: Arc<Reference>,
     settings: Settings,
     shutdown: &Shutdown,
 ) -> Result<ScoringServer, Error> {
@@ -156,7 +164,7 @@ pub async fn build(
     let core = Arc::new(Core::new(
         store.clone(),
         Arc::clone(&events),
-        directory,
+        &reference,
         Arc::clone(&settings.clock),
     )?);
     let service = ScoringServiceServer::new(api::ScoringApi::new(Arc::clone(&core)));

@@ -12,7 +12,7 @@ use zhengqi_proto::zhengqi::policy::v1 as policy;
 use zhengqi_proto::zhengqi::routing::v1 as routing;
 use zhengqi_shared::clock::Clock;
 use zhengqi_shared::events::{EventHandler, EventLog};
-use zhengqi_shared::reference::Directory;
+
 use zhengqi_shared::storage::{Store, timestamp};
 
 use crate::Core;
@@ -48,7 +48,7 @@ impl Fixture {
         let core = Core::new(
             store,
             events,
-            Arc::new(Directory::guangyuan()),
+            &zhengqi_shared::reference::Reference::embedded(),
             Arc::new(Clock::default()),
         )
         .unwrap();

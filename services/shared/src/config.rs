@@ -49,6 +49,9 @@ pub struct Config {
     pub routing: RoutingLimits,
     /// Evaluation's time limits.
     pub evaluation: EvaluationLimits,
+    /// The city's reference folder; the embedded set (Guangyuan's) when unset.
+    /// `ZHENGQI_REFERENCE`.
+    pub reference: Option<PathBuf>,
 }
 
 /// Routing's supervision (`ZHENGQI_ROUTING_*`); unset values keep routing's defaults.
@@ -179,6 +182,7 @@ impl Default for Config {
             gateway: GatewayLimits::default(),
             routing: RoutingLimits::default(),
             evaluation: EvaluationLimits::default(),
+            reference: None,
         }
     }
 }
@@ -480,6 +484,7 @@ pub const VARIABLES: &[(&str, &str, Reading)] = &[
     ("ZHENGQI_AUTH_NAME_CLAIM", "auth.claims.name", Reading::Text),
     ("ZHENGQI_SERVICE_KEY", "service_key", Reading::Text),
     ("ZHENGQI_SERVICE_ISSUER", "service_issuer", Reading::Text),
+    ("ZHENGQI_REFERENCE", "reference", Reading::Text),
     ("ZHENGQI_LOG", "log", Reading::Text),
     ("ZHENGQI_BATCH_MAX", "batch_max", Reading::Value),
     ("ZHENGQI_INTAKE_URL", "upstreams.intake", Reading::Text),
@@ -846,6 +851,10 @@ mod tests {
         assert_eq!(county.jurisdictions, ["510821"]);
         assert_eq!(county.upstreams.by_part()[0].0, "intake");
         assert!(config.gateway.rate_per_s.is_some());
+        assert_eq!(
+            config.reference.as_deref(),
+            Some(Path::new("/etc/zhengqi/reference"))
+        );
         let providers = config.auth.providers().unwrap().unwrap();
         let [city, province] = providers.as_slice() else {
             panic!("two providers: {providers:?}");

@@ -3,8 +3,92 @@
 //! case, which department handles it and by when (会商意见). The decision
 //! assigns the case.
 
+use serde::Deserialize;
+use zhengqi_shared::reference::{ReferenceError, ReferenceFile};
+
 use super::machine::{Context, Refusal, Transition};
 use super::{Case, CaseAction, CaseState, Level, MeetingType, Supervision};
+
+/// The consultation meetings a city holds (the reference folder's
+/// `meeting_kinds.toml`): which of the six kinds of the API, by the city's own
+/// names. A kind the city does not hold is refused where a case, a rule or a
+/// meeting names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeetingKinds {
+    held: Vec<(MeetingType, String)>,
+}
+
+impl MeetingKinds {
+    /// Parses a meeting kinds file; every refusal names its line and field.
+    pub fn parse(file: &ReferenceFile) -> Result<MeetingKinds, Vec<ReferenceError>> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct KindsFile {
+            #[serde(default)]
+            meeting: Vec<KindEntry>,
+        }
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct KindEntry {
+            #[serde(rename = "type")]
+            kind: String,
+            name: String,
+        }
+        let entries = file
+            .deserialize::<KindsFile>()
+            .map_err(|e| vec![e])?
+            .meeting;
+        let mut errors = Vec::new();
+        let mut held = Vec::new();
+        for (n, entry) in entries.into_iter().enumerate() {
+            let field = |name: &str| format!("meeting[{n}].{name}");
+            match MeetingType::parse(&entry.kind) {
+                None => {
+                    let known: Vec<&str> = MeetingType::ALL.iter().map(|t| t.as_str()).collect();
+                    errors.push(file.error(
+                        field("type"),
+                        format!(
+                            "unknown meeting type {:?}; known: {}",
+                            entry.kind,
+                            known.join(", ")
+                        ),
+                    ));
+                }
+                Some(kind) if held.iter().any(|(k, _)| *k == kind) => {
+                    errors.push(file.error(field("type"), format!("{kind} is listed twice")));
+                }
+                Some(kind) => {
+                    if entry.name.trim().is_empty() {
+                        errors.push(file.error(field("name"), "must not be empty"));
+                    }
+                    held.push((kind, entry.name.trim().to_owned()));
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(MeetingKinds { held })
+        } else {
+            Err(errors)
+        }
+    }
+
+    pub fn holds(&self, kind: MeetingType) -> bool {
+        self.held.iter().any(|(k, _)| *k == kind)
+    }
+
+    /// The city's name of a meeting it holds, e.g. `民营企业会商会`.
+    pub fn name(&self, kind: MeetingType) -> Option<&str> {
+        self.held
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, name)| name.as_str())
+    }
+
+    /// The kinds held, in the file's order.
+    pub fn kinds(&self) -> impl Iterator<Item = MeetingType> + '_ {
+        self.held.iter().map(|(kind, _)| *kind)
+    }
+}
 
 /// A meeting's decision on one case.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -322,6 +406,45 @@ mod tests {
             add_to_agenda(&mut right, &mut case, "x", noon(3, 4)),
             Err(Refusal::WrongState(_))
         ));
+    }
+
+    #[test]
+    fn the_embedded_meeting_kinds_are_the_six_with_their_names() {
+        let reference = zhengqi_shared::reference::Reference::embedded();
+        let kinds = MeetingKinds::parse(&reference.meeting_kinds).unwrap();
+        assert_eq!(kinds.kinds().collect::<Vec<_>>(), MeetingType::ALL);
+        assert_eq!(
+            kinds.name(MeetingType::PrivateEnterprise),
+            Some("民营企业会商会")
+        );
+    }
+
+    #[test]
+    fn an_unknown_or_repeated_meeting_kind_is_refused_at_its_line() {
+        let file = ReferenceFile::new(
+            "city/meeting_kinds.toml",
+            "[[meeting]]\ntype = \"KEY_PROJECT\"\nname = \"重点项目会商会\"\n\n\
+             [[meeting]]\ntype = \"TOURISM\"\nname = \"文旅会商会\"\n\n\
+             [[meeting]]\ntype = \"KEY_PROJECT\"\nname = \"又一个\"\n",
+        );
+        let errors: Vec<String> = MeetingKinds::parse(&file)
+            .unwrap_err()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(
+            errors[0].starts_with(
+                "city/meeting_kinds.toml:6: meeting[1].type: unknown meeting type \"TOURISM\""
+            ),
+            "{errors:?}"
+        );
+        assert!(
+            errors[1].starts_with(
+                "city/meeting_kinds.toml:10: meeting[2].type: KEY_PROJECT is listed twice"
+            ),
+            "{errors:?}"
+        );
     }
 
     #[test]

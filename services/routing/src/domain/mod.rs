@@ -1,13 +1,15 @@
 //! Routing's rules as plain types and functions: what a case is, who may move
 //! it where (`machine`), how its deadline runs on the working-day calendar
 //! (`deadline`), how the ledger chains its entries (`ledger`), and where a new
-//! case goes (`rules`). No I/O, no protobuf.
+//! case goes (`rules`), and routing's part of the city's reference data
+//! (`reference`). No I/O, no protobuf.
 
 pub mod deadline;
 pub mod ledger;
 pub mod ledger_sheet;
 pub mod machine;
 pub mod meeting;
+pub mod reference;
 pub mod rules;
 
 pub use zhengqi_shared::appeal::{AppealKind, Category, Channel, EnterpriseTag};

@@ -3,14 +3,13 @@
 //! departments of each jurisdiction.
 
 use serde::Deserialize;
+use zhengqi_shared::reference::{Directory, ReferenceError, ReferenceFile};
 
 use super::deadline::default_time_limit;
+use super::meeting::MeetingKinds;
 use super::{AppealKind, Category, Channel, EnterpriseTag, Level, MeetingType};
 
-/// Guangyuan's seeded rules.
-pub const GUANGYUAN_RULES: &str = include_str!("../../data/routing_rules.toml");
-use zhengqi_shared::reference::department_kinds;
-pub use zhengqi_shared::reference::{DepartmentKind, GUANGYUAN_DEPARTMENTS};
+pub use zhengqi_shared::reference::DepartmentKind;
 
 /// A routing rule. Keys that are `None` match anything.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,49 +157,141 @@ struct RuleEntry {
     meeting_type: Option<String>,
 }
 
-/// Parses a rules file (the format of `data/routing_rules.toml`).
-pub fn parse_rules(text: &str) -> Result<Vec<Rule>, String> {
-    let file: RulesFile = toml::from_str(text).map_err(|e| e.to_string())?;
-    fn named<T>(
-        id: &str,
-        field: &str,
-        value: Option<String>,
-        parse: fn(&str) -> Option<T>,
-    ) -> Result<Option<T>, String> {
-        value
-            .map(|v| parse(&v).ok_or_else(|| format!("rule {id}: unknown {field} {v:?}")))
-            .transpose()
+/// The longest time limit a rule may set, in working days (as `PutRoutingRule`).
+const TIME_LIMIT_MAX: u32 = 365;
+
+/// Parses a rules file (the reference folder's `routing_rules.toml`), the rules to
+/// seed: every key must be known, and, where `known` gives the directory and the
+/// departments, every jurisdiction in the directory and every department one of
+/// the departments in a known jurisdiction; a meeting must be one the city holds
+/// (`meetings`). What is `None` is not checked against (a folder whose directory or
+/// departments were refused still has its rules checked for what they alone say).
+/// Every refusal is returned, each naming its line and field.
+pub fn parse_rules(
+    file: &ReferenceFile,
+    known: Option<(&Directory, &Departments)>,
+    meetings: Option<&MeetingKinds>,
+) -> Result<Vec<Rule>, Vec<ReferenceError>> {
+    let entries = file.deserialize::<RulesFile>().map_err(|e| vec![e])?.rule;
+    let mut errors = Vec::new();
+    let mut rules = Vec::new();
+    for (n, entry) in entries.into_iter().enumerate() {
+        let field = |name: &str| format!("rule[{n}].{name}");
+        let mut named = |name: &str, value: Option<&str>, known: Vec<String>| {
+            let value = value?;
+            if known.iter().any(|k| k == value) {
+                return Some(());
+            }
+            errors.push(file.error(
+                field(name),
+                format!("unknown {name} {value:?}; known: {}", known.join(", ")),
+            ));
+            None
+        };
+        let category = named("category", entry.category.as_deref(), all(Category::ALL))
+            .and_then(|()| entry.category.as_deref().and_then(Category::parse));
+        let channel = named("channel", entry.channel.as_deref(), all(Channel::ALL))
+            .and_then(|()| entry.channel.as_deref().and_then(Channel::parse));
+        let enterprise_tag = named(
+            "enterprise_tag",
+            entry.enterprise_tag.as_deref(),
+            all(EnterpriseTag::ALL),
+        )
+        .and_then(|()| {
+            entry
+                .enterprise_tag
+                .as_deref()
+                .and_then(EnterpriseTag::parse)
+        });
+        let kind = named("kind", entry.kind.as_deref(), all(AppealKind::ALL))
+            .and_then(|()| entry.kind.as_deref().and_then(AppealKind::parse));
+        let level = named("level", Some(&entry.level), all(Level::ALL))
+            .and_then(|()| Level::parse(&entry.level));
+        let meeting_type = named(
+            "meeting_type",
+            entry.meeting_type.as_deref(),
+            all(MeetingType::ALL),
+        )
+        .and_then(|()| entry.meeting_type.as_deref().and_then(MeetingType::parse));
+
+        if entry.id.trim().is_empty() {
+            errors.push(file.error(field("id"), "must not be empty"));
+        } else if rules.iter().any(|r: &Rule| r.id == entry.id) {
+            errors.push(file.error(field("id"), format!("{:?} is listed twice", entry.id)));
+        }
+        if let Some((directory, _)) = known
+            && let Err(problem) = directory.parse_known(&entry.jurisdiction_code)
+        {
+            errors.push(file.error(field("jurisdiction_code"), problem));
+        }
+        if let Some((directory, departments)) = known
+            && !entry.department_id.is_empty()
+        {
+            match departments.parse_id(&entry.department_id) {
+                Some((jurisdiction, _)) if directory.parse_known(jurisdiction).is_ok() => {}
+                Some((jurisdiction, _)) => errors.push(file.error(
+                    field("department_id"),
+                    format!(
+                        "{}: {jurisdiction} is not a jurisdiction of jurisdictions.toml",
+                        entry.department_id
+                    ),
+                )),
+                None => errors.push(file.error(
+                    field("department_id"),
+                    format!(
+                        "{:?} is not `<jurisdiction code>-<key>` with a key of departments.toml",
+                        entry.department_id
+                    ),
+                )),
+            }
+        }
+        if level == Some(Level::Meeting) && entry.meeting_type.is_none() {
+            errors.push(file.error(field("meeting_type"), "must be set when level is MEETING"));
+        }
+        if let (Some(meeting_type), Some(meetings)) = (meeting_type, meetings)
+            && !meetings.holds(meeting_type)
+        {
+            errors.push(file.error(
+                field("meeting_type"),
+                format!("{meeting_type} is not a meeting of meeting_kinds.toml"),
+            ));
+        }
+        if entry.time_limit_days > TIME_LIMIT_MAX {
+            errors.push(file.error(
+                field("time_limit_days"),
+                format!("must be 0 to {TIME_LIMIT_MAX}"),
+            ));
+        }
+        let Some(level) = level else { continue };
+        rules.push(Rule {
+            category,
+            channel,
+            enterprise_tag,
+            kind,
+            level,
+            meeting_type,
+            id: entry.id,
+            jurisdiction_code: entry.jurisdiction_code,
+            department_id: entry.department_id,
+            time_limit_days: entry.time_limit_days,
+            priority: entry.priority,
+            description: entry.description,
+            disabled: false,
+            version: 1,
+            update_time: 0,
+            updated_by: "seed".to_owned(),
+        });
     }
-    file.rule
-        .into_iter()
-        .map(|entry| {
-            let id = entry.id.clone();
-            Ok(Rule {
-                category: named(&id, "category", entry.category, Category::parse)?,
-                channel: named(&id, "channel", entry.channel, Channel::parse)?,
-                enterprise_tag: named(
-                    &id,
-                    "enterprise_tag",
-                    entry.enterprise_tag,
-                    EnterpriseTag::parse,
-                )?,
-                kind: named(&id, "kind", entry.kind, AppealKind::parse)?,
-                level: named(&id, "level", Some(entry.level), Level::parse)?
-                    .ok_or_else(|| format!("rule {id}: no level"))?,
-                meeting_type: named(&id, "meeting_type", entry.meeting_type, MeetingType::parse)?,
-                id: entry.id,
-                jurisdiction_code: entry.jurisdiction_code,
-                department_id: entry.department_id,
-                time_limit_days: entry.time_limit_days,
-                priority: entry.priority,
-                description: entry.description,
-                disabled: false,
-                version: 1,
-                update_time: 0,
-                updated_by: "seed".to_owned(),
-            })
-        })
-        .collect()
+    if errors.is_empty() {
+        Ok(rules)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Every value of a named enum, as written in the files.
+fn all<T: std::fmt::Display>(values: &[T]) -> Vec<String> {
+    values.iter().map(ToString::to_string).collect()
 }
 
 /// The departments of each jurisdiction: `<jurisdiction code>-<key>`.
@@ -210,25 +301,16 @@ pub struct Departments {
 }
 
 impl Departments {
-    /// Guangyuan's list, shipped with the reference data of the shared crate.
-    pub fn guangyuan() -> Departments {
-        Departments::from_toml_str(GUANGYUAN_DEPARTMENTS)
-            .expect("the shipped departments are valid")
+    /// The departments of the reference data (checked by the shared crate: keys,
+    /// names, known categories each handled by one department).
+    pub fn new(kinds: Vec<DepartmentKind>) -> Departments {
+        Departments { kinds }
     }
 
-    pub fn from_toml_str(text: &str) -> Result<Departments, String> {
-        let kinds = department_kinds(text)?;
-        for kind in &kinds {
-            for category in &kind.categories {
-                if Category::parse(category).is_none() {
-                    return Err(format!(
-                        "department {}: unknown category {category:?}",
-                        kind.key
-                    ));
-                }
-            }
-        }
-        Ok(Departments { kinds })
+    /// The embedded default's departments (Guangyuan's), for tests.
+    #[cfg(test)]
+    pub fn guangyuan() -> Departments {
+        Departments::new(zhengqi_shared::reference::Reference::embedded().departments)
     }
 
     /// The department of `jurisdiction` that handles `category`, if one does.
@@ -255,6 +337,14 @@ impl Departments {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use zhengqi_shared::reference::Reference;
+
+    /// The embedded default's rules (Guangyuan's).
+    fn guangyuan_rules() -> Vec<Rule> {
+        crate::domain::reference::load(&Reference::embedded())
+            .unwrap()
+            .rules
+    }
 
     fn facts<'a>(channel: Channel, tags: &'a [EnterpriseTag]) -> Facts<'a> {
         Facts {
@@ -268,7 +358,7 @@ mod tests {
 
     #[test]
     fn an_ordinary_appeal_starts_at_the_enterprises_county() {
-        let rules = parse_rules(GUANGYUAN_RULES).unwrap();
+        let rules = guangyuan_rules();
         let placement = route(
             &rules,
             &facts(Channel::OnlinePortal, &[]),
@@ -282,7 +372,7 @@ mod tests {
 
     #[test]
     fn the_mayors_line_and_key_projects_start_at_the_city() {
-        let rules = parse_rules(GUANGYUAN_RULES).unwrap();
+        let rules = guangyuan_rules();
         let departments = Departments::guangyuan();
         let mayor = route(&rules, &facts(Channel::MayorDirectLine, &[]), &departments);
         assert_eq!(mayor.level, Level::City);
@@ -299,7 +389,7 @@ mod tests {
 
     #[test]
     fn the_most_specific_rule_wins_then_the_nearer_then_priority() {
-        let mut rules = parse_rules(GUANGYUAN_RULES).unwrap();
+        let mut rules = guangyuan_rules();
         let base = rules[0].clone();
         rules.push(Rule {
             id: "510821-financing-complaints".into(),

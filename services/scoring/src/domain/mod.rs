@@ -7,7 +7,9 @@ pub mod model;
 pub mod period;
 pub mod ranking;
 
-use zhengqi_shared::reference::{Directory, JurisdictionCode};
+use zhengqi_shared::reference::{
+    DepartmentKind, Directory, JurisdictionCode, Reference, ReferenceError,
+};
 
 zhengqi_shared::named_enum! {
     /// What kind of unit is scored.
@@ -63,27 +65,27 @@ pub struct Alert {
 /// against its jurisdiction: no department takes it.
 pub const INACTION_RETURNS: i32 = 2;
 
-/// The departments every jurisdiction has, by key and name (the shared crate's
-/// `data/departments.toml`; their categories are routing's concern).
+/// The departments every jurisdiction has, by key and name (the reference
+/// folder's `departments.toml`; their categories are routing's concern).
 #[derive(Debug, Clone)]
 pub struct Departments {
     kinds: Vec<(String, String)>,
 }
 
-pub use zhengqi_shared::reference::GUANGYUAN_DEPARTMENTS;
-
 impl Departments {
-    pub fn guangyuan() -> Departments {
-        Departments::from_toml_str(GUANGYUAN_DEPARTMENTS).expect("the shipped departments parse")
+    pub fn new(kinds: &[DepartmentKind]) -> Departments {
+        Departments {
+            kinds: kinds
+                .iter()
+                .map(|d| (d.key.clone(), d.name.clone()))
+                .collect(),
+        }
     }
 
-    pub fn from_toml_str(text: &str) -> Result<Departments, String> {
-        Ok(Departments {
-            kinds: zhengqi_shared::reference::department_kinds(text)?
-                .into_iter()
-                .map(|d| (d.key, d.name))
-                .collect(),
-        })
+    /// The embedded default's departments (Guangyuan's), for tests.
+    #[cfg(test)]
+    pub fn guangyuan() -> Departments {
+        Departments::new(&Reference::embedded().departments)
     }
 
     fn name_of_key(&self, key: &str) -> Option<&str> {
@@ -92,6 +94,17 @@ impl Departments {
             .find(|(k, _)| k == key)
             .map(|(_, name)| name.as_str())
     }
+}
+
+/// Scoring's part of the reference data: the departments it names units with and
+/// the default indicator model, for periods without a model of their own. Every
+/// refusal names its file, line and field; `zhengqi reference check` and scoring's
+/// start run this.
+pub fn from_reference(
+    reference: &Reference,
+) -> Result<(Departments, model::Model), Vec<ReferenceError>> {
+    let model = model::Model::from_file(&reference.indicator_model)?;
+    Ok((Departments::new(&reference.departments), model))
 }
 
 /// Who the units are: names and the ranking each belongs to.

@@ -28,6 +28,7 @@
 //! nothing to measure (denominator 0) costs nothing: full points.
 
 use serde::Deserialize;
+use zhengqi_shared::reference::{ReferenceError, ReferenceFile};
 
 use super::UnitKind;
 use super::facts::{Metrics, metric};
@@ -171,9 +172,6 @@ pub struct Model {
     pub update_time: i64,
 }
 
-/// The default model, shipped as data (`data/indicator_model.toml`).
-pub const DEFAULT_MODEL: &str = include_str!("../../data/indicator_model.toml");
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ModelFile {
@@ -198,24 +196,38 @@ struct IndicatorFile {
 }
 
 impl Model {
-    /// Reads a model file (the shipped default or an operator's own) and checks it.
-    pub fn from_toml_str(text: &str) -> Result<Model, String> {
-        let file: ModelFile = toml::from_str(text).map_err(|e| e.to_string())?;
+    /// Reads a model file (the reference folder's `indicator_model.toml`) and checks
+    /// it; every refusal names its line and field.
+    pub fn from_file(file: &ReferenceFile) -> Result<Model, Vec<ReferenceError>> {
+        let model: ModelFile = file.deserialize().map_err(|e| vec![e])?;
+        let mut errors = Vec::new();
         let mut indicators = Vec::new();
-        for i in file.indicator {
-            let direction = Direction::parse(&i.direction).ok_or_else(|| {
-                format!("indicator {}: unknown direction {:?}", i.key, i.direction)
-            })?;
-            let unit_kinds = i
-                .unit_kinds
-                .iter()
-                .map(|k| UnitKind::parse(k).ok_or_else(|| format!("unknown unit kind {k:?}")))
-                .collect::<Result<_, _>>()?;
+        for (n, i) in model.indicator.into_iter().enumerate() {
+            let direction = Direction::parse(&i.direction);
+            if direction.is_none() {
+                errors.push(file.error(
+                    format!("indicator[{n}].direction"),
+                    format!(
+                        "unknown direction {:?}; known: HIGHER_IS_BETTER, LOWER_IS_BETTER",
+                        i.direction
+                    ),
+                ));
+            }
+            let mut unit_kinds = Vec::new();
+            for (k, kind) in i.unit_kinds.iter().enumerate() {
+                match UnitKind::parse(kind) {
+                    Some(kind) => unit_kinds.push(kind),
+                    None => errors.push(file.error(
+                        format!("indicator[{n}].unit_kinds[{k}]"),
+                        format!("unknown unit kind {kind:?}; known: DEPARTMENT, JURISDICTION"),
+                    )),
+                }
+            }
             indicators.push(Indicator {
                 key: i.key,
                 name: i.name,
                 weight: i.weight,
-                direction,
+                direction: direction.unwrap_or(Direction::HigherIsBetter),
                 target: i.target,
                 description: i.description,
                 unit_kinds,
@@ -224,23 +236,34 @@ impl Model {
         let model = Model {
             period: String::new(),
             indicators,
-            red_board_size: file.red_board_size,
-            black_board_size: file.black_board_size,
-            interview_after_periods: file.interview_after_periods,
+            red_board_size: model.red_board_size,
+            black_board_size: model.black_board_size,
+            interview_after_periods: model.interview_after_periods,
             version: 0,
             updated_by: String::new(),
             update_time: 0,
         };
-        let problems = model.problems();
-        if let Some((field, problem)) = problems.first() {
-            return Err(format!("{field}: {problem}"));
+        // The problems name fields as the API does (`indicators[1].weight`); the
+        // file's tables are `[[indicator]]`.
+        for (field, problem) in model.problems() {
+            let field = match field.strip_prefix("indicators") {
+                Some(rest) => format!("indicator{rest}"),
+                None => field,
+            };
+            errors.push(file.error(field, problem));
         }
-        Ok(model)
+        if errors.is_empty() {
+            Ok(model)
+        } else {
+            Err(errors)
+        }
     }
 
-    /// The shipped default.
+    /// The embedded default's model (Guangyuan's), for tests.
+    #[cfg(test)]
     pub fn default_model() -> Model {
-        Model::from_toml_str(DEFAULT_MODEL).expect("the shipped indicator model is valid")
+        Model::from_file(&zhengqi_shared::reference::Reference::embedded().indicator_model)
+            .expect("the embedded indicator model is valid")
     }
 
     /// Every rule the model breaks, as (field path, why).
@@ -625,5 +648,30 @@ mod tests {
             ..model
         };
         assert_eq!(sized.board_sizes(4), (3, 1));
+    }
+
+    #[test]
+    fn a_model_file_is_refused_at_the_line_and_field_at_fault() {
+        let text = zhengqi_shared::reference::Reference::embedded()
+            .indicator_model
+            .text()
+            .replacen("weight = 25", "weight = 26", 1)
+            .replacen("direction = \"LOWER_IS_BETTER\"", "direction = \"DOWN\"", 1);
+        let errors: Vec<String> =
+            Model::from_file(&ReferenceFile::new("city/indicator_model.toml", text))
+                .unwrap_err()
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+        assert!(
+            errors[0].starts_with(
+                "city/indicator_model.toml:52: indicator[2].direction: unknown direction \"DOWN\""
+            ),
+            "{errors:#?}"
+        );
+        assert!(
+            errors[1].starts_with("city/indicator_model.toml:32: indicator: the weights of the indicators scoring a department must sum to 100, not 101"),
+            "{errors:#?}"
+        );
     }
 }

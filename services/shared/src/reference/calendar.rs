@@ -14,7 +14,7 @@ use serde::Deserialize;
 use super::toml_date::TomlDate;
 
 /// The years embedded as the default; see `data/calendar/` for the format.
-const OFFICIAL_YEARS: [&str; 2] = [
+pub(super) const OFFICIAL_YEARS: [&str; 2] = [
     include_str!("../../data/calendar/2025.toml"),
     include_str!("../../data/calendar/2026.toml"),
 ];

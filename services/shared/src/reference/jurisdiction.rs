@@ -13,9 +13,6 @@ use serde::{Deserialize, Serialize};
 
 use super::toml_date::TomlDate;
 
-/// Guangyuan's directory, the default when a deployment supplies none.
-const GUANGYUAN_TOML: &str = include_str!("../../data/jurisdictions.toml");
-
 const LEN: usize = 6;
 
 /// A GB/T 2260 administrative division code (行政区划代码): six ASCII digits.
@@ -282,11 +279,10 @@ pub struct Directory {
 }
 
 impl Directory {
-    /// Guangyuan's directory, embedded from `data/jurisdictions.toml`: 510800 广元市
-    /// with its three districts and four counties (FACTS.md).
+    /// Guangyuan's directory, the embedded default's ([`super::Reference::embedded`]):
+    /// 510800 广元市 with its three districts and four counties (FACTS.md).
     pub fn guangyuan() -> Directory {
-        // The embedded file is checked by the tests below; failing here is a build defect.
-        Directory::from_toml_str(GUANGYUAN_TOML).expect("embedded data/jurisdictions.toml is valid")
+        Directory::clone(&super::Reference::embedded().directory)
     }
 
     /// Loads a directory a deploying city supplies.

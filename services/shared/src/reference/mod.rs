@@ -9,50 +9,33 @@
 //!   because names change while codes stay.
 //! - [`Calendar`]: the official working-day calendar (工作日), weekends off and weekdays
 //!   on except the days listed in each year's State Council holiday notice.
-//! - [`GUANGYUAN_DEPARTMENTS`]: the departments (职能部门) every jurisdiction has, by
-//!   the key that ends a department id (`510821-jrj`), with their names and the
-//!   appeal categories each handles; routing places cases with it, scoring names
-//!   units with it.
+//! - [`DepartmentKind`]: the departments (职能部门) every jurisdiction has, by the
+//!   key that ends a department id (`510821-jrj`), with their names and the appeal
+//!   categories each handles; routing places cases with them, scoring names units
+//!   with them.
+//! - [`Reference`]: all of it, read from a city's reference folder and checked, each
+//!   refusal naming its file, line and field ([`ReferenceError`]); it also carries
+//!   the text of the files services parse themselves (routing rules, meeting kinds,
+//!   the indicator model).
 //!
 //! Every table is data, not code (FACTS.md: "each is data the code must load, not
-//! hard-code, so a deploying city can correct or extend it"). Guangyuan's tables are
-//! embedded from `data/` as the defaults; each type also loads a TOML string that an
-//! operator supplies.
+//! hard-code, so a deploying city can correct or extend it"). Guangyuan's set is
+//! embedded from `data/` as the default ([`Reference::embedded`]).
 
 mod calendar;
+mod folder;
 mod jurisdiction;
+mod located;
 mod toml_date;
 mod uscc;
 
 pub use calendar::{Calendar, CalendarDataError, CalendarError};
+pub use folder::{
+    CALENDAR, DEPARTMENTS, DepartmentKind, FILES, INDICATOR_MODEL, JURISDICTIONS, MEETING_KINDS,
+    ROUTING_RULES, Reference, department_kinds,
+};
 pub use jurisdiction::{
     Directory, DirectoryError, Jurisdiction, JurisdictionCode, JurisdictionError, Level, NamePeriod,
 };
-/// Guangyuan's departments (`data/departments.toml`): `[[department]]` tables of
-/// `key`, `name` and the appeal `categories` the department handles.
-pub const GUANGYUAN_DEPARTMENTS: &str = include_str!("../../data/departments.toml");
-
-/// A department every jurisdiction has: its id in a jurisdiction is
-/// `<jurisdiction code>-<key>`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DepartmentKind {
-    pub key: String,
-    pub name: String,
-    /// The appeal categories it handles when no routing rule names a department.
-    #[serde(default)]
-    pub categories: Vec<String>,
-}
-
-/// The `[[department]]` tables of a departments file (as [`GUANGYUAN_DEPARTMENTS`]).
-pub fn department_kinds(text: &str) -> Result<Vec<DepartmentKind>, String> {
-    #[derive(serde::Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct DepartmentsFile {
-        department: Vec<DepartmentKind>,
-    }
-    let file: DepartmentsFile = toml::from_str(text).map_err(|e| e.to_string())?;
-    Ok(file.department)
-}
-
+pub use located::{ReferenceError, ReferenceErrors, ReferenceFile};
 pub use uscc::{Uscc, UsccError, UsccOverride, UsccOverrides, UsccOverridesError};
