@@ -24,7 +24,9 @@ mod jurisdiction;
 mod toml_date;
 mod uscc;
 
-pub use calendar::{Calendar, CalendarDataError, CalendarError};
+pub use calendar::{
+    Calendar, CalendarDataError, CalendarError, Counted, SharedCalendar, WARN_DAYS_LEFT,
+};
 pub use jurisdiction::{
     Directory, DirectoryError, Jurisdiction, JurisdictionCode, JurisdictionError, Level, NamePeriod,
 };
