@@ -32,7 +32,7 @@ use zhengqi_shared::Error;
 use zhengqi_shared::auth::Verifier;
 use zhengqi_shared::config::PartConfig;
 use zhengqi_shared::events::{Consumer, EventLog, TokenSource};
-use zhengqi_shared::reference::{Calendar, Directory, JurisdictionCode};
+use zhengqi_shared::reference::{Calendar, Directory, JurisdictionCode, SharedCalendar};
 use zhengqi_shared::server::{Host, Part};
 use zhengqi_shared::shutdown::Shutdown;
 use zhengqi_shared::storage::{Migrations, Store};
@@ -147,7 +147,9 @@ pub struct Core {
     pub store: store::RoutingStore,
     pub directory: Arc<Directory>,
     pub departments: Departments,
-    pub calendar: Calendar,
+    /// The embedded years and those loaded since (`PutCalendarYear`), seen at
+    /// once by the API, the consumer and the sweep.
+    pub calendar: SharedCalendar,
     pub clock: Arc<Clock>,
     pub supervision: SupervisionSettings,
     /// The city's code: the root of the directory.
@@ -186,11 +188,12 @@ impl Core {
         *self.rules.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
-    /// The rules' view of the moment `now`.
-    pub fn context(&self, now: i64) -> Context<'_> {
+    /// The rules' view of the moment `now`, on `calendar` (a snapshot of
+    /// `self.calendar`).
+    pub fn context<'a>(&'a self, now: i64, calendar: &'a Calendar) -> Context<'a> {
         Context {
             now,
-            calendar: &self.calendar,
+            calendar,
             departments: &self.departments,
             city: &self.city,
         }
@@ -225,7 +228,7 @@ pub async fn build(
         store: store::RoutingStore::new(store.clone(), Arc::clone(&events)),
         directory,
         departments: Departments::guangyuan(),
-        calendar: Calendar::official(),
+        calendar: SharedCalendar::official(),
         clock: Arc::clone(&settings.clock),
         supervision: settings.supervision.clone(),
         city,
@@ -255,6 +258,10 @@ pub async fn build(
                     tracing::error!(%error, "routing rules could not be seeded");
                 }
                 core.rules_changed();
+                // The years operators loaded, before the first deadline is counted.
+                if let Err(error) = load_calendar(&core).await {
+                    tracing::error!(%error, "the loaded calendar years could not be read");
+                }
                 let sweep = tokio::spawn(sweep::run(Arc::clone(&core), shutdown.clone()));
                 if let Some(consumer) = consumer {
                     consumer.run(shutdown).await;
@@ -264,6 +271,27 @@ pub async fn build(
         },
         shutdown,
     ))
+}
+
+/// Loads the years operators loaded on top of the embedded ones, gives every
+/// unfinished case whose deadline is missing or provisional the deadline this
+/// calendar counts, and reports the days left.
+pub async fn load_calendar(core: &Core) -> Result<(), Error> {
+    for year in core.store.calendar_years().await? {
+        if let Err(error) = core.calendar.load_year_toml(&year.content) {
+            tracing::error!(year = year.year, %error, "a stored calendar year does not load");
+        }
+    }
+    let now = core.clock.now();
+    let changed = core
+        .store
+        .recount_deadlines(&core.calendar.current(), None, now)
+        .await?;
+    if changed > 0 {
+        tracing::info!(changed, "deadlines counted again on the loaded calendar");
+    }
+    core.calendar.report_days_left("routing", now);
+    Ok(())
 }
 
 #[cfg(test)]

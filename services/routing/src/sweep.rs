@@ -30,9 +30,11 @@ pub async fn run(core: Arc<Core>, shutdown: Shutdown) {
 pub async fn sweep_once(core: &Core) -> Result<usize, Error> {
     let now = core.clock.now();
     let settings = &core.supervision;
+    let calendar = core.calendar.current();
+    core.calendar.report_days_left("routing", now);
     let mut changed = 0;
     for mut case in core.store.clock_running_cases().await? {
-        let context = core.context(now);
+        let context = core.context(now, &calendar);
         let transitions = match machine::supervise(
             &mut case,
             &context,
