@@ -108,6 +108,11 @@ enum Command {
         #[arg(long, env = "ZHENGQI_DATA", default_value = "zhengqi-data")]
         data: PathBuf,
     },
+    /// The working-day calendar of a running deployment.
+    Calendar {
+        #[command(subcommand)]
+        command: CalendarCommand,
+    },
     /// Runs a part's migrations.
     Migrate {
         part: Part,
@@ -116,6 +121,24 @@ enum Command {
         /// PostgreSQL schema of the part (created if missing).
         #[arg(long, env = "ZHENGQI_DATABASE_SCHEMA")]
         schema: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CalendarCommand {
+    /// Loads one year's State Council holiday notice (a TOML file in the format
+    /// of services/shared/data/calendar/2026.toml) through the gateway's
+    /// PutCalendarYear; provisional deadlines are counted again on it.
+    Load {
+        file: PathBuf,
+        /// The gateway.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        address: String,
+        /// An admin's token; else one is minted with the development key of --data.
+        #[arg(long, env = "ZHENGQI_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        #[arg(long, env = "ZHENGQI_DATA", default_value = "zhengqi-data")]
+        data: PathBuf,
     },
 }
 
@@ -345,6 +368,15 @@ async fn run(command: Command) -> Result<(), Error> {
             };
             print_audit(&data, query, limit, json).await
         }
+        Command::Calendar {
+            command:
+                CalendarCommand::Load {
+                    file,
+                    address,
+                    token,
+                    data,
+                },
+        } => load_calendar(&file, &address, token, &data).await,
         Command::Migrate {
             part,
             database_url,
@@ -365,6 +397,71 @@ async fn run(command: Command) -> Result<(), Error> {
             Ok(())
         }
     }
+}
+
+/// `zhengqi calendar load FILE`: checks the file here (naming its line and
+/// field), then loads it through the gateway as an admin.
+async fn load_calendar(
+    file: &Path,
+    address: &str,
+    token: Option<String>,
+    data: &Path,
+) -> Result<(), Error> {
+    use zhengqi_proto::zhengqi::routing::v1 as routing;
+    let content = std::fs::read_to_string(file)
+        .map_err(|e| Error::internal(format!("无法读取日历文件 {}：{e}", file.display())))?;
+    let (year, _) = zhengqi_shared::reference::Calendar::check_year_toml(&content)
+        .map_err(|e| Error::invalid("file", format!("{}：{e}", file.display())))?;
+    let token = match token.filter(|t| !t.trim().is_empty()) {
+        Some(token) => token,
+        None => {
+            let issuer = DevIssuer::load_or_create(data, DEV_ISSUER).map_err(Error::internal)?;
+            let city = Directory::guangyuan().root().as_str().to_owned();
+            issuer
+                .mint(&TokenRequest {
+                    jurisdiction: Some(city.clone()),
+                    ttl: Duration::from_secs(300),
+                    ..TokenRequest::new(format!("admin@{city}"), vec![Role::Admin])
+                })
+                .map_err(Error::internal)?
+        }
+    };
+    let channel = tonic::transport::Endpoint::from_shared(address.to_owned())
+        .map_err(|e| Error::invalid("address", format!("{address}：{e}")))?
+        .connect()
+        .await
+        .map_err(|e| Error::Unavailable(format!("无法连接网关 {address}：{e}")))?;
+    let mut client = routing::case_service_client::CaseServiceClient::new(channel);
+    let mut request = tonic::Request::new(routing::PutCalendarYearRequest {
+        content,
+        request_id: String::new(),
+    });
+    let bearer = format!("Bearer {token}")
+        .parse()
+        .map_err(|_| Error::invalid("token", "不是有效的令牌"))?;
+    request.metadata_mut().insert("authorization", bearer);
+    let answer = client
+        .put_calendar_year(request)
+        .await
+        .map_err(|status| {
+            Error::FailedPrecondition(format!(
+                "载入{year}年工作日历失败（{:?}）：{}",
+                status.code(),
+                status.message()
+            ))
+        })?
+        .into_inner();
+    let source = answer
+        .calendar_year
+        .map(|y| y.source)
+        .filter(|s| !s.is_empty())
+        .map(|s| format!("（{s}）"))
+        .unwrap_or_default();
+    println!(
+        "已载入{year}年工作日历{source}；按其重算了{}件案件的办理时限",
+        answer.recounted_cases
+    );
+    Ok(())
 }
 
 /// Where `up` listens when neither `--listen` nor the file says.
@@ -486,6 +583,7 @@ async fn serve(part: Part, file: Option<&Path>) -> Result<(), Error> {
         Part::Policy => {
             let settings = zhengqi_policy::Settings {
                 intake_url: followed(&config.upstreams.intake),
+                routing_url: followed(&config.upstreams.routing),
                 service_token: Some(service_token_source(&config, "policy")?),
                 ..zhengqi_policy::Settings::default()
             };

@@ -47,6 +47,9 @@ pub struct SuiteOptions {
     pub batch_max: usize,
     /// The deadline of a call whose caller set none.
     pub timeout: Duration,
+    /// Intake's clock: an appeal's acceptance time, from which its time
+    /// limit counts (tests move it with the others).
+    pub intake_clock: Arc<zhengqi_shared::clock::Clock>,
     /// Routing's clock and supervision settings (its intake address and
     /// service tokens are filled in by the suite).
     pub routing: zhengqi_routing::Settings,
@@ -79,6 +82,7 @@ impl SuiteOptions {
             auth: None,
             batch_max: 256,
             timeout: Duration::from_secs(30),
+            intake_clock: Arc::default(),
             routing: zhengqi_routing::Settings::default(),
             policy: zhengqi_policy::Settings::default(),
             evaluation: zhengqi_evaluation::Settings::default(),
@@ -244,10 +248,11 @@ pub async fn start(options: SuiteOptions) -> Result<Suite, Error> {
         batch_max: options.batch_max,
     };
 
-    let intake = zhengqi_intake::build(
+    let intake = zhengqi_intake::build_with_clock(
         &part_config("intake"),
         verifier.clone(),
         Arc::clone(&directory),
+        Arc::clone(&options.intake_clock),
     )
     .await?;
     running.run("intake", intake);
@@ -272,6 +277,7 @@ pub async fn start(options: SuiteOptions) -> Result<Suite, Error> {
 
     let policy_settings = zhengqi_policy::Settings {
         intake_url: running.url("intake"),
+        routing_url: running.url("routing"),
         service_token: tokens("policy")?,
         ..options.policy.clone()
     };
