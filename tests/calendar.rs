@@ -229,9 +229,13 @@ async fn a_complaint_past_the_loaded_calendar_is_provisional_until_its_year_is_l
         .unwrap_err();
     assert_eq!(denied.code(), Code::PermissionDenied, "{denied:?}");
     let admin = admin_token(&suite);
-    let bad = put_year(&suite, &admin, "year = 2027\nworking_weekends = [2027-01-04]\n")
-        .await
-        .unwrap_err();
+    let bad = put_year(
+        &suite,
+        &admin,
+        "year = 2027\nworking_weekends = [2027-01-04]\n",
+    )
+    .await
+    .unwrap_err();
     assert_eq!(bad.code(), Code::InvalidArgument, "{bad:?}");
     assert_eq!(bad_fields(&bad), ["content"]);
     assert!(

@@ -24,10 +24,10 @@ use std::sync::Arc;
 use zhengqi_proto::zhengqi::evaluation::v1::evaluation_service_server::EvaluationServiceServer;
 use zhengqi_shared::Error;
 use zhengqi_shared::auth::Verifier;
+use zhengqi_shared::calendar_years::CalendarYears;
 use zhengqi_shared::clock::Clock;
 use zhengqi_shared::config::PartConfig;
 use zhengqi_shared::events::{Consumer, EventLog, TokenSource};
-use zhengqi_shared::calendar_years::CalendarYears;
 use zhengqi_shared::reference::{Calendar, Directory, JurisdictionCode, SharedCalendar};
 use zhengqi_shared::server::{Host, Part};
 use zhengqi_shared::shutdown::Shutdown;
@@ -231,6 +231,12 @@ pub async fn build(
         move |shutdown| {
             Box::pin(async move {
                 load_calendar(&core).await;
+                let days_left = tokio::spawn(core.calendar.clone().report_days_left_every(
+                    "evaluation",
+                    Arc::clone(&core.clock),
+                    DAYS_LEFT_EVERY,
+                    shutdown.clone(),
+                ));
                 let reopener = tokio::spawn(reopen::run(
                     core,
                     consumer.endpoint.clone(),
@@ -239,21 +245,21 @@ pub async fn build(
                 ));
                 consumer.run(shutdown).await;
                 let _ = reopener.await;
+                let _ = days_left.await;
             })
         },
         shutdown,
     ))
 }
 
+/// How often the days left on the calendar are reported.
+const DAYS_LEFT_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// Loads the kept calendar years, then counts the provisional due times again
 /// on them (a year may have arrived while a rectification was being opened).
 async fn load_calendar(core: &Core) {
     let now = core.clock.now();
-    if let Err(error) = core
-        .calendar_years
-        .load_kept(core.store.store(), now)
-        .await
-    {
+    if let Err(error) = core.calendar_years.load_kept(core.store.store(), now).await {
         tracing::error!(%error, "the kept calendar years could not be read");
     }
     let recount = async {

@@ -487,7 +487,6 @@ pub async fn update_due(
     Ok(())
 }
 
-
 /// Writes a changed rectification whose version was `expected`; ABORTED when
 /// another change came first.
 pub async fn update_rectification(

@@ -20,8 +20,8 @@ use zhengqi_shared::events::{EventLog, NewEvent};
 use zhengqi_shared::ids;
 use zhengqi_shared::storage::is_unique_violation;
 use zhengqi_shared::storage::{
-    Columns, MAX_STATEMENT_ROWS, SqlValue, Statement, Store, native, padded_in_list,
-    placeholders, statement_chunks, value_rows,
+    Columns, MAX_STATEMENT_ROWS, SqlValue, Statement, Store, native, padded_in_list, placeholders,
+    statement_chunks, value_rows,
 };
 
 use crate::convert;
@@ -52,7 +52,13 @@ pub(crate) fn start(
                 .map_err(|e| Error::internal(format!("cannot start intake's writer: {e}")))?;
         }
         None => {
-            tokio::spawn(write_on_pool(store.clone(), events, queue, batch_max, clock));
+            tokio::spawn(write_on_pool(
+                store.clone(),
+                events,
+                queue,
+                batch_max,
+                clock,
+            ));
         }
     }
     Ok(writer)
@@ -114,10 +120,14 @@ async fn write_on_pool(
                 // replica took its request_id first): write each on its own.
                 tracing::debug!(%error, size = batch.len(), "batch failed; writing one by one");
                 for submission in batch.drain(..) {
-                    let result =
-                        write_pooled(&store, &events, std::slice::from_ref(&submission), clock.now())
-                            .await
-                        .map(|(appeals, last_sequence)| first_of(&events, appeals, last_sequence));
+                    let result = write_pooled(
+                        &store,
+                        &events,
+                        std::slice::from_ref(&submission),
+                        clock.now(),
+                    )
+                    .await
+                    .map(|(appeals, last_sequence)| first_of(&events, appeals, last_sequence));
                     let result = match result {
                         Err(Error::Database(error)) if is_unique_violation(&error) => {
                             existing_pooled(&store, &submission).await

@@ -7,10 +7,10 @@ use std::sync::Arc;
 use sqlx::AnyConnection;
 use tokio::sync::{mpsc, oneshot};
 use zhengqi_shared::Error;
+use zhengqi_shared::clock::Clock;
 use zhengqi_shared::events::EventLog;
 use zhengqi_shared::ids::PageToken;
 use zhengqi_shared::reference::{JurisdictionCode, Uscc};
-use zhengqi_shared::clock::Clock;
 use zhengqi_shared::storage::{Columns, Filter, SqlValue, Store};
 
 use crate::batch::{self, Submission};

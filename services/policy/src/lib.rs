@@ -36,11 +36,11 @@ use zhengqi_proto::zhengqi::policy::v1 as pb;
 use zhengqi_proto::zhengqi::policy::v1::policy_service_server::PolicyServiceServer;
 use zhengqi_shared::Error;
 use zhengqi_shared::auth::Verifier;
+use zhengqi_shared::calendar_years::CalendarYears;
 use zhengqi_shared::clock::Clock;
 use zhengqi_shared::config::PartConfig;
 use zhengqi_shared::events::{Consumer, EventLog, NewEvent, TokenSource};
 use zhengqi_shared::ids;
-use zhengqi_shared::calendar_years::CalendarYears;
 use zhengqi_shared::reference::{Directory, JurisdictionCode, SharedCalendar};
 use zhengqi_shared::server::{Host, Part};
 use zhengqi_shared::shutdown::Shutdown;
@@ -249,16 +249,27 @@ pub async fn build(
         move |shutdown| {
             Box::pin(async move {
                 // The years loaded before, before the first period is counted.
-                if let Err(error) = core.calendar_years.load_kept(&core.store, core.clock.now()).await {
+                if let Err(error) = core
+                    .calendar_years
+                    .load_kept(&core.store, core.clock.now())
+                    .await
+                {
                     tracing::error!(%error, "the kept calendar years could not be read");
                 }
                 let routing = routing.map(|consumer| tokio::spawn(consumer.run(shutdown.clone())));
+                let days_left = tokio::spawn(core.calendar.clone().report_days_left_every(
+                    "policy",
+                    Arc::clone(&core.clock),
+                    std::time::Duration::from_secs(3600),
+                    shutdown.clone(),
+                ));
                 if let Some(intake) = intake {
                     intake.run(shutdown).await;
                 }
                 if let Some(routing) = routing {
                     let _ = routing.await;
                 }
+                let _ = days_left.await;
             })
         },
         shutdown,

@@ -952,10 +952,9 @@ impl CaseService for RoutingApi {
     ) -> Result<Response<pb::PutCalendarYearResponse>, Status> {
         let principal = access::principal(&request)?.clone();
         if !principal.has_role(Role::Admin) {
-            return Err(Error::PermissionDenied(
-                "载入工作日历须由管理员（admin）操作".to_owned(),
-            )
-            .into());
+            return Err(
+                Error::PermissionDenied("载入工作日历须由管理员（admin）操作".to_owned()).into(),
+            );
         }
         let request = request.into_inner();
         if request.content.trim().is_empty() {

@@ -15,8 +15,8 @@ use crate::domain::machine::{Command, NewCase, Transition};
 use crate::domain::meeting::{AgendaItem, Decision, Meeting};
 use crate::domain::rules::Rule;
 use crate::domain::{
-    self, AppealKind, Butler, LoadedYear, ButlerKind, Case, CaseAction, CaseState, Category, Channel,
-    Extension, ExtensionState, Level, MeetingType, Outcome, Supervision,
+    self, AppealKind, Butler, ButlerKind, Case, CaseAction, CaseState, Category, Channel,
+    Extension, ExtensionState, Level, LoadedYear, MeetingType, Outcome, Supervision,
 };
 
 proto_enum_conversions!(

@@ -150,6 +150,8 @@ pub struct Core {
     /// The embedded years and those loaded since (`PutCalendarYear`), seen at
     /// once by the API, the consumer and the sweep.
     pub calendar: SharedCalendar,
+    /// The latest `load_time` of the stored years this replica has loaded.
+    calendar_loaded_until: std::sync::atomic::AtomicI64,
     pub clock: Arc<Clock>,
     pub supervision: SupervisionSettings,
     /// The city's code: the root of the directory.
@@ -229,6 +231,7 @@ pub async fn build(
         directory,
         departments: Departments::guangyuan(),
         calendar: SharedCalendar::official(),
+        calendar_loaded_until: std::sync::atomic::AtomicI64::new(i64::MIN),
         clock: Arc::clone(&settings.clock),
         supervision: settings.supervision.clone(),
         city,
@@ -277,11 +280,7 @@ pub async fn build(
 /// unfinished case whose deadline is missing or provisional the deadline this
 /// calendar counts, and reports the days left.
 pub async fn load_calendar(core: &Core) -> Result<(), Error> {
-    for year in core.store.calendar_years().await? {
-        if let Err(error) = core.calendar.load_year_toml(&year.content) {
-            tracing::error!(year = year.year, %error, "a stored calendar year does not load");
-        }
-    }
+    load_stored_years(core).await?;
     let now = core.clock.now();
     let changed = core
         .store
@@ -292,6 +291,26 @@ pub async fn load_calendar(core: &Core) -> Result<(), Error> {
     }
     core.calendar.report_days_left("routing", now);
     Ok(())
+}
+
+/// Loads the stored years loaded since this replica last looked (by it, or
+/// by another replica of routing); returns whether there were any.
+pub async fn load_stored_years(core: &Core) -> Result<bool, Error> {
+    use std::sync::atomic::Ordering;
+    let seen = core.calendar_loaded_until.load(Ordering::Relaxed);
+    let mut newest = seen;
+    for year in core.store.calendar_years().await? {
+        if year.load_time <= seen {
+            continue;
+        }
+        newest = newest.max(year.load_time);
+        if let Err(error) = core.calendar.load_year_toml(&year.content) {
+            tracing::error!(year = year.year, %error, "a stored calendar year does not load");
+        }
+    }
+    core.calendar_loaded_until
+        .fetch_max(newest, Ordering::Relaxed);
+    Ok(newest > seen)
 }
 
 #[cfg(test)]

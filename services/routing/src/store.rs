@@ -19,8 +19,8 @@ use crate::domain::machine::{self, Transition};
 use crate::domain::meeting::{AgendaItem, Decision, Meeting};
 use crate::domain::rules::Rule;
 use crate::domain::{
-    LoadedYear, AppealKind, Butler, ButlerKind, Case, CaseAction, CaseState, Category, Channel, EnterpriseTag,
-    Extension, ExtensionState, Level, MeetingType, Outcome, Supervision,
+    AppealKind, Butler, ButlerKind, Case, CaseAction, CaseState, Category, Channel, EnterpriseTag,
+    Extension, ExtensionState, Level, LoadedYear, MeetingType, Outcome, Supervision,
 };
 
 /// Routing's idempotency keys.
@@ -937,8 +937,14 @@ impl RoutingStore {
                 &convert::calendar_year_loaded(year),
             )
             .await?;
-        let (changed, recorded) =
-            recount_in(&mut tx, &self.events, calendar, Some(year.year), year.load_time).await?;
+        let (changed, recorded) = recount_in(
+            &mut tx,
+            &self.events,
+            calendar,
+            Some(year.year),
+            year.load_time,
+        )
+        .await?;
         last = recorded.unwrap_or(last);
         REQUESTS
             .remember(

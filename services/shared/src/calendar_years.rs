@@ -103,8 +103,12 @@ impl CalendarYears {
         }
         for content in pending {
             match self.calendar.load_year_toml(&content) {
-                Ok(year) => tracing::info!(part = self.part, year, "working-day calendar year loaded"),
-                Err(error) => tracing::error!(part = self.part, %error, "a calendar year does not load"),
+                Ok(year) => {
+                    tracing::info!(part = self.part, year, "working-day calendar year loaded")
+                }
+                Err(error) => {
+                    tracing::error!(part = self.part, %error, "a calendar year does not load")
+                }
             }
         }
         self.calendar.report_days_left(self.part, now);

@@ -76,7 +76,10 @@ pub fn rectification_due_provisional(
 
 /// Counts a provisional due time of an open rectification again on
 /// `calendar`; the due time before when it changed.
-pub fn recount_due(rectification: &mut super::Rectification, calendar: &Calendar) -> Option<Option<i64>> {
+pub fn recount_due(
+    rectification: &mut super::Rectification,
+    calendar: &Calendar,
+) -> Option<Option<i64>> {
     if !rectification.state.is_open() || !rectification.due_provisional {
         return None;
     }
@@ -197,7 +200,10 @@ mod tests {
         let reviewed = end_of_day(NaiveDate::from_ymd_opt(2026, 12, 28).unwrap()) - 3_600_000_000;
         let (due, provisional) = rectification_due_provisional(&official, reviewed, 15);
         assert!(provisional);
-        assert_eq!(beijing_date(due), NaiveDate::from_ymd_opt(2027, 1, 18).unwrap());
+        assert_eq!(
+            beijing_date(due),
+            NaiveDate::from_ymd_opt(2027, 1, 18).unwrap()
+        );
         let mut r = crate::domain::Rectification {
             due_time: Some(due),
             due_provisional: true,

@@ -716,7 +716,11 @@ pub fn withdraw(case: &mut Case, reason: &str, now: i64) -> Transition {
 /// `calendar`, into which `year` was just loaded (`None`: the calendar as the
 /// part started with it). The change is the ledger entry's note, in China
 /// time; `None` when nothing changes.
-pub fn recount_deadline(case: &mut Case, calendar: &Calendar, year: Option<i32>) -> Option<Transition> {
+pub fn recount_deadline(
+    case: &mut Case,
+    calendar: &Calendar,
+    year: Option<i32>,
+) -> Option<Transition> {
     if case.state.is_final() || (case.deadline.is_some() && !case.deadline_provisional) {
         return None;
     }
@@ -728,10 +732,15 @@ pub fn recount_deadline(case: &mut Case, calendar: &Calendar, year: Option<i32>)
     let before = case.deadline;
     case.deadline = Some(reckoned.deadline);
     case.deadline_provisional = reckoned.provisional;
-    let day = |micros: i64| deadline::beijing_date(micros).format("%Y-%m-%d").to_string();
-    let basis = match year {
-        Some(year) => format!("按{year}年工作日历重算办理时限"),
-        None => "按已载入的工作日历补定办理时限".to_owned(),
+    let day = |micros: i64| {
+        deadline::beijing_date(micros)
+            .format("%Y-%m-%d")
+            .to_string()
+    };
+    let basis = match (year, before) {
+        (Some(year), _) => format!("按{year}年工作日历重算办理时限"),
+        (None, Some(_)) => "按已载入的工作日历重算办理时限".to_owned(),
+        (None, None) => "按已载入的工作日历补定办理时限".to_owned(),
     };
     let change = match before {
         Some(before) => format!("{} → {}", day(before), day(reckoned.deadline)),
@@ -1371,10 +1380,20 @@ mod tests {
             ..match_new_case()
         };
         new.kind = AppealKind::Complaint;
-        let case = open("510821-01P".into(), new, &placement, String::new(), &calendar, start);
+        let case = open(
+            "510821-01P".into(),
+            new,
+            &placement,
+            String::new(),
+            &calendar,
+            start,
+        );
         assert!(case.deadline_provisional);
         assert_eq!(case.deadline, Some(deadline::end_of_day(ymd(2027, 1, 18))));
-        assert_eq!((case.deadline_base, case.deadline_working_days), (start, 15));
+        assert_eq!(
+            (case.deadline_base, case.deadline_working_days),
+            (start, 15)
+        );
         // Within the loaded years the deadline is exact.
         assert!(!complaint_on(&calendar, ymd(2026, 3, 2)).deadline_provisional);
     }
@@ -1433,7 +1452,9 @@ mod tests {
         assert_eq!(case.deadline, Some(deadline::end_of_day(ymd(2027, 1, 18))));
         assert!(case.deadline_provisional);
         assert!(
-            transition.note.starts_with("按已载入的工作日历补定办理时限：2027-01-18（暂定"),
+            transition
+                .note
+                .starts_with("按已载入的工作日历补定办理时限：2027-01-18（暂定"),
             "{}",
             transition.note
         );

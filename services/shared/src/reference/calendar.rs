@@ -29,7 +29,9 @@ const YEARS: std::ops::RangeInclusive<i32> = 1949..=2200;
 /// A question the calendar cannot answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum CalendarError {
-    #[error("工作日历尚未载入{0}年（no data for {0}）：请先载入该年国务院节假日安排，才能按工作日计算")]
+    #[error(
+        "工作日历尚未载入{0}年（no data for {0}）：请先载入该年国务院节假日安排，才能按工作日计算"
+    )]
     YearNotLoaded(i32),
 }
 
@@ -224,8 +226,7 @@ impl Calendar {
     /// Days from `today` to the last loaded day (negative once it has passed;
     /// `None` with no year loaded).
     pub fn days_left(&self, today: NaiveDate) -> Option<i64> {
-        self.last_loaded_day()
-            .map(|last| (last - today).num_days())
+        self.last_loaded_day().map(|last| (last - today).num_days())
     }
 
     /// The loaded years, in order.
@@ -486,6 +487,28 @@ impl SharedCalendar {
     }
 }
 
+impl SharedCalendar {
+    /// Reports the days left (see [`SharedCalendar::report_days_left`]) every
+    /// `every` by `clock`, until `shutdown`: the count falls day by day.
+    pub async fn report_days_left_every(
+        self,
+        part: &'static str,
+        clock: Arc<crate::clock::Clock>,
+        every: std::time::Duration,
+        shutdown: crate::shutdown::Shutdown,
+    ) {
+        let mut interval = tokio::time::interval(every);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = shutdown.wait() => return,
+                _ = interval.tick() => {}
+            }
+            self.report_days_left(part, clock.now());
+        }
+    }
+}
+
 /// From how many days before the last loaded day a part warns that the next
 /// year's calendar is missing.
 pub const WARN_DAYS_LEFT: i64 = 60;
@@ -736,7 +759,10 @@ mod tests {
                 date: date(2026, 1, 4)
             }
         );
-        assert_eq!(error.to_string(), "第2行 working_weekends：2026-01-04 不在 2027 年内");
+        assert_eq!(
+            error.to_string(),
+            "第2行 working_weekends：2026-01-04 不在 2027 年内"
+        );
         assert!(calendar.loaded_years().is_empty());
     }
 
