@@ -408,10 +408,11 @@ async fn load_calendar(
     data: &Path,
 ) -> Result<(), Error> {
     use zhengqi_proto::zhengqi::routing::v1 as routing;
-    let content = std::fs::read_to_string(file)
-        .map_err(|e| Error::internal(format!("无法读取日历文件 {}：{e}", file.display())))?;
+    let content = std::fs::read_to_string(file).map_err(|e| {
+        Error::FailedPrecondition(format!("无法读取日历文件 {}：{e}", file.display()))
+    })?;
     let (year, _) = zhengqi_shared::reference::Calendar::check_year_toml(&content)
-        .map_err(|e| Error::invalid("file", format!("{}：{e}", file.display())))?;
+        .map_err(|e| Error::FailedPrecondition(format!("日历文件 {} 有误：{e}", file.display())))?;
     let token = match token.filter(|t| !t.trim().is_empty()) {
         Some(token) => token,
         None => {
@@ -427,7 +428,7 @@ async fn load_calendar(
         }
     };
     let channel = tonic::transport::Endpoint::from_shared(address.to_owned())
-        .map_err(|e| Error::invalid("address", format!("{address}：{e}")))?
+        .map_err(|e| Error::FailedPrecondition(format!("网关地址 {address} 无效：{e}")))?
         .connect()
         .await
         .map_err(|e| Error::Unavailable(format!("无法连接网关 {address}：{e}")))?;
@@ -438,7 +439,7 @@ async fn load_calendar(
     });
     let bearer = format!("Bearer {token}")
         .parse()
-        .map_err(|_| Error::invalid("token", "不是有效的令牌"))?;
+        .map_err(|_| Error::FailedPrecondition("令牌含有无法放入请求头的字符".to_owned()))?;
     request.metadata_mut().insert("authorization", bearer);
     let answer = client
         .put_calendar_year(request)

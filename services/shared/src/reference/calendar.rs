@@ -897,6 +897,18 @@ mod tests {
     }
 
     #[test]
+    fn the_days_left_are_a_gauge_per_part() {
+        let shared = SharedCalendar::official();
+        let noon = crate::clock::end_of_day(date(2026, 12, 4)) - 12 * 3_600_000_000;
+        assert_eq!(shared.report_days_left("calendar-test", noon), Some(27));
+        let text = crate::metrics::render();
+        assert!(
+            text.contains("zhengqi_calendar_days_left{part=\"calendar-test\"} 27"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn a_shared_calendar_shows_a_loaded_year_to_every_holder() {
         let shared = SharedCalendar::official();
         let other = shared.clone();
