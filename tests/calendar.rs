@@ -86,6 +86,40 @@ async fn rectifications(suite: &TestSuite) -> Vec<eval::Rectification> {
         .rectifications
 }
 
+/// Resolves a new case of `uscc` and rates it badly; returns the id of the
+/// rectification that opens.
+async fn bad_review(suite: &TestSuite, key: &str, uscc: &str) -> String {
+    let appeal = submit(suite, appeal(key, uscc, "510821", "贷款审批慢")).await;
+    let case = case_of(suite, &appeal.id).await;
+    let resolved = walk_to_resolved(suite, &case, "510821-jrj").await;
+    let firm = suite.enterprise_token(uscc, "510821");
+    let mut evaluation = EvaluationServiceClient::new(suite.channel().await);
+    poll_until(
+        200,
+        "the resolved case invites a review",
+        async || {
+            evaluation
+                .submit_review(authed(
+                    eval::SubmitReviewRequest {
+                        request_id: key.to_owned(),
+                        target_kind: eval::TargetKind::Department as i32,
+                        case_id: resolved.id.clone(),
+                        rating: eval::Rating::Dissatisfied as i32,
+                        comment: "只放了一半的贷款".to_owned(),
+                        ..Default::default()
+                    },
+                    &firm,
+                ))
+                .await
+                .map(|r| r.into_inner().rectification_id)
+                .map_err(|s| s.code())
+        },
+        |answer| answer.as_ref().is_ok_and(|id| !id.is_empty()),
+    )
+    .await
+    .unwrap()
+}
+
 /// Creates a draft as the city and opens it for consultation until `close`.
 async fn consult_until(
     suite: &TestSuite,
@@ -180,35 +214,7 @@ async fn a_complaint_past_the_loaded_calendar_is_provisional_until_its_year_is_l
     assert!(text.contains("2027-01-18（暂定）"), "{text}");
 
     // A bad review of another case opens a rectification, due provisionally too.
-    let other = submit(&suite, appeal("loan", USCC_B, "510821", "贷款审批慢")).await;
-    let other = case_of(&suite, &other.id).await;
-    let resolved = walk_to_resolved(&suite, &other, "510821-jrj").await;
-    let firm = suite.enterprise_token(USCC_B, "510821");
-    let mut evaluation = EvaluationServiceClient::new(suite.channel().await);
-    poll_until(
-        200,
-        "the resolved case invites a review",
-        async || {
-            evaluation
-                .submit_review(authed(
-                    eval::SubmitReviewRequest {
-                        request_id: "bad".to_owned(),
-                        target_kind: eval::TargetKind::Department as i32,
-                        case_id: resolved.id.clone(),
-                        rating: eval::Rating::Dissatisfied as i32,
-                        comment: "只放了一半的贷款".to_owned(),
-                        ..Default::default()
-                    },
-                    &firm,
-                ))
-                .await
-                .map(|r| r.into_inner().rectification_id)
-                .map_err(|s| s.code())
-        },
-        |answer| answer.as_ref().is_ok_and(|id| !id.is_empty()),
-    )
-    .await
-    .unwrap();
+    bad_review(&suite, "loan", USCC_B).await;
     let opened = rectifications(&suite).await;
     assert_eq!(opened.len(), 1);
     assert!(opened[0].due_time_provisional, "{:?}", opened[0]);
@@ -362,8 +368,16 @@ async fn a_complaint_past_the_loaded_calendar_is_provisional_until_its_year_is_l
     assert!(all.len() >= 2);
     assert!(all.iter().all(|c| c.deadline.is_some()), "{all:?}");
 
-    // Routing keeps the year across a restart.
-    let suite = suite.restart().await;
+    // Every part keeps the year across a restart: routing's calendar, policy's
+    // consultation periods and evaluation's due times count on it.
+    let suite = suite
+        .restart_with(|options| {
+            options.intake_clock = Arc::clone(&clock);
+            options.routing.clock = Arc::clone(&clock);
+            options.policy.clock = Arc::clone(&clock);
+            options.evaluation.clock = Arc::clone(&clock);
+        })
+        .await;
     let restarted = working_calendar(&suite).await;
     let years: Vec<i32> = restarted.years.iter().map(|y| y.year).collect();
     assert_eq!(years, [2025, 2026, 2027]);
@@ -372,6 +386,27 @@ async fn a_complaint_past_the_loaded_calendar_is_provisional_until_its_year_is_l
             read_case(&suite, &case.id).await.deadline.as_ref().unwrap()
         )),
         date(2027, 1, 19)
+    );
+    let refused = poll_until(
+        200,
+        "policy counts on the kept 2027 after a restart",
+        async || {
+            consult_until(&suite, "融资支持办法（三）", noon(date(2027, 1, 6)))
+                .await
+                .err()
+        },
+        |refused| refused.is_some(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+    let id = bad_review(&suite, "after-restart", USCC_C).await;
+    let opened = rectifications(&suite).await;
+    let after_restart = opened.iter().find(|r| r.id == id).unwrap();
+    assert!(!after_restart.due_time_provisional, "{after_restart:?}");
+    assert_eq!(
+        micros_of(after_restart.due_time.as_ref().unwrap()),
+        end_of_day(date(2027, 1, 19))
     );
     suite.stop().await;
 }
