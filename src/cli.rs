@@ -134,6 +134,11 @@ enum Command {
         #[arg(long, env = "ZHENGQI_DATA", default_value = "zhengqi-data")]
         data: PathBuf,
     },
+    /// The working-day calendar of a running deployment.
+    Calendar {
+        #[command(subcommand)]
+        command: CalendarCommand,
+    },
     /// Runs a part's migrations.
     Migrate {
         part: Part,
@@ -164,6 +169,24 @@ enum ReferenceAction {
     Check { folder: PathBuf },
     /// Writes the embedded set (Guangyuan's) into a new folder, as a starting point.
     Export { folder: PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
+enum CalendarCommand {
+    /// Loads one year's State Council holiday notice (a TOML file in the format
+    /// of services/shared/data/calendar/2026.toml) through the gateway's
+    /// PutCalendarYear; provisional deadlines are counted again on it.
+    Load {
+        file: PathBuf,
+        /// The gateway.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        address: String,
+        /// An admin's token; else one is minted with the development key of --data.
+        #[arg(long, env = "ZHENGQI_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        #[arg(long, env = "ZHENGQI_DATA", default_value = "zhengqi-data")]
+        data: PathBuf,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -460,6 +483,15 @@ async fn run(command: Command) -> Result<(), Error> {
             };
             print_audit(&data, query, limit, json).await
         }
+        Command::Calendar {
+            command:
+                CalendarCommand::Load {
+                    file,
+                    address,
+                    token,
+                    data,
+                },
+        } => load_calendar(&file, &address, token, &data).await,
         Command::Migrate {
             part,
             database_url,
@@ -480,6 +512,74 @@ async fn run(command: Command) -> Result<(), Error> {
             Ok(())
         }
     }
+}
+
+/// `zhengqi calendar load FILE`: checks the file here (naming its line and
+/// field), then loads it through the gateway as an admin.
+async fn load_calendar(
+    file: &Path,
+    address: &str,
+    token: Option<String>,
+    data: &Path,
+) -> Result<(), Error> {
+    use zhengqi_proto::zhengqi::routing::v1 as routing;
+    let content = std::fs::read_to_string(file).map_err(|e| {
+        Error::FailedPrecondition(format!("无法读取日历文件 {}：{e}", file.display()))
+    })?;
+    let (year, _) = zhengqi_shared::reference::Calendar::check_year_toml(&content)
+        .map_err(|e| Error::FailedPrecondition(format!("日历文件 {} 有误：{e}", file.display())))?;
+    let token = match token.filter(|t| !t.trim().is_empty()) {
+        Some(token) => token,
+        None => {
+            let issuer = DevIssuer::load_or_create(data, DEV_ISSUER).map_err(Error::internal)?;
+            // An admin of the city the deployment's reference data names.
+            let reference = crate::reference::load(Config::load(None)?.reference.as_deref())?;
+            let city = reference.city().as_str().to_owned();
+            issuer
+                .mint(&TokenRequest {
+                    jurisdiction: Some(city.clone()),
+                    ttl: Duration::from_secs(300),
+                    ..TokenRequest::new(format!("admin@{city}"), vec![Role::Admin])
+                })
+                .map_err(Error::internal)?
+        }
+    };
+    let channel = tonic::transport::Endpoint::from_shared(address.to_owned())
+        .map_err(|e| Error::FailedPrecondition(format!("网关地址 {address} 无效：{e}")))?
+        .connect()
+        .await
+        .map_err(|e| Error::Unavailable(format!("无法连接网关 {address}：{e}")))?;
+    let mut client = routing::case_service_client::CaseServiceClient::new(channel);
+    let mut request = tonic::Request::new(routing::PutCalendarYearRequest {
+        content,
+        request_id: String::new(),
+    });
+    let bearer = format!("Bearer {token}")
+        .parse()
+        .map_err(|_| Error::FailedPrecondition("令牌含有无法放入请求头的字符".to_owned()))?;
+    request.metadata_mut().insert("authorization", bearer);
+    let answer = client
+        .put_calendar_year(request)
+        .await
+        .map_err(|status| {
+            Error::FailedPrecondition(format!(
+                "载入{year}年工作日历失败（{:?}）：{}",
+                status.code(),
+                status.message()
+            ))
+        })?
+        .into_inner();
+    let source = answer
+        .calendar_year
+        .map(|y| y.source)
+        .filter(|s| !s.is_empty())
+        .map(|s| format!("（{s}）"))
+        .unwrap_or_default();
+    println!(
+        "已载入{year}年工作日历{source}；按其重算了{}件案件的办理时限",
+        answer.recounted_cases
+    );
+    Ok(())
 }
 
 /// Where `up` listens when neither `--listen` nor the file says.
@@ -601,6 +701,7 @@ async fn serve(part: Part, file: Option<&Path>, reference: Option<PathBuf>) -> R
         // The logs it follows, at the configured addresses; the city's scoring
         // also follows every other deployment the gateway routes to.
         follows: Follows::configured(&config.upstreams.services(), &config.gateway.deployments),
+        intake_clock: Arc::default(),
         routing: zhengqi_routing::Settings {
             supervision: zhengqi_routing::SupervisionSettings::configured(&config.routing),
             ..zhengqi_routing::Settings::default()

@@ -53,6 +53,9 @@ pub struct SuiteOptions {
     pub batch_max: usize,
     /// The deadline of a call whose caller set none.
     pub timeout: Duration,
+    /// Intake's clock: an appeal's acceptance time, from which its time
+    /// limit counts (tests move it with the others).
+    pub intake_clock: Arc<zhengqi_shared::clock::Clock>,
     /// Routing's clock and supervision settings (its intake address and
     /// service tokens are filled in by the suite).
     pub routing: zhengqi_routing::Settings,
@@ -92,6 +95,7 @@ impl SuiteOptions {
             trusted_services: Vec::new(),
             batch_max: 256,
             timeout: Duration::from_secs(30),
+            intake_clock: Arc::default(),
             routing: zhengqi_routing::Settings::default(),
             policy: zhengqi_policy::Settings::default(),
             evaluation: zhengqi_evaluation::Settings::default(),
@@ -347,6 +351,8 @@ pub struct Root<'a> {
     pub identity: &'a Identity,
     pub reference: Arc<Reference>,
     pub follows: Follows,
+    /// Intake's clock: an appeal's acceptance time, from which its time limit counts.
+    pub intake_clock: Arc<zhengqi_shared::clock::Clock>,
     pub routing: zhengqi_routing::Settings,
     pub policy: zhengqi_policy::Settings,
     pub evaluation: zhengqi_evaluation::Settings,
@@ -362,13 +368,19 @@ impl Root<'_> {
         shutdown: &Shutdown,
     ) -> Result<Built, Error> {
         let verifier = self.verifier.clone();
-        let directory = Arc::clone(&self.reference);
+        let reference = Arc::clone(&self.reference);
         let token = Some(self.identity.tokens(part.name()));
         let follows = &self.follows;
         Ok(match part {
-            Service::Intake => {
-                Built::Intake(zhengqi_intake::build(config, verifier, directory).await?)
-            }
+            Service::Intake => Built::Intake(
+                zhengqi_intake::build_with_clock(
+                    config,
+                    verifier,
+                    reference,
+                    Arc::clone(&self.intake_clock),
+                )
+                .await?,
+            ),
             Service::Routing => {
                 let settings = zhengqi_routing::Settings {
                     intake_url: follows.intake.clone(),
@@ -376,17 +388,19 @@ impl Root<'_> {
                     ..self.routing.clone()
                 };
                 Built::Routing(
-                    zhengqi_routing::build(config, verifier, directory, settings, shutdown).await?,
+                    zhengqi_routing::build(config, verifier, reference, settings, shutdown).await?,
                 )
             }
             Service::Policy => {
                 let settings = zhengqi_policy::Settings {
                     intake_url: follows.intake.clone(),
+                    // Calendar years loaded through routing.
+                    routing_url: follows.routing.clone(),
                     service_token: token,
                     ..self.policy.clone()
                 };
                 Built::Policy(
-                    zhengqi_policy::build(config, verifier, directory, settings, shutdown).await?,
+                    zhengqi_policy::build(config, verifier, reference, settings, shutdown).await?,
                 )
             }
             Service::Evaluation => {
@@ -396,7 +410,7 @@ impl Root<'_> {
                     ..self.evaluation.clone()
                 };
                 Built::Evaluation(
-                    zhengqi_evaluation::build(config, verifier, directory, settings, shutdown)
+                    zhengqi_evaluation::build(config, verifier, reference, settings, shutdown)
                         .await?,
                 )
             }
@@ -410,7 +424,7 @@ impl Root<'_> {
                     ..self.scoring.clone()
                 };
                 Built::Scoring(
-                    zhengqi_scoring::build(config, verifier, directory, settings, shutdown).await?,
+                    zhengqi_scoring::build(config, verifier, reference, settings, shutdown).await?,
                 )
             }
         })
@@ -525,6 +539,7 @@ pub async fn start(options: SuiteOptions) -> Result<Suite, Error> {
             deployments: options.followed_deployments.clone(),
             ..Follows::default()
         },
+        intake_clock: Arc::clone(&options.intake_clock),
         routing: options.routing.clone(),
         policy: options.policy.clone(),
         evaluation: options.evaluation.clone(),

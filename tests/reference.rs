@@ -220,8 +220,7 @@ async fn a_broken_reference_folder_is_refused_at_start_naming_file_line_and_fiel
             "calendar/2026.toml",
             "last = 2026-10-07",
             "last = 2027-10-07",
-            "calendar/2026.toml:49: holiday[6].last: the calendar file for 2026 lists \
-             2027-10-07, which is not in 2026",
+            "calendar/2026.toml:49: holiday[6].last: 2027-10-07 不在 2026 年内",
         ),
     ];
     for (file, from, to, expected) in breakages {

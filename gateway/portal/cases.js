@@ -48,7 +48,7 @@ export async function list({ claims, query }) {
     badge('caseState', c.state),
     label('level', c.level),
     departmentLabel(c.departmentId),
-    formatTime(c.deadline),
+    deadlineText(c),
     badge('supervision', c.supervision),
   ]);
   const quick = [];
@@ -61,6 +61,11 @@ export async function list({ claims, query }) {
     bar,
     table(['受理编号', '标题', '企业', '状态', '层级', '承办部门', '办理期限', '督办'], rows, '没有符合条件的案件'),
     pager('/cases', query, page.nextPageToken));
+}
+
+/** A case's deadline for people; 暂定 while its year's calendar is not loaded. */
+export function deadlineText(c) {
+  return c.deadlineProvisional ? `${formatTime(c.deadline)}（暂定）` : formatTime(c.deadline);
 }
 
 // ---------------------------------------------------------------------------
@@ -236,7 +241,10 @@ export function caseFacts(c) {
     ['类型', label('kind', c.kind)],
     ['渠道', label('channel', c.channel)],
     ['企业', c.enterprise ? `${c.enterprise.name ?? ''}（${c.enterprise.uscc ?? ''}）` : '—'],
-    ['办理期限', `${formatTime(c.deadline)}（${c.timeLimitWorkingDays ?? 0} 个工作日）`],
+    ['办理期限', `${deadlineText(c)}（${c.timeLimitWorkingDays ?? 0} 个工作日）`],
+    c.deadlineProvisional
+      ? ['时限说明', '暂定：期限跨入尚未载入国务院节假日安排的年份，暂按周六、周日休息计算；该年日历载入后自动重算并记入台账。']
+      : null,
     ['督办', badge('supervision', c.supervision)],
     c.pauseTime ? ['暂停计时', `自 ${formatTime(c.pauseTime)}`] : null,
     c.infoQuestion ? ['待企业补充', c.infoQuestion] : null,

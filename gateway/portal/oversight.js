@@ -4,6 +4,7 @@
 // unit's scorecard indicator by indicator.
 
 import { get } from './api.js';
+import { deadlineText } from './cases.js';
 import {
   badge, currentPeriod, departmentLabel, enumOptions, facts, field, filterBar, formatTime, h, is,
   jurisdictionLabel, jurisdictionOptions, label, link, notice, number, pager, percent, route, section, table,
@@ -35,16 +36,37 @@ async function supervisedCases(supervision, title) {
     c.title ?? '',
     badge('caseState', c.state),
     departmentLabel(c.departmentId),
-    formatTime(c.deadline),
+    deadlineText(c),
   ]);
   return section(title,
     table(['受理编号', '标题', '状态', '承办部门', '办理期限'], rows, '没有案件'),
     page.nextPageToken ? h('p', null, link(route('/cases', { supervision }), '查看全部 »')) : null);
 }
 
+/**
+ * How long working days can still be counted exactly: the last day of the
+ * loaded working-day calendar and the days left, with a request to load the
+ * next year's State Council notice from 60 days before.
+ */
+async function calendarNotice() {
+  const calendar = await get('/v1/calendar');
+  if (!calendar.lastLoadedDay) return notice('工作日历尚未载入任何年份；请载入国务院节假日安排。', 'error');
+  const left = calendar.daysLeft ?? 0;
+  const next = Number(calendar.lastLoadedDay.slice(0, 4)) + 1;
+  if (!calendar.nextYearDue) {
+    return h('p', { class: 'hint' }, `工作日历已载入至${calendar.lastLoadedDay}，剩余${left}天。`);
+  }
+  const text = left >= 0
+    ? `工作日历已载入至${calendar.lastLoadedDay}，剩余${left}天；请载入${next}年国务院节假日安排（zhengqi calendar load FILE）。`
+    : `工作日历仅载入至${calendar.lastLoadedDay}，已过${-left}天；其后的办理期限均为暂定，请尽快载入${next}年国务院节假日安排。`;
+  return notice(text, left >= 0 ? 'info' : 'error');
+}
+
 export async function supervision({ query, claims, can }) {
   const parts = [
     h('h1', null, '督办'),
+    // 营商办 (coordinators) keep the calendar loaded; so do admins.
+    can.has('coordinator', 'admin') ? await calendarNotice() : null,
     await supervisedCases('SUPERVISION_RED', '红灯督办（已超期）'),
     await supervisedCases('SUPERVISION_YELLOW', '黄灯预警（时限将至）'),
   ];

@@ -257,6 +257,12 @@ impl TestSuite {
         self.restart_after(None, |_| {}).await
     }
 
+    /// Stops the suite and starts it again on the same data folder and
+    /// stores, with the options `adjust` changes (e.g. the clocks).
+    pub async fn restart_with(self, adjust: impl FnOnce(&mut SuiteOptions)) -> TestSuite {
+        self.restart_after(None, adjust).await
+    }
+
     /// Stops the suite, makes `service` forget how far it has read the logs it
     /// follows, and starts the suite again: those logs are applied again from
     /// the start.

@@ -194,14 +194,11 @@ impl EvaluationApi {
         if !review::opens_rectification(direction, rating) {
             return Ok(None);
         }
-        let due = review::rectification_due(
-            &self.core.calendar,
+        let (due, due_provisional) = review::rectification_due_provisional(
+            &self.core.calendar.current(),
             now,
             self.core.rectification_working_days,
         );
-        if let Err(error) = &due {
-            tracing::warn!(review = %review.id, %error, "a rectification without a due time: the calendar of its year is not loaded");
-        }
         let rectification = Rectification {
             id: ids::new_id(&review.jurisdiction_code),
             review_id: review.id.clone(),
@@ -212,7 +209,9 @@ impl EvaluationApi {
             state: RectificationState::Verifying,
             rating,
             review_comment: review.comment.clone(),
-            due_time: due.ok(),
+            due_time: Some(due),
+            due_provisional,
+            due_working_days: self.core.rectification_working_days,
             valid: false,
             verification_note: String::new(),
             verified_by: String::new(),

@@ -143,6 +143,7 @@ pub fn rectification_to_proto(r: &Rectification) -> pb::Rectification {
         rating: rating_to_proto(r.rating),
         review_comment: r.review_comment.clone(),
         due_time: time(r.due_time),
+        due_time_provisional: r.due_provisional,
         valid: r.valid,
         verification_note: r.verification_note.clone(),
         verified_by: r.verified_by.clone(),

@@ -24,10 +24,11 @@ use std::sync::Arc;
 use zhengqi_proto::zhengqi::evaluation::v1::evaluation_service_server::EvaluationServiceServer;
 use zhengqi_shared::Error;
 use zhengqi_shared::auth::Verifier;
+use zhengqi_shared::calendar_years::CalendarYears;
 use zhengqi_shared::clock::Clock;
 use zhengqi_shared::config::PartConfig;
 use zhengqi_shared::events::{Consumer, EventLog, TokenSource};
-use zhengqi_shared::reference::{Calendar, Directory, JurisdictionCode, Reference};
+use zhengqi_shared::reference::{Calendar, Directory, JurisdictionCode, Reference, SharedCalendar};
 use zhengqi_shared::server::{Host, Part};
 use zhengqi_shared::shutdown::Shutdown;
 use zhengqi_shared::storage::{Migrations, Store};
@@ -101,7 +102,11 @@ impl std::fmt::Debug for Settings {
 pub struct Core {
     pub store: store::EvaluationStore,
     pub directory: Arc<Directory>,
-    pub calendar: Calendar,
+    /// The embedded years and those loaded through routing, seen at once by
+    /// the API and the consumer.
+    pub calendar: SharedCalendar,
+    /// Keeps the years loaded through routing.
+    pub calendar_years: CalendarYears,
     pub clock: Arc<Clock>,
     pub rectification_working_days: u32,
     pub repeat_window_years: u32,
@@ -112,6 +117,41 @@ pub struct Core {
 }
 
 impl Core {
+    /// Counts every provisional due time of an open rectification again on
+    /// `calendar`, each change with a `RectificationDueRecounted` event, in the
+    /// caller's transaction; returns how many changed.
+    pub async fn recount_due_times(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        calendar: &Calendar,
+        now: i64,
+    ) -> Result<usize, Error> {
+        let mut changed = 0;
+        for mut rectification in store::provisional_rectifications(conn).await? {
+            let expected = rectification.version;
+            let Some(before) = domain::review::recount_due(&mut rectification, calendar) else {
+                continue;
+            };
+            rectification.version += 1;
+            rectification.update_time = now;
+            store::update_due(conn, &rectification, expected).await?;
+            self.store
+                .events()
+                .append(
+                    conn,
+                    &rectification.id,
+                    &rectification.jurisdiction_code,
+                    &zhengqi_proto::zhengqi::evaluation::v1::RectificationDueRecounted {
+                        rectification: Some(convert::rectification_to_proto(&rectification)),
+                        previous_due_time: before.map(zhengqi_shared::storage::timestamp),
+                    },
+                )
+                .await?;
+            changed += 1;
+        }
+        Ok(changed)
+    }
+
     /// `code` and every jurisdiction above it, nearest first.
     pub fn ancestry(&self, code: &str) -> Vec<String> {
         JurisdictionCode::parse(code)
@@ -136,10 +176,12 @@ pub async fn build(
     let store = Store::connect(&config.database_url, config.database_schema.as_deref()).await?;
     let events = EventLog::new(store.clone());
     let city = reference.city().as_str().to_owned();
+    let calendar = SharedCalendar::new(reference.calendar.clone());
     let core = Arc::new(Core {
         store: store::EvaluationStore::new(store.clone(), Arc::clone(&events)),
         directory: Arc::clone(&reference.directory),
-        calendar: reference.calendar.clone(),
+        calendar_years: CalendarYears::new("evaluation", calendar.clone()),
+        calendar,
         clock: Arc::clone(&settings.clock),
         rectification_working_days: settings.rectification_working_days,
         repeat_window_years: settings.repeat_window_years,
@@ -153,7 +195,10 @@ pub async fn build(
         tracing::warn!(
             "no routing address (ZHENGQI_ROUTING_URL): no resolved case will invite a review"
         );
-        return Ok(part);
+        return Ok(part.with_background(
+            move |_| Box::pin(async move { load_calendar(&core).await }),
+            shutdown,
+        ));
     };
     let consumer = Consumer {
         source: "routing".to_owned(),
@@ -168,6 +213,13 @@ pub async fn build(
     Ok(part.with_background(
         move |shutdown| {
             Box::pin(async move {
+                load_calendar(&core).await;
+                let days_left = tokio::spawn(core.calendar.clone().report_days_left_every(
+                    "evaluation",
+                    Arc::clone(&core.clock),
+                    DAYS_LEFT_EVERY,
+                    shutdown.clone(),
+                ));
                 let reopener = tokio::spawn(reopen::run(
                     core,
                     consumer.endpoint.clone(),
@@ -176,10 +228,35 @@ pub async fn build(
                 ));
                 consumer.run(shutdown).await;
                 let _ = reopener.await;
+                let _ = days_left.await;
             })
         },
         shutdown,
     ))
+}
+
+/// How often the days left on the calendar are reported.
+const DAYS_LEFT_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Loads the kept calendar years, then counts the provisional due times again
+/// on them (a year may have arrived while a rectification was being opened).
+async fn load_calendar(core: &Core) {
+    let now = core.clock.now();
+    if let Err(error) = core.calendar_years.load_kept(core.store.store(), now).await {
+        tracing::error!(%error, "the kept calendar years could not be read");
+    }
+    let recount = async {
+        let mut tx = core.store.store().begin_write().await?;
+        let changed = core
+            .recount_due_times(&mut tx, &core.calendar.current(), now)
+            .await?;
+        tx.commit().await?;
+        core.store.events().wake();
+        Ok::<_, Error>(changed)
+    };
+    if let Err(error) = recount.await {
+        tracing::error!(%error, "provisional due times could not be counted again");
+    }
 }
 
 #[cfg(test)]

@@ -22,9 +22,10 @@ use crate::domain::{Direction, Review, ReviewState, TargetKind};
 use crate::store;
 
 /// The events this handler applies; the others are not sent to it.
-pub const TYPES: [&str; 2] = [
+pub const TYPES: [&str; 3] = [
     "zhengqi.routing.v1.CaseOpened",
     "zhengqi.routing.v1.CaseTransitioned",
+    zhengqi_shared::calendar_years::CALENDAR_YEAR_LOADED,
 ];
 
 /// The `EventHandler` of evaluation's consumer of routing's log.
@@ -145,12 +146,23 @@ impl EventHandler for RoutingEvents {
                         None => Ok(()),
                     }
                 }
+                zhengqi_shared::calendar_years::CALENDAR_YEAR_LOADED => {
+                    let now = self.core.clock.now();
+                    if let Some((year, calendar)) =
+                        self.core.calendar_years.apply(conn, event, now).await?
+                    {
+                        let changed = self.core.recount_due_times(conn, &calendar, now).await?;
+                        tracing::info!(year, changed, "rectification due times counted again");
+                    }
+                    Ok(())
+                }
                 _ => Ok(()),
             }
         })
     }
 
     fn committed(&self) {
+        self.core.calendar_years.committed(self.core.clock.now());
         // Invitations are events of evaluation's own log: wake its followers.
         self.core.store.events().wake();
     }

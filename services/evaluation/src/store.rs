@@ -36,6 +36,10 @@ impl EvaluationStore {
         &self.events
     }
 
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     pub async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, Error> {
         self.store.begin_write().await
     }
@@ -335,7 +339,7 @@ const RECTIFICATION_COLUMNS: &str = "id, review_id, case_id, jurisdiction_code, 
     uscc, state, rating, review_comment, due_time, valid, verification_note, verified_by, \
     verify_time, rectification_text, rectified_by, rectify_time, return_visit_satisfied, \
     return_visit_note, visited_by, visit_time, return_visit_count, case_reopen, \
-    case_reopen_note, version, create_time, update_time";
+    case_reopen_note, version, create_time, update_time, due_provisional, due_working_days";
 
 fn rectification_of(row: &AnyRow) -> Result<Rectification, Error> {
     Ok(Rectification {
@@ -357,6 +361,8 @@ fn rectification_of(row: &AnyRow) -> Result<Rectification, Error> {
         )?,
         review_comment: row.try_get("review_comment")?,
         due_time: row.try_get("due_time")?,
+        due_provisional: row.try_get::<i64, _>("due_provisional")? != 0,
+        due_working_days: row.try_get::<i64, _>("due_working_days")? as u32,
         valid: row.try_get::<i64, _>("valid")? != 0,
         verification_note: row.try_get("verification_note")?,
         verified_by: row.try_get("verified_by")?,
@@ -401,7 +407,7 @@ pub async fn insert_rectification(
     let sql = format!(
         "INSERT INTO rectifications ({RECTIFICATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, \
          $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, \
-         $26, $27)"
+         $26, $27, $28, $29)"
     );
     sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(&r.id)
@@ -431,8 +437,53 @@ pub async fn insert_rectification(
         .bind(r.version)
         .bind(r.create_time)
         .bind(r.update_time)
+        .bind(flag(r.due_provisional))
+        .bind(i64::from(r.due_working_days))
         .execute(&mut *conn)
         .await?;
+    Ok(())
+}
+
+/// The open rectifications whose due time is provisional.
+pub async fn provisional_rectifications(
+    conn: &mut AnyConnection,
+) -> Result<Vec<Rectification>, Error> {
+    let sql = format!(
+        "SELECT {RECTIFICATION_COLUMNS} FROM rectifications WHERE due_provisional = 1 ORDER BY id"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(rectification_of)
+        .collect()
+}
+
+/// Writes a recounted due time of a rectification whose version was `expected`.
+pub async fn update_due(
+    conn: &mut AnyConnection,
+    r: &Rectification,
+    expected: i64,
+) -> Result<(), Error> {
+    let updated = sqlx::query(
+        "UPDATE rectifications SET due_time = $1, due_provisional = $2, version = $3, \
+         update_time = $4 WHERE id = $5 AND version = $6",
+    )
+    .bind(r.due_time)
+    .bind(flag(r.due_provisional))
+    .bind(r.version)
+    .bind(r.update_time)
+    .bind(&r.id)
+    .bind(expected)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if updated != 1 {
+        return Err(Error::Aborted(format!(
+            "rectification {} changed meanwhile",
+            r.id
+        )));
+    }
     Ok(())
 }
 

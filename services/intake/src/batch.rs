@@ -15,12 +15,13 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 use zhengqi_shared::Error;
+use zhengqi_shared::clock::Clock;
 use zhengqi_shared::events::{EventLog, NewEvent};
 use zhengqi_shared::ids;
 use zhengqi_shared::storage::is_unique_violation;
 use zhengqi_shared::storage::{
-    Columns, MAX_STATEMENT_ROWS, SqlValue, Statement, Store, native, now_micros, padded_in_list,
-    placeholders, statement_chunks, value_rows,
+    Columns, MAX_STATEMENT_ROWS, SqlValue, Statement, Store, native, padded_in_list, placeholders,
+    statement_chunks, value_rows,
 };
 
 use crate::convert;
@@ -39,6 +40,7 @@ pub(crate) fn start(
     store: &Store,
     events: Arc<EventLog>,
     batch_max: usize,
+    clock: Arc<Clock>,
 ) -> Result<mpsc::Sender<Submission>, Error> {
     let batch_max = batch_max.max(1);
     let (writer, queue) = mpsc::channel(batch_max * 4);
@@ -46,11 +48,17 @@ pub(crate) fn start(
         Some(conn) => {
             std::thread::Builder::new()
                 .name("intake-writer".into())
-                .spawn(move || write_on_thread(conn, &events, queue, batch_max))
+                .spawn(move || write_on_thread(conn, &events, queue, batch_max, &clock))
                 .map_err(|e| Error::internal(format!("cannot start intake's writer: {e}")))?;
         }
         None => {
-            tokio::spawn(write_on_pool(store.clone(), events, queue, batch_max));
+            tokio::spawn(write_on_pool(
+                store.clone(),
+                events,
+                queue,
+                batch_max,
+                clock,
+            ));
         }
     }
     Ok(writer)
@@ -63,16 +71,19 @@ fn write_on_thread(
     events: &EventLog,
     mut queue: mpsc::Receiver<Submission>,
     batch_max: usize,
+    clock: &Clock,
 ) {
     let mut batch = Vec::with_capacity(batch_max);
     while native::recv_batch(&mut queue, &mut batch, batch_max, Duration::ZERO) {
-        match conn.write(|tx| write_native(tx, events, &batch)) {
+        match conn.write(|tx| write_native(tx, events, &batch, clock.now())) {
             Ok((appeals, last_sequence)) => answer(events, &mut batch, appeals, last_sequence),
             Err(error) => {
                 tracing::debug!(%error, size = batch.len(), "batch failed; writing one by one");
                 for submission in batch.drain(..) {
                     let result = conn
-                        .write(|tx| write_native(tx, events, std::slice::from_ref(&submission)))
+                        .write(|tx| {
+                            write_native(tx, events, std::slice::from_ref(&submission), clock.now())
+                        })
                         .map(|(appeals, last_sequence)| first_of(events, appeals, last_sequence));
                     let result = match result {
                         Err(Error::Sqlite(error)) if native::is_unique_violation(&error) => {
@@ -98,19 +109,25 @@ async fn write_on_pool(
     events: Arc<EventLog>,
     mut queue: mpsc::Receiver<Submission>,
     batch_max: usize,
+    clock: Arc<Clock>,
 ) {
     let mut batch = Vec::with_capacity(batch_max);
     while queue.recv_many(&mut batch, batch_max).await > 0 {
-        match write_pooled(&store, &events, &batch).await {
+        match write_pooled(&store, &events, &batch, clock.now()).await {
             Ok((appeals, last_sequence)) => answer(&events, &mut batch, appeals, last_sequence),
             Err(error) => {
                 // One submission spoiled the shared transaction (e.g. a concurrent
                 // replica took its request_id first): write each on its own.
                 tracing::debug!(%error, size = batch.len(), "batch failed; writing one by one");
                 for submission in batch.drain(..) {
-                    let result = write_pooled(&store, &events, std::slice::from_ref(&submission))
-                        .await
-                        .map(|(appeals, last_sequence)| first_of(&events, appeals, last_sequence));
+                    let result = write_pooled(
+                        &store,
+                        &events,
+                        std::slice::from_ref(&submission),
+                        clock.now(),
+                    )
+                    .await
+                    .map(|(appeals, last_sequence)| first_of(&events, appeals, last_sequence));
                     let result = match result {
                         Err(Error::Database(error)) if is_unique_violation(&error) => {
                             existing_pooled(&store, &submission).await
@@ -182,8 +199,8 @@ fn write_native(
     tx: &rusqlite::Transaction<'_>,
     events: &EventLog,
     batch: &[Submission],
+    now: i64,
 ) -> Result<(Vec<Appeal>, Option<u64>), Error> {
-    let now = now_micros();
     let mut known = Vec::new();
     for statement in known_statements(batch) {
         known.extend(statement.rows_native(tx, |row| appeal_from_row(row))?);
@@ -215,9 +232,9 @@ async fn write_pooled(
     store: &Store,
     events: &EventLog,
     batch: &[Submission],
+    now: i64,
 ) -> Result<(Vec<Appeal>, Option<u64>), Error> {
     let mut tx = store.begin_write().await?;
-    let now = now_micros();
     let mut known = Vec::new();
     for statement in known_statements(batch) {
         for row in statement.query().fetch_all(&mut *tx).await? {

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use zhengqi_proto::zhengqi::intake::v1::intake_service_server::IntakeServiceServer;
 use zhengqi_shared::Error;
 use zhengqi_shared::auth::Verifier;
+use zhengqi_shared::clock::Clock;
 use zhengqi_shared::config::PartConfig;
 use zhengqi_shared::events::EventLog;
 use zhengqi_shared::reference::Reference;
@@ -37,11 +38,22 @@ pub async fn build(
     verifier: Verifier,
     reference: Arc<Reference>,
 ) -> Result<IntakeServer, Error> {
+    build_with_clock(config, verifier, reference, Arc::default()).await
+}
+
+/// [`build`] going by `clock` (an appeal's acceptance time, from which its
+/// time limit counts), which tests move.
+pub async fn build_with_clock(
+    config: &PartConfig,
+    verifier: Verifier,
+    reference: Arc<Reference>,
+    clock: Arc<Clock>,
+) -> Result<IntakeServer, Error> {
     let host = Host::bind("intake", config.listen, config.ops_listen).await?;
     let store = Store::connect(&config.database_url, config.database_schema.as_deref()).await?;
     let events = EventLog::new(store.clone());
     let intake_store =
-        store::IntakeStore::new(store.clone(), Arc::clone(&events), config.batch_max)?;
+        store::IntakeStore::new(store.clone(), Arc::clone(&events), config.batch_max, clock)?;
     let service = IntakeServiceServer::new(api::IntakeApi::new(
         intake_store,
         Arc::clone(&reference.directory),

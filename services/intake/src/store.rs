@@ -7,10 +7,11 @@ use std::sync::Arc;
 use sqlx::AnyConnection;
 use tokio::sync::{mpsc, oneshot};
 use zhengqi_shared::Error;
+use zhengqi_shared::clock::Clock;
 use zhengqi_shared::events::EventLog;
 use zhengqi_shared::ids::PageToken;
 use zhengqi_shared::reference::{JurisdictionCode, Uscc};
-use zhengqi_shared::storage::{Columns, Filter, SqlValue, Store, now_micros};
+use zhengqi_shared::storage::{Columns, Filter, SqlValue, Store};
 
 use crate::batch::{self, Submission};
 use crate::convert;
@@ -49,6 +50,7 @@ pub struct IntakeStore {
     store: Store,
     events: Arc<EventLog>,
     writer: mpsc::Sender<Submission>,
+    clock: Arc<Clock>,
 }
 
 impl IntakeStore {
@@ -58,12 +60,14 @@ impl IntakeStore {
         store: Store,
         events: Arc<EventLog>,
         batch_max: usize,
+        clock: Arc<Clock>,
     ) -> Result<IntakeStore, Error> {
-        let writer = batch::start(&store, Arc::clone(&events), batch_max)?;
+        let writer = batch::start(&store, Arc::clone(&events), batch_max, Arc::clone(&clock))?;
         Ok(IntakeStore {
             store,
             events,
             writer,
+            clock,
         })
     }
 
@@ -161,7 +165,7 @@ impl IntakeStore {
         })?;
         appeal.status = AppealStatus::Withdrawn;
         appeal.withdraw_reason = reason.to_owned();
-        appeal.update_time = now_micros();
+        appeal.update_time = self.clock.now();
         sqlx::query(
             "UPDATE appeals SET status = $1, withdraw_reason = $2, update_time = $3 WHERE id = $4",
         )
@@ -188,7 +192,7 @@ impl IntakeStore {
         mut enterprise: Enterprise,
     ) -> Result<Enterprise, Error> {
         let mut tx = self.store.begin_write().await?;
-        let now = now_micros();
+        let now = self.clock.now();
         let existing = select_enterprise(&mut tx, enterprise.uscc.as_str()).await?;
         enterprise.create_time = existing.as_ref().map_or(now, |e| e.create_time);
         enterprise.update_time = now;

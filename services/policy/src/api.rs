@@ -569,7 +569,7 @@ impl PolicyService for PolicyApi {
             "opening consultation",
         )?;
         check_etag(&req.etag, &policy.etag(), &format!("policy {}", policy.id))?;
-        rules::open_consultation(&mut policy, close_time, now, &self.core.calendar)?;
+        rules::open_consultation(&mut policy, close_time, now, &self.core.calendar.current())?;
         self.save(&mut tx, &mut policy, now).await?;
         self.finish_policy(tx, &key, &policy, now, |policy| pb::ConsultationOpened {
             policy,

@@ -14,7 +14,9 @@
 //!
 //! Policy follows intake's event log with the shared consumer to learn the
 //! enterprises (`intake_events`): an enterprise that registers, or changes its
-//! registration, receives the published policies that apply to it.
+//! registration, receives the published policies that apply to it. It follows
+//! routing's log for the working-day calendar years loaded there
+//! (`routing_events`), on which consultation periods count.
 //!
 //! - `domain/`: the rules, no I/O; `convert`: protobuf ↔ domain;
 //! - `api`: the tonic service; `store`: sqlx; `intake_events`: the consumer.
@@ -24,6 +26,7 @@ pub mod api;
 pub mod convert;
 pub mod domain;
 pub mod intake_events;
+pub mod routing_events;
 pub mod store;
 
 use std::sync::Arc;
@@ -33,11 +36,12 @@ use zhengqi_proto::zhengqi::policy::v1 as pb;
 use zhengqi_proto::zhengqi::policy::v1::policy_service_server::PolicyServiceServer;
 use zhengqi_shared::Error;
 use zhengqi_shared::auth::Verifier;
+use zhengqi_shared::calendar_years::CalendarYears;
 use zhengqi_shared::clock::Clock;
 use zhengqi_shared::config::PartConfig;
 use zhengqi_shared::events::{Consumer, EventLog, NewEvent, TokenSource};
 use zhengqi_shared::ids;
-use zhengqi_shared::reference::{Calendar, Directory, JurisdictionCode, Reference};
+use zhengqi_shared::reference::{Directory, JurisdictionCode, Reference, SharedCalendar};
 use zhengqi_shared::server::{Host, Part};
 use zhengqi_shared::shutdown::Shutdown;
 use zhengqi_shared::storage::{Migrations, Store};
@@ -58,6 +62,9 @@ pub type PolicyServer = Part<PolicyServiceServer<api::PolicyApi>>;
 pub struct Settings {
     /// Intake's address (`http://host:port`), whose `EnterpriseRegistered` events push published policies to the enterprises they apply to.
     pub intake_url: Option<String>,
+    /// Routing's address (`http://host:port`), whose `CalendarYearLoaded`
+    /// events bring the working-day calendar years loaded there.
+    pub routing_url: Option<String>,
     /// The `service` tokens policy presents to the services it follows.
     pub service_token: Option<TokenSource>,
     pub clock: Arc<Clock>,
@@ -67,6 +74,7 @@ impl std::fmt::Debug for Settings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Settings")
             .field("intake_url", &self.intake_url)
+            .field("routing_url", &self.routing_url)
             .field("service_token", &self.service_token.as_ref().map(|_| "…"))
             .field("clock", &self.clock)
             .finish()
@@ -78,7 +86,11 @@ pub struct Core {
     pub store: Store,
     pub events: Arc<EventLog>,
     pub directory: Arc<Directory>,
-    pub calendar: Calendar,
+    /// The embedded years and those loaded through routing, seen at once by
+    /// the API and the consumers.
+    pub calendar: SharedCalendar,
+    /// Keeps the years loaded through routing.
+    pub calendar_years: CalendarYears,
     pub clock: Arc<Clock>,
 }
 
@@ -193,33 +205,73 @@ pub async fn build(
     let host = Host::bind("policy", config.listen, config.ops_listen).await?;
     let store = Store::connect(&config.database_url, config.database_schema.as_deref()).await?;
     let events = EventLog::new(store.clone());
+    let calendar = SharedCalendar::new(reference.calendar.clone());
     let core = Arc::new(Core {
         store: store.clone(),
         events: Arc::clone(&events),
         directory: Arc::clone(&reference.directory),
-        calendar: reference.calendar.clone(),
+        calendar_years: CalendarYears::new("policy", calendar.clone()),
+        calendar,
         clock: Arc::clone(&settings.clock),
     });
     let service = PolicyServiceServer::new(api::PolicyApi::new(Arc::clone(&core)));
     let part = Part::new(host, store.clone(), service, verifier, Some(&MIGRATIONS))?
         .with_event_log(events);
-    let Some(endpoint) = settings.intake_url else {
+    if settings.intake_url.is_none() {
         tracing::warn!(
             "no intake address (ZHENGQI_INTAKE_URL): policy learns no enterprises and pushes nothing"
         );
-        return Ok(part);
-    };
-    let consumer = Consumer {
+    }
+    if settings.routing_url.is_none() {
+        tracing::warn!(
+            "no routing address (ZHENGQI_ROUTING_URL): calendar years loaded there do not reach policy"
+        );
+    }
+    let intake = settings.intake_url.map(|endpoint| Consumer {
         source: "intake".to_owned(),
         endpoint,
         method: "/zhengqi.intake.v1.IntakeService/WatchEvents",
         types: &intake_events::TYPES,
-        store,
-        handler: intake_events::IntakeEvents::new(core),
+        store: store.clone(),
+        handler: intake_events::IntakeEvents::new(Arc::clone(&core)),
+        token: settings.service_token.clone(),
+    });
+    let routing = settings.routing_url.map(|endpoint| Consumer {
+        source: "routing".to_owned(),
+        endpoint,
+        method: "/zhengqi.routing.v1.CaseService/WatchEvents",
+        types: &routing_events::TYPES,
+        store: store.clone(),
+        handler: routing_events::RoutingEvents::new(Arc::clone(&core)),
         token: settings.service_token,
-    };
+    });
     Ok(part.with_background(
-        move |shutdown| Box::pin(async move { consumer.run(shutdown).await }),
+        move |shutdown| {
+            Box::pin(async move {
+                // The years loaded before, before the first period is counted.
+                if let Err(error) = core
+                    .calendar_years
+                    .load_kept(&core.store, core.clock.now())
+                    .await
+                {
+                    tracing::error!(%error, "the kept calendar years could not be read");
+                }
+                let routing = routing.map(|consumer| tokio::spawn(consumer.run(shutdown.clone())));
+                let days_left = tokio::spawn(core.calendar.clone().report_days_left_every(
+                    "policy",
+                    Arc::clone(&core.clock),
+                    std::time::Duration::from_secs(3600),
+                    shutdown.clone(),
+                ));
+                if let Some(intake) = intake {
+                    intake.run(shutdown).await;
+                }
+                if let Some(routing) = routing {
+                    let _ = routing.await;
+                }
+                let _ = days_left.await;
+            })
+        },
         shutdown,
     ))
 }

@@ -13,6 +13,7 @@ use zhengqi_shared::access::{self, GOVERNMENT, Scope};
 use zhengqi_shared::auth::{Principal, Role};
 use zhengqi_shared::events::{self, EventStream};
 use zhengqi_shared::ids::{self, PageToken};
+use zhengqi_shared::reference::{Calendar, WARN_DAYS_LEFT};
 
 use zhengqi_proto::google::api::HttpBody;
 use zhengqi_shared::storage::micros_of;
@@ -22,7 +23,7 @@ use crate::convert::{self, Mutation};
 use crate::domain::ledger_sheet;
 use crate::domain::machine::{self, Refusal};
 use crate::domain::meeting::{self, Meeting};
-use crate::domain::{Butler, MeetingType};
+use crate::domain::{Butler, LoadedYear, MeetingType};
 use crate::export;
 use crate::store::{Actor, CaseFilter, MeetingFilter};
 
@@ -64,7 +65,8 @@ impl RoutingApi {
                 &mutation.request_id,
                 now,
                 |case| {
-                    let context = core.context(now);
+                    let calendar = core.calendar.current();
+                    let context = core.context(now, &calendar);
                     let acting =
                         machine::authorize(case, &principal, &scope, &mutation.command, &context)
                             .map_err(refused)?;
@@ -614,7 +616,7 @@ impl CaseService for RoutingApi {
                         decision.deadline,
                         &decision.text,
                         &principal.sub,
-                        &core.context(now),
+                        &core.context(now, &core.calendar.current()),
                     )
                     .map_err(refused)
                 },
@@ -951,6 +953,102 @@ impl CaseService for RoutingApi {
         let rule = self.core.store.put_rule(&rule, expected).await?;
         self.core.rules_changed();
         Ok(Response::new(convert::rule_to_proto(&rule)))
+    }
+
+    async fn put_calendar_year(
+        &self,
+        request: Request<pb::PutCalendarYearRequest>,
+    ) -> Result<Response<pb::PutCalendarYearResponse>, Status> {
+        let principal = access::principal(&request)?.clone();
+        if !principal.has_role(Role::Admin) {
+            return Err(
+                Error::PermissionDenied("载入工作日历须由管理员（admin）操作".to_owned()).into(),
+            );
+        }
+        let request = request.into_inner();
+        if request.content.trim().is_empty() {
+            return Err(Error::invalid(
+                "content",
+                "日历文件为空：请提供该年国务院节假日安排的TOML文件内容",
+            )
+            .into());
+        }
+        let calendar = self.core.calendar.current();
+        let next = calendar
+            .with_year_toml(&request.content)
+            .map_err(|e| Error::invalid("content", e))?;
+        let (year, source) = Calendar::check_year_toml(&request.content)
+            .map_err(|e| Error::invalid("content", e))?;
+        let now = self.core.clock.now();
+        let loaded = LoadedYear {
+            year,
+            source: source.unwrap_or_default(),
+            content: request.content,
+            loaded_by: principal.sub.clone(),
+            load_time: now,
+        };
+        let recounted = self
+            .core
+            .store
+            .put_calendar_year(&loaded, &next, &self.core.city, request.request_id.trim())
+            .await?;
+        // Every task of this part sees the year from now on; cases opened
+        // meanwhile on the calendar before are counted again.
+        self.core
+            .calendar
+            .load_year_toml(&loaded.content)
+            .map_err(|e| Error::invalid("content", e))?;
+        let late = self
+            .core
+            .store
+            .recount_deadlines(&self.core.calendar.current(), Some(year), now)
+            .await?;
+        self.core.calendar.report_days_left("routing", now);
+        tracing::info!(
+            year,
+            by = %principal.sub,
+            recounted = recounted + late,
+            "a working-day calendar year was loaded"
+        );
+        Ok(Response::new(pb::PutCalendarYearResponse {
+            calendar_year: Some(convert::calendar_year_to_proto(&loaded, true)),
+            recounted_cases: (recounted + late) as i32,
+        }))
+    }
+
+    async fn get_calendar(
+        &self,
+        request: Request<pb::GetCalendarRequest>,
+    ) -> Result<Response<pb::WorkingCalendar>, Status> {
+        access::principal(&request)?;
+        let calendar = self.core.calendar.current();
+        let loaded = self.core.store.calendar_years().await?;
+        let years = calendar
+            .loaded_years()
+            .into_iter()
+            .map(|year| {
+                let stored = loaded.iter().find(|y| y.year == year);
+                let shown = stored.cloned().unwrap_or_else(|| LoadedYear {
+                    year,
+                    source: calendar.source(year).unwrap_or_default().to_owned(),
+                    content: String::new(),
+                    loaded_by: String::new(),
+                    load_time: 0,
+                });
+                convert::calendar_year_to_proto(&shown, false)
+            })
+            .collect();
+        let today = zhengqi_shared::clock::beijing_date(self.core.clock.now());
+        let days_left = calendar.days_left(today).unwrap_or_default();
+        Ok(Response::new(pb::WorkingCalendar {
+            years,
+            last_loaded_day: calendar
+                .last_loaded_day()
+                .map(|d| d.format("%Y-%m-%d").to_string())
+                .unwrap_or_default(),
+            days_left: days_left.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32,
+            next_year_due: days_left <= WARN_DAYS_LEFT,
+        }))
     }
 
     async fn watch_events(

@@ -16,7 +16,7 @@ use crate::domain::meeting::{AgendaItem, Decision, Meeting};
 use crate::domain::rules::Rule;
 use crate::domain::{
     self, AppealKind, Butler, ButlerKind, Case, CaseAction, CaseState, Category, Channel,
-    Extension, ExtensionState, Level, MeetingType, Outcome, Supervision,
+    Extension, ExtensionState, Level, LoadedYear, MeetingType, Outcome, Supervision,
 };
 
 proto_enum_conversions!(
@@ -118,6 +118,30 @@ pub fn case_to_proto(case: &Case) -> pb::Case {
         resolve_time: optional_time(case.resolve_time),
         close_time: optional_time(case.close_time),
         duplicate_appeal_ids: case.duplicate_appeal_ids.clone(),
+        deadline_provisional: case.deadline_provisional,
+    }
+}
+
+/// A loaded calendar year as the API shows it; `with_content` includes the file.
+pub fn calendar_year_to_proto(year: &LoadedYear, with_content: bool) -> pb::CalendarYear {
+    pb::CalendarYear {
+        year: year.year,
+        source: year.source.clone(),
+        content: if with_content {
+            year.content.clone()
+        } else {
+            String::new()
+        },
+        embedded: year.loaded_by.is_empty(),
+        loaded_by: year.loaded_by.clone(),
+        load_time: (year.load_time != 0).then(|| timestamp(year.load_time)),
+    }
+}
+
+/// The event of a loaded calendar year, with the file, so followers load it too.
+pub fn calendar_year_loaded(year: &LoadedYear) -> pb::CalendarYearLoaded {
+    pb::CalendarYearLoaded {
+        calendar_year: Some(calendar_year_to_proto(year, true)),
     }
 }
 

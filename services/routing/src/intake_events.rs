@@ -86,9 +86,16 @@ impl IntakeEvents {
             .map(|row| row.try_get::<String, _>(0))
             .transpose()?
             .unwrap_or_default();
-        let case = machine::open(id, new, &placement, butler, &self.core.calendar, now);
-        if case.deadline.is_none() {
-            tracing::warn!(case = %case.id, "no deadline: the calendar of its year is not loaded");
+        let case = machine::open(
+            id,
+            new,
+            &placement,
+            butler,
+            &self.core.calendar.current(),
+            now,
+        );
+        if case.deadline_provisional {
+            tracing::info!(case = %case.id, "a provisional deadline: it runs into a year whose calendar is not loaded");
         }
         // The unique appeal id makes a replayed event open nothing.
         if !store::write_case(conn, &case, None).await? {

@@ -33,7 +33,7 @@ use zhengqi_shared::Error;
 use zhengqi_shared::auth::Verifier;
 use zhengqi_shared::config::PartConfig;
 use zhengqi_shared::events::{Consumer, EventLog, TokenSource};
-use zhengqi_shared::reference::{Calendar, Directory, JurisdictionCode, Reference};
+use zhengqi_shared::reference::{Calendar, Directory, JurisdictionCode, Reference, SharedCalendar};
 use zhengqi_shared::server::{Host, Part};
 use zhengqi_shared::shutdown::Shutdown;
 use zhengqi_shared::storage::{Migrations, Store};
@@ -121,7 +121,11 @@ pub struct Core {
     pub departments: Departments,
     /// The consultation meetings the city holds.
     pub meetings: MeetingKinds,
-    pub calendar: Calendar,
+    /// The reference folder's years and those loaded since
+    /// (`PutCalendarYear`), seen at once by the API, the consumer and the sweep.
+    pub calendar: SharedCalendar,
+    /// The latest `load_time` of the stored years this replica has loaded.
+    calendar_loaded_until: std::sync::atomic::AtomicI64,
     pub clock: Arc<Clock>,
     pub supervision: SupervisionSettings,
     /// The city's code: the root of the directory.
@@ -160,11 +164,12 @@ impl Core {
         *self.rules.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
-    /// The rules' view of the moment `now`.
-    pub fn context(&self, now: i64) -> Context<'_> {
+    /// The rules' view of the moment `now`, on `calendar` (a snapshot of
+    /// `self.calendar`).
+    pub fn context<'a>(&'a self, now: i64, calendar: &'a Calendar) -> Context<'a> {
         Context {
             now,
-            calendar: &self.calendar,
+            calendar,
             departments: &self.departments,
             city: &self.city,
         }
@@ -208,7 +213,8 @@ pub async fn build(
         directory: Arc::clone(&reference.directory),
         departments: own.departments,
         meetings: own.meetings,
-        calendar: reference.calendar.clone(),
+        calendar: SharedCalendar::new(reference.calendar.clone()),
+        calendar_loaded_until: std::sync::atomic::AtomicI64::new(i64::MIN),
         clock: Arc::clone(&settings.clock),
         supervision: settings.supervision.clone(),
         city,
@@ -238,6 +244,10 @@ pub async fn build(
                     tracing::error!(%error, "routing rules could not be seeded");
                 }
                 core.rules_changed();
+                // The years operators loaded, before the first deadline is counted.
+                if let Err(error) = load_calendar(&core).await {
+                    tracing::error!(%error, "the loaded calendar years could not be read");
+                }
                 let sweep = tokio::spawn(sweep::run(Arc::clone(&core), shutdown.clone()));
                 if let Some(consumer) = consumer {
                     consumer.run(shutdown).await;
@@ -247,6 +257,43 @@ pub async fn build(
         },
         shutdown,
     ))
+}
+
+/// Loads the years operators loaded on top of the embedded ones, gives every
+/// unfinished case whose deadline is missing or provisional the deadline this
+/// calendar counts, and reports the days left.
+pub async fn load_calendar(core: &Core) -> Result<(), Error> {
+    load_stored_years(core).await?;
+    let now = core.clock.now();
+    let changed = core
+        .store
+        .recount_deadlines(&core.calendar.current(), None, now)
+        .await?;
+    if changed > 0 {
+        tracing::info!(changed, "deadlines counted again on the loaded calendar");
+    }
+    core.calendar.report_days_left("routing", now);
+    Ok(())
+}
+
+/// Loads the stored years loaded since this replica last looked (by it, or
+/// by another replica of routing); returns whether there were any.
+pub async fn load_stored_years(core: &Core) -> Result<bool, Error> {
+    use std::sync::atomic::Ordering;
+    let seen = core.calendar_loaded_until.load(Ordering::Relaxed);
+    let mut newest = seen;
+    for year in core.store.calendar_years().await? {
+        if year.load_time <= seen {
+            continue;
+        }
+        newest = newest.max(year.load_time);
+        if let Err(error) = core.calendar.load_year_toml(&year.content) {
+            tracing::error!(year = year.year, %error, "a stored calendar year does not load");
+        }
+    }
+    core.calendar_loaded_until
+        .fetch_max(newest, Ordering::Relaxed);
+    Ok(newest > seen)
 }
 
 #[cfg(test)]

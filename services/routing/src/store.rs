@@ -9,17 +9,18 @@ use sqlx::{AnyConnection, Row};
 use zhengqi_shared::Error;
 use zhengqi_shared::events::EventLog;
 use zhengqi_shared::ids::PageToken;
+use zhengqi_shared::reference::Calendar;
 use zhengqi_shared::storage::is_unique_violation;
 use zhengqi_shared::storage::{Filter, RequestKeys, SqlValue, Store};
 
 use crate::convert;
 use crate::domain::ledger::{self, Entry};
-use crate::domain::machine::Transition;
+use crate::domain::machine::{self, Transition};
 use crate::domain::meeting::{AgendaItem, Decision, Meeting};
 use crate::domain::rules::Rule;
 use crate::domain::{
     AppealKind, Butler, ButlerKind, Case, CaseAction, CaseState, Category, Channel, EnterpriseTag,
-    Extension, ExtensionState, Level, MeetingType, Outcome, Supervision,
+    Extension, ExtensionState, Level, LoadedYear, MeetingType, Outcome, Supervision,
 };
 
 /// Routing's idempotency keys.
@@ -31,8 +32,9 @@ const CASE_COLUMNS: &str = "id, number, appeal_id, uscc, enterprise_name, jurisd
      meeting_type, reject_reason, returns_count, return_reason, reopen_count, escalation_reason, ext_state, \
      ext_working_days, ext_reason, ext_requested_by, ext_request_time, ext_decided_by, ext_decide_time, \
      ext_decision_note, info_question, info_answer, pause_time, paused_state, butler, claimed_by, \
-     resolve_time, close_time, duplicate_appeal_ids, routing_rule_id, version, create_time, update_time";
-const CASE_COLUMN_COUNT: usize = 51;
+     resolve_time, close_time, duplicate_appeal_ids, routing_rule_id, version, create_time, update_time, \
+     deadline_provisional, deadline_base, deadline_working_days";
+const CASE_COLUMN_COUNT: usize = 54;
 
 const ENTRY_COLUMNS: &str = "jurisdiction_code, sequence, case_id, action, from_state, to_state, actor, \
      actor_role, create_time, note, level, department_id, previous_hash, entry_hash";
@@ -867,6 +869,148 @@ impl RoutingStore {
     }
 }
 
+impl RoutingStore {
+    /// The years operators loaded, oldest first.
+    pub async fn calendar_years(&self) -> Result<Vec<LoadedYear>, Error> {
+        let rows = sqlx::query(
+            "SELECT year, source, content, loaded_by, load_time FROM calendar_years ORDER BY year",
+        )
+        .fetch_all(self.store.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(LoadedYear {
+                    year: row.try_get::<i64, _>(0)? as i32,
+                    source: row.try_get(1)?,
+                    content: row.try_get(2)?,
+                    loaded_by: row.try_get(3)?,
+                    load_time: row.try_get(4)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Stores a loaded year with its `CalendarYearLoaded` event (about the
+    /// city, `jurisdiction_code`) and counts the provisional deadlines again on
+    /// `calendar` (the calendar with the year), each change a ledger entry, all
+    /// in one transaction. A retry with the same `(actor, request_id)` changes
+    /// nothing again. Returns how many deadlines changed.
+    pub async fn put_calendar_year(
+        &self,
+        year: &LoadedYear,
+        calendar: &Calendar,
+        jurisdiction_code: &str,
+        request_id: &str,
+    ) -> Result<usize, Error> {
+        const METHOD: &str = "PutCalendarYear";
+        let mut tx = self.store.begin_write().await?;
+        let subject = year.year.to_string();
+        if REQUESTS
+            .recall(&mut tx, &year.loaded_by, request_id, METHOD, Some(&subject))
+            .await?
+            .is_some()
+        {
+            return Ok(0);
+        }
+        sqlx::query(
+            "INSERT INTO calendar_years (year, source, content, loaded_by, load_time) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (year) DO UPDATE SET source = $6, \
+             content = $7, loaded_by = $8, load_time = $9",
+        )
+        .bind(i64::from(year.year))
+        .bind(&year.source)
+        .bind(&year.content)
+        .bind(&year.loaded_by)
+        .bind(year.load_time)
+        .bind(&year.source)
+        .bind(&year.content)
+        .bind(&year.loaded_by)
+        .bind(year.load_time)
+        .execute(&mut *tx)
+        .await?;
+        let mut last = self
+            .events
+            .append(
+                &mut tx,
+                &subject,
+                jurisdiction_code,
+                &convert::calendar_year_loaded(year),
+            )
+            .await?;
+        let (changed, recorded) = recount_in(
+            &mut tx,
+            &self.events,
+            calendar,
+            Some(year.year),
+            year.load_time,
+        )
+        .await?;
+        last = recorded.unwrap_or(last);
+        REQUESTS
+            .remember(
+                &mut tx,
+                &year.loaded_by,
+                request_id,
+                METHOD,
+                &subject,
+                year.load_time,
+            )
+            .await?;
+        self.events.commit(tx, last).await?;
+        Ok(changed)
+    }
+
+    /// Counts every provisional or missing deadline of an unfinished case again
+    /// on `calendar`, into which `year` was loaded (`None` at start), each
+    /// change a ledger entry and an event. Returns how many changed.
+    pub async fn recount_deadlines(
+        &self,
+        calendar: &Calendar,
+        year: Option<i32>,
+        now: i64,
+    ) -> Result<usize, Error> {
+        let mut tx = self.store.begin_write().await?;
+        let (changed, last) = recount_in(&mut tx, &self.events, calendar, year, now).await?;
+        match last {
+            Some(last) => self.events.commit(tx, last).await?,
+            None => tx.commit().await?,
+        }
+        Ok(changed)
+    }
+}
+
+/// [`RoutingStore::recount_deadlines`] inside the caller's transaction;
+/// returns how many changed and the sequence of the last event appended.
+async fn recount_in(
+    conn: &mut AnyConnection,
+    events: &EventLog,
+    calendar: &Calendar,
+    year: Option<i32>,
+    now: i64,
+) -> Result<(usize, Option<u64>), Error> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {CASE_COLUMNS} FROM cases WHERE (deadline_provisional = 1 OR deadline IS NULL) \
+         AND state <> 'REJECTED' AND state <> 'CLOSED' ORDER BY create_time, id"
+    )))
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut changed = 0;
+    let mut last = None;
+    for row in &rows {
+        let mut case = case_from_row(row)?;
+        let expected = case.version;
+        let Some(transition) = machine::recount_deadline(&mut case, calendar, year) else {
+            continue;
+        };
+        case.version += 1;
+        case.update_time = now;
+        write_case(conn, &case, Some(expected)).await?;
+        last = Some(record(conn, events, &case, &transition, "system", now).await?);
+        changed += 1;
+    }
+    Ok((changed, last))
+}
+
 const BUTLER_COLUMNS: &str = "uscc, enterprise_name, jurisdiction_code, official, official_name, \
      official_phone, kind, version, create_time, update_time";
 
@@ -1249,7 +1393,10 @@ pub async fn write_case(
         .bind(&case.routing_rule_id)
         .bind(case.version)
         .bind(case.create_time)
-        .bind(case.update_time);
+        .bind(case.update_time)
+        .bind(i64::from(case.deadline_provisional))
+        .bind(case.deadline_base)
+        .bind(i64::from(case.deadline_working_days));
     let query = match expected {
         None => query,
         Some(version) => query.bind(&case.id).bind(version),
@@ -1358,6 +1505,9 @@ fn case_from_row(row: &AnyRow) -> Result<Case, Error> {
         time_limit_days: int("time_limit_days")? as u32,
         start_time: int("start_time")?,
         deadline: optional_int("deadline")?,
+        deadline_provisional: int("deadline_provisional")? != 0,
+        deadline_base: int("deadline_base")?,
+        deadline_working_days: int("deadline_working_days")? as u32,
         supervision: stored("supervision", &text("supervision")?, Supervision::parse)?,
         outcome: optional_stored(row, "outcome", Outcome::parse)?,
         resolution: text("resolution")?,

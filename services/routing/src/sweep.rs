@@ -30,9 +30,18 @@ pub async fn run(core: Arc<Core>, shutdown: Shutdown) {
 pub async fn sweep_once(core: &Core) -> Result<usize, Error> {
     let now = core.clock.now();
     let settings = &core.supervision;
+    // A year loaded through another replica of routing: load it here too,
+    // and count this replica's view of the provisional deadlines again.
+    if crate::load_stored_years(core).await? {
+        core.store
+            .recount_deadlines(&core.calendar.current(), None, now)
+            .await?;
+    }
+    let calendar = core.calendar.current();
+    core.calendar.report_days_left("routing", now);
     let mut changed = 0;
     for mut case in core.store.clock_running_cases().await? {
-        let context = core.context(now);
+        let context = core.context(now, &calendar);
         let transitions = match machine::supervise(
             &mut case,
             &context,

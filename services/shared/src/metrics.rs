@@ -33,6 +33,8 @@ struct Registry {
     /// Part → method → its calls.
     calls: BTreeMap<String, BTreeMap<String, MethodCalls>>,
     counters: BTreeMap<(String, String), u64>,
+    /// (name, part) → the value last set.
+    gauges: BTreeMap<(String, String), f64>,
 }
 
 static REGISTRY: LazyLock<Mutex<Registry>> = LazyLock::new(Default::default);
@@ -123,6 +125,14 @@ pub fn increment(name: &str, label: &str) {
         .or_default() += 1;
 }
 
+/// Sets the gauge `name` of `part` (e.g. the days left on the loaded calendar).
+pub fn set_gauge(name: &str, part: &str, value: f64) {
+    let mut registry = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
+    registry
+        .gauges
+        .insert((name.to_owned(), part.to_owned()), value);
+}
+
 /// Every metric in the Prometheus text format.
 pub fn render() -> String {
     use std::fmt::Write;
@@ -178,6 +188,14 @@ pub fn render() -> String {
             last = name;
         }
         let _ = writeln!(out, "{name}{{reason=\"{label}\"}} {count}");
+    }
+    let mut last = "";
+    for ((name, part), value) in &registry.gauges {
+        if name != last {
+            let _ = writeln!(out, "# TYPE {name} gauge");
+            last = name;
+        }
+        let _ = writeln!(out, "{name}{{part=\"{part}\"}} {value}");
     }
     out
 }
@@ -284,6 +302,18 @@ mod tests {
             "zhengqi_calls_total{{part=\"{part}\",method=\"other\",code=\"12\"}} 3"
         )));
         assert!(!text.contains("/x/y") && !text.contains("/Nope"), "{text}");
+    }
+
+    #[test]
+    fn a_gauge_shows_its_last_value_per_part() {
+        set_gauge("zhengqi_test_gauge", "metrics-test-gauge", 3.0);
+        set_gauge("zhengqi_test_gauge", "metrics-test-gauge", 27.0);
+        let text = render();
+        assert!(text.contains("# TYPE zhengqi_test_gauge gauge"), "{text}");
+        assert!(
+            text.contains("zhengqi_test_gauge{part=\"metrics-test-gauge\"} 27"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -199,6 +199,11 @@ pub struct Rectification {
     pub rating: Rating,
     pub review_comment: String,
     pub due_time: Option<i64>,
+    /// The due time runs into a year whose calendar is not loaded: counted on
+    /// weekends only (暂定) and counted again when the year arrives.
+    pub due_provisional: bool,
+    /// Working days from the review (`create_time`) to `due_time`.
+    pub due_working_days: u32,
     pub valid: bool,
     pub verification_note: String,
     pub verified_by: String,

@@ -89,11 +89,11 @@ pub fn apply(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::domain::Rating;
 
-    fn opened() -> Rectification {
+    pub(crate) fn opened() -> Rectification {
         Rectification {
             id: "510821-R".into(),
             review_id: "510821-V".into(),
@@ -105,6 +105,8 @@ mod tests {
             rating: Rating::Dissatisfied,
             review_comment: "慢".into(),
             due_time: Some(100),
+            due_provisional: false,
+            due_working_days: 15,
             valid: false,
             verification_note: String::new(),
             verified_by: String::new(),

@@ -63,6 +63,44 @@ pub fn rectification_due(
     Ok(end_of_day(due))
 }
 
+/// [`rectification_due`] that never fails: a year whose calendar is not
+/// loaded counts on weekends only, and the second value says so (暂定).
+pub fn rectification_due_provisional(
+    calendar: &Calendar,
+    reviewed: i64,
+    working_days: u32,
+) -> (i64, bool) {
+    let due = calendar.add_working_days_provisional(beijing_date(reviewed), working_days);
+    (end_of_day(due.value), due.provisional)
+}
+
+/// Counts a provisional due time of an open rectification again on
+/// `calendar`; the due time before when it changed.
+pub fn recount_due(
+    rectification: &mut super::Rectification,
+    calendar: &Calendar,
+) -> Option<Option<i64>> {
+    if !rectification.state.is_open() || !rectification.due_provisional {
+        return None;
+    }
+    let (due, provisional) = rectification_due_provisional(
+        calendar,
+        rectification.create_time,
+        rectification.due_working_days,
+    );
+    if rectification.due_time == Some(due) && !provisional {
+        rectification.due_provisional = false;
+        return Some(rectification.due_time);
+    }
+    if rectification.due_time == Some(due) {
+        return None;
+    }
+    let before = rectification.due_time;
+    rectification.due_time = Some(due);
+    rectification.due_provisional = provisional;
+    Some(before)
+}
+
 /// The department a service window belongs to: a window id is
 /// `<department id>-<window>`, e.g. `510821-xzsp-03`.
 pub fn window_department(window_id: &str) -> Option<String> {
@@ -154,6 +192,36 @@ mod tests {
                 .unwrap()
         );
         assert!(beijing_date(due) > NaiveDate::from_ymd_opt(2026, 10, 10).unwrap());
+    }
+
+    #[test]
+    fn a_rectification_due_in_a_year_not_loaded_is_provisional_and_recounted() {
+        let official = Calendar::official();
+        let reviewed = end_of_day(NaiveDate::from_ymd_opt(2026, 12, 28).unwrap()) - 3_600_000_000;
+        let (due, provisional) = rectification_due_provisional(&official, reviewed, 15);
+        assert!(provisional);
+        assert_eq!(
+            beijing_date(due),
+            NaiveDate::from_ymd_opt(2027, 1, 18).unwrap()
+        );
+        let mut r = crate::domain::Rectification {
+            due_time: Some(due),
+            due_provisional: true,
+            due_working_days: 15,
+            create_time: reviewed,
+            ..crate::domain::rectification::tests::opened()
+        };
+        // A made-up 2027 for the test: 01-01 off.
+        let loaded = official
+            .with_year_toml("year = 2027\n[[holiday]]\nname = \"元旦\"\nfirst = 2027-01-01\nlast = 2027-01-01\n")
+            .unwrap();
+        assert_eq!(recount_due(&mut r, &loaded), Some(Some(due)));
+        assert_eq!(
+            beijing_date(r.due_time.unwrap()),
+            NaiveDate::from_ymd_opt(2027, 1, 19).unwrap()
+        );
+        assert!(!r.due_provisional);
+        assert_eq!(recount_due(&mut r, &loaded), None, "exact now");
     }
 
     #[test]

@@ -33,7 +33,8 @@ fn start_of(date: NaiveDate) -> Option<i64> {
 
 /// The earliest close time of a consultation opened at `now`: the start of
 /// the 7th working day after the opening day, or of the 30th day when the draft closely
-/// concerns enterprises (征求意见期限).
+/// concerns enterprises (征求意见期限). Working days in a year whose calendar
+/// is not loaded count on weekends only (暂定) rather than refuse the draft.
 pub fn earliest_close(now: i64, closely_concerns: bool, calendar: &Calendar) -> Result<i64, Error> {
     let today = local_date(now).ok_or_else(|| Error::internal("the clock is out of range"))?;
     if closely_concerns {
@@ -44,12 +45,8 @@ pub fn earliest_close(now: i64, closely_concerns: bool, calendar: &Calendar) -> 
         return start_of(last).ok_or_else(|| Error::internal("a date out of range"));
     }
     let last = calendar
-        .add_working_days(today, MIN_CONSULTATION_WORKING_DAYS)
-        .map_err(|e| {
-            Error::FailedPrecondition(format!(
-                "the consultation period cannot be counted: {e}; the working-day calendar must be loaded first"
-            ))
-        })?;
+        .add_working_days_provisional(today, MIN_CONSULTATION_WORKING_DAYS)
+        .value;
     start_of(last).ok_or_else(|| Error::internal("a calendar date out of range"))
 }
 
@@ -330,6 +327,24 @@ mod tests {
         assert!(matches!(&error, Error::InvalidArgument(v) if v[0].field == "close_time"));
         open_consultation(&mut draft, at(2026, 9, 29, 9), now, &calendar).unwrap();
         assert_eq!(draft.state, PolicyState::Consultation);
+    }
+
+    #[test]
+    fn a_consultation_running_into_a_year_not_loaded_is_counted_on_weekends_only() {
+        let calendar = Calendar::official();
+        // Monday 2026-12-28: 12-29..12-31, then 2027 (not loaded) on weekends
+        // only: 01-01, 01-04, 01-05, 01-06.
+        let now = at(2026, 12, 28, 10);
+        let earliest = earliest_close(now, false, &calendar).expect("no refusal");
+        assert_eq!(local_date(earliest), NaiveDate::from_ymd_opt(2027, 1, 6));
+        let mut draft = policy(PolicyKind::Policy, PolicyState::Draft);
+        open_consultation(&mut draft, at(2027, 1, 6, 9), now, &calendar).unwrap();
+        // Once a 2027 with 01-01 off is loaded, it is one working day later.
+        let loaded = calendar
+            .with_year_toml("year = 2027\n[[holiday]]\nname = \"元旦\"\nfirst = 2027-01-01\nlast = 2027-01-01\n")
+            .unwrap();
+        let earliest = earliest_close(now, false, &loaded).unwrap();
+        assert_eq!(local_date(earliest), NaiveDate::from_ymd_opt(2027, 1, 7));
     }
 
     #[test]

@@ -25,19 +25,43 @@ pub fn deadline_from(calendar: &Calendar, start: i64, days: u32) -> Result<i64, 
     Ok(end_of_day(due))
 }
 
+/// A deadline counted on the calendar, provisional when some day of it fell
+/// in a year not loaded (counted on weekends only, 暂定).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reckoned {
+    pub deadline: i64,
+    pub provisional: bool,
+}
+
+/// The deadline `days` working days after the Beijing date of `base`, at the
+/// close of that day; `base` itself when `days` is 0. Never fails: a year not
+/// loaded is counted on weekends only and the result says so.
+pub fn reckon(calendar: &Calendar, base: i64, days: u32) -> Reckoned {
+    if days == 0 {
+        return Reckoned {
+            deadline: base,
+            provisional: false,
+        };
+    }
+    let due = calendar.add_working_days_provisional(beijing_date(base), days);
+    Reckoned {
+        deadline: end_of_day(due.value),
+        provisional: due.provisional,
+    }
+}
+
 /// `deadline` moved by `days` working days (an approved extension, a pause).
 pub fn extend(calendar: &Calendar, deadline: i64, days: u32) -> Result<i64, CalendarError> {
     deadline_from(calendar, deadline, days)
 }
 
 /// The working days a clock paused at `paused` and resumed at `resumed` did not
-/// run: those after the pause's date up to and including the resumption's.
-pub fn paused_working_days(
-    calendar: &Calendar,
-    paused: i64,
-    resumed: i64,
-) -> Result<u32, CalendarError> {
-    calendar.working_days_between(beijing_date(paused), beijing_date(resumed))
+/// run: those after the pause's date up to and including the resumption's;
+/// provisional when some of them fell in a year not loaded.
+pub fn paused_working_days(calendar: &Calendar, paused: i64, resumed: i64) -> (u32, bool) {
+    let counted =
+        calendar.working_days_between_provisional(beijing_date(paused), beijing_date(resumed));
+    (counted.value, counted.provisional)
 }
 
 /// 督办: RED once the deadline has passed, YELLOW once `yellow_ratio` of the
@@ -52,8 +76,13 @@ pub fn supervision(
     if now > deadline {
         return Ok(Supervision::Red);
     }
-    let total = calendar.working_days_between(beijing_date(start), beijing_date(deadline))?;
-    let used = calendar.working_days_between(beijing_date(start), beijing_date(now))?;
+    // A provisional deadline is supervised on its provisional count.
+    let total = calendar
+        .working_days_between_provisional(beijing_date(start), beijing_date(deadline))
+        .value;
+    let used = calendar
+        .working_days_between_provisional(beijing_date(start), beijing_date(now))
+        .value;
     if total == 0 || f64::from(used) >= yellow_ratio * f64::from(total) {
         Ok(Supervision::Yellow)
     } else {
@@ -70,7 +99,9 @@ pub fn working_days_overdue(
     if now <= deadline {
         return Ok(0);
     }
-    calendar.working_days_between(beijing_date(deadline), beijing_date(now))
+    Ok(calendar
+        .working_days_between_provisional(beijing_date(deadline), beijing_date(now))
+        .value)
 }
 
 #[cfg(test)]
@@ -122,10 +153,9 @@ mod tests {
         let calendar = Calendar::official();
         let deadline = deadline_from(&calendar, noon(date(2026, 2, 12)), 7).unwrap();
         // Paused on 02-13, answered on 02-25: 02-14 (make-up), 02-24 and 02-25 did not count.
-        let paused =
-            paused_working_days(&calendar, noon(date(2026, 2, 13)), noon(date(2026, 2, 25)))
-                .unwrap();
-        assert_eq!(paused, 3);
+        let (paused, provisional) =
+            paused_working_days(&calendar, noon(date(2026, 2, 13)), noon(date(2026, 2, 25)));
+        assert_eq!((paused, provisional), (3, false));
         let moved = extend(&calendar, deadline, paused).unwrap();
         assert_eq!(beijing_date(moved), date(2026, 3, 4));
         // Paused and answered the same day: nothing moves.
@@ -134,9 +164,8 @@ mod tests {
                 &calendar,
                 noon(date(2026, 3, 2)),
                 noon(date(2026, 3, 2)) + 1
-            )
-            .unwrap(),
-            0
+            ),
+            (0, false)
         );
     }
 
@@ -145,6 +174,38 @@ mod tests {
         let calendar = Calendar::official();
         let error = deadline_from(&calendar, noon(date(2026, 12, 28)), 15).unwrap_err();
         assert_eq!(error, CalendarError::YearNotLoaded(2027));
+    }
+
+    #[test]
+    fn a_deadline_past_the_loaded_years_is_provisional_on_weekends_only() {
+        let calendar = Calendar::official();
+        // Mon 2026-12-28 + 15 working days: 12-29..12-31, then 2027 on
+        // weekends only up to Mon 2027-01-18.
+        let reckoned = reckon(&calendar, noon(date(2026, 12, 28)), 15);
+        assert!(reckoned.provisional);
+        assert_eq!(reckoned.deadline, end_of_day(date(2027, 1, 18)));
+        // Inside the loaded years: exact, and the same as deadline_from.
+        let exact = reckon(&calendar, noon(date(2026, 2, 12)), 7);
+        assert_eq!(
+            exact,
+            Reckoned {
+                deadline: deadline_from(&calendar, noon(date(2026, 2, 12)), 7).unwrap(),
+                provisional: false
+            }
+        );
+        // Zero days: the base itself (a meeting's decided deadline).
+        assert_eq!(reckon(&calendar, 42, 0).deadline, 42);
+        // Supervision of a provisional deadline does not fail.
+        assert_eq!(
+            supervision(
+                &calendar,
+                noon(date(2026, 12, 28)),
+                reckoned.deadline,
+                noon(date(2027, 1, 15)),
+                0.8
+            ),
+            Ok(Supervision::Yellow)
+        );
     }
 
     #[test]

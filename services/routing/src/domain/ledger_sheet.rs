@@ -105,7 +105,12 @@ pub fn row(case: &Case, department: impl Fn(&str) -> String) -> [String; 13] {
         },
         level_label(case.level).to_owned(),
         day(case.create_time),
-        case.deadline.map(day).unwrap_or_default(),
+        match case.deadline {
+            // 暂定: counted on weekends only until its year's calendar is loaded.
+            Some(deadline) if case.deadline_provisional => format!("{}（暂定）", day(deadline)),
+            Some(deadline) => day(deadline),
+            None => String::new(),
+        },
         state_label(case.state).to_owned(),
         if case.state.is_open() {
             supervision_label(case.supervision).to_owned()

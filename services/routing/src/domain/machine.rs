@@ -301,15 +301,27 @@ fn level_rank(level: Level) -> u8 {
     }
 }
 
-/// Moves the deadline by `days` working days, or leaves a missing one missing.
-fn move_deadline(case: &mut Case, days: u32, calendar: &Calendar) -> Result<(), Refusal> {
-    if days > 0
-        && let Some(deadline) = case.deadline
-    {
-        case.deadline = Some(deadline::extend(calendar, deadline, days)?);
-        case.supervision = Supervision::None;
+/// Moves the deadline by `days` working days (an approved extension, a pause),
+/// or leaves a missing one missing. `counted_provisionally` says `days` itself
+/// was counted on weekends only (a pause in a year not loaded).
+fn move_deadline(case: &mut Case, days: u32, calendar: &Calendar, counted_provisionally: bool) {
+    if days == 0 {
+        return;
     }
-    Ok(())
+    let Some(deadline) = case.deadline else {
+        return;
+    };
+    // An exact deadline is the new base; a provisional one keeps counting from
+    // its base, so that loading its year counts the whole again.
+    if !case.deadline_provisional {
+        case.deadline_base = deadline;
+        case.deadline_working_days = 0;
+    }
+    case.deadline_working_days += days;
+    let reckoned = deadline::reckon(calendar, case.deadline_base, case.deadline_working_days);
+    case.deadline = Some(reckoned.deadline);
+    case.deadline_provisional = reckoned.provisional || counted_provisionally;
+    case.supervision = Supervision::None;
 }
 
 /// Applies `command`, given in capacity `acting` by `actor`, to `case`.
@@ -410,11 +422,11 @@ pub fn apply(
             case.resolve_time = None;
             // The department gets a fresh time limit from the day it is reopened.
             case.start_time = now;
-            case.deadline = Some(deadline::deadline_from(
-                context.calendar,
-                now,
-                case.time_limit_days,
-            )?);
+            let reckoned = deadline::reckon(context.calendar, now, case.time_limit_days);
+            case.deadline = Some(reckoned.deadline);
+            case.deadline_provisional = reckoned.provisional;
+            case.deadline_base = now;
+            case.deadline_working_days = case.time_limit_days;
             case.supervision = Supervision::None;
             case.state = InProgress;
             reason.clone()
@@ -477,7 +489,7 @@ pub fn apply(
             extension.decision_note = note.clone();
             let days = extension.working_days;
             if *approve {
-                move_deadline(case, days, context.calendar)?;
+                move_deadline(case, days, context.calendar, false);
             }
             format!(
                 "{} {days} working days{}",
@@ -506,11 +518,11 @@ pub fn apply(
         }
         Command::ProvideInfo { answer } => {
             require_state(case, action, &[AwaitingEnterprise])?;
-            let paused = match case.pause_time {
-                Some(paused) => deadline::paused_working_days(context.calendar, paused, now)?,
-                None => 0,
+            let (paused, provisional) = match case.pause_time {
+                Some(paused) => deadline::paused_working_days(context.calendar, paused, now),
+                None => (0, false),
             };
-            move_deadline(case, paused, context.calendar)?;
+            move_deadline(case, paused, context.calendar, provisional);
             case.state = case.paused_state.take().unwrap_or(InProgress);
             case.pause_time = None;
             case.info_answer = answer.clone();
@@ -600,8 +612,9 @@ pub struct NewCase {
     pub accept_time: i64,
 }
 
-/// Opens a PENDING case where `placement` puts it. The deadline is missing when
-/// the calendar of the year it falls in is not loaded yet.
+/// Opens a PENDING case where `placement` puts it, always with a deadline:
+/// provisional (weekends only, 暂定) when the calendar of a year it runs into
+/// is not loaded yet.
 pub fn open(
     id: String,
     new: NewCase,
@@ -610,8 +623,7 @@ pub fn open(
     calendar: &Calendar,
     now: i64,
 ) -> Case {
-    let deadline =
-        deadline::deadline_from(calendar, new.accept_time, placement.time_limit_days).ok();
+    let reckoned = deadline::reckon(calendar, new.accept_time, placement.time_limit_days);
     Case {
         id,
         number: new.number,
@@ -632,7 +644,10 @@ pub fn open(
         contact_phone: new.contact_phone,
         time_limit_days: placement.time_limit_days,
         start_time: new.accept_time,
-        deadline,
+        deadline: Some(reckoned.deadline),
+        deadline_provisional: reckoned.provisional,
+        deadline_base: new.accept_time,
+        deadline_working_days: placement.time_limit_days,
         supervision: Supervision::None,
         outcome: None,
         resolution: String::new(),
@@ -695,6 +710,53 @@ pub fn withdraw(case: &mut Case, reason: &str, now: i64) -> Transition {
     let mut transition = system_transition(case, CaseAction::Withdraw, from, note);
     transition.actor_role = "enterprise".to_owned();
     transition
+}
+
+/// Counts a provisional (or missing) deadline of an unfinished case again on
+/// `calendar`, into which `year` was just loaded (`None`: the calendar as the
+/// part started with it). The change is the ledger entry's note, in China
+/// time; `None` when nothing changes.
+pub fn recount_deadline(
+    case: &mut Case,
+    calendar: &Calendar,
+    year: Option<i32>,
+) -> Option<Transition> {
+    if case.state.is_final() || (case.deadline.is_some() && !case.deadline_provisional) {
+        return None;
+    }
+    let reckoned = deadline::reckon(calendar, case.deadline_base, case.deadline_working_days);
+    if case.deadline == Some(reckoned.deadline) && case.deadline_provisional == reckoned.provisional
+    {
+        return None;
+    }
+    let before = case.deadline;
+    case.deadline = Some(reckoned.deadline);
+    case.deadline_provisional = reckoned.provisional;
+    let day = |micros: i64| {
+        deadline::beijing_date(micros)
+            .format("%Y-%m-%d")
+            .to_string()
+    };
+    let basis = match (year, before) {
+        (Some(year), _) => format!("按{year}年工作日历重算办理时限"),
+        (None, Some(_)) => "按已载入的工作日历重算办理时限".to_owned(),
+        (None, None) => "按已载入的工作日历补定办理时限".to_owned(),
+    };
+    let change = match before {
+        Some(before) => format!("{} → {}", day(before), day(reckoned.deadline)),
+        None => day(reckoned.deadline),
+    };
+    let provisional = if reckoned.provisional {
+        "（暂定：所跨年份的工作日历尚未载入，暂按周六、周日休息计算）"
+    } else {
+        ""
+    };
+    Some(system_transition(
+        case,
+        CaseAction::RecountDeadline,
+        case.state,
+        format!("{basis}：{change}{provisional}"),
+    ))
 }
 
 fn system_transition(case: &Case, action: CaseAction, from: CaseState, note: String) -> Transition {
@@ -1277,5 +1339,168 @@ mod tests {
         let transition = withdraw(&mut case, "已自行解决", day(3, 3));
         assert_eq!(transition.to, CaseState::Closed);
         assert_eq!(case.outcome, Some(Outcome::Withdrawn));
+    }
+
+    /// A complaint (15 working days) accepted at noon on `date`, opened on `calendar`.
+    fn complaint_on(calendar: &Calendar, date: chrono::NaiveDate) -> Case {
+        let mut case = case();
+        let start = deadline::end_of_day(date) - 12 * 3_600_000_000;
+        let reckoned = deadline::reckon(calendar, start, 15);
+        case.kind = AppealKind::Complaint;
+        case.time_limit_days = 15;
+        case.start_time = start;
+        case.deadline = Some(reckoned.deadline);
+        case.deadline_provisional = reckoned.provisional;
+        case.deadline_base = start;
+        case.deadline_working_days = 15;
+        case
+    }
+
+    fn ymd(y: i32, m: u32, d: u32) -> chrono::NaiveDate {
+        chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    /// A made-up 2027 for the tests (not the State Council's).
+    const TEST_2027: &str = "year = 2027\nsource = \"test calendar\"\n\
+        [[holiday]]\nname = \"元旦\"\nfirst = 2027-01-01\nlast = 2027-01-03\n";
+
+    #[test]
+    fn a_case_running_into_a_year_not_loaded_opens_with_a_provisional_deadline() {
+        let calendar = Calendar::official();
+        let placement = Placement {
+            level: Level::County,
+            department_id: "510821-jrj".into(),
+            time_limit_days: 15,
+            meeting_type: None,
+            rule_id: None,
+        };
+        let start = deadline::end_of_day(ymd(2026, 12, 28)) - 12 * 3_600_000_000;
+        let mut new = NewCase {
+            accept_time: start,
+            ..match_new_case()
+        };
+        new.kind = AppealKind::Complaint;
+        let case = open(
+            "510821-01P".into(),
+            new,
+            &placement,
+            String::new(),
+            &calendar,
+            start,
+        );
+        assert!(case.deadline_provisional);
+        assert_eq!(case.deadline, Some(deadline::end_of_day(ymd(2027, 1, 18))));
+        assert_eq!(
+            (case.deadline_base, case.deadline_working_days),
+            (start, 15)
+        );
+        // Within the loaded years the deadline is exact.
+        assert!(!complaint_on(&calendar, ymd(2026, 3, 2)).deadline_provisional);
+    }
+
+    fn match_new_case() -> NewCase {
+        NewCase {
+            appeal_id: "510821-01APPEAL".into(),
+            number: "510821-20261228-0001".into(),
+            uscc: "91350200776049653A".into(),
+            enterprise_name: "旺苍县某建材有限公司".into(),
+            jurisdiction_code: "510821".into(),
+            category: Category::Financing,
+            kind: AppealKind::HelpRequest,
+            channel: Channel::OnlinePortal,
+            title: "贷款".into(),
+            description: "贷款审批慢".into(),
+            enterprise_tags: vec![],
+            contact_name: String::new(),
+            contact_phone: String::new(),
+            accept_time: 0,
+        }
+    }
+
+    #[test]
+    fn loading_the_year_recounts_a_provisional_deadline_with_a_note_in_china_time() {
+        let official = Calendar::official();
+        let mut case = complaint_on(&official, ymd(2026, 12, 28));
+        let loaded = official.with_year_toml(TEST_2027).unwrap();
+        let transition = recount_deadline(&mut case, &loaded, Some(2027)).expect("a change");
+        // 2027-01-01 is off: the 15th working day is Tue 2027-01-19.
+        assert_eq!(case.deadline, Some(deadline::end_of_day(ymd(2027, 1, 19))));
+        assert!(!case.deadline_provisional);
+        assert_eq!(transition.action, CaseAction::RecountDeadline);
+        assert_eq!(transition.actor_role, "system");
+        assert_eq!(
+            transition.note,
+            "按2027年工作日历重算办理时限：2027-01-18 → 2027-01-19"
+        );
+        // Counted again, nothing changes: no second entry.
+        assert_eq!(recount_deadline(&mut case, &loaded, Some(2027)), None);
+        // An exact deadline is never recounted, nor a closed case's.
+        let mut exact = complaint_on(&official, ymd(2026, 3, 2));
+        assert_eq!(recount_deadline(&mut exact, &loaded, Some(2027)), None);
+        let mut closed = complaint_on(&official, ymd(2026, 12, 28));
+        closed.state = CaseState::Closed;
+        assert_eq!(recount_deadline(&mut closed, &loaded, Some(2027)), None);
+    }
+
+    #[test]
+    fn a_case_without_a_deadline_gets_one() {
+        let official = Calendar::official();
+        let mut case = complaint_on(&official, ymd(2026, 12, 28));
+        case.deadline = None;
+        case.deadline_provisional = false;
+        let transition = recount_deadline(&mut case, &official, None).expect("a change");
+        assert_eq!(case.deadline, Some(deadline::end_of_day(ymd(2027, 1, 18))));
+        assert!(case.deadline_provisional);
+        assert!(
+            transition
+                .note
+                .starts_with("按已载入的工作日历补定办理时限：2027-01-18（暂定"),
+            "{}",
+            transition.note
+        );
+    }
+
+    #[test]
+    fn an_extension_into_a_year_not_loaded_is_provisional_and_recounted_whole() {
+        let world = World::new();
+        let official = Calendar::official();
+        // Due Fri 2026-12-18, exact; 10 more working days run into 2027.
+        let mut case = complaint_on(&official, ymd(2026, 11, 27));
+        assert!(!case.deadline_provisional);
+        assert_eq!(case.deadline, Some(deadline::end_of_day(ymd(2026, 12, 18))));
+        case.state = CaseState::InProgress;
+        let jrj = handler("510821-jrj");
+        let coordinator = principal(&[Role::Coordinator], "510821");
+        let now = deadline::end_of_day(ymd(2026, 12, 15)) - 12 * 3_600_000_000;
+        world
+            .act(
+                &mut case,
+                &jrj,
+                Command::RequestExtension {
+                    working_days: 10,
+                    reason: "需要现场核查".into(),
+                },
+                now,
+            )
+            .unwrap();
+        world
+            .act(
+                &mut case,
+                &coordinator,
+                Command::DecideExtension {
+                    approve: true,
+                    note: String::new(),
+                },
+                now,
+            )
+            .expect("an extension into 2027 is approved, provisionally");
+        // 12-21..12-25, 12-28..12-31 (9), then Fri 2027-01-01 on weekends only.
+        assert_eq!(case.deadline, Some(deadline::end_of_day(ymd(2027, 1, 1))));
+        assert!(case.deadline_provisional);
+        let loaded = official.with_year_toml(TEST_2027).unwrap();
+        recount_deadline(&mut case, &loaded, Some(2027)).expect("a change");
+        // 2027-01-01..03 off: Mon 2027-01-04.
+        assert_eq!(case.deadline, Some(deadline::end_of_day(ymd(2027, 1, 4))));
+        assert!(!case.deadline_provisional);
     }
 }

@@ -264,6 +264,9 @@ pub fn record_decision(
     let from = case.state;
     case.department_id = department_id.to_owned();
     case.deadline = Some(deadline);
+    case.deadline_provisional = false;
+    case.deadline_base = deadline;
+    case.deadline_working_days = 0;
     case.start_time = context.now;
     case.supervision = Supervision::None;
     case.claimed_by.clear();

@@ -138,6 +138,8 @@ named_enum! {
         Withdraw = "WITHDRAW",
         /// The deadline clock changed the supervision (黄灯 / 红灯).
         Supervise = "SUPERVISE",
+        /// A provisional deadline was counted again on a newly loaded year.
+        RecountDeadline = "RECOUNT_DEADLINE",
     }
 }
 
@@ -181,9 +183,19 @@ pub struct Case {
     pub time_limit_days: u32,
     /// When the clock started: the appeal's acceptance at intake, or a reopening.
     pub start_time: i64,
-    /// End of the last working day of the time limit, Beijing time; `None` when
-    /// the calendar of that year is not loaded yet.
+    /// End of the last working day of the time limit, Beijing time. Always set
+    /// for cases opened now; `None` only on cases stored before provisional
+    /// deadlines existed, until the calendar is loaded or routing restarts.
     pub deadline: Option<i64>,
+    /// The deadline runs into a year whose calendar is not loaded: it is
+    /// counted on weekends only (暂定) and counted again when the year arrives.
+    pub deadline_provisional: bool,
+    /// What the deadline is counted from: the clock's start, or the deadline
+    /// it moved from (an extension, a pause) or a meeting decided.
+    pub deadline_base: i64,
+    /// Working days from `deadline_base` to `deadline` (0: the deadline is
+    /// `deadline_base` itself, as a meeting decided it).
+    pub deadline_working_days: u32,
     pub supervision: Supervision,
     pub outcome: Option<Outcome>,
     pub resolution: String,
@@ -217,6 +229,19 @@ impl Case {
     pub fn etag(&self) -> String {
         etag(self.version)
     }
+}
+
+/// A year of the working-day calendar an operator loaded (or, with no
+/// `loaded_by`, one built in).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadedYear {
+    pub year: i32,
+    /// The notice it was taken from.
+    pub source: String,
+    /// The calendar file as loaded (TOML).
+    pub content: String,
+    pub loaded_by: String,
+    pub load_time: i64,
 }
 
 /// The `etag` of a version of any resource.

@@ -3,13 +3,17 @@
 //! Weekends are off and weekdays on, except the days each year's State Council holiday
 //! notice lists: holiday ranges off, some weekend days on as make-up working days (调休
 //! 上班). The notice for a year comes the November before, so loading a year is an
-//! operator's task, and a date in a year that is not loaded is an error rather than a
-//! guess (FACTS.md, "Working days").
+//! operator's task. A strict question about a year that is not loaded is an error
+//! rather than a guess; a time limit that runs into such a year is counted
+//! *provisionally* (暂定), on weekends only, and says so, so that no deadline is ever
+//! missing (FACTS.md, "Working days"); it is counted again when the year is loaded.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, RwLock};
 
 use chrono::{Datelike, NaiveDate, Weekday};
 use serde::Deserialize;
+use toml::Spanned;
 
 use super::toml_date::TomlDate;
 
@@ -19,49 +23,128 @@ pub(super) const OFFICIAL_YEARS: [&str; 2] = [
     include_str!("../../data/calendar/2026.toml"),
 ];
 
+/// The years a calendar file may name.
+const YEARS: std::ops::RangeInclusive<i32> = 1949..=2200;
+
 /// A question the calendar cannot answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum CalendarError {
     #[error(
-        "the working-day calendar has no data for {0}; an operator must load that year's \
-         State Council holiday notice before working days in it can be counted"
+        "工作日历尚未载入{0}年（no data for {0}）：请先载入该年国务院节假日安排，才能按工作日计算"
     )]
     YearNotLoaded(i32),
 }
 
-/// Why a year's calendar file was refused. Nothing from a refused file is loaded.
+/// Why a year's calendar file was refused, with the line of the file and the
+/// field at fault. Nothing from a refused file is loaded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CalendarDataError {
-    #[error("the calendar file is not valid TOML: {0}")]
-    Toml(#[from] toml::de::Error),
+    #[error("第{line}行第{column}列：日历文件不是有效的TOML：{message}")]
+    Toml {
+        line: usize,
+        column: usize,
+        message: String,
+    },
 
-    #[error("the calendar file for {year} lists {date}, which is not in {year}")]
-    OutsideYear { year: i32, date: NaiveDate },
+    #[error("第{line}行 year：{year} 不是可载入的年份（{}–{}）", YEARS.start(), YEARS.end())]
+    YearOutOfRange { line: usize, year: i32 },
 
-    #[error(
-        "the calendar file lists {date} as a working weekend day, but it is a {weekday}; \
-         only Saturdays and Sundays need listing"
-    )]
-    NotAWeekend { date: NaiveDate, weekday: Weekday },
+    #[error("第{line}行 {field}：{date} 不在 {year} 年内")]
+    OutsideYear {
+        line: usize,
+        field: &'static str,
+        year: i32,
+        date: NaiveDate,
+    },
 
-    #[error("the holiday \"{name}\" ends ({last}) before it starts ({first})")]
+    #[error("第{line}行 working_weekends：{date} 是{}，调休上班日只需列出周六、周日", weekday_name(*.weekday))]
+    NotAWeekend {
+        line: usize,
+        date: NaiveDate,
+        weekday: Weekday,
+    },
+
+    #[error("第{line}行 holiday.last：假日“{name}”的结束日 {last} 早于开始日 {first}")]
     HolidayReversed {
+        line: usize,
         name: String,
         first: NaiveDate,
         last: NaiveDate,
     },
 
-    #[error("the calendar file lists {0} both as a holiday and as a working weekend day")]
-    BothOffAndOn(NaiveDate),
+    #[error("第{line}行 working_weekends：{date} 既列为假日又列为调休上班日")]
+    BothOffAndOn { line: usize, date: NaiveDate },
+}
+
+impl CalendarDataError {
+    /// What is wrong, without the line and field the message begins with
+    /// (every message is `第N行 field：reason`), for a caller that names them
+    /// itself (a reference folder's refusal, `file:line: field: reason`).
+    pub fn reason(&self) -> String {
+        let message = self.to_string();
+        match message.split_once('：') {
+            Some((_, reason)) => reason.to_owned(),
+            None => message,
+        }
+    }
+
+    /// The line of the file at fault, from 1.
+    pub fn line(&self) -> usize {
+        match self {
+            CalendarDataError::Toml { line, .. }
+            | CalendarDataError::YearOutOfRange { line, .. }
+            | CalendarDataError::OutsideYear { line, .. }
+            | CalendarDataError::NotAWeekend { line, .. }
+            | CalendarDataError::HolidayReversed { line, .. }
+            | CalendarDataError::BothOffAndOn { line, .. } => *line,
+        }
+    }
+
+    /// The field of the file at fault (`working_weekends`, `holiday.first`, …);
+    /// empty for a file that is not TOML at all.
+    pub fn field(&self) -> &'static str {
+        match self {
+            CalendarDataError::Toml { .. } => "",
+            CalendarDataError::YearOutOfRange { .. } => "year",
+            CalendarDataError::OutsideYear { field, .. } => field,
+            CalendarDataError::NotAWeekend { .. } | CalendarDataError::BothOffAndOn { .. } => {
+                "working_weekends"
+            }
+            CalendarDataError::HolidayReversed { .. } => "holiday.last",
+        }
+    }
+}
+
+fn weekday_name(weekday: Weekday) -> &'static str {
+    match weekday {
+        Weekday::Mon => "周一",
+        Weekday::Tue => "周二",
+        Weekday::Wed => "周三",
+        Weekday::Thu => "周四",
+        Weekday::Fri => "周五",
+        Weekday::Sat => "周六",
+        Weekday::Sun => "周日",
+    }
+}
+
+/// The line (from 1) and column (from 1) of byte `offset` of `text`.
+fn position(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rsplit('\n')
+        .next()
+        .map_or(1, |last| last.chars().count() + 1);
+    (line, column)
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct YearFile {
-    year: i32,
+    year: Spanned<i32>,
     source: Option<String>,
     #[serde(default)]
-    working_weekends: Vec<TomlDate>,
+    working_weekends: Vec<Spanned<TomlDate>>,
     #[serde(default)]
     holiday: Vec<HolidayEntry>,
 }
@@ -70,8 +153,8 @@ struct YearFile {
 #[serde(deny_unknown_fields)]
 struct HolidayEntry {
     name: String,
-    first: TomlDate,
-    last: TomlDate,
+    first: Spanned<TomlDate>,
+    last: Spanned<TomlDate>,
 }
 
 /// One year's exceptions to "weekdays on, weekends off".
@@ -124,51 +207,37 @@ impl Calendar {
     /// and returns the year. A year already loaded is replaced, so an operator can
     /// correct an embedded year as well as add the next one.
     pub fn load_year_toml(&mut self, text: &str) -> Result<i32, CalendarDataError> {
-        let file: YearFile = toml::from_str(text)?;
-        let year = file.year;
-        let in_year = |date: NaiveDate| {
-            if date.year() == year {
-                Ok(date)
-            } else {
-                Err(CalendarDataError::OutsideYear { year, date })
-            }
-        };
-
-        let mut off = BTreeSet::new();
-        for holiday in file.holiday {
-            let (first, last) = (in_year(holiday.first.0)?, in_year(holiday.last.0)?);
-            if last < first {
-                return Err(CalendarDataError::HolidayReversed {
-                    name: holiday.name,
-                    first,
-                    last,
-                });
-            }
-            off.extend(first.iter_days().take_while(|date| *date <= last));
-        }
-
-        let mut working_weekends = BTreeSet::new();
-        for date in file.working_weekends {
-            let date = in_year(date.0)?;
-            let weekday = date.weekday();
-            if !matches!(weekday, Weekday::Sat | Weekday::Sun) {
-                return Err(CalendarDataError::NotAWeekend { date, weekday });
-            }
-            if off.contains(&date) {
-                return Err(CalendarDataError::BothOffAndOn(date));
-            }
-            working_weekends.insert(date);
-        }
-
-        self.years.insert(
-            year,
-            Year {
-                source: file.source,
-                off,
-                working_weekends,
-            },
-        );
+        let (year, parsed) = parse_year(text)?;
+        self.years.insert(year, parsed);
         Ok(year)
+    }
+
+    /// Checks a calendar file as [`Calendar::load_year_toml`] would load it, and
+    /// returns its year and its `source`.
+    pub fn check_year_toml(text: &str) -> Result<(i32, Option<String>), CalendarDataError> {
+        let (year, parsed) = parse_year(text)?;
+        Ok((year, parsed.source))
+    }
+
+    /// This calendar with one more year from a calendar file (see
+    /// [`Calendar::load_year_toml`]).
+    pub fn with_year_toml(&self, text: &str) -> Result<Calendar, CalendarDataError> {
+        let mut calendar = self.clone();
+        calendar.load_year_toml(text)?;
+        Ok(calendar)
+    }
+
+    /// The last day of the last loaded year: working days after it can only be
+    /// counted provisionally.
+    pub fn last_loaded_day(&self) -> Option<NaiveDate> {
+        let year = *self.years.keys().next_back()?;
+        NaiveDate::from_ymd_opt(year, 12, 31)
+    }
+
+    /// Days from `today` to the last loaded day (negative once it has passed;
+    /// `None` with no year loaded).
+    pub fn days_left(&self, today: NaiveDate) -> Option<i64> {
+        self.last_loaded_day().map(|last| (last - today).num_days())
     }
 
     /// The loaded years, in order.
@@ -221,6 +290,239 @@ impl Calendar {
         Ok(count)
     }
 }
+
+/// Reads and checks one year's calendar file.
+fn parse_year(text: &str) -> Result<(i32, Year), CalendarDataError> {
+    let file: YearFile = toml::from_str(text).map_err(|error| {
+        let (line, column) = error
+            .span()
+            .map_or((1, 1), |span| position(text, span.start));
+        CalendarDataError::Toml {
+            line,
+            column,
+            message: error.message().trim().to_owned(),
+        }
+    })?;
+    let line_of = |span: std::ops::Range<usize>| position(text, span.start).0;
+    let year = *file.year.get_ref();
+    if !YEARS.contains(&year) {
+        return Err(CalendarDataError::YearOutOfRange {
+            line: line_of(file.year.span()),
+            year,
+        });
+    }
+    let in_year = |date: &Spanned<TomlDate>, field: &'static str| {
+        let day = date.get_ref().0;
+        if day.year() == year {
+            Ok(day)
+        } else {
+            Err(CalendarDataError::OutsideYear {
+                line: line_of(date.span()),
+                field,
+                year,
+                date: day,
+            })
+        }
+    };
+
+    let mut off = BTreeSet::new();
+    for holiday in &file.holiday {
+        let first = in_year(&holiday.first, "holiday.first")?;
+        let last = in_year(&holiday.last, "holiday.last")?;
+        if last < first {
+            return Err(CalendarDataError::HolidayReversed {
+                line: line_of(holiday.last.span()),
+                name: holiday.name.clone(),
+                first,
+                last,
+            });
+        }
+        off.extend(first.iter_days().take_while(|date| *date <= last));
+    }
+
+    let mut working_weekends = BTreeSet::new();
+    for spanned in &file.working_weekends {
+        let date = in_year(spanned, "working_weekends")?;
+        let line = line_of(spanned.span());
+        let weekday = date.weekday();
+        if !matches!(weekday, Weekday::Sat | Weekday::Sun) {
+            return Err(CalendarDataError::NotAWeekend {
+                line,
+                date,
+                weekday,
+            });
+        }
+        if off.contains(&date) {
+            return Err(CalendarDataError::BothOffAndOn { line, date });
+        }
+        working_weekends.insert(date);
+    }
+    Ok((
+        year,
+        Year {
+            source: file.source,
+            off,
+            working_weekends,
+        },
+    ))
+}
+
+/// A count of working days and whether any day of it fell in a year not
+/// loaded, where it counted weekends only (暂定, provisional).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counted<T> {
+    pub value: T,
+    pub provisional: bool,
+}
+
+impl Calendar {
+    /// Whether `date` is a working day, and whether that is provisional: a
+    /// day of a year not loaded counts as a working day when it is a weekday.
+    pub fn is_working_day_or_weekday(&self, date: NaiveDate) -> Counted<bool> {
+        match self.years.get(&date.year()) {
+            Some(year) => Counted {
+                value: year.is_working_day(date),
+                provisional: false,
+            },
+            None => Counted {
+                value: !matches!(date.weekday(), Weekday::Sat | Weekday::Sun),
+                provisional: true,
+            },
+        }
+    }
+
+    /// [`Calendar::add_working_days`] that never fails: days in a year not
+    /// loaded count on weekends only, and the result says it is provisional.
+    pub fn add_working_days_provisional(&self, start: NaiveDate, n: u32) -> Counted<NaiveDate> {
+        let mut date = start;
+        let mut counted = 0;
+        let mut provisional = false;
+        while counted < n {
+            let Some(next) = date.succ_opt() else {
+                return Counted {
+                    value: date,
+                    provisional: true,
+                };
+            };
+            date = next;
+            let day = self.is_working_day_or_weekday(date);
+            provisional |= day.provisional;
+            if day.value {
+                counted += 1;
+            }
+        }
+        Counted {
+            value: date,
+            provisional,
+        }
+    }
+
+    /// [`Calendar::working_days_between`] that never fails, as
+    /// [`Calendar::add_working_days_provisional`] counts.
+    pub fn working_days_between_provisional(&self, from: NaiveDate, to: NaiveDate) -> Counted<u32> {
+        let mut count = 0;
+        let mut provisional = false;
+        let mut date = from;
+        while date < to {
+            let Some(next) = date.succ_opt() else { break };
+            date = next;
+            let day = self.is_working_day_or_weekday(date);
+            provisional |= day.provisional;
+            if day.value {
+                count += 1;
+            }
+        }
+        Counted {
+            value: count,
+            provisional,
+        }
+    }
+}
+
+/// The calendar a running part goes by, shared by its API, its followers and
+/// its background tasks: a year loaded through one of them is seen by all at
+/// once, without a restart. Readers take a snapshot, which a load never changes.
+#[derive(Debug, Clone)]
+pub struct SharedCalendar {
+    current: Arc<RwLock<Arc<Calendar>>>,
+    /// The days left when the last warning was logged, so it is logged once a day.
+    warned: Arc<std::sync::atomic::AtomicI64>,
+}
+
+impl SharedCalendar {
+    pub fn new(calendar: Calendar) -> SharedCalendar {
+        SharedCalendar {
+            current: Arc::new(RwLock::new(Arc::new(calendar))),
+            warned: Arc::new(std::sync::atomic::AtomicI64::new(i64::MIN)),
+        }
+    }
+
+    /// The embedded years ([`Calendar::official`]).
+    pub fn official() -> SharedCalendar {
+        SharedCalendar::new(Calendar::official())
+    }
+
+    /// The calendar as it is now.
+    pub fn current(&self) -> Arc<Calendar> {
+        Arc::clone(&self.current.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Adds (or replaces) one year from a calendar file; returns the year.
+    pub fn load_year_toml(&self, text: &str) -> Result<i32, CalendarDataError> {
+        let mut current = self.current.write().unwrap_or_else(|e| e.into_inner());
+        let mut next = Calendar::clone(&current);
+        let year = next.load_year_toml(text)?;
+        *current = Arc::new(next);
+        Ok(year)
+    }
+
+    /// Sets the gauge `zhengqi_calendar_days_left` of `part` from the Beijing
+    /// date of `now` (microseconds), and warns from [`WARN_DAYS_LEFT`] days
+    /// before the last loaded day, once a day. Returns the days left.
+    pub fn report_days_left(&self, part: &str, now: i64) -> Option<i64> {
+        let calendar = self.current();
+        let today = crate::clock::beijing_date(now);
+        let left = calendar.days_left(today)?;
+        crate::metrics::set_gauge("zhengqi_calendar_days_left", part, left as f64);
+        let warned = self.warned.swap(left, std::sync::atomic::Ordering::Relaxed);
+        if left <= WARN_DAYS_LEFT && warned != left {
+            let last = calendar.last_loaded_day().unwrap_or(today);
+            tracing::warn!(
+                part,
+                days_left = left,
+                "工作日历已载入至{last}，剩余{left}天；请载入{}年国务院节假日安排（zhengqi calendar load FILE）",
+                last.year() + 1
+            );
+        }
+        Some(left)
+    }
+}
+
+impl SharedCalendar {
+    /// Reports the days left (see [`SharedCalendar::report_days_left`]) every
+    /// `every` by `clock`, until `shutdown`: the count falls day by day.
+    pub async fn report_days_left_every(
+        self,
+        part: &'static str,
+        clock: Arc<crate::clock::Clock>,
+        every: std::time::Duration,
+        shutdown: crate::shutdown::Shutdown,
+    ) {
+        let mut interval = tokio::time::interval(every);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = shutdown.wait() => return,
+                _ = interval.tick() => {}
+            }
+            self.report_days_left(part, clock.now());
+        }
+    }
+}
+
+/// From how many days before the last loaded day a part warns that the next
+/// year's calendar is missing.
+pub const WARN_DAYS_LEFT: i64 = 60;
 
 /// The day after `date`. chrono's last representable day has no successor, and no
 /// calendar year that far out is ever loaded, so that case reports the year after.
@@ -378,7 +680,7 @@ mod tests {
             Err(CalendarError::YearNotLoaded(2024))
         );
         let message = CalendarError::YearNotLoaded(2028).to_string();
-        assert!(message.contains("no data for 2028"), "{message}");
+        assert!(message.contains("尚未载入2028年"), "{message}");
     }
 
     #[test]
@@ -462,9 +764,15 @@ mod tests {
         assert_eq!(
             error,
             CalendarDataError::OutsideYear {
+                line: 2,
+                field: "working_weekends",
                 year: 2027,
                 date: date(2026, 1, 4)
             }
+        );
+        assert_eq!(
+            error.to_string(),
+            "第2行 working_weekends：2026-01-04 不在 2027 年内"
         );
         assert!(calendar.loaded_years().is_empty());
     }
@@ -477,10 +785,12 @@ mod tests {
         assert_eq!(
             error,
             CalendarDataError::NotAWeekend {
+                line: 2,
                 date: date(2027, 1, 4),
                 weekday: Weekday::Mon
             }
         );
+        assert!(error.to_string().contains("周一"), "{error}");
     }
 
     #[test]
@@ -497,7 +807,14 @@ mod tests {
                 "#,
             )
             .unwrap_err();
-        assert_eq!(error, CalendarDataError::BothOffAndOn(date(2027, 1, 2)));
+        assert_eq!(
+            error,
+            CalendarDataError::BothOffAndOn {
+                line: 3,
+                date: date(2027, 1, 2)
+            }
+        );
+        assert_eq!(error.field(), "working_weekends");
     }
 
     #[test]
@@ -515,8 +832,103 @@ mod tests {
             .load_year_toml("year = 2027\nworking_weekends = [2027-02-30]\n")
             .unwrap_err();
         assert!(
-            matches!(impossible, CalendarDataError::Toml(_)),
+            matches!(impossible, CalendarDataError::Toml { line: 2, .. }),
             "{impossible}"
         );
+        assert!(impossible.to_string().starts_with("第2行"), "{impossible}");
+    }
+
+    #[test]
+    fn an_unknown_field_or_a_year_out_of_range_is_refused_naming_its_line() {
+        let unknown = Calendar::empty()
+            .load_year_toml("year = 2027\nholidays = []\n")
+            .unwrap_err();
+        assert!(
+            matches!(unknown, CalendarDataError::Toml { line: 2, .. }),
+            "{unknown}"
+        );
+        assert!(unknown.to_string().contains("holidays"), "{unknown}");
+        let year = Calendar::empty()
+            .load_year_toml("source = \"x\"\nyear = 20270\n")
+            .unwrap_err();
+        assert_eq!(
+            year,
+            CalendarDataError::YearOutOfRange {
+                line: 2,
+                year: 20270
+            }
+        );
+    }
+
+    #[test]
+    fn a_count_into_a_year_not_loaded_is_provisional_on_weekends_only() {
+        let calendar = Calendar::official();
+        // Mon 2026-12-28: 12-29..12-31 on the 2026 calendar, then 2027 on
+        // weekends only: 01-01 (Fri), 01-04..01-08, 01-11..01-15, 01-18.
+        assert_eq!(
+            calendar.add_working_days_provisional(date(2026, 12, 28), 15),
+            Counted {
+                value: date(2027, 1, 18),
+                provisional: true
+            }
+        );
+        // Within the loaded years it is the exact count.
+        assert_eq!(
+            calendar.add_working_days_provisional(date(2026, 2, 12), 7),
+            Counted {
+                value: date(2026, 2, 28),
+                provisional: false
+            }
+        );
+        assert_eq!(
+            calendar.working_days_between_provisional(date(2026, 12, 30), date(2027, 1, 5)),
+            Counted {
+                value: 4,
+                provisional: true
+            }
+        );
+        // Once 2027 is loaded, the count is exact: 01-01 is off, 01-02 a make-up Saturday.
+        let loaded = calendar.with_year_toml(YEAR_2027).unwrap();
+        assert_eq!(
+            loaded.add_working_days_provisional(date(2026, 12, 28), 15),
+            Counted {
+                value: date(2027, 1, 18),
+                provisional: false
+            }
+        );
+        assert_eq!(calendar.loaded_years(), vec![2025, 2026], "unchanged");
+    }
+
+    #[test]
+    fn days_left_count_to_the_last_day_of_the_last_loaded_year() {
+        let calendar = Calendar::official();
+        assert_eq!(calendar.last_loaded_day(), Some(date(2026, 12, 31)));
+        assert_eq!(calendar.days_left(date(2026, 12, 4)), Some(27));
+        assert_eq!(Calendar::empty().days_left(date(2026, 12, 4)), None);
+    }
+
+    #[test]
+    fn the_days_left_are_a_gauge_per_part() {
+        let shared = SharedCalendar::official();
+        let noon = crate::clock::end_of_day(date(2026, 12, 4)) - 12 * 3_600_000_000;
+        assert_eq!(shared.report_days_left("calendar-test", noon), Some(27));
+        let text = crate::metrics::render();
+        assert!(
+            text.contains("zhengqi_calendar_days_left{part=\"calendar-test\"} 27"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_shared_calendar_shows_a_loaded_year_to_every_holder() {
+        let shared = SharedCalendar::official();
+        let other = shared.clone();
+        let before = shared.current();
+        assert_eq!(other.load_year_toml(YEAR_2027), Ok(2027));
+        assert_eq!(shared.current().loaded_years(), vec![2025, 2026, 2027]);
+        // A snapshot taken before stays as it was.
+        assert_eq!(before.loaded_years(), vec![2025, 2026]);
+        assert!(other.load_year_toml("year = 2028\nnope = 1\n").is_err());
+        assert_eq!(shared.current().loaded_years(), vec![2025, 2026, 2027]);
     }
 }

@@ -442,11 +442,16 @@ fn calendar(years: &[ReferenceFile]) -> Result<Calendar, Vec<ReferenceError>> {
                 file.path_of_value(&date.to_string())
                     .unwrap_or_else(|| fallback.to_owned())
             };
+            // The calendar names the line; the field is named here to the element.
             let field = match &error {
-                CalendarDataError::Toml(toml) => return file.toml_error(toml),
-                CalendarDataError::OutsideYear { date, .. } => date_field(*date, "year"),
+                CalendarDataError::Toml { .. } | CalendarDataError::YearOutOfRange { .. } => {
+                    error.field().to_owned()
+                }
+                CalendarDataError::OutsideYear { date, field, .. } => date_field(*date, field),
                 CalendarDataError::NotAWeekend { date, .. }
-                | CalendarDataError::BothOffAndOn(date) => date_field(*date, "working_weekends"),
+                | CalendarDataError::BothOffAndOn { date, .. } => {
+                    date_field(*date, "working_weekends")
+                }
                 CalendarDataError::HolidayReversed { name, .. } => {
                     match file.index_where("holiday", "name", name).first() {
                         Some(index) => format!("holiday[{index}].last"),
@@ -454,7 +459,12 @@ fn calendar(years: &[ReferenceFile]) -> Result<Calendar, Vec<ReferenceError>> {
                     }
                 }
             };
-            file.error(field, error)
+            ReferenceError {
+                file: file.path().to_owned(),
+                line: Some(error.line()),
+                field,
+                message: error.reason(),
+            }
         };
         match calendar.load_year_toml(file.text()) {
             Ok(year) => {
@@ -667,7 +677,7 @@ mod tests {
         let errors = refusals(dir.path());
         assert_eq!(errors.len(), 2, "{errors:?}");
         assert_eq!(errors[0].field, "working_weekends[0]");
-        assert!(errors[0].message.contains("Mon"), "{}", errors[0]);
+        assert!(errors[0].message.contains("周一"), "{}", errors[0]);
         assert_eq!(errors[1].field, "year");
         assert!(errors[1].file.ends_with("2027.toml"), "{}", errors[1]);
     }

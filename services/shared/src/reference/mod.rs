@@ -29,7 +29,9 @@ mod located;
 mod toml_date;
 mod uscc;
 
-pub use calendar::{Calendar, CalendarDataError, CalendarError};
+pub use calendar::{
+    Calendar, CalendarDataError, CalendarError, Counted, SharedCalendar, WARN_DAYS_LEFT,
+};
 pub use folder::{
     CALENDAR, DEPARTMENTS, DepartmentKind, FILES, INDICATOR_MODEL, JURISDICTIONS, MEETING_KINDS,
     ROUTING_RULES, Reference, department_kinds,
