@@ -280,17 +280,7 @@ async fn a_complaint_past_the_loaded_calendar_is_provisional_until_its_year_is_l
         micros_of(exact.deadline.as_ref().unwrap()),
         end_of_day(date(2027, 1, 19))
     );
-    let history = cases(&suite)
-        .await
-        .get_case_history(authed(
-            routing::GetCaseHistoryRequest {
-                id: case.id.clone(),
-            },
-            &suite.city_coordinator_token(),
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let history = history_of(&suite, &case.id).await;
     let recount: Vec<_> = history
         .entries
         .iter()

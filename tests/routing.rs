@@ -43,17 +43,7 @@ async fn an_appeal_becomes_a_pending_case_at_its_county_with_department_and_dead
     assert_eq!(case.enterprise.as_ref().unwrap().uscc, USCC_A);
     assert!(!case.etag.is_empty());
 
-    let history = cases(&suite)
-        .await
-        .get_case_history(authed(
-            routing::GetCaseHistoryRequest {
-                id: case.id.clone(),
-            },
-            &suite.city_coordinator_token(),
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let history = history_of(&suite, &case.id).await;
     assert_eq!(history.entries.len(), 1);
     assert_eq!(history.entries[0].action, routing::CaseAction::Open as i32);
     assert_eq!(history.entries[0].entry_hash.len(), 64);
@@ -1164,17 +1154,7 @@ async fn the_sweep_turns_a_case_yellow_then_red_and_raises_it_to_the_city() {
     );
     assert_eq!(overdue_ids().await, std::slice::from_ref(&case.id));
 
-    let history = cases(&suite)
-        .await
-        .get_case_history(authed(
-            routing::GetCaseHistoryRequest {
-                id: case.id.clone(),
-            },
-            &suite.city_coordinator_token(),
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let history = history_of(&suite, &case.id).await;
     let system: Vec<_> = history
         .entries
         .iter()

@@ -218,3 +218,16 @@ pub async fn rate_once_invited(
         Err(status) => panic!("the review is refused: {status:?}"),
     }
 }
+
+/// The ledger entries of case `id`, as the city's coordinator reads them.
+pub async fn history_of(suite: &TestSuite, id: &str) -> routing::CaseHistory {
+    cases(suite)
+        .await
+        .get_case_history(authed(
+            routing::GetCaseHistoryRequest { id: id.to_owned() },
+            &suite.city_coordinator_token(),
+        ))
+        .await
+        .expect("the city reads the case's history")
+        .into_inner()
+}
