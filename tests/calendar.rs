@@ -234,6 +234,12 @@ async fn a_complaint_past_the_loaded_calendar_is_provisional_until_its_year_is_l
         .await
         .unwrap_err();
     assert_eq!(denied.code(), Code::PermissionDenied, "{denied:?}");
+    // A county's admin may not change the city's calendar.
+    let county_admin = suite.official_token(Role::Admin, "510821");
+    let denied = put_year(&suite, &county_admin, TEST_2027)
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied, "{denied:?}");
     let admin = admin_token(&suite);
     let bad = put_year(
         &suite,
