@@ -36,6 +36,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build_client(true)
         // Methods a service has not implemented yet answer UNIMPLEMENTED.
         .generate_default_stubs(true)
+        // A request that does not decode is INVALID_ARGUMENT, not INTERNAL.
+        .codec_path("crate::codec::Codec")
         .include_file("_includes.rs")
         .compile_fds_with_config(descriptors, config)?;
     Ok(())

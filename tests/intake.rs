@@ -587,3 +587,72 @@ async fn a_role_the_method_policy_does_not_allow_is_refused_at_the_gateway() {
     assert_eq!(watch.code(), Code::PermissionDenied);
     suite.stop().await;
 }
+
+/// Bytes sent as a request message as they are, protobuf or not.
+#[derive(Clone, Default, Debug, PartialEq)]
+struct Raw(Vec<u8>);
+
+impl prost::Message for Raw {
+    fn encode_raw(&self, buf: &mut impl prost::bytes::BufMut) {
+        buf.put_slice(&self.0);
+    }
+
+    fn merge_field(
+        &mut self,
+        tag: u32,
+        wire_type: prost::encoding::WireType,
+        buf: &mut impl prost::bytes::Buf,
+        ctx: prost::encoding::DecodeContext,
+    ) -> Result<(), prost::DecodeError> {
+        prost::encoding::skip_field(wire_type, tag, buf, ctx)
+    }
+
+    fn encoded_len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn clear(&mut self) {
+        self.0.clear();
+    }
+}
+
+#[tokio::test]
+async fn a_request_that_is_not_protobuf_is_invalid_argument_at_the_gateway_and_the_service() {
+    let suite = TestSuite::start().await;
+    let token = suite.enterprise_token(USCC_A, "510821");
+    let direct = format!("http://{}", suite.suite.service_addrs["intake"]);
+    for address in [suite.gateway(), direct] {
+        let channel = tonic::transport::Channel::from_shared(address.clone())
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let mut grpc = tonic::client::Grpc::new(channel);
+        grpc.ready().await.unwrap();
+        // Field 5 (title), length-delimited: it says 100 bytes and has 2.
+        let request = authed(Raw(vec![0x2A, 100, b'x', b'y']), &token);
+        let path = tonic::codegen::http::uri::PathAndQuery::from_static(
+            "/zhengqi.intake.v1.IntakeService/SubmitAppeal",
+        );
+        let status = grpc
+            .unary::<Raw, intake::Appeal, _>(request, path, zhengqi_proto::codec::Codec::default())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            status.code(),
+            Code::InvalidArgument,
+            "{address}: {status:?}"
+        );
+        assert!(status.message().contains("protobuf"), "{status:?}");
+    }
+    // Nothing was stored.
+    let listed = suite
+        .intake()
+        .await
+        .list_appeals(authed(intake::ListAppealsRequest::default(), &token))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(listed.appeals.is_empty(), "{listed:?}");
+    suite.stop().await;
+}

@@ -19,3 +19,66 @@ pub const SERVICE_NAMES: [&str; 5] = [
     "zhengqi.evaluation.v1.EvaluationService",
     "zhengqi.scoring.v1.ScoringService",
 ];
+
+/// The codec of every generated server and client: prost's, except that a
+/// message that does not decode is INVALID_ARGUMENT, the caller's fault, where
+/// prost's answers INTERNAL. (A client decoding a service's answer sees the
+/// same code; zhengqi's services only send what they encoded.)
+pub mod codec {
+
+    use tonic::codec::{BufferSettings, DecodeBuf, Decoder};
+    use tonic::{Code, Status};
+    use tonic_prost::{ProstCodec, ProstDecoder, ProstEncoder};
+
+    /// [`ProstCodec`] with decoding failures as INVALID_ARGUMENT.
+    #[derive(Debug, Clone)]
+    pub struct Codec<T, U>(ProstCodec<T, U>);
+
+    impl<T, U> Default for Codec<T, U> {
+        fn default() -> Self {
+            Codec(ProstCodec::default())
+        }
+    }
+
+    impl<T, U> tonic::codec::Codec for Codec<T, U>
+    where
+        T: prost::Message + Send + 'static,
+        U: prost::Message + Default + Send + 'static,
+    {
+        type Encode = T;
+        type Decode = U;
+        type Encoder = ProstEncoder<T>;
+        type Decoder = MessageDecoder<U>;
+
+        fn encoder(&mut self) -> Self::Encoder {
+            self.0.encoder()
+        }
+
+        fn decoder(&mut self) -> Self::Decoder {
+            MessageDecoder(self.0.decoder())
+        }
+    }
+
+    /// Decodes with prost; a message that does not decode is INVALID_ARGUMENT.
+    #[derive(Debug, Clone)]
+    pub struct MessageDecoder<U>(ProstDecoder<U>);
+
+    impl<U: prost::Message + Default> Decoder for MessageDecoder<U> {
+        type Item = U;
+        type Error = Status;
+
+        fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<U>, Status> {
+            self.0.decode(buf).map_err(|status| match status.code() {
+                Code::Internal => Status::invalid_argument(format!(
+                    "消息不是有效的protobuf，无法解码：{}",
+                    status.message()
+                )),
+                _ => status,
+            })
+        }
+
+        fn buffer_settings(&self) -> BufferSettings {
+            self.0.buffer_settings()
+        }
+    }
+}
