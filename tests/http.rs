@@ -553,3 +553,48 @@ async fn a_case_is_accepted_over_http_and_the_ledger_downloads_as_xlsx_and_csv()
     assert!(text.contains(case["number"].as_str().unwrap()), "{text}");
     suite.stop().await;
 }
+
+#[tokio::test]
+async fn a_key_given_twice_in_a_json_body_gets_400_naming_it() {
+    let suite = TestSuite::start().await;
+    let http = Http::new(&suite);
+    let token = suite.enterprise_token(USCC_A, "510821");
+    let whole = appeal_json("twice", USCC_A, "用电报装").to_string();
+    for (body, field) in [
+        // The title twice: which one the enterprise meant cannot be known.
+        (
+            whole.replacen("\"title\":", "\"title\":\"第一个标题\",\"title\":", 1),
+            "title",
+        ),
+        (
+            whole.replacen("\"uscc\":", "\"uscc\":\"91440101MA5CJQ4N59\",\"uscc\":", 1),
+            "enterprise.uscc",
+        ),
+    ] {
+        let response = http
+            .client
+            .post(format!("{}/v1/appeals", http.base))
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let answer: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+        assert_eq!(answer["code"], 3);
+        assert_eq!(violated_fields(&answer), [field], "{answer}");
+    }
+    // Neither was stored; the same body with each key once is taken.
+    let (status, _) = http
+        .post(
+            "/v1/appeals",
+            Some(&token),
+            &appeal_json("twice", USCC_A, "用电报装"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, listed) = http.get("/v1/appeals", Some(&token)).await;
+    assert_eq!(listed["appeals"].as_array().unwrap().len(), 1, "{listed}");
+    suite.stop().await;
+}

@@ -45,20 +45,28 @@ pub fn build(
         BodyRule::None => {}
         BodyRule::Whole => {
             if !body.is_empty() {
-                match serde_json::from_slice::<Value>(body) {
+                match json(body) {
                     Ok(Value::Object(object)) => root = object,
                     Ok(_) => violations.add("body", "must be a JSON object"),
-                    Err(e) => violations.add("body", format!("is not JSON: {e}")),
+                    Err(BodyError::Repeated(path)) => violations.add(path, REPEATED),
+                    Err(BodyError::NotJson(e)) => {
+                        violations.add("body", format!("is not JSON: {e}"))
+                    }
                 }
             }
         }
         BodyRule::Field(field) => {
             if !body.is_empty() {
-                match serde_json::from_slice::<Value>(body) {
+                match json(body) {
                     Ok(value) => {
                         root.insert(field.json_name().to_owned(), value);
                     }
-                    Err(e) => violations.add(field.name(), format!("is not JSON: {e}")),
+                    Err(BodyError::Repeated(path)) => {
+                        violations.add(join(field.name(), &path), REPEATED)
+                    }
+                    Err(BodyError::NotJson(e)) => {
+                        violations.add(field.name(), format!("is not JSON: {e}"))
+                    }
                 }
             }
         }
@@ -75,6 +83,113 @@ pub fn build(
     violations.finish()?;
     DynamicMessage::deserialize(input, Value::Object(root))
         .map_err(|e| Error::invalid("body", e.to_string()))
+}
+
+/// Why a body is refused before its fields are read.
+enum BodyError {
+    /// An object names the key at this path twice (`enterprise.uscc`): which of
+    /// the two values was meant cannot be known, so neither is taken.
+    Repeated(String),
+    NotJson(serde_json::Error),
+}
+
+const REPEATED: &str = "appears twice in one JSON object; give it once";
+
+/// `body` as JSON, refusing an object that repeats a key (serde_json keeps
+/// the last silently).
+fn json(body: &[u8]) -> Result<Value, BodyError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let repeated = std::cell::RefCell::new(None);
+    let value = serde::de::DeserializeSeed::deserialize(
+        Strict {
+            path: String::new(),
+            repeated: &repeated,
+        },
+        &mut deserializer,
+    )
+    .and_then(|value| deserializer.end().map(|()| value));
+    match (value, repeated.into_inner()) {
+        (_, Some(path)) => Err(BodyError::Repeated(path)),
+        (Ok(value), None) => Ok(value),
+        (Err(e), None) => Err(BodyError::NotJson(e)),
+    }
+}
+
+/// Reads one JSON value as [`Value`], noting the path of a repeated key.
+struct Strict<'a> {
+    path: String,
+    repeated: &'a std::cell::RefCell<Option<String>>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Strict<'_> {
+    type Value = Value;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Strict<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(Strict {
+            path: format!("{}[{}]", self.path, items.len()),
+            repeated: self.repeated,
+        })? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let path = join(&self.path, &key);
+            let value = map.next_value_seed(Strict {
+                path: path.clone(),
+                repeated: self.repeated,
+            })?;
+            if object.insert(key, value).is_some() {
+                self.repeated.borrow_mut().get_or_insert(path);
+                return Err(serde::de::Error::custom("a repeated key"));
+            }
+        }
+        Ok(Value::Object(object))
+    }
 }
 
 /// The fields a query parameter names (`pageSize`, `page_size`, `filter.uscc`),
