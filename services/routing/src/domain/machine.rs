@@ -892,20 +892,9 @@ mod tests {
         open(
             "510821-01TEST".into(),
             NewCase {
-                appeal_id: "510821-01APPEAL".into(),
                 number: "510821-20260302-0001".into(),
-                uscc: "91350200776049653A".into(),
-                enterprise_name: "旺苍县某建材有限公司".into(),
-                jurisdiction_code: "510821".into(),
-                category: Category::Financing,
-                kind: AppealKind::HelpRequest,
-                channel: Channel::OnlinePortal,
-                title: "贷款".into(),
-                description: "贷款审批慢".into(),
-                enterprise_tags: vec![],
-                contact_name: String::new(),
-                contact_phone: String::new(),
                 accept_time: start,
+                ..match_new_case()
             },
             &placement,
             String::new(),
@@ -1398,6 +1387,7 @@ mod tests {
         assert!(!complaint_on(&calendar, ymd(2026, 3, 2)).deadline_provisional);
     }
 
+    /// A help request of 旺苍县 about financing; tests change what they need.
     fn match_new_case() -> NewCase {
         NewCase {
             appeal_id: "510821-01APPEAL".into(),
