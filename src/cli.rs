@@ -663,7 +663,6 @@ async fn serve(part: Part, file: Option<&Path>, reference: Option<PathBuf>) -> R
                 listen,
                 upstreams,
                 timeout: config.upstreams.timeout,
-                policy: None,
             },
             &zhengqi_gateway::GatewaySettings {
                 reference,

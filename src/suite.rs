@@ -583,7 +583,6 @@ pub async fn start(options: SuiteOptions) -> Result<Suite, Error> {
             listen: options.listen,
             upstreams,
             timeout: options.timeout,
-            policy: None,
         },
         &settings,
         verifier,

@@ -18,7 +18,6 @@ pub mod audit;
 pub mod health;
 pub mod limits;
 pub mod openapi;
-pub mod policy;
 pub mod portal;
 pub mod proxy;
 pub mod target;
@@ -47,7 +46,6 @@ use zhengqi_shared::shutdown::Shutdown;
 
 use crate::audit::{AuditApi, AuditSettings, AuditStore};
 use crate::limits::{RateLimit, RateLimiter};
-use crate::policy::{DEFAULT_POLICY, MethodPolicy};
 use crate::proxy::ProxyState;
 use crate::transcode::Transcoder;
 use crate::upstream::Upstreams;
@@ -60,8 +58,6 @@ pub struct GatewayConfig {
     pub upstreams: BTreeMap<String, Vec<String>>,
     /// The deadline of a call whose caller set none.
     pub timeout: Duration,
-    /// The method policy (TOML); the shipped one when `None`.
-    pub policy: Option<String>,
 }
 
 /// What the gateway protects itself and the services with, and where it keeps
@@ -168,11 +164,6 @@ pub async fn build_with(
         Error::internal(format!("gateway: cannot listen on {}: {e}", config.listen))
     })?;
     let addr = listener.local_addr().map_err(Error::internal)?;
-    let policy = MethodPolicy::parse(
-        config.policy.as_deref().unwrap_or(DEFAULT_POLICY),
-        zhengqi_proto::FILE_DESCRIPTOR_SET,
-    )
-    .map_err(Error::internal)?;
     let upstreams = Arc::new(Upstreams::federated(
         &config.upstreams,
         &settings.in_process,
@@ -205,7 +196,6 @@ pub async fn build_with(
         .map_err(|e| Error::internal(format!("gateway: the descriptor set: {e}")))?;
     let proxy = Arc::new(ProxyState {
         verifier,
-        policy,
         upstreams: Arc::clone(&upstreams),
         default_timeout: config.timeout,
         methods: target::method_shapes(&pool),

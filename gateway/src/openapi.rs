@@ -9,6 +9,7 @@ use prost_reflect::{
     DescriptorPool, EnumDescriptor, FieldDescriptor, FileDescriptor, Kind, MessageDescriptor,
 };
 use serde_json::{Map, Value, json};
+use zhengqi_shared::authorization::{self, Allowed, Attribution, MethodAccess};
 
 use crate::transcode::rules::{self, Binding, BodyRule, is_scalar_like, is_well_known};
 
@@ -131,6 +132,7 @@ pub fn add_audit(document: &mut Value) {
         "get": {
             "operationId": "Gateway_ListAudit",
             "tags": ["Gateway"],
+            "x-zhengqi-access": {"roles": ["admin"], "scope": "CALLER"},
             "summary": "The gateway's audit of authenticated calls, newest first",
             "description": "Every authenticated call through the gateway: when, who (subject, \
                 roles, jurisdiction), which method, the jurisdiction it was about, its status and \
@@ -222,6 +224,36 @@ struct Generator {
     seen: BTreeSet<String>,
 }
 
+/// A method's declared access rule, for the portal and other clients: the
+/// roles that may call it (`anyAuthenticated` when every caller may), what its
+/// scope is checked against and on whose behalf a write is recorded.
+fn access_json(access: &MethodAccess) -> Value {
+    let mut rule = Map::new();
+    match &access.allowed {
+        Allowed::AnyAuthenticated => {
+            rule.insert("anyAuthenticated".into(), json!(true));
+        }
+        Allowed::Roles(roles) => {
+            let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+            rule.insert("roles".into(), json!(names));
+        }
+    }
+    rule.insert(
+        "scope".into(),
+        json!(access.object.as_str_name().trim_start_matches("SCOPE_OBJECT_")),
+    );
+    if !access.field.is_empty() {
+        rule.insert("scopeField".into(), json!(access.field));
+    }
+    if access.attribution != Attribution::Unspecified {
+        rule.insert(
+            "attribution".into(),
+            json!(access.attribution.as_str_name().trim_start_matches("ATTRIBUTION_")),
+        );
+    }
+    Value::Object(rule)
+}
+
 impl Generator {
     fn reference(&mut self, full_name: &str) -> Value {
         if self.seen.insert(full_name.to_owned()) {
@@ -245,6 +277,10 @@ impl Generator {
             json!(format!("{}_{}{suffix}", service.name(), method.name())),
         );
         operation.insert("tags".into(), json!([service.name()]));
+        let path = format!("/{}/{}", service.full_name(), method.name());
+        if let Some(access) = authorization::model().method(&path) {
+            operation.insert("x-zhengqi-access".into(), access_json(access));
+        }
         if let Some(text) = self.comments.of(&method.parent_file(), method.path()) {
             // The first sentence: up to ". " or the end of the first line.
             let line = text.lines().next().unwrap_or_default();
@@ -606,6 +642,29 @@ mod tests {
                 schemas.contains_key(name),
                 "{name} is referenced but missing"
             );
+        }
+    }
+
+    #[test]
+    fn every_operation_carries_its_declared_access_rule() {
+        let document = document();
+        let accept = &document["paths"]["/v1/cases/{id}:accept"]["post"]["x-zhengqi-access"];
+        assert_eq!(accept["roles"], json!(["coordinator", "service"]));
+        assert_eq!(accept["scope"], "CASE");
+        assert_eq!(accept["scopeField"], "id");
+        assert_eq!(accept["attribution"], "JURISDICTION");
+        let calendar = &document["paths"]["/v1/calendar"]["get"]["x-zhengqi-access"];
+        assert_eq!(calendar["anyAuthenticated"], true);
+        for (path, item) in document["paths"].as_object().unwrap() {
+            for (verb, operation) in item.as_object().unwrap() {
+                if verb == "parameters" {
+                    continue;
+                }
+                assert!(
+                    operation.get("x-zhengqi-access").is_some(),
+                    "{verb} {path} has no access rule"
+                );
+            }
         }
     }
 

@@ -17,17 +17,16 @@ use tonic_types::{ErrorDetails, StatusExt};
 use tower::ServiceExt;
 use zhengqi_shared::Error;
 use zhengqi_shared::auth::{Verifier, bearer_token};
+use zhengqi_shared::authorization;
 use zhengqi_shared::metrics;
 
 use crate::audit::Auditor;
 use crate::limits::{LimitedBody, RateLimiter, first_message_length, message_too_large};
-use crate::policy::MethodPolicy;
 use crate::target::MethodShape;
 use crate::upstream::Upstreams;
 
 pub struct ProxyState {
     pub verifier: Verifier,
-    pub policy: MethodPolicy,
     pub upstreams: Arc<Upstreams>,
     /// The deadline of a call whose caller set none.
     pub default_timeout: Duration,
@@ -143,7 +142,8 @@ async fn call(
     else {
         return Err(tonic::Status::unimplemented(format!("no method at {path}")));
     };
-    let Some(allowed) = state.policy.lookup(path) else {
+    // The method's declared rule (the contracts' `zhengqi.common.v1.access`).
+    let Some(access) = authorization::model().method(path) else {
         return Err(tonic::Status::unimplemented(format!(
             "no method {path} behind this gateway"
         )));
@@ -175,11 +175,7 @@ async fn call(
         .unwrap_or(state.default_timeout);
 
     let outcome = async {
-        if !allowed.admits(&principal) {
-            return Err(tonic::Status::permission_denied(format!(
-                "your roles may not call {path}"
-            )));
-        }
+        access.admit(&principal)?;
         if let Some(limiter) = &state.rate_limiter
             && let Err(wait) = limiter.check(&principal.sub)
         {

@@ -66,7 +66,6 @@ impl TestGateway {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             upstreams,
             timeout,
-            policy: None,
         };
         let verifier = suite.verifier().await;
         let gateway = zhengqi_gateway::build_with(&config, &settings, verifier)

@@ -7,6 +7,7 @@
 pub mod access;
 pub mod appeal;
 pub mod auth;
+pub mod authorization;
 pub mod calendar_years;
 pub mod clock;
 pub mod config;

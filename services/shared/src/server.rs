@@ -20,6 +20,7 @@ use tonic_health::server::HealthReporter;
 use tower::util::BoxCloneSyncService;
 
 use crate::auth::{Principal, Verifier, bearer_token};
+use crate::authorization;
 use crate::error::Error;
 use crate::events::EventLog;
 use crate::metrics::{self, MetricsLayer};
@@ -428,6 +429,14 @@ where
             };
             match verified {
                 Ok(principal) => {
+                    // The roles of the method's declared rule, checked here for
+                    // every method so no handler can forget them.
+                    let path = request.uri().path();
+                    if let Err(error) = authorization::model().admit(path, &principal) {
+                        metrics::increment("zhengqi_auth_refusals_total", "role");
+                        let status: tonic::Status = error.into();
+                        return Ok(status.into_http());
+                    }
                     request.extensions_mut().insert::<Principal>(principal);
                     inner.call(request).await
                 }

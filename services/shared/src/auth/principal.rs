@@ -37,6 +37,20 @@ impl Role {
         Role::Service,
     ];
 
+    /// The role's name as officials call it, for messages people read.
+    pub const fn chinese(self) -> &'static str {
+        match self {
+            Role::Enterprise => "企业",
+            Role::Handler => "承办部门人员",
+            Role::Coordinator => "营商环境办",
+            Role::Leader => "领导",
+            Role::Supervisor => "营商环境监督员",
+            Role::Evaluator => "第三方评估机构",
+            Role::Admin => "管理员",
+            Role::Service => "系统服务",
+        }
+    }
+
     /// The name used in the token's `roles` claim.
     pub const fn as_str(self) -> &'static str {
         match self {
