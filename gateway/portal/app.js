@@ -4,28 +4,27 @@
 
 import { ApiError, decodeJwt, onUnauthenticated, session } from './api.js';
 import {
-  ROLE_NAMES, cityName, errorBox, formatTime, h, jurisdictionLabel, departmentLabel, loadDirectory, notice,
+  ROLE_NAMES, cityName, errorBox, formatTime, h, jurisdictionLabel, departmentLabel, loadAccess, loadDirectory, may, notice,
 } from './ui.js';
 import * as enterprise from './enterprise.js';
 import * as cases from './cases.js';
 import * as oversight from './oversight.js';
 import * as policies from './policies.js';
 
-const GOVERNMENT = ['handler', 'coordinator', 'leader', 'supervisor', 'admin', 'service'];
-
-/** What the signed-in user may do, from the token's claims. */
+/** What the signed-in user may do: the operations the contracts let their roles call. */
 export function abilities(claims) {
   const has = (...roles) => roles.some((role) => claims.roles.includes(role));
+  const can = (operationId) => may(claims.roles, operationId);
   return {
     has,
+    may: can,
     enterprise: has('enterprise'),
-    government: has(...GOVERNMENT),
-    submitAppeals: has('enterprise', 'supervisor', 'coordinator', 'service'),
-    listCases: has(...GOVERNMENT),
-    ledger: has('handler', 'coordinator', 'leader', 'supervisor', 'admin', 'service'),
-    alerts: has('coordinator', 'leader', 'supervisor', 'admin', 'service'),
-    rankings: has('handler', 'coordinator', 'leader', 'supervisor', 'admin', 'service'),
-    overview: has('handler', 'coordinator', 'leader', 'supervisor', 'evaluator', 'admin', 'service'),
+    submitAppeals: can('IntakeService_SubmitAppeal'),
+    listCases: can('CaseService_ListCases') && !has('enterprise'),
+    ledger: can('CaseService_ExportLedger'),
+    alerts: can('ScoringService_ListAlerts'),
+    rankings: can('ScoringService_ListRankings'),
+    overview: can('ScoringService_GetOverview'),
   };
 }
 
@@ -243,4 +242,4 @@ onUnauthenticated(() => {
 });
 
 window.addEventListener('hashchange', () => render());
-loadDirectory().then(() => render());
+Promise.all([loadDirectory(), loadAccess()]).then(() => render());

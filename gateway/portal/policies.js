@@ -6,12 +6,11 @@
 import { get, post } from './api.js';
 import {
   badge, departmentLabel, enumOptions, errorBox, facts, field, filterBar, form, formatTime, h, is,
-  jurisdictionLabel, jurisdictionOptions, label, link, notice, pager, rootCode, route, section, table,
+  jurisdictionLabel, jurisdictionOptions, label, link, may, notice, pager, rootCode, route, section, table,
 } from './ui.js';
 
 const enc = encodeURIComponent;
 const PAGE_SIZE = 20;
-const DRAFTERS = ['coordinator', 'handler', 'leader', 'admin', 'service'];
 
 // ---------------------------------------------------------------------------
 // The inbox (政策推送).
@@ -86,7 +85,7 @@ export async function list({ query, claims, can }) {
       link(route('/policies', { state: 'POLICY_STATE_PUBLISHED' }), '已发布'), ' · ',
       link(consultation, '征求意见中'), ' · ',
       link(route('/policies', { state: 'POLICY_STATE_PUBLISHED', kind: 'POLICY_KIND_CONDUCT_LIST' }), '亲清清单'),
-      claims.roles.some((r) => DRAFTERS.includes(r)) ? [' · ', link(route('/policies', { state: 'POLICY_STATE_DRAFT' }), '草案')] : null),
+      may(claims.roles, 'PolicyService_CreatePolicy') ? [' · ', link(route('/policies', { state: 'POLICY_STATE_DRAFT' }), '草案')] : null),
     bar,
     table(['标题', '文号', '类型', '状态', '发布辖区', '时间'], rows, '没有符合条件的政策'),
     pager('/policies', query, page.nextPageToken));
@@ -105,7 +104,7 @@ export async function policy({ params, query, claims, can, refresh }) {
   const open = is('policyState', p.state, 'CONSULTATION')
     && (!p.consultationCloseTime || new Date(p.consultationCloseTime).getTime() > Date.now());
   const published = is('policyState', p.state, 'PUBLISHED');
-  const official = claims.roles.some((r) => DRAFTERS.includes(r));
+  const official = may(claims.roles, 'PolicyService_CreatePolicy');
   const applicability = p.applicability ?? {};
   const parts = [
     query.from === 'inbox'

@@ -153,6 +153,36 @@ export async function loadDirectory() {
   return directory;
 }
 
+// Who may call each operation, as the contracts declare it (`x-zhengqi-access`
+// of /openapi.json, operationId → rule): the portal offers what a user's roles
+// may do from the same declaration the gateway and the services enforce.
+let access = new Map();
+
+export async function loadAccess() {
+  try {
+    const response = await fetch('/openapi.json', { cache: 'no-cache' });
+    if (!response.ok) return;
+    const document = await response.json();
+    for (const item of Object.values(document.paths ?? {})) {
+      for (const operation of Object.values(item ?? {})) {
+        if (operation && operation.operationId && operation['x-zhengqi-access']) {
+          access.set(operation.operationId.replace(/_\d+$/, ''), operation['x-zhengqi-access']);
+        }
+      }
+    }
+  } catch {
+    access = new Map();
+  }
+}
+
+/** Whether a user with `roles` may call the operation `operationId` (e.g. `CaseService_ListCases`). */
+export function may(roles, operationId) {
+  const rule = access.get(operationId);
+  if (!rule) return false;
+  if (rule.anyAuthenticated) return true;
+  return Array.isArray(rule.roles) && rule.roles.some((role) => roles.includes(role));
+}
+
 /** The code of the city at the top of the directory, e.g. `510800`. */
 export function rootCode() {
   return directory.root || '';
