@@ -240,7 +240,12 @@ fn access_json(access: &MethodAccess) -> Value {
     }
     rule.insert(
         "scope".into(),
-        json!(access.object.as_str_name().trim_start_matches("SCOPE_OBJECT_")),
+        json!(
+            access
+                .object
+                .as_str_name()
+                .trim_start_matches("SCOPE_OBJECT_")
+        ),
     );
     if !access.field.is_empty() {
         rule.insert("scopeField".into(), json!(access.field));
@@ -248,7 +253,12 @@ fn access_json(access: &MethodAccess) -> Value {
     if access.attribution != Attribution::Unspecified {
         rule.insert(
             "attribution".into(),
-            json!(access.attribution.as_str_name().trim_start_matches("ATTRIBUTION_")),
+            json!(
+                access
+                    .attribution
+                    .as_str_name()
+                    .trim_start_matches("ATTRIBUTION_")
+            ),
         );
     }
     Value::Object(rule)

@@ -103,6 +103,26 @@ impl TestSuite {
         Self::serving(suite, issuer, data, database_url).await
     }
 
+    /// A suite whose development issuer may also grant the `service` role, as
+    /// a city's identity provider may for county systems
+    /// (`auth.allow_service_role`): their tokens carry a jurisdiction.
+    pub async fn start_trusting_county_systems() -> TestSuite {
+        init_log();
+        let data = tempfile::tempdir().expect("a temporary folder");
+        let database_url = fresh_postgres().await;
+        let issuer = DevIssuer::load_or_create(data.path(), suite::DEV_ISSUER)
+            .expect("the development issuer");
+        let mut options = options(data.path(), database_url.as_deref());
+        options.providers = vec![AuthConfig {
+            trust: zhengqi_shared::auth::Trust::Users {
+                allow_service: true,
+            },
+            ..issuer.auth_config()
+        }];
+        let suite = suite::start(options).await.expect("the suite starts");
+        Self::serving(suite, issuer, data, database_url).await
+    }
+
     /// The test suite of these parts, once every service reports SERVING.
     async fn serving(
         suite: Suite,

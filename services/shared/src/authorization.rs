@@ -254,7 +254,10 @@ mod tests {
     #[test]
     fn an_undeclared_path_is_refused() {
         let error = model()
-            .admit("/zhengqi.intake.v1.IntakeService/Nothing", &principal(&Role::ALL))
+            .admit(
+                "/zhengqi.intake.v1.IntakeService/Nothing",
+                &principal(&Role::ALL),
+            )
             .unwrap_err();
         assert!(matches!(error, Error::PermissionDenied(_)));
     }
