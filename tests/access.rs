@@ -956,3 +956,63 @@ impl Decoder for RawCodec {
         Ok(Some(src.copy_to_bytes(src.remaining())))
     }
 }
+
+#[tokio::test]
+async fn a_control_character_in_a_text_field_is_refused_over_grpc_and_http_and_nothing_is_stored() {
+    let suite = TestSuite::start().await;
+    let firm = suite.enterprise_token(USCC_A, OWN);
+    let mut request = common::appeal("nul-1", USCC_A, OWN, "贷款难");
+    request.title = "贷款\0难".into();
+    let status = suite
+        .intake()
+        .await
+        .submit_appeal(authed(request, &firm))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert_eq!(common::bad_fields(&status), ["title"]);
+
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/appeals", suite.gateway()))
+        .bearer_auth(&firm)
+        .header("content-type", "application/json")
+        .body(
+            json!({
+                "requestId": "nul-2", "channel": "CHANNEL_ONLINE_PORTAL", "jurisdictionCode": OWN,
+                "enterprise": {"uscc": USCC_A, "name": "某\u{1b}[2J公司"},
+                "kind": "APPEAL_KIND_HELP_REQUEST", "category": "CATEGORY_FINANCING",
+                "title": "贷款难", "description": "第一行\n第二行",
+                "contactName": "张三", "contactPhone": "0839-3266666"
+            })
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 400);
+    let body: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    assert_eq!(
+        body["details"][0]["fieldViolations"][0]["field"], "enterprise.name",
+        "{body}"
+    );
+
+    // A line break in a long text is fine, and only that appeal is stored.
+    let mut fine = common::appeal("nul-3", USCC_A, OWN, "贷款难");
+    fine.description = "第一行\n第二行\t完".into();
+    suite
+        .intake()
+        .await
+        .submit_appeal(authed(fine, &firm))
+        .await
+        .expect("line breaks and tabs pass in a description");
+    let listed = suite
+        .intake()
+        .await
+        .list_appeals(authed(intake::ListAppealsRequest::default(), &firm))
+        .await
+        .unwrap()
+        .into_inner()
+        .appeals;
+    assert_eq!(listed.len(), 1);
+    suite.stop().await;
+}

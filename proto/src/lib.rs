@@ -26,8 +26,9 @@ pub const SERVICE_NAMES: [&str; 5] = [
 /// same code; zhengqi's services only send what they encoded.)
 pub mod codec {
 
+    use prost::bytes::Buf;
+    use tonic::Status;
     use tonic::codec::{BufferSettings, DecodeBuf, Decoder};
-    use tonic::{Code, Status};
     use tonic_prost::{ProstCodec, ProstDecoder, ProstEncoder};
 
     /// [`ProstCodec`] with decoding failures as INVALID_ARGUMENT.
@@ -43,7 +44,7 @@ pub mod codec {
     impl<T, U> tonic::codec::Codec for Codec<T, U>
     where
         T: prost::Message + Send + 'static,
-        U: prost::Message + Default + Send + 'static,
+        U: prost::Message + prost::Name + Default + Send + 'static,
     {
         type Encode = T;
         type Decode = U;
@@ -59,21 +60,20 @@ pub mod codec {
         }
     }
 
-    /// Decodes with prost; a message that does not decode is INVALID_ARGUMENT.
+    /// Decodes with prost; a message that does not decode is INVALID_ARGUMENT,
+    /// and so is a request whose text holds a control character (see [`crate::text`]).
     #[derive(Debug, Clone)]
     pub struct MessageDecoder<U>(ProstDecoder<U>);
 
-    impl<U: prost::Message + Default> Decoder for MessageDecoder<U> {
+    impl<U: prost::Message + prost::Name + Default> Decoder for MessageDecoder<U> {
         type Item = U;
         type Error = Status;
 
         fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<U>, Status> {
-            self.0.decode(buf).map_err(|status| match status.code() {
-                Code::Internal => Status::invalid_argument(format!(
-                    "消息不是有效的protobuf，无法解码：{}",
-                    status.message()
-                )),
-                _ => status,
+            let bytes = buf.copy_to_bytes(buf.remaining());
+            crate::text::check_request(&U::full_name(), &bytes)?;
+            U::decode(bytes).map(Some).map_err(|error| {
+                Status::invalid_argument(format!("消息不是有效的protobuf，无法解码：{error}"))
             })
         }
 
@@ -82,3 +82,5 @@ pub mod codec {
         }
     }
 }
+
+pub mod text;

@@ -33,7 +33,6 @@ use crate::domain::period::Period;
 use crate::domain::{Board, UnitKind};
 use crate::store::{self, AlertFilter};
 
-
 const MAX_REQUEST_ID: usize = 200;
 const MAX_UNIT_ID: usize = 100;
 
