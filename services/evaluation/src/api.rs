@@ -1753,6 +1753,6 @@ impl EvaluationService for EvaluationApi {
         &self,
         request: Request<WatchEventsRequest>,
     ) -> Result<Response<EventStream>, Status> {
-        events::serve_watch(self.core.store.events(), request, "evaluation")
+        events::serve_watch(self.core.store.events(), request, &self.core.directory)
     }
 }

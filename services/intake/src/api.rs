@@ -288,12 +288,27 @@ impl IntakeService for IntakeApi {
             "registering an enterprise",
         )?;
         let enterprise = convert::enterprise(request.into_inner().enterprise, &self.directory)?;
-        self.scope(&principal).check_write(
+        let scope = self.scope(&principal);
+        scope.check_write(
             enterprise.jurisdiction.as_str(),
             enterprise.uscc.as_str(),
             "this enterprise",
         )?;
-        let enterprise = self.store.register_enterprise(enterprise).await?;
+        // The registration as stored decides who may change it: a county
+        // neither takes another county's enterprise nor rewrites it.
+        let uscc = enterprise.uscc.as_str().to_owned();
+        let enterprise = self
+            .store
+            .register_enterprise(enterprise, |stored| match stored {
+                Some(stored) if !scope.covers(stored.jurisdiction.as_str(), stored.uscc.as_str()) => {
+                    Err(Error::PermissionDenied(format!(
+                        "企业 {uscc} 登记在 {}，不在您的辖区（enterprise {uscc} is registered in {0}, outside your jurisdiction）",
+                        stored.jurisdiction.as_str()
+                    )))
+                }
+                _ => Ok(()),
+            })
+            .await?;
         Ok(Response::new(convert::enterprise_to_proto(&enterprise)))
     }
 
@@ -355,6 +370,6 @@ impl IntakeService for IntakeApi {
         &self,
         request: Request<WatchEventsRequest>,
     ) -> Result<Response<EventStream>, Status> {
-        events::serve_watch(self.store.events(), request, "intake")
+        events::serve_watch(self.store.events(), request, &self.directory)
     }
 }

@@ -186,14 +186,17 @@ impl IntakeStore {
         Ok(appeal)
     }
 
-    /// Registers an enterprise or updates its registration.
+    /// Registers an enterprise or updates its registration, once `allowed`
+    /// accepts the registration as stored (none for a new one).
     pub async fn register_enterprise(
         &self,
         mut enterprise: Enterprise,
+        allowed: impl FnOnce(Option<&Enterprise>) -> Result<(), Error>,
     ) -> Result<Enterprise, Error> {
         let mut tx = self.store.begin_write().await?;
         let now = self.clock.now();
         let existing = select_enterprise(&mut tx, enterprise.uscc.as_str()).await?;
+        allowed(existing.as_ref())?;
         enterprise.create_time = existing.as_ref().map_or(now, |e| e.create_time);
         enterprise.update_time = now;
         let tags = enterprise

@@ -1617,6 +1617,6 @@ impl PolicyService for PolicyApi {
         &self,
         request: Request<WatchEventsRequest>,
     ) -> Result<Response<EventStream>, Status> {
-        events::serve_watch(&self.core.events, request, "policy")
+        events::serve_watch(&self.core.events, request, &self.core.directory)
     }
 }

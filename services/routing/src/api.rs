@@ -710,21 +710,48 @@ impl CaseService for RoutingApi {
         let store = &self.core.store;
         let existing = store.get_butler(&request.uscc).await?;
         let latest = store.latest_case_of(&request.uscc).await?;
-        // The official serves where asked, else where the enterprise is known.
-        let jurisdiction = non_empty(&request.jurisdiction_code)
-            .or_else(|| existing.as_ref().map(|b| b.jurisdiction_code.clone()))
-            .or_else(|| latest.as_ref().map(|c| c.jurisdiction_code.clone()))
-            .or_else(|| principal.jurisdiction.clone())
-            .unwrap_or_else(|| self.core.city.clone());
-        let code = self
-            .core
-            .directory
-            .parse_known(&jurisdiction)
-            .map_err(|e| Error::invalid("jurisdiction_code", e))?;
-        if !self.scope(&principal).covers_jurisdiction(code.as_str()) {
+        // The enterprise belongs where it is registered (else where its
+        // appeals go): the stored owner, never a jurisdiction the request names.
+        let owner = match store.enterprise_jurisdiction(&request.uscc).await? {
+            Some(code) => code,
+            None => latest
+                .as_ref()
+                .map(|c| c.jurisdiction_code.clone())
+                .ok_or_else(|| {
+                    Error::NotFound(format!(
+                        "企业 {}（enterprise {0}, neither registered nor with an appeal）",
+                        request.uscc
+                    ))
+                })?,
+        };
+        let directory = &self.core.directory;
+        let owner = directory
+            .parse_known(&owner)
+            .map_err(|e| Error::internal(format!("stored jurisdiction {owner}: {e}")))?;
+        let scope = self.scope(&principal);
+        if !scope.covers_jurisdiction(owner.as_str()) {
             return Err(Error::PermissionDenied(format!(
-                "butlers of {code} are outside your jurisdiction"
+                "企业 {} 属于 {owner}，不在您的辖区（the enterprise is outside your jurisdiction）",
+                request.uscc
             ))
+            .into());
+        }
+        // The official serves where asked — the enterprise's own jurisdiction
+        // or one above it (a city butler of a county's key project) — else
+        // where the butler served before, else where the enterprise is.
+        let serving = non_empty(&request.jurisdiction_code)
+            .or_else(|| existing.as_ref().map(|b| b.jurisdiction_code.clone()))
+            .unwrap_or_else(|| owner.as_str().to_owned());
+        let code = directory
+            .parse_known(&serving)
+            .map_err(|e| Error::invalid("jurisdiction_code", e))?;
+        if !directory.covers(&code, &owner) || !scope.covers_jurisdiction(code.as_str()) {
+            return Err(Error::invalid(
+                "jurisdiction_code",
+                format!(
+                    "管家须在企业所在辖区 {owner} 或其上级、且在您的辖区内任职（the butler serves in {owner} or above it, within your jurisdiction）"
+                ),
+            )
             .into());
         }
         if let Some(current) = &existing
@@ -1060,6 +1087,6 @@ impl CaseService for RoutingApi {
         &self,
         request: Request<WatchEventsRequest>,
     ) -> Result<Response<EventStream>, Status> {
-        events::serve_watch(self.core.store.events(), request, "routing")
+        events::serve_watch(self.core.store.events(), request, &self.core.directory)
     }
 }

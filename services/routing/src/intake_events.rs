@@ -23,9 +23,10 @@ use crate::domain::{CaseAction, CaseState};
 use crate::store;
 
 /// The events this handler applies; the others are not sent to it.
-pub const TYPES: [&str; 2] = [
+pub const TYPES: [&str; 3] = [
     "zhengqi.intake.v1.AppealRegistered",
     "zhengqi.intake.v1.AppealWithdrawn",
+    "zhengqi.intake.v1.EnterpriseRegistered",
 ];
 
 /// The `EventHandler` of routing's consumer of intake's log.
@@ -43,10 +44,20 @@ impl IntakeEvents {
         conn: &mut AnyConnection,
         event: intake::AppealRegistered,
     ) -> Result<(), Error> {
+        let now = self.core.clock.now();
+        if let Some(enterprise) = &event.enterprise {
+            store::record_enterprise(
+                conn,
+                &enterprise.uscc,
+                &enterprise.name,
+                &enterprise.jurisdiction_code,
+                now,
+            )
+            .await?;
+        }
         let Some(appeal) = event.appeal else {
             return Ok(());
         };
-        let now = self.core.clock.now();
         let events = self.core.store.events();
         if appeal.status == intake::AppealStatus::Duplicate as i32
             && !appeal.duplicate_of.is_empty()
@@ -214,6 +225,22 @@ impl EventHandler for IntakeEvents {
             match event.r#type.as_str() {
                 "zhengqi.intake.v1.AppealRegistered" => self.registered(conn, decode(event)?).await,
                 "zhengqi.intake.v1.AppealWithdrawn" => self.withdrawn(conn, decode(event)?).await,
+                "zhengqi.intake.v1.EnterpriseRegistered" => {
+                    let registered: intake::EnterpriseRegistered = decode(event)?;
+                    match registered.enterprise {
+                        Some(enterprise) => {
+                            store::record_enterprise(
+                                conn,
+                                &enterprise.uscc,
+                                &enterprise.name,
+                                &enterprise.jurisdiction_code,
+                                self.core.clock.now(),
+                            )
+                            .await
+                        }
+                        None => Ok(()),
+                    }
+                }
                 _ => Ok(()),
             }
         })

@@ -663,6 +663,15 @@ impl RoutingStore {
         row.as_ref().map(case_from_row).transpose()
     }
 
+    /// The jurisdiction an enterprise is registered in, as intake's log said.
+    pub async fn enterprise_jurisdiction(&self, uscc: &str) -> Result<Option<String>, Error> {
+        let row = sqlx::query("SELECT jurisdiction_code FROM enterprises WHERE uscc = $1")
+            .bind(uscc)
+            .fetch_optional(self.store.pool())
+            .await?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
+    }
+
     /// Names (or replaces) an enterprise's butler; `expected` is the version
     /// of the assignment replaced. The enterprise's unfinished cases carry the
     /// new butler from now on.
@@ -1578,4 +1587,26 @@ fn rule_from_row(row: &AnyRow) -> Result<Rule, Error> {
         update_time: int("update_time")?,
         updated_by: text("updated_by")?,
     })
+}
+
+/// Keeps where an enterprise is registered (intake's registration events).
+pub async fn record_enterprise(
+    conn: &mut AnyConnection,
+    uscc: &str,
+    name: &str,
+    jurisdiction_code: &str,
+    now: i64,
+) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO enterprises (uscc, name, jurisdiction_code, update_time) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (uscc) DO UPDATE SET name = excluded.name, \
+         jurisdiction_code = excluded.jurisdiction_code, update_time = excluded.update_time",
+    )
+    .bind(uscc)
+    .bind(name)
+    .bind(jurisdiction_code)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }

@@ -660,6 +660,6 @@ impl ScoringService for ScoringApi {
         &self,
         request: Request<WatchEventsRequest>,
     ) -> Result<Response<EventStream>, Status> {
-        events::serve_watch(&self.core.events, request, "scoring")
+        events::serve_watch(&self.core.events, request, &self.core.directory)
     }
 }

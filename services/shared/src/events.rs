@@ -245,12 +245,17 @@ impl EventLog {
     }
 
     /// History after `request.after_sequence`, then live events, never ending
-    /// until the caller goes away.
-    pub fn watch(self: &Arc<Self>, request: WatchEventsRequest) -> EventStream {
+    /// until the caller goes away; only events of `jurisdictions` when given.
+    pub fn watch(
+        self: &Arc<Self>,
+        request: WatchEventsRequest,
+        jurisdictions: Option<Vec<String>>,
+    ) -> EventStream {
         struct State {
             log: Arc<EventLog>,
             after: u64,
             types: Vec<String>,
+            jurisdictions: Option<Vec<String>>,
             buffer: VecDeque<Event>,
             wake: watch::Receiver<u64>,
             failed: bool,
@@ -259,6 +264,7 @@ impl EventLog {
             log: Arc::clone(self),
             after: request.after_sequence,
             types: request.types,
+            jurisdictions,
             buffer: VecDeque::new(),
             wake: self.latest.subscribe(),
             failed: false,
@@ -279,10 +285,13 @@ impl EventLog {
                     Ok(page) if !page.is_empty() => {
                         state.after = page.last().map(|e| e.sequence).unwrap_or(state.after);
                         let types = &state.types;
-                        state.buffer.extend(
-                            page.into_iter()
-                                .filter(|e| types.is_empty() || types.contains(&e.r#type)),
-                        );
+                        let jurisdictions = &state.jurisdictions;
+                        state.buffer.extend(page.into_iter().filter(|e| {
+                            (types.is_empty() || types.contains(&e.r#type))
+                                && jurisdictions
+                                    .as_ref()
+                                    .is_none_or(|codes| codes.contains(&e.jurisdiction_code))
+                        }));
                     }
                     Ok(_) => {
                         tokio::select! {
@@ -529,13 +538,25 @@ pub fn decode<M: prost::Message + Default>(event: &Event) -> Result<M, Error> {
 pub fn serve_watch(
     log: &Arc<EventLog>,
     request: tonic::Request<WatchEventsRequest>,
-    part: &str,
+    directory: &crate::reference::Directory,
 ) -> Result<tonic::Response<EventStream>, tonic::Status> {
+    // Who may watch is the method's declared rule (systems); what they see is
+    // their scope: a county's system its own county's events, the city's its
+    // counties', this deployment's own services everything.
     let principal = crate::access::principal(&request)?;
-    crate::access::require_any(
-        principal,
-        &[crate::auth::Role::Service, crate::auth::Role::Admin],
-        &format!("watching {part}'s events"),
-    )?;
-    Ok(tonic::Response::new(log.watch(request.into_inner())))
+    let jurisdictions = match crate::access::Scope::of(principal, directory) {
+        crate::access::Scope::Everything => None,
+        crate::access::Scope::Jurisdictions(codes) => {
+            Some(codes.iter().map(|c| c.as_str().to_owned()).collect())
+        }
+        crate::access::Scope::Enterprise(_) | crate::access::Scope::Nothing => {
+            return Err(Error::PermissionDenied(
+                "令牌未指明可见的辖区（your token names no jurisdiction to watch）".into(),
+            )
+            .into());
+        }
+    };
+    Ok(tonic::Response::new(
+        log.watch(request.into_inner(), jurisdictions),
+    ))
 }
