@@ -183,7 +183,7 @@ impl IntakeService for IntakeApi {
             &appeal.uscc,
             &format!("appeal {id}"),
         )?;
-        Ok(Response::new(convert::appeal_to_proto(&appeal)))
+        Ok(Response::new(convert::appeal_for(&principal, &appeal)))
     }
 
     async fn list_appeals(
@@ -232,7 +232,10 @@ impl IntakeService for IntakeApi {
                 id: last.id.clone(),
             });
         Ok(Response::new(pb::ListAppealsResponse {
-            appeals: page.iter().map(convert::appeal_to_proto).collect(),
+            appeals: page
+                .iter()
+                .map(|appeal| convert::appeal_for(&principal, appeal))
+                .collect(),
             next_page_token,
         }))
     }

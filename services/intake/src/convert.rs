@@ -6,6 +6,8 @@ use zhengqi_proto::zhengqi::intake::v1 as pb;
 pub use zhengqi_shared::appeal::{
     category, category_to_proto, channel, channel_to_proto, kind, kind_to_proto, tag, tag_to_proto,
 };
+use zhengqi_shared::auth::Principal;
+use zhengqi_shared::personal;
 use zhengqi_shared::reference::{Directory, JurisdictionCode, Uscc};
 use zhengqi_shared::storage::timestamp;
 use zhengqi_shared::{Violations, proto_enum_conversions};
@@ -248,6 +250,17 @@ pub fn enterprise(
             "a field failed without a violation",
         )),
     }
+}
+
+/// An appeal as `principal` may read it: the contact in full only to those
+/// handling it (`zhengqi_shared::personal`); intake knows no assignment, so a
+/// department reads it in full on its case.
+pub fn appeal_for(principal: &Principal, appeal: &Appeal) -> pb::Appeal {
+    let mut shown = appeal_to_proto(appeal);
+    let sight = personal::sight(principal, &appeal.uscc, "");
+    (shown.contact_name, shown.contact_phone) =
+        personal::contact(&appeal.contact_name, &appeal.contact_phone, sight);
+    shown
 }
 
 pub fn appeal_to_proto(appeal: &Appeal) -> pb::Appeal {

@@ -232,7 +232,7 @@ impl CaseService for RoutingApi {
         let case = self
             .readable_case(&principal, request.get_ref().id.trim())
             .await?;
-        Ok(Response::new(convert::case_to_proto(&case)))
+        Ok(Response::new(convert::case_for(&principal, &case)))
     }
 
     async fn list_cases(
@@ -290,7 +290,10 @@ impl CaseService for RoutingApi {
             id: last.id.clone(),
         });
         Ok(Response::new(pb::ListCasesResponse {
-            cases: page.iter().map(convert::case_to_proto).collect(),
+            cases: page
+                .iter()
+                .map(|case| convert::case_for(&principal, case))
+                .collect(),
             next_page_token,
         }))
     }
@@ -633,15 +636,17 @@ impl CaseService for RoutingApi {
         let id = request.get_ref().id.trim().to_owned();
         required("id", &id)?;
         let not_found = || Error::NotFound(format!("meeting {id}"));
-        // Meetings are government records: every official may read them.
-        if !principal.has_any(GOVERNMENT) {
-            return Err(not_found().into());
-        }
+        // A meeting is read within its jurisdiction's scope (the city's
+        // officials read every county's), by the roles the method declares.
         let meeting = self
             .core
             .store
             .get_meeting(&id)
             .await?
+            .filter(|m| {
+                self.scope(&principal)
+                    .covers_jurisdiction(&m.jurisdiction_code)
+            })
             .ok_or_else(not_found)?;
         Ok(Response::new(convert::meeting_to_proto(&meeting)))
     }
@@ -651,27 +656,10 @@ impl CaseService for RoutingApi {
         request: Request<pb::ListMeetingsRequest>,
     ) -> Result<Response<pb::ListMeetingsResponse>, Status> {
         let principal = access::principal(&request)?.clone();
-        access::require_any(&principal, GOVERNMENT, "listing meetings")?;
         let request = request.into_inner();
         let limit = ids::page_size(request.page_size)?;
-        let jurisdictions = match non_empty(&request.jurisdiction_code) {
-            None => None,
-            Some(code) => {
-                let code = self
-                    .core
-                    .directory
-                    .parse_known(&code)
-                    .map_err(|e| Error::invalid("jurisdiction_code", e))?;
-                Some(
-                    self.core
-                        .directory
-                        .descendants(&code)
-                        .into_iter()
-                        .map(|c| c.as_str().to_owned())
-                        .collect(),
-                )
-            }
-        };
+        let scope = self.scope(&principal);
+        let jurisdictions = self.visible_jurisdictions(&scope, &request.jurisdiction_code)?;
         let filter = MeetingFilter {
             jurisdictions,
             meeting_type: optional_enum("type", request.r#type, convert::meeting_type)?,

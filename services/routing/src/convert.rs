@@ -7,6 +7,8 @@ use zhengqi_proto::zhengqi::routing::v1 as pb;
 pub use zhengqi_shared::appeal::{
     category, category_to_proto, channel, channel_to_proto, kind, kind_to_proto, tag, tag_to_proto,
 };
+use zhengqi_shared::auth::Principal;
+use zhengqi_shared::personal;
 use zhengqi_shared::storage::{micros_of, timestamp};
 use zhengqi_shared::{Error, Violations, proto_enum_conversions};
 
@@ -66,6 +68,16 @@ proto_enum_conversions!(
 
 fn optional_time(micros: Option<i64>) -> Option<prost_types::Timestamp> {
     micros.map(timestamp)
+}
+
+/// A case as `principal` may read it: the contact in full only to those
+/// handling it (`zhengqi_shared::personal`).
+pub fn case_for(principal: &Principal, case: &Case) -> pb::Case {
+    let mut shown = case_to_proto(case);
+    let sight = personal::sight(principal, &case.uscc, &case.department_id);
+    (shown.contact_name, shown.contact_phone) =
+        personal::contact(&case.contact_name, &case.contact_phone, sight);
+    shown
 }
 
 pub fn case_to_proto(case: &Case) -> pb::Case {

@@ -16,6 +16,7 @@ pub mod events;
 pub mod ids;
 pub mod metrics;
 pub mod names;
+pub mod personal;
 pub mod rating;
 pub mod reference;
 pub mod server;
