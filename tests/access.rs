@@ -33,7 +33,7 @@ use zhengqi_proto::zhengqi::policy::v1 as policy;
 use zhengqi_proto::zhengqi::policy::v1::policy_service_client::PolicyServiceClient;
 use zhengqi_proto::zhengqi::routing::v1 as routing;
 use zhengqi_shared::auth::{Role, TokenRequest};
-use zhengqi_shared::authorization::{self, Allowed, MethodAccess, ScopeObject};
+use zhengqi_shared::authorization::{self, Allowed, Attribution, MethodAccess, ScopeObject};
 
 /// The county that owns every fixture, and another.
 const OWN: &str = "510821";
@@ -91,8 +91,12 @@ async fn no_role_and_no_caller_outside_the_owners_scope_gets_past_the_declared_m
     let mut calls = 0usize;
     // Everyone outside first, so that the owner's own calls change nothing
     // they probe; then the owner's, for the role checks.
+    // Reads before writes, so that what a probe legitimately makes (another
+    // county's own listing of the enterprise) is not read back as a leak.
+    let mut methods: Vec<&MethodAccess> = model.methods().collect();
+    methods.sort_by_key(|access| !is_read(access));
     for outside in [true, false] {
-        for access in model.methods() {
+        for access in methods.iter().copied() {
             let method = method_of(&pool, &access.path);
             let template = template(&access.path).unwrap_or_else(|| {
                 panic!(
@@ -185,7 +189,11 @@ fn judge(
         return (answer.code != Code::PermissionDenied)
             .then(|| "a role the model does not name is not refused".into());
     }
-    let sent = request.to_string();
+    let mut sent = request.to_string();
+    // An enterprise's registered name is public with its credit code.
+    if sent.contains(USCC_A) {
+        sent.push_str(NAME_A);
+    }
     let text = answer.text();
     let found = |values: &[String], even_if_sent: bool| -> Vec<String> {
         values
@@ -195,9 +203,7 @@ fn judge(
             .collect()
     };
     let method = access.path.rsplit('/').next().unwrap_or_default();
-    let read = ["Get", "List", "Verify", "Export", "Watch"]
-        .iter()
-        .any(|p| method.starts_with(p));
+    let read = is_read(access);
 
     // Personal data: in full only to those handling the case.
     let handles = match caller.relation {
@@ -230,6 +236,17 @@ fn judge(
             return Some(format!("the reviewer is named to the rated: {reviewer:?}"));
         }
     }
+    // A handler acts for its own department only.
+    if caller.relation == Relation::OtherDepartment
+        && access.attribution == Attribution::Department
+        && answer.code == Code::Ok
+        && !read
+    {
+        let acted = found(&[DEPARTMENT.to_owned()], true);
+        if !acted.is_empty() {
+            return Some(format!("acted for another department: {acted:?}"));
+        }
+    }
     if caller.relation == Relation::Own || caller.relation == Relation::OtherDepartment {
         return None;
     }
@@ -253,10 +270,12 @@ fn judge(
             (!records.is_empty()).then(|| format!("the owner's records: {records:?}"))
         }
         ScopeObject::New => {
-            let mut owner = fixtures.records.clone();
-            if caller.relation == Relation::OtherJurisdiction {
-                owner.push(OWN.to_owned());
-            }
+            // Made in the owner's jurisdiction (its code is in every id and
+            // attribution there), or for the owner enterprise by another.
+            let owner = match caller.relation {
+                Relation::OtherJurisdiction => vec![OWN.to_owned()],
+                _ => vec![USCC_A.to_owned()],
+            };
             let records = found(&owner, true);
             (ok && !records.is_empty())
                 .then(|| format!("created inside the owner's scope: {records:?}"))
@@ -278,6 +297,13 @@ fn judge(
             }
         }
     }
+}
+
+fn is_read(access: &MethodAccess) -> bool {
+    let method = access.path.rsplit('/').next().unwrap_or_default();
+    ["Get", "List", "Verify", "Export", "Watch"]
+        .iter()
+        .any(|p| method.starts_with(p))
 }
 
 /// Every role of the owning county and of another; the enterprise the

@@ -117,6 +117,15 @@ fn page_after(token: &str, filters: &str) -> Result<Option<(i64, String)>, Error
     Ok(PageToken::decode(token, filters)?.map(|t| (t.sort_key, t.id)))
 }
 
+/// Reviewers are protected (评价人信息严格保密): only the business-environment
+/// office, administrators, systems and the enterprise itself see who reviewed
+/// and the case that leads to them; the rated department sees the rating and
+/// the words, and a bad review as the rectification its coordinator assigns.
+fn protects_reviewers(principal: &Principal, scope: &Scope) -> bool {
+    !matches!(scope, Scope::Enterprise(_))
+        && !principal.has_any(&[Role::Coordinator, Role::Admin, Role::Service])
+}
+
 impl EvaluationApi {
     pub fn new(core: Arc<Core>) -> Self {
         Self { core }
@@ -158,16 +167,17 @@ impl EvaluationApi {
         }
     }
 
-    /// The enforcing department of a request: the one given, else the caller's.
+    /// The enforcing department of a request: the one given, else the
+    /// caller's; a handler acts for its own department only, an office for
+    /// departments of its jurisdictions (`access::acting_department`).
     fn enforcing_department(
         &self,
         violations: &mut Violations,
         principal: &Principal,
+        scope: &Scope,
         given: &str,
-    ) -> Option<(String, String)> {
-        let department =
-            non_empty(given).or_else(|| principal.department.clone().and_then(|d| non_empty(&d)));
-        match department {
+    ) -> Result<Option<(String, String)>, Error> {
+        Ok(match access::acting_department(principal, scope, given)? {
             None => {
                 violations.add(
                     "department_id",
@@ -178,7 +188,7 @@ impl EvaluationApi {
             Some(department) => violations
                 .check("department_id", self.department(&department))
                 .map(|jurisdiction| (department, jurisdiction)),
-        }
+        })
     }
 
     /// Opens and stores the rectification a review needs (a bad review of a
@@ -261,7 +271,7 @@ impl EvaluationApi {
                     &r.id,
                     &r.jurisdiction_code,
                     &pb::RectificationOpened {
-                        rectification: Some(convert::rectification_to_proto(r)),
+                        rectification: Some(convert::rectification_to_proto(r, false)),
                     },
                 )
                 .await?;
@@ -330,7 +340,7 @@ impl EvaluationApi {
                 tx,
                 &r.id,
                 &r.jurisdiction_code,
-                &event(Some(convert::rectification_to_proto(&r))),
+                &event(Some(convert::rectification_to_proto(&r, false))),
             )
             .await?;
         if r.case_reopen == Some(CaseReopen::Pending) {
@@ -652,10 +662,7 @@ impl EvaluationService for EvaluationApi {
         v.finish()?;
         let jurisdictions =
             scope.list_jurisdictions(&self.core.directory, &req.jurisdiction_code)?;
-        // Reviewers are protected (评价人信息严格保密): only the business-environment
-        // office, administrators and services see who reviewed.
-        let protect = !matches!(scope, Scope::Enterprise(_))
-            && !principal.has_any(&[Role::Coordinator, Role::Admin, Role::Service]);
+        let protect = protects_reviewers(&principal, &scope);
         let mut filter = ReviewFilter {
             jurisdictions,
             department_id: non_empty(&req.department_id),
@@ -673,9 +680,9 @@ impl EvaluationService for EvaluationApi {
                 return Ok(Response::new(pb::ListReviewsResponse::default()));
             }
             filter.uscc = Some(own);
-        } else if protect && filter.uscc.is_some() {
-            // Filtering by enterprise would name the reviewers: only the reviews
-            // an enterprise received are listed by its code.
+        } else if protect && (filter.uscc.is_some() || filter.case_id.is_some()) {
+            // Filtering by enterprise or case would name the reviewers: only
+            // the reviews an enterprise received are listed by them.
             filter.direction = match filter.direction {
                 None | Some(Direction::GovernmentToEnterprise) => {
                     Some(Direction::GovernmentToEnterprise)
@@ -727,7 +734,10 @@ impl EvaluationService for EvaluationApi {
                 |rectification| pb::BadReviewVerified { rectification },
             )
             .await?;
-        Ok(Response::new(convert::rectification_to_proto(&r)))
+        Ok(Response::new(convert::rectification_to_proto(
+            &r,
+            protects_reviewers(&principal, &self.scope(&principal)),
+        )))
     }
 
     async fn submit_rectification(
@@ -755,7 +765,10 @@ impl EvaluationService for EvaluationApi {
                 |rectification| pb::RectificationSubmitted { rectification },
             )
             .await?;
-        Ok(Response::new(convert::rectification_to_proto(&r)))
+        Ok(Response::new(convert::rectification_to_proto(
+            &r,
+            protects_reviewers(&principal, &self.scope(&principal)),
+        )))
     }
 
     async fn record_return_visit(
@@ -784,7 +797,10 @@ impl EvaluationService for EvaluationApi {
                 |rectification| pb::ReturnVisitRecorded { rectification },
             )
             .await?;
-        Ok(Response::new(convert::rectification_to_proto(&r)))
+        Ok(Response::new(convert::rectification_to_proto(
+            &r,
+            protects_reviewers(&principal, &self.scope(&principal)),
+        )))
     }
 
     async fn list_rectifications(
@@ -805,6 +821,7 @@ impl EvaluationService for EvaluationApi {
             Scope::Enterprise(_) => Some(enterprise_uscc(&scope)?),
             _ => None,
         };
+        let protect = protects_reviewers(&principal, &scope);
         let now = self.core.clock.now();
         let filter = RectificationFilter {
             jurisdictions,
@@ -829,7 +846,7 @@ impl EvaluationService for EvaluationApi {
         Ok(Response::new(pb::ListRectificationsResponse {
             rectifications: page
                 .iter()
-                .map(|(_, r)| convert::rectification_to_proto(r))
+                .map(|(_, r)| convert::rectification_to_proto(r, protect))
                 .collect(),
             next_page_token,
         }))
@@ -1316,7 +1333,8 @@ impl EvaluationService for EvaluationApi {
         if occur_time.is_some_and(|t| t > now.saturating_add(FUTURE_TOLERANCE_MICROS)) {
             v.add("occur_time", "must not be in the future");
         }
-        let department = self.enforcing_department(&mut v, &principal, &req.department_id);
+        let department =
+            self.enforcing_department(&mut v, &principal, &scope, &req.department_id)?;
         v.finish()?;
         let (
             Some(uscc),
@@ -1417,7 +1435,8 @@ impl EvaluationService for EvaluationApi {
         {
             v.add("end_time", "must be after start_time");
         }
-        let department = self.enforcing_department(&mut v, &principal, &req.department_id);
+        let department =
+            self.enforcing_department(&mut v, &principal, &scope, &req.department_id)?;
         v.finish()?;
         let (Some(uscc), Some((department_id, jurisdiction_code))) = (uscc, department) else {
             return Err(Error::internal("validated fields are missing").into());

@@ -102,7 +102,12 @@ pub fn review_to_proto(review: &Review, protect: bool) -> pb::Review {
         direction: direction_to_proto(review.direction),
         target_kind: target_kind_to_proto(review.target_kind),
         target_id: review.target_id.clone(),
-        case_id: review.case_id.clone(),
+        // The case leads back to its enterprise: hidden with the reviewer.
+        case_id: if hide {
+            String::new()
+        } else {
+            review.case_id.clone()
+        },
         rating: review.rating.map_or(0, rating_to_proto),
         comment: review.comment.clone(),
         dimensions: review
@@ -132,11 +137,20 @@ pub fn review_to_proto(review: &Review, protect: bool) -> pb::Review {
     }
 }
 
-pub fn rectification_to_proto(r: &Rectification) -> pb::Rectification {
+/// A rectification; with `protect`, as the rated department reads it: the
+/// review's level and words, never the review or case that lead to the reviewer.
+pub fn rectification_to_proto(r: &Rectification, protect: bool) -> pb::Rectification {
+    let shown = |value: &String| {
+        if protect {
+            String::new()
+        } else {
+            value.clone()
+        }
+    };
     pb::Rectification {
         id: r.id.clone(),
-        review_id: r.review_id.clone(),
-        case_id: r.case_id.clone(),
+        review_id: shown(&r.review_id),
+        case_id: shown(&r.case_id),
         jurisdiction_code: r.jurisdiction_code.clone(),
         department_id: r.department_id.clone(),
         state: rectification_state_to_proto(r.state),

@@ -142,7 +142,7 @@ impl Core {
                     &rectification.id,
                     &rectification.jurisdiction_code,
                     &zhengqi_proto::zhengqi::evaluation::v1::RectificationDueRecounted {
-                        rectification: Some(convert::rectification_to_proto(&rectification)),
+                        rectification: Some(convert::rectification_to_proto(&rectification, false)),
                         previous_due_time: before.map(zhengqi_shared::storage::timestamp),
                     },
                 )

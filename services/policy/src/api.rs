@@ -415,12 +415,10 @@ impl PolicyService for PolicyApi {
         let Some(mut draft) = draft else {
             return Err(v.finish().unwrap_err().into());
         };
-        if draft.department_id.is_empty()
-            && principal.has_role(Role::Handler)
-            && let Some(department) = &principal.department
-        {
-            draft.department_id = department.clone();
-        }
+        // A handler drafts for its own department, an office for one of its
+        // jurisdictions' departments.
+        draft.department_id = access::acting_department(&principal, &scope, &draft.department_id)?
+            .unwrap_or_default();
         let policy = Policy::new_draft(
             ids::new_id(&issuing),
             1,
@@ -1251,6 +1249,11 @@ impl PolicyService for PolicyApi {
             filter.and(|_| "public = 1".to_owned());
         }
         let mut conn = self.conn().await?;
+        if !req.policy_id.is_empty() {
+            // A policy the caller may not read answers NOT_FOUND here too.
+            self.versions(&mut conn, &scope, "policy_id", &req.policy_id)
+                .await?;
+        }
         let questions = store::list_questions(&mut conn, filter, after.flatten(), limit).await?;
         let (questions, next_page_token) =
             ids::paginate(questions, limit, &filters, |q| PageToken {
@@ -1307,11 +1310,9 @@ impl PolicyService for PolicyApi {
         let (Some(uscc), Some(kind), Some(fulfill_time)) = (uscc, kind, fulfill_time) else {
             return Err(Error::internal("validated fields missing").into());
         };
-        let department_id = if req.department_id.is_empty() {
-            principal.department.clone().unwrap_or_default()
-        } else {
-            req.department_id.clone()
-        };
+        let department_id =
+            access::acting_department(&principal, &self.scope(&principal), &req.department_id)?
+                .unwrap_or_default();
         let mut tx = self.begin().await?;
         let key = Key::new(&principal.sub, &req.request_id, "RecordFulfillment");
         if let Some(subject) = self.recall(&mut tx, &key).await? {

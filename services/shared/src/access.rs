@@ -171,6 +171,57 @@ impl Scope {
     }
 }
 
+/// The department a write is recorded for, where the method declares
+/// `ATTRIBUTION_DEPARTMENT`: a handler acts for its token's department only
+/// (and needs one); a coordinator, leader, admin or system acts for any
+/// department within its jurisdictions. `given` is the request's
+/// `department_id`; empty means the caller's own (none for an office).
+pub fn acting_department(
+    principal: &Principal,
+    scope: &Scope,
+    given: &str,
+) -> Result<Option<String>, Error> {
+    let given = given.trim();
+    let own = principal
+        .department
+        .as_deref()
+        .map(str::trim)
+        .filter(|d| !d.is_empty());
+    let for_jurisdiction =
+        principal.has_any(&[Role::Coordinator, Role::Leader, Role::Admin, Role::Service]);
+    if given.is_empty() {
+        return match (own, for_jurisdiction) {
+            (Some(own), _) => Ok(Some(own.to_owned())),
+            (None, true) => Ok(None),
+            (None, false) => Err(Error::PermissionDenied(
+                "令牌未指明所属部门，不能以部门名义办理（department_id: your token names no department）"
+                    .into(),
+            )),
+        };
+    }
+    if for_jurisdiction {
+        let covered =
+            crate::ids::jurisdiction_of(given).is_some_and(|code| scope.covers_jurisdiction(code));
+        return if covered {
+            Ok(Some(given.to_owned()))
+        } else {
+            Err(Error::PermissionDenied(format!(
+                "部门 {given} 不在您的辖区（department_id: {given} is outside your jurisdiction）"
+            )))
+        };
+    }
+    match own {
+        Some(own) if own == given => Ok(Some(own.to_owned())),
+        Some(own) => Err(Error::PermissionDenied(format!(
+            "您只能以本部门 {own} 的名义办理，不能代表 {given}（department_id: a handler acts for its own department only）"
+        ))),
+        None => Err(Error::PermissionDenied(
+            "令牌未指明所属部门，不能以部门名义办理（department_id: your token names no department）"
+                .into(),
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
