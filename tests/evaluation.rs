@@ -204,13 +204,18 @@ async fn a_resolved_case_invites_its_enterprise_to_rate_the_department_once() {
         .unwrap_err();
     assert_eq!(status.code(), Code::AlreadyExists, "{status:?}");
 
-    // Reviewers are protected: the department rated does not see who reviewed;
-    // the business-environment office does.
-    let seen_by_department = reviews(&suite, &case.id, &suite.handler_token("510821-jrj")).await;
+    // Reviewers are protected: the department rated sees the rating and the
+    // words, not who reviewed nor the case that leads to them, and cannot
+    // find a case's review by the case; the business-environment office does.
+    let department = suite.handler_token("510821-jrj");
+    let seen_by_department = reviews(&suite, "", &department).await;
     assert_eq!(seen_by_department.len(), 1);
     assert!(seen_by_department[0].enterprise.is_none());
     assert!(seen_by_department[0].reviewer.is_empty());
+    assert!(seen_by_department[0].case_id.is_empty());
     assert_eq!(seen_by_department[0].rating, eval::Rating::Satisfied as i32);
+    assert_eq!(seen_by_department[0].comment, "办事快");
+    assert!(reviews(&suite, &case.id, &department).await.is_empty());
     let seen_by_office = reviews(
         &suite,
         &case.id,

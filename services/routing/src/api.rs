@@ -155,6 +155,20 @@ impl RoutingApi {
     }
 }
 
+/// A meeting as a caller of `scope` may read it: whole within its
+/// jurisdiction's scope (the city's officials read every county's); a meeting
+/// above the caller's jurisdiction (the city's) shows only the agenda items of
+/// the caller's own cases; any other, nothing.
+fn visible_meeting(scope: &Scope, mut meeting: Meeting) -> Option<Meeting> {
+    if scope.covers_jurisdiction(&meeting.jurisdiction_code) {
+        return Some(meeting);
+    }
+    meeting.agenda.retain(|item| {
+        ids::jurisdiction_of(&item.case_id).is_some_and(|code| scope.covers_jurisdiction(code))
+    });
+    (!meeting.agenda.is_empty()).then_some(meeting)
+}
+
 /// Who schedules meetings and records their agendas and decisions.
 const MEETING_ROLES: &[Role] = &[Role::Coordinator, Role::Leader, Role::Service];
 
@@ -636,17 +650,12 @@ impl CaseService for RoutingApi {
         let id = request.get_ref().id.trim().to_owned();
         required("id", &id)?;
         let not_found = || Error::NotFound(format!("meeting {id}"));
-        // A meeting is read within its jurisdiction's scope (the city's
-        // officials read every county's), by the roles the method declares.
         let meeting = self
             .core
             .store
             .get_meeting(&id)
             .await?
-            .filter(|m| {
-                self.scope(&principal)
-                    .covers_jurisdiction(&m.jurisdiction_code)
-            })
+            .and_then(|m| visible_meeting(&self.scope(&principal), m))
             .ok_or_else(not_found)?;
         Ok(Response::new(convert::meeting_to_proto(&meeting)))
     }
