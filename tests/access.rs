@@ -1042,3 +1042,58 @@ async fn a_control_character_in_a_text_field_is_refused_over_grpc_and_http_and_n
     assert_eq!(listed.len(), 1);
     suite.stop().await;
 }
+
+#[tokio::test]
+async fn an_enterprise_files_on_the_portal_only_and_the_mayors_line_is_relayed_by_staff() {
+    let suite = TestSuite::start().await;
+    let firm = suite.enterprise_token(USCC_A, OWN);
+    let mut mayor = common::appeal("mayor-1", USCC_A, OWN, "土地手续办理慢");
+    mayor.channel = intake::Channel::MayorDirectLine as i32;
+    let status = suite
+        .intake()
+        .await
+        .submit_appeal(authed(mayor.clone(), &firm))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert_eq!(common::bad_fields(&status), ["channel"]);
+    let supervisor = suite.official_token(Role::Supervisor, OWN);
+    let status = suite
+        .intake()
+        .await
+        .submit_appeal(authed(mayor.clone(), &supervisor))
+        .await
+        .unwrap_err();
+    assert_eq!(common::bad_fields(&status), ["channel"]);
+    let listed = suite
+        .intake()
+        .await
+        .list_appeals(authed(intake::ListAppealsRequest::default(), &firm))
+        .await
+        .unwrap()
+        .into_inner()
+        .appeals;
+    assert!(listed.is_empty(), "nothing is stored: {listed:?}");
+
+    // The county's office relays the mayor's line, which starts at the city.
+    let relayed = suite
+        .intake()
+        .await
+        .submit_appeal(authed(mayor, &suite.official_token(Role::Coordinator, OWN)))
+        .await
+        .expect("the office relays the mayor's line")
+        .into_inner();
+    assert_eq!(
+        case_of(&suite, &relayed.id).await.level,
+        routing::Level::City as i32
+    );
+    let mut own = common::appeal("portal-1", USCC_A, OWN, "融资难");
+    own.channel = intake::Channel::OnlinePortal as i32;
+    suite
+        .intake()
+        .await
+        .submit_appeal(authed(own, &firm))
+        .await
+        .expect("an enterprise files on the portal");
+    suite.stop().await;
+}

@@ -15,10 +15,16 @@ pub async fn cases(suite: &TestSuite) -> CaseServiceClient<Channel> {
     CaseServiceClient::new(suite.channel().await)
 }
 
-/// Submits `request` through intake with a token of its enterprise.
+/// Submits `request` through intake as who files on its channel: the
+/// enterprise itself on the online portal, its jurisdiction's office relaying
+/// any other channel (the 12345 hotline, the mayor's direct line…).
 pub async fn submit(suite: &TestSuite, request: intake::SubmitAppealRequest) -> intake::Appeal {
     let uscc = request.enterprise.as_ref().unwrap().uscc.clone();
-    let token = suite.enterprise_token(&uscc, &request.jurisdiction_code);
+    let token = if request.channel == intake::Channel::OnlinePortal as i32 {
+        suite.enterprise_token(&uscc, &request.jurisdiction_code)
+    } else {
+        suite.official_token(Role::Coordinator, &request.jurisdiction_code)
+    };
     suite
         .intake()
         .await

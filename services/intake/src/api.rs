@@ -53,6 +53,24 @@ impl IntakeApi {
             "submitting an appeal",
         )?;
         let appeal = convert::new_appeal(request, &self.directory)?;
+        if !principal
+            .roles
+            .iter()
+            .any(|role| domain::may_file_on(*role, appeal.channel))
+        {
+            let allowed: Vec<&str> = domain::channels_for(&principal.roles)
+                .iter()
+                .map(|c| c.as_str())
+                .collect();
+            return Err(Error::invalid(
+                "channel",
+                format!(
+                    "您不能以 {} 渠道登记诉求，可用渠道：{}（not a channel your role files on）",
+                    appeal.channel.as_str(),
+                    allowed.join("、")
+                ),
+            ));
+        }
         self.scope(principal).check_write(
             appeal.jurisdiction.as_str(),
             appeal.enterprise.uscc.as_str(),

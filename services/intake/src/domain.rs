@@ -3,8 +3,35 @@
 
 use chrono::NaiveDate;
 pub use zhengqi_shared::appeal::{AppealKind, Category, Channel, EnterpriseTag};
+use zhengqi_shared::auth::Role;
 use zhengqi_shared::named_enum;
 use zhengqi_shared::reference::{JurisdictionCode, Uscc};
+
+/// Who files on which channel (受理渠道): an enterprise on the online portal
+/// itself; a business-environment supervisor as a supervisor; the
+/// business-environment office (营商办) and systems relay every channel — the
+/// 12345 hotline, the mayor's direct line, industry departments, chambers of
+/// commerce, third parties and county systems. The channel decides where a
+/// case starts (the mayor's line goes straight to the city), so it is never
+/// whatever a caller says.
+pub fn may_file_on(role: Role, channel: Channel) -> bool {
+    match role {
+        Role::Enterprise => channel == Channel::OnlinePortal,
+        Role::Supervisor => channel == Channel::Supervisor,
+        Role::Coordinator | Role::Service => true,
+        Role::Handler | Role::Leader | Role::Evaluator | Role::Admin => false,
+    }
+}
+
+/// The channels a caller holding `roles` may file on, for the message that
+/// refuses another.
+pub fn channels_for(roles: &[Role]) -> Vec<Channel> {
+    Channel::ALL
+        .iter()
+        .copied()
+        .filter(|channel| roles.iter().any(|role| may_file_on(*role, *channel)))
+        .collect()
+}
 
 named_enum! {
     /// Where an appeal stands at intake.
