@@ -1,5 +1,5 @@
 //! The gateway: the one entry point for the city portal, county systems and
-//! outside clients. It verifies every call's token, applies the method policy,
+//! outside clients. It verifies every call's token, admits it by the method's declared access rule,
 //! strips identity headers, and forwards the call by its full method name to the
 //! service that owns it. Health and reflection are answered for every service,
 //! so `grpcurl` or `buf curl` pointed at the gateway can list and call them all.

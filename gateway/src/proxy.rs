@@ -1,4 +1,5 @@
-//! Forwarding a gRPC call: verify the token, apply the method policy, strip the
+//! Forwarding a gRPC call: verify the token, admit it by the method's declared
+//! access rule (`zhengqi_shared::authorization`), strip the
 //! identity headers a caller sent, pass the deadline on, and stream the call to
 //! the service that owns the method. The HTTP/JSON transcoder goes the same way
 //! through [`dispatch`].

@@ -1,15 +1,12 @@
 //! The tonic implementation of `zhengqi.policy.v1.PolicyService`: proto in,
 //! proto out; the rules are in `domain`, the data in `store`.
 //!
-//! Roles (also in gateway/method-policy.toml):
-//! - drafting (CreatePolicy, UpdatePolicy, OpenConsultation, AmendPolicy),
-//!   answering (RespondToComment, AnswerQuestion) and RecordFulfillment:
-//!   coordinator, handler (only the drafting department's policies), leader,
-//!   admin, service — within their jurisdiction scope;
-//! - PublishPolicy and RepealPolicy: coordinator, leader, admin, service;
-//! - SubmitComment, AskQuestion, RatePolicy, MarkRead: enterprise, for its
-//!   own credit code;
-//! - reads: every authenticated caller, each seeing what its scope allows.
+//! Who may call each method is declared once, on the method in
+//! `proto/zhengqi/policy/v1/policy.proto` (`zhengqi.common.v1.access`), and
+//! checked before a handler runs; here the scope: drafts and their answers
+//! within the issuing jurisdiction (a handler only for its department's
+//! policies), an enterprise's comments, questions and ratings for its own
+//! credit code, and published material for everyone.
 
 use std::sync::Arc;
 
@@ -33,18 +30,6 @@ use crate::domain::{
     Comment, Fulfillment, FulfillmentKind, Policy, PolicyRating, PolicyState, Question,
 };
 use crate::store;
-
-/// Who drafts, answers and records fulfilment.
-const DRAFTERS: &[Role] = &[
-    Role::Coordinator,
-    Role::Handler,
-    Role::Leader,
-    Role::Admin,
-    Role::Service,
-];
-/// Who publishes and repeals.
-const PUBLISHERS: &[Role] = &[Role::Coordinator, Role::Leader, Role::Admin, Role::Service];
-const ENTERPRISE: &[Role] = &[Role::Enterprise];
 
 /// The longest comment, question, answer or reply.
 const MAX_MESSAGE: usize = 5_000;
@@ -198,10 +183,7 @@ impl PolicyApi {
         principal: &Principal,
         scope: &Scope,
         policy: &Policy,
-        roles: &[Role],
-        action: &str,
     ) -> Result<(), Error> {
-        access::require_any(principal, roles, action)?;
         if !scope.covers_jurisdiction(&policy.jurisdiction_code) {
             return Err(Error::PermissionDenied(format!(
                 "policy {} of {} is outside your jurisdiction",
@@ -393,7 +375,6 @@ impl PolicyService for PolicyApi {
         request: Request<pb::CreatePolicyRequest>,
     ) -> Result<Response<pb::Policy>, Status> {
         let principal = access::principal(&request)?.clone();
-        access::require_any(&principal, DRAFTERS, "drafting a policy")?;
         let req = request.into_inner();
         let scope = self.scope(&principal);
         let mut v = Violations::new();
@@ -456,7 +437,6 @@ impl PolicyService for PolicyApi {
         request: Request<pb::UpdatePolicyRequest>,
     ) -> Result<Response<pb::Policy>, Status> {
         let principal = access::principal(&request)?.clone();
-        access::require_any(&principal, DRAFTERS, "changing a draft")?;
         let req = request.into_inner();
         let scope = self.scope(&principal);
         let mut v = Violations::new();
@@ -502,7 +482,7 @@ impl PolicyService for PolicyApi {
         let mut policy = self
             .latest_for_write(&mut tx, &scope, "policy.id", &input.id)
             .await?;
-        self.check_write(&principal, &scope, &policy, DRAFTERS, "changing a draft")?;
+        self.check_write(&principal, &scope, &policy)?;
         rules::check_update(&policy)?;
         check_etag(&req.etag, &policy.etag(), &format!("policy {}", policy.id))?;
         let mut merged = convert::policy_to_proto(&policy);
@@ -534,7 +514,6 @@ impl PolicyService for PolicyApi {
         request: Request<pb::OpenConsultationRequest>,
     ) -> Result<Response<pb::Policy>, Status> {
         let principal = access::principal(&request)?.clone();
-        access::require_any(&principal, DRAFTERS, "opening consultation")?;
         let req = request.into_inner();
         let scope = self.scope(&principal);
         let mut v = Violations::new();
@@ -559,13 +538,7 @@ impl PolicyService for PolicyApi {
         let mut policy = self
             .latest_for_write(&mut tx, &scope, "id", &req.id)
             .await?;
-        self.check_write(
-            &principal,
-            &scope,
-            &policy,
-            DRAFTERS,
-            "opening consultation",
-        )?;
+        self.check_write(&principal, &scope, &policy)?;
         check_etag(&req.etag, &policy.etag(), &format!("policy {}", policy.id))?;
         rules::open_consultation(&mut policy, close_time, now, &self.core.calendar.current())?;
         self.save(&mut tx, &mut policy, now).await?;
@@ -580,7 +553,6 @@ impl PolicyService for PolicyApi {
         request: Request<pb::SubmitCommentRequest>,
     ) -> Result<Response<pb::Comment>, Status> {
         let principal = access::principal(&request)?.clone();
-        access::require_any(&principal, ENTERPRISE, "commenting on a draft")?;
         let uscc = own_uscc(&principal)?;
         let req = request.into_inner();
         let scope = self.scope(&principal);
@@ -638,7 +610,6 @@ impl PolicyService for PolicyApi {
         request: Request<pb::RespondToCommentRequest>,
     ) -> Result<Response<pb::Comment>, Status> {
         let principal = access::principal(&request)?.clone();
-        access::require_any(&principal, DRAFTERS, "answering a comment")?;
         let req = request.into_inner();
         let scope = self.scope(&principal);
         let mut v = Violations::new();
@@ -669,7 +640,7 @@ impl PolicyService for PolicyApi {
         if !self.can_read(&scope, &policy) {
             return Err(missing().into());
         }
-        self.check_write(&principal, &scope, &policy, DRAFTERS, "answering a comment")?;
+        self.check_write(&principal, &scope, &policy)?;
         rules::check_respond(&policy)?;
         check_etag(
             &req.etag,
@@ -701,7 +672,6 @@ impl PolicyService for PolicyApi {
         request: Request<pb::PublishPolicyRequest>,
     ) -> Result<Response<pb::Policy>, Status> {
         let principal = access::principal(&request)?.clone();
-        access::require_any(&principal, PUBLISHERS, "publishing a policy")?;
         let req = request.into_inner();
         let scope = self.scope(&principal);
         let mut v = Violations::new();
@@ -717,13 +687,7 @@ impl PolicyService for PolicyApi {
         }
         let mut versions = self.versions(&mut tx, &scope, "id", &req.id).await?;
         let mut policy = versions.pop().ok_or_else(|| not_found(&req.id))?;
-        self.check_write(
-            &principal,
-            &scope,
-            &policy,
-            PUBLISHERS,
-            "publishing a policy",
-        )?;
+        self.check_write(&principal, &scope, &policy)?;
         check_etag(&req.etag, &policy.etag(), &format!("policy {}", policy.id))?;
         rules::publish(&mut policy, now)?;
         let mut events = Vec::new();
@@ -756,7 +720,6 @@ impl PolicyService for PolicyApi {
         request: Request<pb::AmendPolicyRequest>,
     ) -> Result<Response<pb::Policy>, Status> {
         let principal = access::principal(&request)?.clone();
-        access::require_any(&principal, DRAFTERS, "amending a policy")?;
         let req = request.into_inner();
         let scope = self.scope(&principal);
         let mut v = Violations::new();
@@ -774,13 +737,7 @@ impl PolicyService for PolicyApi {
         let published = self
             .latest_for_write(&mut tx, &scope, "id", &req.id)
             .await?;
-        self.check_write(
-            &principal,
-            &scope,
-            &published,
-            DRAFTERS,
-            "amending a policy",
-        )?;
+        self.check_write(&principal, &scope, &published)?;
         if matches!(
             published.state,
             PolicyState::Draft | PolicyState::Consultation
@@ -811,7 +768,6 @@ impl PolicyService for PolicyApi {
         request: Request<pb::RepealPolicyRequest>,
     ) -> Result<Response<pb::Policy>, Status> {
         let principal = access::principal(&request)?.clone();
-        access::require_any(&principal, PUBLISHERS, "repealing a policy")?;
         let req = request.into_inner();
         let scope = self.scope(&principal);
         let mut v = Violations::new();
@@ -828,13 +784,7 @@ impl PolicyService for PolicyApi {
         }
         let mut versions = self.versions(&mut tx, &scope, "id", &req.id).await?;
         let latest = versions.last().cloned().ok_or_else(|| not_found(&req.id))?;
-        self.check_write(
-            &principal,
-            &scope,
-            &latest,
-            PUBLISHERS,
-            "repealing a policy",
-        )?;
+        self.check_write(&principal, &scope, &latest)?;
         let Some(index) = versions
             .iter()
             .rposition(|p| p.state == PolicyState::Published)
@@ -1100,7 +1050,6 @@ impl PolicyService for PolicyApi {
         request: Request<pb::AskQuestionRequest>,
     ) -> Result<Response<pb::Question>, Status> {
         let principal = access::principal(&request)?.clone();
-        access::require_any(&principal, ENTERPRISE, "asking about a policy")?;
         let uscc = own_uscc(&principal)?;
         let req = request.into_inner();
         let scope = self.scope(&principal);
@@ -1153,7 +1102,6 @@ impl PolicyService for PolicyApi {
         request: Request<pb::AnswerQuestionRequest>,
     ) -> Result<Response<pb::Question>, Status> {
         let principal = access::principal(&request)?.clone();
-        access::require_any(&principal, DRAFTERS, "answering a question")?;
         let req = request.into_inner();
         let scope = self.scope(&principal);
         let mut v = Violations::new();
@@ -1278,7 +1226,6 @@ impl PolicyService for PolicyApi {
         request: Request<pb::RecordFulfillmentRequest>,
     ) -> Result<Response<pb::Fulfillment>, Status> {
         let principal = access::principal(&request)?.clone();
-        access::require_any(&principal, DRAFTERS, "recording a fulfilment")?;
         let req = request.into_inner();
         let scope = self.scope(&principal);
         let now = self.now();
@@ -1432,7 +1379,6 @@ impl PolicyService for PolicyApi {
         request: Request<pb::RatePolicyRequest>,
     ) -> Result<Response<pb::PolicyRating>, Status> {
         let principal = access::principal(&request)?.clone();
-        access::require_any(&principal, ENTERPRISE, "reviewing a policy")?;
         let uscc = own_uscc(&principal)?;
         let req = request.into_inner();
         let scope = self.scope(&principal);
@@ -1548,7 +1494,6 @@ impl PolicyService for PolicyApi {
         request: Request<pb::MarkReadRequest>,
     ) -> Result<Response<pb::MarkReadResponse>, Status> {
         let principal = access::principal(&request)?.clone();
-        access::require_any(&principal, ENTERPRISE, "marking inbox items read")?;
         let uscc = own_uscc(&principal)?;
         let req = request.into_inner();
         let mut v = Violations::new();
