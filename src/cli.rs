@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use zhengqi_gateway::audit::{AuditSettings, AuditStore, record_json};
 use zhengqi_shared::Error;
 use zhengqi_shared::auth::{DevIssuer, Role, ServiceKey, TokenRequest};
 use zhengqi_shared::config::{Config, PartConfig};
@@ -113,6 +114,9 @@ enum Command {
     /// which jurisdiction, with what outcome. Reads the audit store directly
     /// (ZHENGQI_GATEWAY_AUDIT_DATABASE_URL, else the one in the data folder).
     Audit {
+        /// `verify`: check the audit's hash chain instead of printing it.
+        #[command(subcommand)]
+        command: Option<AuditCommand>,
         /// Only the calls of this subject.
         #[arg(long)]
         sub: Option<String>,
@@ -172,6 +176,13 @@ enum ReferenceAction {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Checks the audit's hash chain: names the first row deleted or altered,
+    /// and exits with 1 when one is.
+    Verify,
+}
+
+#[derive(Debug, Subcommand)]
 enum CalendarCommand {
     /// Loads one year's State Council holiday notice (a TOML file in the format
     /// of services/shared/data/calendar/2026.toml) through the gateway's
@@ -224,16 +235,10 @@ impl Part {
     }
 }
 
-/// `zhengqi audit`: pages through the audit store until `limit` entries.
-async fn print_audit(
-    data: &Path,
-    mut query: zhengqi_gateway::audit::AuditQuery,
-    limit: usize,
-    json: bool,
-) -> Result<(), Error> {
-    use zhengqi_gateway::audit::{AuditSettings, AuditStore, record_json};
+/// Where the audit is: the configured database, else the data folder's file.
+fn audit_settings(data: &Path) -> Result<AuditSettings, Error> {
     let config = Config::load(None)?;
-    let settings = match &config.gateway.audit_database_url {
+    Ok(match &config.gateway.audit_database_url {
         Some(url) => AuditSettings {
             schema: config.gateway.audit_database_schema.clone(),
             ..AuditSettings::new(url.clone())
@@ -249,8 +254,17 @@ async fn print_audit(
             }
             AuditSettings::new(suite::sqlite_url(data, "gateway-audit"))
         }
-    };
-    let store = AuditStore::open(&settings).await?;
+    })
+}
+
+/// `zhengqi audit`: pages through the audit store until `limit` entries.
+async fn print_audit(
+    data: &Path,
+    mut query: zhengqi_gateway::audit::AuditQuery,
+    limit: usize,
+    json: bool,
+) -> Result<(), Error> {
+    let store = AuditStore::open(&audit_settings(data)?).await?;
     if !json {
         println!(
             "{:<32} {:<28} {:<22} {:<7} {:<52} {:<7} {:<18} {:>10}",
@@ -260,7 +274,7 @@ async fn print_audit(
     let mut printed = 0;
     while printed < limit {
         query.page_size = Some(u32::try_from((limit - printed).min(1000)).unwrap_or(1000));
-        let (records, next) = store.list(&query).await?;
+        let (records, next) = store.list(&query, None).await?;
         for record in &records {
             let entry = record_json(record);
             if json {
@@ -465,6 +479,20 @@ async fn run(command: Command) -> Result<(), Error> {
         }
         Command::Bench(args) => crate::bench::run(args).await,
         Command::Audit {
+            command: Some(AuditCommand::Verify),
+            data,
+            ..
+        } => {
+            let store = AuditStore::open(&audit_settings(&data)?).await?;
+            let verification = store.verify().await?;
+            println!("{}", verification.describe());
+            if verification.broken.is_some() {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Command::Audit {
+            command: None,
             sub,
             method,
             since,
@@ -476,6 +504,7 @@ async fn run(command: Command) -> Result<(), Error> {
             let query = zhengqi_gateway::audit::AuditQuery {
                 sub,
                 method,
+                jurisdiction_code: None,
                 since,
                 until,
                 page_size: None,

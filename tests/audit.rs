@@ -303,3 +303,116 @@ fn the_audit_command_names_the_folder_when_there_is_no_audit() {
     assert!(stderr.contains("gateway-audit.db"), "{stderr}");
     assert!(!empty.path().join("gateway-audit.db").exists());
 }
+
+/// Runs `sql` on the audit's own store, behind the gateway's back.
+async fn tamper(suite: &TestSuite, sql: &str) {
+    use sqlx::Connection;
+    let sql = sqlx::AssertSqlSafe(sql.to_owned());
+    match &suite.database_url {
+        Some(url) => {
+            let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+            sqlx::query("SET search_path TO gateway_audit")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            sqlx::query(sql).execute(&mut conn).await.unwrap();
+        }
+        None => {
+            let url = format!(
+                "sqlite://{}",
+                suite.data.path().join("gateway-audit.db").display()
+            );
+            let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            sqlx::query(sql).execute(&mut conn).await.unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn audit_verify_names_a_deleted_and_an_altered_row() {
+    let suite = TestSuite::start().await;
+    let gateway = audited_gateway(&suite).await;
+    let admin = suite.official_token(Role::Admin, "510800");
+    let enterprise = suite.enterprise_token(USCC_A, "510821");
+    let mut intake = gateway.intake().await;
+    for i in 0..4 {
+        intake
+            .submit_appeal(authed(
+                appeal(
+                    &format!("chain-{i}"),
+                    USCC_A,
+                    "510821",
+                    &format!("用地 {i}"),
+                ),
+                &enterprise,
+            ))
+            .await
+            .unwrap();
+    }
+    wait_for_entries(&gateway, &format!("?method={SUBMIT}"), &admin, 4).await;
+
+    let output = audit_command(&suite, &["verify"]);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{output:?}");
+    assert!(stdout.contains("审计链完整"), "{stdout}");
+
+    // A row deleted in the store's own database leaves a gap the check names.
+    tamper(&suite, "DELETE FROM gateway_audit WHERE seq = 3").await;
+    let output = audit_command(&suite, &["verify"]);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert!(stdout.contains("第 2 条之后缺少记录"), "{stdout}");
+
+    // A row changed in place, past the append-only trigger, no longer
+    // matches its hash; it comes first in the chain, so it is named first.
+    match &suite.database_url {
+        Some(_) => {
+            tamper(
+                &suite,
+                "ALTER TABLE gateway_audit DISABLE TRIGGER gateway_audit_append_only",
+            )
+            .await
+        }
+        None => tamper(&suite, "DROP TRIGGER gateway_audit_append_only").await,
+    }
+    tamper(
+        &suite,
+        "UPDATE gateway_audit SET sub = 'someone-else' WHERE seq = 2",
+    )
+    .await;
+    let output = audit_command(&suite, &["verify"]);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert!(stdout.contains("第 2 条与其哈希不符"), "{stdout}");
+}
+
+#[tokio::test]
+async fn a_county_admin_reads_the_audit_of_its_own_county_only() {
+    let suite = TestSuite::start().await;
+    let gateway = audited_gateway(&suite).await;
+    let mut intake = gateway.intake().await;
+    for (uscc, county) in [(USCC_A, "510821"), (USCC_B, "510822")] {
+        intake
+            .submit_appeal(authed(
+                appeal(&format!("scope-{county}"), uscc, county, "融资难"),
+                &suite.enterprise_token(uscc, county),
+            ))
+            .await
+            .unwrap();
+    }
+    let city = suite.official_token(Role::Admin, "510800");
+    let all = wait_for_entries(&gateway, &format!("?method={SUBMIT}"), &city, 2).await;
+    assert_eq!(all.len(), 2);
+
+    let county = suite.official_token(Role::Admin, "510821");
+    let (status, body) = read_audit(&gateway, &format!("?method={SUBMIT}"), Some(&county)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let own = body["entries"].as_array().unwrap();
+    assert_eq!(own.len(), 1, "{body}");
+    assert_eq!(own[0]["targetJurisdiction"], "510821");
+
+    let (status, body) = read_audit(&gateway, "?jurisdictionCode=510822", Some(&county)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, _) = read_audit(&gateway, "?jurisdictionCode=510822", Some(&city)).await;
+    assert_eq!(status, StatusCode::OK);
+}

@@ -178,6 +178,7 @@ pub async fn build_with(
             tasks.spawn(store.clone().keep_pruning(audit.retention));
             let api = AuditApi {
                 verifier: verifier.clone(),
+                directory: Arc::clone(&settings.reference.directory),
                 store,
                 auditor,
             };

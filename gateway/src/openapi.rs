@@ -136,10 +136,12 @@ pub fn add_audit(document: &mut Value) {
             "summary": "The gateway's audit of authenticated calls, newest first",
             "description": "Every authenticated call through the gateway: when, who (subject, \
                 roles, jurisdiction), which method, the jurisdiction it was about, its status and \
-                latency. Admins only.",
+                latency. Admins only, each the calls of its own jurisdictions (the city's admin all of them).",
             "parameters": [
                 text("sub", "Only the calls of this subject."),
                 text("method", "Only calls of this method (a gRPC path, or `GET /v1/audit`)."),
+                text("jurisdictionCode", "Only calls by callers of this jurisdiction (and those below it) or about it; \
+                    within the admin's own jurisdictions, which are all an admin reads."),
                 text("since", "Only calls at or after this time (RFC 3339)."),
                 text("until", "Only calls before this time (RFC 3339)."),
                 {"name": "pageSize", "in": "query", "required": false,

@@ -9,6 +9,7 @@ pub mod appeal;
 pub mod auth;
 pub mod authorization;
 pub mod calendar_years;
+pub mod chain;
 pub mod clock;
 pub mod config;
 pub mod error;

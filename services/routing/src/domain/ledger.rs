@@ -2,7 +2,7 @@
 //! previous entry of the jurisdiction's ledger by hash, so a changed, removed
 //! or inserted entry shows when the chain is recomputed.
 
-use sha2::{Digest, Sha256};
+use zhengqi_shared::chain;
 
 use super::{CaseAction, CaseState, Level};
 
@@ -26,44 +26,34 @@ pub struct Entry {
     pub entry_hash: String,
 }
 
-/// The content an entry's hash covers, each field length-prefixed so no two
-/// different entries have the same text.
+/// The fields an entry's hash covers, in order.
+fn fields(entry: &Entry) -> [String; 12] {
+    [
+        entry.jurisdiction_code.clone(),
+        entry.sequence.to_string(),
+        entry.case_id.clone(),
+        entry.action.as_str().to_owned(),
+        entry.from_state.as_str().to_owned(),
+        entry.to_state.as_str().to_owned(),
+        entry.actor.clone(),
+        entry.actor_role.clone(),
+        entry.create_time.to_string(),
+        entry.note.clone(),
+        entry.level.as_str().to_owned(),
+        entry.department_id.clone(),
+    ]
+}
+
+/// The content an entry's hash covers (`zhengqi_shared::chain::canonical`).
 pub fn canonical_content(entry: &Entry) -> String {
-    let fields: [&str; 12] = [
-        &entry.jurisdiction_code,
-        &entry.sequence.to_string(),
-        &entry.case_id,
-        entry.action.as_str(),
-        entry.from_state.as_str(),
-        entry.to_state.as_str(),
-        &entry.actor,
-        &entry.actor_role,
-        &entry.create_time.to_string(),
-        &entry.note,
-        entry.level.as_str(),
-        &entry.department_id,
-    ];
-    let mut text = String::new();
-    for field in fields {
-        text.push_str(&field.len().to_string());
-        text.push(':');
-        text.push_str(field);
-        text.push('\n');
-    }
-    text
+    let fields = fields(entry);
+    chain::canonical(&fields.each_ref().map(String::as_str))
 }
 
 /// Hex SHA-256 over the previous entry's hash and this entry's canonical content.
 pub fn entry_hash(previous_hash: &str, entry: &Entry) -> String {
-    let mut digest = Sha256::new();
-    digest.update(previous_hash.as_bytes());
-    digest.update(b"\n");
-    digest.update(canonical_content(entry).as_bytes());
-    digest
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    let fields = fields(entry);
+    chain::link_hash(previous_hash, &fields.each_ref().map(String::as_str))
 }
 
 /// Links `entry` after the head (`sequence`, `hash`) of its ledger: sets its
@@ -94,32 +84,41 @@ pub struct Verifier {
 impl Verifier {
     /// Checks the next `entries` (in sequence order) against the chain so far.
     pub fn check(&mut self, entries: &[Entry]) -> Result<(), Broken> {
+        let mut check = chain::ChainCheck {
+            checked: self.checked,
+            head_sequence: self.head_sequence,
+            head_hash: std::mem::take(&mut self.head_hash),
+        };
+        let mut outcome = Ok(());
         for (index, entry) in entries.iter().enumerate() {
-            let broken = |problem: String| Broken { index, problem };
-            if entry.sequence != self.head_sequence + 1 {
-                return Err(broken(format!(
-                    "entry {} follows entry {}: entries are missing",
-                    entry.sequence, self.head_sequence
-                )));
+            let fields = fields(entry);
+            let fields = fields.each_ref().map(String::as_str);
+            if let Err(broken) = check.next(
+                entry.sequence,
+                &entry.previous_hash,
+                &entry.entry_hash,
+                &fields,
+            ) {
+                let problem = match broken {
+                    chain::Break::Missing { after, found } => {
+                        format!("entry {found} follows entry {after}: entries are missing")
+                    }
+                    chain::Break::Relinked { sequence } => format!(
+                        "entry {sequence} names previous hash {:?}, but the entry before it hashes to {:?}",
+                        entry.previous_hash, check.head_hash
+                    ),
+                    chain::Break::Altered { sequence } => format!(
+                        "entry {sequence} does not match its hash: its content was changed after it was written"
+                    ),
+                };
+                outcome = Err(Broken { index, problem });
+                break;
             }
-            if entry.previous_hash != self.head_hash {
-                return Err(broken(format!(
-                    "entry {} names previous hash {:?}, but the entry before it hashes to {:?}",
-                    entry.sequence, entry.previous_hash, self.head_hash
-                )));
-            }
-            let recomputed = entry_hash(&self.head_hash, entry);
-            if entry.entry_hash != recomputed {
-                return Err(broken(format!(
-                    "entry {} does not match its hash: its content was changed after it was written",
-                    entry.sequence
-                )));
-            }
-            self.checked += 1;
-            self.head_sequence = entry.sequence;
-            self.head_hash = entry.entry_hash.clone();
         }
-        Ok(())
+        self.checked = check.checked;
+        self.head_sequence = check.head_sequence;
+        self.head_hash = check.head_hash;
+        outcome
     }
 }
 
