@@ -598,3 +598,170 @@ async fn a_key_given_twice_in_a_json_body_gets_400_naming_it() {
     assert_eq!(listed["appeals"].as_array().unwrap().len(), 1, "{listed}");
     suite.stop().await;
 }
+
+impl Http {
+    /// A raw request: `body` as bytes with `content_type` (none for `None`).
+    async fn raw(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .header("authorization", format!("Bearer {token}"))
+            .body(body);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        let response = request.send().await.expect("the gateway answers");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.unwrap();
+        let value = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&bytes)));
+        (status, headers, value)
+    }
+}
+
+#[tokio::test]
+async fn a_body_not_declared_json_gets_415_naming_the_content_type() {
+    let suite = TestSuite::start().await;
+    let http = Http::new(&suite);
+    let token = suite.enterprise_token(USCC_A, "510821");
+    let body = appeal_json("typed", USCC_A, "用电报装")
+        .to_string()
+        .into_bytes();
+    for content_type in [
+        None,
+        // What `curl -d` sends when no type is given.
+        Some("application/x-www-form-urlencoded"),
+        Some("text/plain"),
+        Some("application/xml"),
+        Some("application/json; charset=gbk"),
+        Some("multipart/form-data; boundary=x"),
+    ] {
+        let (status, headers, answer) = http
+            .raw(
+                reqwest::Method::POST,
+                "/v1/appeals",
+                &token,
+                content_type,
+                body.clone(),
+            )
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "{content_type:?}: {answer}"
+        );
+        assert_eq!(answer["code"], 3);
+        assert_eq!(violated_fields(&answer), ["content-type"], "{answer}");
+        assert!(
+            answer["message"]
+                .as_str()
+                .unwrap()
+                .contains("application/json"),
+            "{answer}"
+        );
+        assert_eq!(headers["content-type"], "application/json");
+    }
+    let (_, listed) = http.get("/v1/appeals", Some(&token)).await;
+    assert_eq!(
+        listed["appeals"].as_array().map_or(0, Vec::len),
+        0,
+        "nothing refused was stored: {listed}"
+    );
+
+    // JSON, with or without its charset, is taken.
+    for (request_id, content_type) in [
+        ("typed-1", "application/json"),
+        ("typed-2", "application/json; charset=utf-8"),
+        ("typed-3", "Application/JSON;charset=UTF-8"),
+    ] {
+        let body = appeal_json(request_id, USCC_A, "用电报装").to_string();
+        let (status, _, answer) = http
+            .raw(
+                reqwest::Method::POST,
+                "/v1/appeals",
+                &token,
+                Some(content_type),
+                body.into_bytes(),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{content_type}: {answer}");
+    }
+    // A call without a body needs no content type.
+    let coordinator = suite.official_token(Role::Coordinator, "510821");
+    let (status, _, answer) = http
+        .raw(
+            reqwest::Method::POST,
+            "/v1/ledger:verify",
+            &coordinator,
+            None,
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["ok"], true);
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn grpc_web_and_other_grpc_codecs_get_415_and_are_not_proxied() {
+    use prost::Message;
+    let suite = TestSuite::start().await;
+    let http = Http::new(&suite);
+    let token = suite.enterprise_token(USCC_A, "510821");
+    let message = appeal("grpc-web", USCC_A, "510821", "用电报装").encode_to_vec();
+    let mut frame = vec![0u8];
+    frame.extend_from_slice(&(message.len() as u32).to_be_bytes());
+    frame.extend_from_slice(&message);
+    for content_type in [
+        "application/grpc-web",
+        "application/grpc-web+proto",
+        "application/grpc-web-text",
+        "application/grpc+json",
+        "application/grpc; charset=utf-8",
+    ] {
+        let body = if content_type == "application/grpc-web-text" {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD
+                .encode(&frame)
+                .into_bytes()
+        } else {
+            frame.clone()
+        };
+        let (status, headers, answer) = http
+            .raw(
+                reqwest::Method::POST,
+                "/zhengqi.intake.v1.IntakeService/SubmitAppeal",
+                &token,
+                Some(content_type),
+                body,
+            )
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "{content_type}: {answer}"
+        );
+        assert_eq!(headers["grpc-status"], "3", "{content_type}");
+        assert_eq!(violated_fields(&answer), ["content-type"], "{answer}");
+        let message = answer["message"].as_str().unwrap();
+        assert!(
+            message.contains("application/grpc+proto") && message.contains("gRPC-Web"),
+            "{message}"
+        );
+    }
+    let (_, listed) = http.get("/v1/appeals", Some(&token)).await;
+    assert_eq!(
+        listed["appeals"].as_array().map_or(0, Vec::len),
+        0,
+        "nothing reached intake: {listed}"
+    );
+    suite.stop().await;
+}

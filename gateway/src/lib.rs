@@ -15,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod content_type;
 pub mod health;
 pub mod limits;
 pub mod openapi;
@@ -320,18 +321,19 @@ struct Entry {
     transcoder: Arc<Transcoder>,
 }
 
-/// gRPC calls (`content-type: application/grpc…`) go through the proxy as
-/// they are; everything else is HTTP/JSON for the transcoder.
+/// gRPC calls (`content-type: application/grpc` or `application/grpc+proto`)
+/// go through the proxy as they are; other gRPC variants (gRPC-Web) are
+/// refused ([`content_type`]); the rest is HTTP/JSON for the transcoder,
+/// which refuses a body that is not declared JSON.
 async fn entry(State(entry): State<Entry>, request: Request) -> Response {
-    let grpc = request
-        .headers()
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/grpc"));
-    if grpc {
-        proxy::forward(State(entry.proxy), request).await
-    } else {
-        transcode::handle(State(entry.transcoder), request).await
+    match content_type::kind(request.headers()) {
+        content_type::Kind::Grpc => proxy::forward(State(entry.proxy), request).await,
+        content_type::Kind::UnsupportedGrpc => {
+            content_type::unsupported(request.headers().get(http::header::CONTENT_TYPE))
+        }
+        content_type::Kind::Json | content_type::Kind::Absent | content_type::Kind::Other => {
+            transcode::handle(State(entry.transcoder), request).await
+        }
     }
 }
 

@@ -146,6 +146,13 @@ pub async fn handle(State(transcoder): State<Arc<Transcoder>>, request: Request)
         Ok(body) => body,
         Err(_) => return too_large(&format!("the request body is larger than {limit} bytes")),
     };
+    // A body is read as JSON only when it says it is; a call without one
+    // (a GET, an action with nothing to add) needs no content type.
+    if !body.is_empty()
+        && crate::content_type::kind(&parts.headers) != crate::content_type::Kind::Json
+    {
+        return crate::content_type::unsupported(parts.headers.get(header::CONTENT_TYPE));
+    }
     let message = match request::build(binding, values, parts.uri.query(), &body) {
         Ok(message) => message,
         Err(error) => return error_response(&error.into()),
