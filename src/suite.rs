@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use tokio::task::JoinSet;
 use zhengqi_gateway::audit::AuditSettings;
+use zhengqi_gateway::connections::ConnectionLimits;
 use zhengqi_gateway::limits::RateLimit;
 use zhengqi_gateway::{GatewayConfig, GatewaySettings};
 use zhengqi_shared::Error;
@@ -237,17 +238,67 @@ pub fn gateway_settings(
         }
         audit
     });
+    let seconds = |value: Option<f64>, default: Duration| {
+        value
+            .filter(|s| s.is_finite() && *s > 0.0)
+            .map_or(default, Duration::from_secs_f64)
+    };
+    let connection_defaults = ConnectionLimits::default();
+    let connections = ConnectionLimits {
+        max_per_peer: match limits.max_connections_per_peer {
+            Some(0) => None,
+            Some(max) => Some(max),
+            None => connection_defaults.max_per_peer,
+        },
+        header_timeout: seconds(limits.header_timeout_s, connection_defaults.header_timeout),
+        body_timeout: seconds(limits.body_timeout_s, connection_defaults.body_timeout),
+        idle_timeout: seconds(limits.idle_timeout_s, connection_defaults.idle_timeout),
+        first_message_timeout: seconds(
+            limits.first_message_timeout_s,
+            connection_defaults.first_message_timeout,
+        ),
+        max_waiting: limits
+            .max_waiting
+            .unwrap_or(connection_defaults.max_waiting),
+        max_waiting_per_connection: limits
+            .max_waiting_per_connection
+            .unwrap_or(connection_defaults.max_waiting_per_connection),
+        max_streams_per_connection: limits
+            .max_streams_per_connection
+            .unwrap_or(connection_defaults.max_streams_per_connection),
+        max_header_bytes: limits
+            .max_header_bytes
+            .unwrap_or(connection_defaults.max_header_bytes),
+        keepalive_interval: seconds(
+            limits.keepalive_interval_s,
+            connection_defaults.keepalive_interval,
+        ),
+        keepalive_timeout: seconds(
+            limits.keepalive_timeout_s,
+            connection_defaults.keepalive_timeout,
+        ),
+        max_pending_resets: limits
+            .max_pending_resets
+            .unwrap_or(connection_defaults.max_pending_resets),
+    };
+    // Unset: the gateway's default; 0: no limit.
+    let rate_limit = match limits.rate_per_s {
+        None => defaults.rate_limit.map(|limit| RateLimit {
+            burst: limits.rate_burst.unwrap_or(limit.burst).max(1),
+            ..limit
+        }),
+        Some(per_second) if per_second > 0.0 => Some(RateLimit {
+            per_second,
+            burst: limits
+                .rate_burst
+                .unwrap_or((per_second * 2.0).ceil() as u32)
+                .max(1),
+        }),
+        Some(_) => None,
+    };
     GatewaySettings {
-        rate_limit: limits
-            .rate_per_s
-            .filter(|rate| *rate > 0.0)
-            .map(|per_second| RateLimit {
-                per_second,
-                burst: limits
-                    .rate_burst
-                    .unwrap_or((per_second * 2.0).ceil() as u32)
-                    .max(1),
-            }),
+        rate_limit,
+        connections,
         max_message_bytes: limits
             .max_message_bytes
             .unwrap_or(defaults.max_message_bytes),

@@ -622,3 +622,353 @@ async fn the_portal_origin_may_call_the_json_api_from_a_browser_and_others_may_n
     drop(gateway);
     suite.stop().await;
 }
+
+/// Settings whose rate limit is off, so that the limits under test are the
+/// only ones that can answer.
+fn without_rate_limit() -> GatewaySettings {
+    GatewaySettings {
+        rate_limit: None,
+        ..GatewaySettings::default()
+    }
+}
+
+/// Bounds a wait that should end, so a broken gateway fails the test instead of hanging it.
+async fn eventually<T>(what: &str, future: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(60), future)
+        .await
+        .unwrap_or_else(|_| panic!("{what} did not happen within 60 s"))
+}
+
+/// An HTTP/2 connection of a raw client: streams opened by hand.
+async fn raw_http2(addr: std::net::SocketAddr) -> h2::client::SendRequest<bytes::Bytes> {
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (client, connection) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(connection);
+    client
+}
+
+/// A gRPC call's headers with a valid token and no message after them.
+fn headers_only(addr: std::net::SocketAddr, token: &str) -> http::Request<()> {
+    http::Request::post(format!(
+        "http://{addr}/zhengqi.intake.v1.IntakeService/ListAppeals"
+    ))
+    .header("content-type", "application/grpc")
+    .header("te", "trailers")
+    .header("authorization", format!("Bearer {token}"))
+    .body(())
+    .unwrap()
+}
+
+/// The status of a gRPC answer that came as headers only.
+fn grpc_status_of(response: &http::Response<h2::RecvStream>) -> tonic::Status {
+    tonic::Status::from_header_map(response.headers()).expect("a grpc-status header")
+}
+
+#[tokio::test]
+async fn streams_that_send_headers_and_no_body_do_not_make_a_normal_call_fail() {
+    let suite = TestSuite::start().await;
+    let mut settings = without_rate_limit();
+    // Few places in flight, so the streams would take them all were they
+    // counted before their message arrived.
+    settings.max_in_flight = Some(4);
+    settings.connections.max_waiting_per_connection = 8;
+    settings.connections.first_message_timeout = Duration::from_secs(3);
+    let gateway = TestGateway::start(&suite, settings, Duration::from_secs(30), &[]).await;
+    let token = suite.official_token(Role::Coordinator, "510800");
+
+    // Three connections with 40 streams each: headers, a valid token, no body.
+    let mut pending = Vec::new();
+    let mut bodies = Vec::new();
+    for _ in 0..3 {
+        let mut client = raw_http2(gateway.addr).await;
+        for _ in 0..40 {
+            client = client.ready().await.unwrap();
+            let (response, body) = client
+                .send_request(headers_only(gateway.addr, &token), false)
+                .unwrap();
+            pending.push(response);
+            bodies.push(body);
+        }
+    }
+
+    // Meanwhile an ordinary caller is served, over gRPC and HTTP/JSON.
+    let mut intake = gateway.intake().await;
+    for _ in 0..5 {
+        intake
+            .list_appeals(list_appeals(&token))
+            .await
+            .expect("a normal call goes through");
+    }
+    let response = gateway.http_get("/v1/appeals", &token).await;
+    assert_eq!(response.status(), StatusCode::OK);
+
+    // Each stream is answered: beyond its connection's 8 places at once with
+    // RESOURCE_EXHAUSTED, the ones that waited with DEADLINE_EXCEEDED.
+    let mut codes = BTreeMap::<String, usize>::new();
+    for response in pending {
+        let response = eventually("an answer to a stream with no body", response)
+            .await
+            .unwrap();
+        let status = grpc_status_of(&response);
+        *codes.entry(format!("{:?}", status.code())).or_default() += 1;
+    }
+    assert_eq!(
+        codes,
+        BTreeMap::from([
+            ("DeadlineExceeded".to_owned(), 24),
+            ("ResourceExhausted".to_owned(), 96)
+        ]),
+        "the answers to the 120 streams"
+    );
+    drop(bodies);
+    let metrics = gateway.metrics().await;
+    for reason in ["waiting_full", "message_late"] {
+        assert!(
+            metrics.contains(&format!(
+                "zhengqi_gateway_rejections_total{{reason=\"{reason}\"}}"
+            )),
+            "{reason} missing from\n{metrics}"
+        );
+    }
+    drop(gateway);
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn a_stream_whose_message_never_comes_gets_deadline_exceeded_naming_the_wait() {
+    let suite = TestSuite::start().await;
+    let mut settings = without_rate_limit();
+    settings.connections.first_message_timeout = Duration::from_secs(1);
+    let gateway = TestGateway::start(&suite, settings, Duration::from_secs(30), &[]).await;
+    let token = suite.official_token(Role::Coordinator, "510800");
+    let mut client = raw_http2(gateway.addr).await.ready().await.unwrap();
+    let (response, mut body) = client
+        .send_request(headers_only(gateway.addr, &token), false)
+        .unwrap();
+    // Two bytes of the five-byte message prefix, then nothing.
+    body.send_data(bytes::Bytes::from_static(&[0, 0]), false)
+        .unwrap();
+    let response = eventually("the answer", response).await.unwrap();
+    let status = grpc_status_of(&response);
+    assert_eq!(status.code(), tonic::Code::DeadlineExceeded, "{status:?}");
+    assert!(
+        status.message().contains("请求消息未在 1 秒内到达"),
+        "{}",
+        status.message()
+    );
+    drop(body);
+    drop(gateway);
+    suite.stop().await;
+}
+
+/// Reads `stream` until the gateway closes it (end of file or a reset);
+/// what it answered before that.
+async fn read_until_closed(stream: &mut tokio::net::TcpStream) -> Vec<u8> {
+    use tokio::io::AsyncReadExt;
+    let mut answered = Vec::new();
+    let mut buffer = [0u8; 4096];
+    loop {
+        match stream.read(&mut buffer).await {
+            Ok(0) | Err(_) => return answered,
+            Ok(n) => answered.extend_from_slice(&buffer[..n]),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_partial_http1_request_is_closed_after_the_header_timeout() {
+    use tokio::io::AsyncWriteExt;
+    let suite = TestSuite::start().await;
+    let mut settings = without_rate_limit();
+    settings.connections.header_timeout = Duration::from_secs(1);
+    let gateway = TestGateway::start(&suite, settings, Duration::from_secs(30), &[]).await;
+
+    // A head that never ends, and a connection that never sends a byte.
+    let mut partial = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
+    partial
+        .write_all(b"GET /v1/appeals HTTP/1.1\r\nHost: gateway\r\nX-Slow: ")
+        .await
+        .unwrap();
+    let mut silent = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
+    for stream in [&mut partial, &mut silent] {
+        let answered = eventually("closing the connection", read_until_closed(stream)).await;
+        assert!(
+            answered.is_empty(),
+            "closed without an answer: {answered:?}"
+        );
+    }
+
+    // A whole request on a connection of its own is answered meanwhile.
+    let token = suite.official_token(Role::Coordinator, "510800");
+    let response = gateway.http_get("/v1/appeals", &token).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let metrics = gateway.metrics().await;
+    assert!(
+        metrics.contains("zhengqi_gateway_rejections_total{reason=\"header_timeout\"}"),
+        "{metrics}"
+    );
+    drop(gateway);
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn an_http_json_body_that_stops_arriving_gets_408() {
+    use tokio::io::AsyncWriteExt;
+    let suite = TestSuite::start().await;
+    let mut settings = without_rate_limit();
+    settings.connections.body_timeout = Duration::from_secs(1);
+    let gateway = TestGateway::start(&suite, settings, Duration::from_secs(30), &[]).await;
+    let token = suite.enterprise_token(USCC_A, "510821");
+    let mut stream = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
+    let head = format!(
+        "POST /v1/appeals HTTP/1.1\r\nHost: gateway\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{\"title\": \"贷"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let answered = eventually("the answer", read_until_closed(&mut stream)).await;
+    let answered = String::from_utf8_lossy(&answered);
+    assert!(
+        answered.starts_with("HTTP/1.1 408"),
+        "a 408 answer: {answered}"
+    );
+    assert!(answered.contains("\"code\":4"), "{answered}");
+    drop(gateway);
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn connections_beyond_the_per_peer_cap_are_refused_and_a_freed_place_is_taken_again() {
+    use tokio::io::AsyncWriteExt;
+    let suite = TestSuite::start().await;
+    let mut settings = without_rate_limit();
+    settings.connections.max_per_peer = Some(2);
+    let gateway = TestGateway::start(&suite, settings, Duration::from_secs(30), &[]).await;
+    let request = b"GET /healthz HTTP/1.1\r\nHost: gateway\r\n\r\n";
+
+    // Two connections, each answered once and kept open.
+    let mut open = Vec::new();
+    for _ in 0..2 {
+        let mut stream = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
+        stream.write_all(request).await.unwrap();
+        let mut answer = [0u8; 12];
+        use tokio::io::AsyncReadExt;
+        stream.read_exact(&mut answer).await.unwrap();
+        assert_eq!(&answer, b"HTTP/1.1 200");
+        open.push(stream);
+    }
+
+    // The third from the same address is closed before it is read.
+    let mut third = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
+    let _ = third.write_all(request).await;
+    let answered = eventually("refusing the third", read_until_closed(&mut third)).await;
+    assert!(
+        answered.is_empty(),
+        "refused without an answer: {answered:?}"
+    );
+
+    // One of the two closes: a new connection gets its place.
+    drop(open.pop());
+    let served = eventually("a freed place", async {
+        loop {
+            let mut stream = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
+            let _ = stream.write_all(request).await;
+            let answered = read_until_first_line(&mut stream).await;
+            if !answered.is_empty() {
+                return answered;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert!(served.starts_with("HTTP/1.1 200"), "{served}");
+    drop(open);
+    let metrics = eventually("the metrics", async {
+        loop {
+            if let Ok(response) = reqwest::get(format!("{}/metrics", gateway.url())).await {
+                return response.text().await.unwrap();
+            }
+        }
+    })
+    .await;
+    assert!(
+        metrics.contains("zhengqi_gateway_rejections_total{reason=\"too_many_connections\"}"),
+        "{metrics}"
+    );
+    drop(gateway);
+    suite.stop().await;
+}
+
+/// The status line the gateway answers on `stream`, or nothing when it closed it.
+async fn read_until_first_line(stream: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut answered = Vec::new();
+    let mut buffer = [0u8; 256];
+    while !answered.contains(&b'\n') {
+        match stream.read(&mut buffer).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => answered.extend_from_slice(&buffer[..n]),
+        }
+    }
+    String::from_utf8_lossy(&answered).into_owned()
+}
+
+#[tokio::test]
+async fn the_default_rate_limit_answers_resource_exhausted_and_429() {
+    // The suite's own gateway, configured as `zhengqi up` is with nothing set.
+    let suite = TestSuite::start().await;
+    let token = suite.official_token(Role::Coordinator, "510800");
+    let channel = suite.channel().await;
+    // Rounds of many calls at once from one subject, until one is refused:
+    // beyond the default burst and rate, some are.
+    let refused = eventually("a refusal over gRPC", async {
+        loop {
+            let mut calls = tokio::task::JoinSet::new();
+            for _ in 0..500 {
+                let mut policy = PolicyServiceClient::new(channel.clone());
+                let request = get_policy(&token);
+                calls.spawn(async move { policy.get_policy(request).await });
+            }
+            let mut refused = None;
+            while let Some(answer) = calls.join_next().await {
+                if let Err(status) = answer.unwrap()
+                    && status.code() == tonic::Code::ResourceExhausted
+                {
+                    refused.get_or_insert(status);
+                }
+            }
+            if let Some(refused) = refused {
+                return refused;
+            }
+        }
+    })
+    .await;
+    assert!(
+        refused.message().contains("too many calls"),
+        "{}",
+        refused.message()
+    );
+
+    // Over HTTP/JSON too, with fewer at once than the connections a peer may open.
+    let client = reqwest::Client::new();
+    let url = format!("{}/v1/policies/510800-01JDPOLICY", suite.gateway());
+    eventually("a 429 over HTTP", async {
+        loop {
+            let mut calls = tokio::task::JoinSet::new();
+            for _ in 0..150 {
+                let request = client
+                    .get(&url)
+                    .header("authorization", format!("Bearer {token}"));
+                calls.spawn(async move { request.send().await.map(|r| r.status()) });
+            }
+            let mut statuses = Vec::new();
+            while let Some(answer) = calls.join_next().await {
+                statuses.push(answer.unwrap().expect("the gateway answers"));
+            }
+            if statuses.contains(&StatusCode::TOO_MANY_REQUESTS) {
+                return;
+            }
+        }
+    })
+    .await;
+    suite.stop().await;
+}

@@ -9,12 +9,16 @@
 //!
 //! Both go through one forwarding path ([`proxy::dispatch`]), which also keeps
 //! the limits ([`limits`]: a rate per subject, a size per message, a number of
-//! calls in flight), the deadline, the choice of deployment by jurisdiction and
+//! calls in flight, taken once a call's message has arrived), the deadline, the choice of deployment by jurisdiction and
 //! of a healthy replica within it ([`upstream`]), and the audit of every
 //! authenticated call ([`audit`], read by admins at `GET /v1/audit`).
+//! Slow and hostile clients are held off at the connections ([`connections`]:
+//! per peer address, timeouts, HTTP/2 limits) and by the waiting calls' own
+//! places ([`limits::Arrivals`]).
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod connections;
 pub mod content_type;
 pub mod health;
 pub mod limits;
@@ -33,7 +37,7 @@ use std::time::Duration;
 use axum::extract::{Request, State};
 use axum::response::Response;
 use axum::routing::get;
-use axum::serve::ListenerExt;
+use http_body_util::BodyExt;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::task::{JoinHandle, JoinSet};
@@ -46,7 +50,8 @@ use zhengqi_shared::server::InProcess;
 use zhengqi_shared::shutdown::Shutdown;
 
 use crate::audit::{AuditApi, AuditSettings, AuditStore};
-use crate::limits::{RateLimit, RateLimiter};
+use crate::connections::ConnectionLimits;
+use crate::limits::{Arrivals, ConnectionWaiting, NotArrived, RateLimit, RateLimiter};
 use crate::proxy::ProxyState;
 use crate::transcode::Transcoder;
 use crate::upstream::Upstreams;
@@ -63,11 +68,14 @@ pub struct GatewayConfig {
 
 /// What the gateway protects itself and the services with, and where it keeps
 /// its audit. `Default` gives limits that never get in the way of a single
-/// machine's load, no rate limit, no CORS origins and no audit store.
+/// machine's load ([`DEFAULT_RATE_LIMIT`] per subject, the connections'
+/// [`ConnectionLimits::default`]), no CORS origins and no audit store.
 #[derive(Debug, Clone)]
 pub struct GatewaySettings {
     /// Calls per subject (the token's `sub`); `None` for no limit.
     pub rate_limit: Option<RateLimit>,
+    /// What each connection may take and how long it may sit.
+    pub connections: ConnectionLimits,
     /// The largest request message (gRPC) or body (HTTP/JSON), in bytes.
     pub max_message_bytes: usize,
     /// Calls waiting on the services at once; a call beyond is shed with
@@ -107,11 +115,18 @@ pub struct Deployment {
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 4096;
 pub const DEFAULT_HEALTH_INTERVAL: Duration = Duration::from_secs(5);
+/// Per subject: far above what a person at the portal or a county system's
+/// steady work asks, low enough that one token cannot take the gateway.
+pub const DEFAULT_RATE_LIMIT: RateLimit = RateLimit {
+    per_second: 100.0,
+    burst: 200,
+};
 
 impl Default for GatewaySettings {
     fn default() -> Self {
         Self {
-            rate_limit: None,
+            rate_limit: Some(DEFAULT_RATE_LIMIT),
+            connections: ConnectionLimits::default(),
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             max_in_flight: Some(DEFAULT_MAX_IN_FLIGHT),
             health_interval: DEFAULT_HEALTH_INTERVAL,
@@ -142,6 +157,9 @@ pub struct Gateway {
     listener: TcpListener,
     addr: SocketAddr,
     router: axum::Router,
+    connections: ConnectionLimits,
+    /// The calls waiting for their message, shared by the proxy and the connections.
+    arrivals: Arc<Arrivals>,
     /// Health checks and audit retention; stopped with the gateway.
     tasks: JoinSet<()>,
     /// Writes the audit queue; ends once the last call has been recorded.
@@ -196,6 +214,11 @@ pub async fn build_with(
 
     let pool = prost_reflect::DescriptorPool::decode(zhengqi_proto::FILE_DESCRIPTOR_SET)
         .map_err(|e| Error::internal(format!("gateway: the descriptor set: {e}")))?;
+    let limits = &settings.connections;
+    let arrivals = Arc::new(Arrivals::new(
+        limits.max_waiting,
+        limits.max_waiting_per_connection,
+    ));
     let proxy = Arc::new(ProxyState {
         verifier,
         upstreams: Arc::clone(&upstreams),
@@ -204,6 +227,8 @@ pub async fn build_with(
         rate_limiter: settings.rate_limit.map(RateLimiter::new),
         max_message_bytes: settings.max_message_bytes,
         capacity: settings.max_in_flight.map(Semaphore::new),
+        arrivals: Arc::clone(&arrivals),
+        first_message_timeout: limits.first_message_timeout,
         auditor: audit_api.as_ref().map(|api| api.auditor.clone()),
     });
     let transcoder = Arc::new(
@@ -247,7 +272,11 @@ pub async fn build_with(
     // Calls are counted by their gRPC method in `proxy::dispatch`, whether they
     // came as gRPC or HTTP/JSON; the portal's files and the gateway's own pages are no calls.
     let mut router = router
-        .fallback_service(axum::routing::any(entry).with_state(Entry { proxy, transcoder }))
+        .fallback_service(axum::routing::any(entry).with_state(Entry {
+            proxy,
+            transcoder,
+            body_timeout: limits.body_timeout,
+        }))
         .merge(portal::routes(&settings.reference)?);
     if !settings.cors_origins.is_empty() {
         router = router.layer(cors(&settings.cors_origins)?);
@@ -256,6 +285,8 @@ pub async fn build_with(
         listener,
         addr,
         router,
+        connections: settings.connections.clone(),
+        arrivals,
         tasks,
         audit_writer,
     })
@@ -275,6 +306,11 @@ fn render_metrics(proxy: &ProxyState, max_in_flight: Option<usize>) -> String {
             max.saturating_sub(capacity.available_permits())
         );
     }
+    out.push_str(
+        "# HELP zhengqi_gateway_waiting Calls waiting for their request message or body.\n",
+    );
+    out.push_str("# TYPE zhengqi_gateway_waiting gauge\n");
+    let _ = writeln!(out, "zhengqi_gateway_waiting {}", proxy.arrivals.waiting());
     out
 }
 
@@ -319,22 +355,54 @@ fn cors(origins: &[String]) -> Result<tower_http::cors::CorsLayer, Error> {
 struct Entry {
     proxy: Arc<ProxyState>,
     transcoder: Arc<Transcoder>,
+    /// How long an HTTP/JSON request's body may take to arrive.
+    body_timeout: Duration,
 }
 
 /// gRPC calls (`content-type: application/grpc` or `application/grpc+proto`)
 /// go through the proxy as they are; other gRPC variants (gRPC-Web) are
-/// refused ([`content_type`]); the rest is HTTP/JSON for the transcoder,
-/// which refuses a body that is not declared JSON.
+/// refused ([`content_type`]); the rest is HTTP/JSON for the transcoder, once
+/// its whole body has arrived (within the body timeout, waiting with the
+/// connection's places); the transcoder refuses a body not declared JSON.
 async fn entry(State(entry): State<Entry>, request: Request) -> Response {
     match content_type::kind(request.headers()) {
-        content_type::Kind::Grpc => proxy::forward(State(entry.proxy), request).await,
+        content_type::Kind::Grpc => return proxy::forward(State(entry.proxy), request).await,
         content_type::Kind::UnsupportedGrpc => {
-            content_type::unsupported(request.headers().get(http::header::CONTENT_TYPE))
+            return content_type::unsupported(request.headers().get(http::header::CONTENT_TYPE));
         }
-        content_type::Kind::Json | content_type::Kind::Absent | content_type::Kind::Other => {
-            transcode::handle(State(entry.transcoder), request).await
-        }
+        content_type::Kind::Json | content_type::Kind::Absent | content_type::Kind::Other => {}
     }
+    let (parts, body) = request.into_parts();
+    let connection = parts.extensions.get::<ConnectionWaiting>().cloned();
+    let limit = entry.proxy.max_message_bytes;
+    let read = http_body_util::Limited::new(body, limit).collect();
+    let arrived = entry
+        .proxy
+        .arrivals
+        .arrive(connection.as_ref(), entry.body_timeout, read)
+        .await;
+    let body = match arrived {
+        Ok(collected) => axum::body::Body::from(collected.to_bytes()),
+        Err(NotArrived::Failed(error)) if error.is::<http_body_util::LengthLimitError>() => {
+            return transcode::too_large(&format!("the request body is larger than {limit} bytes"));
+        }
+        Err(NotArrived::Failed(_)) => {
+            return transcode::error_response(&tonic::Status::invalid_argument(
+                "the request body could not be read",
+            ));
+        }
+        Err(NotArrived::NoRoom(status)) => {
+            zhengqi_shared::metrics::increment("zhengqi_gateway_rejections_total", "waiting_full");
+            return transcode::error_response(&status);
+        }
+        Err(NotArrived::Late(wait)) => {
+            zhengqi_shared::metrics::increment("zhengqi_gateway_rejections_total", "body_late");
+            let mut response = transcode::error_response(&limits::message_late(wait));
+            *response.status_mut() = http::StatusCode::REQUEST_TIMEOUT;
+            return response;
+        }
+    };
+    transcode::handle(State(entry.transcoder), Request::from_parts(parts, body)).await
 }
 
 impl Gateway {
@@ -346,14 +414,14 @@ impl Gateway {
     /// the calls in flight.
     pub async fn run_until_stopped(mut self, shutdown: Shutdown) -> Result<(), Error> {
         tracing::info!(addr = %self.addr, "gateway serving");
-        // TCP_NODELAY: see the services' listener; the gateway's front socket needs it too.
-        let listener = self.listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let served = axum::serve(listener, self.router)
-            .with_graceful_shutdown(async move { shutdown.wait().await })
-            .await
-            .map_err(|e| Error::internal(format!("gateway failed: {e}")));
+        connections::serve(
+            self.listener,
+            self.router,
+            self.connections,
+            self.arrivals,
+            shutdown,
+        )
+        .await;
         self.tasks.shutdown().await;
         // The router is gone, and with it every sender of audit records: the
         // writer ends once it has written what was queued.
@@ -364,6 +432,6 @@ impl Gateway {
         {
             tracing::warn!("the audit writer did not finish within 10 s");
         }
-        served
+        Ok(())
     }
 }

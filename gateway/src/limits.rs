@@ -1,18 +1,21 @@
 //! What one caller, one message and the gateway as a whole may take: a token
 //! bucket per subject (the token's `sub`, shared by all of its connections), a
-//! limit on the size of each gRPC message, and a limit on the calls in flight
-//! beyond which new calls are shed at once rather than queued.
+//! limit on the size of each gRPC message, a limit on the calls in flight
+//! beyond which new calls are shed at once rather than queued, and
+//! [`Arrivals`]: the calls still waiting for their request message, which hold
+//! no place among those in flight but a place of their own, for a while.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::hash::{BuildHasher, RandomState};
-use std::pin::Pin;
-use std::sync::Mutex;
+use std::pin::{Pin, pin};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes};
 use http_body::{Body, Frame, SizeHint};
-use tokio::sync::oneshot;
+use tokio::sync::{Semaphore, oneshot};
 
 /// A sustained rate and a burst, per subject.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -89,6 +92,102 @@ impl RateLimiter {
             ))
         }
     }
+}
+
+/// The calls whose request message (gRPC) or body (HTTP/JSON) has not arrived
+/// yet. A call whose message arrives within [`UNCOUNTED_WAIT`] takes no place
+/// here; the others wait on, each holding a place among all the gateway's
+/// waiting calls and one among its connection's, until their time is up. So
+/// streams that send headers and no body cost their sender places of its own
+/// connections and nobody else's calls, and are answered when the wait is over.
+pub struct Arrivals {
+    waiting: Semaphore,
+    max_waiting: usize,
+    per_connection: usize,
+}
+
+/// How long a call may wait for its message before it needs a place to wait.
+pub const UNCOUNTED_WAIT: Duration = Duration::from_millis(500);
+
+/// A connection's own places for waiting calls; one per connection, found in
+/// each of its requests' extensions.
+#[derive(Clone)]
+pub struct ConnectionWaiting(Arc<Semaphore>);
+
+/// Why a call's message did not arrive.
+#[derive(Debug)]
+pub enum NotArrived<E> {
+    /// No place to wait: the connection's or the gateway's places are taken.
+    NoRoom(tonic::Status),
+    /// The wait was over before the message was complete.
+    Late(Duration),
+    /// Reading failed on its own (a broken stream, a message too large).
+    Failed(E),
+}
+
+impl Arrivals {
+    pub fn new(max_waiting: usize, per_connection: usize) -> Arrivals {
+        Arrivals {
+            waiting: Semaphore::new(max_waiting),
+            max_waiting,
+            per_connection: per_connection.max(1),
+        }
+    }
+
+    /// Places for the calls of a new connection.
+    pub fn connection(&self) -> ConnectionWaiting {
+        ConnectionWaiting(Arc::new(Semaphore::new(self.per_connection)))
+    }
+
+    /// The calls waiting for their message now.
+    pub fn waiting(&self) -> usize {
+        self.max_waiting
+            .saturating_sub(self.waiting.available_permits())
+    }
+
+    /// Runs `arrival` (the read of a call's first message or body): at once when
+    /// what it reads is already there, else holding a place to wait, for at most
+    /// `wait`. `connection` is the call's connection, when it came over one.
+    pub async fn arrive<T, E>(
+        &self,
+        connection: Option<&ConnectionWaiting>,
+        wait: Duration,
+        arrival: impl Future<Output = Result<T, E>>,
+    ) -> Result<T, NotArrived<E>> {
+        let mut arrival = pin!(arrival);
+        let deadline = tokio::time::Instant::now() + wait;
+        // A moment without a place: a client's message follows its headers at
+        // once, but the connection may read it after the call has looked for it.
+        if let Ok(result) = tokio::time::timeout(UNCOUNTED_WAIT.min(wait), arrival.as_mut()).await {
+            return result.map_err(NotArrived::Failed);
+        }
+        let _own = match connection {
+            Some(ConnectionWaiting(places)) => Some(places.try_acquire().map_err(|_| {
+                NotArrived::NoRoom(tonic::Status::resource_exhausted(format!(
+                    "该连接上等待请求消息的调用过多（more than {} calls on this connection are waiting for their request message）",
+                    self.per_connection
+                )))
+            })?),
+            None => None,
+        };
+        let _place = self.waiting.try_acquire().map_err(|_| {
+            NotArrived::NoRoom(tonic::Status::unavailable(
+                "网关繁忙，请稍后重试（the gateway has too many calls waiting for their request message; retry shortly）",
+            ))
+        })?;
+        match tokio::time::timeout_at(deadline, arrival).await {
+            Ok(result) => result.map_err(NotArrived::Failed),
+            Err(_) => Err(NotArrived::Late(wait)),
+        }
+    }
+}
+
+/// The answer to a call whose request message did not arrive within `wait`.
+pub fn message_late(wait: Duration) -> tonic::Status {
+    tonic::Status::deadline_exceeded(format!(
+        "请求消息未在 {0} 秒内到达（the request message did not arrive within {0} s）",
+        wait.as_secs_f64()
+    ))
 }
 
 /// Reads the gRPC length-prefixed framing of a request body as it passes and

@@ -22,7 +22,10 @@ use zhengqi_shared::authorization;
 use zhengqi_shared::metrics;
 
 use crate::audit::Auditor;
-use crate::limits::{LimitedBody, RateLimiter, first_message_length, message_too_large};
+use crate::limits::{
+    Arrivals, ConnectionWaiting, LimitedBody, NotArrived, RateLimiter, first_message_length,
+    message_late, message_too_large,
+};
 use crate::target::MethodShape;
 use crate::upstream::Upstreams;
 
@@ -37,8 +40,12 @@ pub struct ProxyState {
     pub rate_limiter: Option<RateLimiter>,
     /// The largest request message, in bytes.
     pub max_message_bytes: usize,
-    /// Calls in flight to the services; a call beyond them is shed.
+    /// Calls in flight to the services; a call beyond them is shed. A call
+    /// takes its place once its first message has arrived.
     pub capacity: Option<Semaphore>,
+    /// Calls still waiting for their first message, and how long they may wait.
+    pub arrivals: Arc<Arrivals>,
+    pub first_message_timeout: Duration,
     /// Where authenticated calls are recorded; `None` when the audit is off.
     pub auditor: Option<Auditor>,
 }
@@ -86,9 +93,12 @@ pub fn parse_grpc_timeout(value: &str) -> Option<Duration> {
     Some(timeout.min(MAX_DEADLINE))
 }
 
-/// Forwards one gRPC call.
+/// Forwards one gRPC call as it came over a connection: its first message may
+/// still be on its way, and waits with the connection's places.
 pub async fn forward(State(state): State<Arc<ProxyState>>, request: Request) -> Response {
-    match dispatch(&state, request.map(tonic::body::Body::new)).await {
+    let connection = request.extensions().get::<ConnectionWaiting>().cloned();
+    let request = request.map(tonic::body::Body::new);
+    match dispatch_from(&state, request, connection.as_ref()).await {
         Ok(response) => response,
         Err(status) => grpc_error(status),
     }
@@ -100,7 +110,9 @@ pub async fn forward(State(state): State<Arc<ProxyState>>, request: Request) -> 
 /// admitted, the subject must be within its rate, the request message within
 /// the size limit; identity headers are stripped, and the call goes on to a
 /// replica of the owning service with the rest of its deadline (the caller's
-/// `grpc-timeout`, else the default). Every authenticated call is audited.
+/// `grpc-timeout`, else the default). A call takes its place among the calls
+/// in flight only once its first message has arrived ([`Arrivals`]), so calls
+/// that send no message hold no place. Every authenticated call is audited.
 /// `request` is a gRPC request whose path is the method's
 /// (`/zhengqi.intake.v1.IntakeService/SubmitAppeal`). Each call is counted by
 /// its method, whichever way it came in, until its response headers.
@@ -108,9 +120,18 @@ pub async fn dispatch(
     state: &ProxyState,
     request: http::Request<tonic::body::Body>,
 ) -> Result<Response, tonic::Status> {
+    dispatch_from(state, request, None).await
+}
+
+/// [`dispatch`] for a call that came over `connection`.
+async fn dispatch_from(
+    state: &ProxyState,
+    request: http::Request<tonic::body::Body>,
+    connection: Option<&ConnectionWaiting>,
+) -> Result<Response, tonic::Status> {
     let started = Instant::now();
     let path = request.uri().path().to_owned();
-    let result = call(state, &path, request, started).await;
+    let result = call(state, &path, request, connection, started).await;
     let code = match &result {
         Ok(response) => metrics::answered_code(response.headers()),
         Err(status) => metrics::code_label(status.code()),
@@ -123,19 +144,9 @@ async fn call(
     state: &ProxyState,
     path: &str,
     mut request: http::Request<tonic::body::Body>,
+    connection: Option<&ConnectionWaiting>,
     started: Instant,
 ) -> Result<Response, tonic::Status> {
-    // Held until the service has answered (its response headers): calls that
-    // wait on a service are what would otherwise queue without bound.
-    let _permit = match &state.capacity {
-        Some(capacity) => Some(capacity.try_acquire().map_err(|_| {
-            rejected(
-                "overloaded",
-                tonic::Status::unavailable("the gateway is at capacity; retry shortly"),
-            )
-        })?),
-        None => None,
-    };
     let Some(service) = path
         .strip_prefix('/')
         .and_then(|p| p.split_once('/'))
@@ -185,10 +196,29 @@ async fn call(
         strip_identity_headers(request.headers_mut());
         let shape = state.methods.get(path);
         let (parts, mut body) = request.into_parts();
-        let first = if shape.is_some_and(|s| s.client_streaming) {
-            Bytes::new()
-        } else {
-            read_first_message(&mut body, state.max_message_bytes).await?
+        let first = state
+            .arrivals
+            .arrive(
+                connection,
+                state.first_message_timeout,
+                read_first_message(&mut body, state.max_message_bytes),
+            )
+            .await
+            .map_err(|not| match not {
+                NotArrived::NoRoom(status) => rejected("waiting_full", status),
+                NotArrived::Late(wait) => rejected("message_late", message_late(wait)),
+                NotArrived::Failed(status) => status,
+            })?;
+        // Held until the service has answered (its response headers): calls that
+        // wait on a service are what would otherwise queue without bound.
+        let _permit = match &state.capacity {
+            Some(capacity) => Some(capacity.try_acquire().map_err(|_| {
+                rejected(
+                    "overloaded",
+                    tonic::Status::unavailable("the gateway is at capacity; retry shortly"),
+                )
+            })?),
+            None => None,
         };
         let target = shape.and_then(|shape| {
             let length = first_message_length(&first)?;

@@ -172,7 +172,7 @@ pub async fn handle(State(transcoder): State<Arc<Transcoder>>, request: Request)
 }
 
 /// 413 with the `RESOURCE_EXHAUSTED` body of a request over the size limit.
-fn too_large(message: &str) -> Response {
+pub fn too_large(message: &str) -> Response {
     zhengqi_shared::metrics::increment("zhengqi_gateway_rejections_total", "message_too_large");
     let mut response = error_response(&tonic::Status::resource_exhausted(message));
     *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;

@@ -86,7 +86,7 @@ pub struct EvaluationLimits {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct GatewayLimits {
-    /// Calls per second per subject. `ZHENGQI_GATEWAY_RATE_PER_S`; no limit when unset.
+    /// Calls per second per subject. `ZHENGQI_GATEWAY_RATE_PER_S`, default 100; 0 for no limit.
     pub rate_per_s: Option<f64>,
     /// Calls a subject may make at once after being idle. `ZHENGQI_GATEWAY_RATE_BURST`, default 2 × rate.
     pub rate_burst: Option<u32>,
@@ -96,6 +96,43 @@ pub struct GatewayLimits {
     pub max_in_flight: Option<usize>,
     /// Seconds between health checks of each replica. `ZHENGQI_GATEWAY_HEALTH_INTERVAL_S`, default 5.
     pub health_interval_s: Option<f64>,
+    /// Connections open at once from one peer address; the rest are closed at
+    /// once. `ZHENGQI_GATEWAY_MAX_CONNECTIONS_PER_PEER`, default 256; 0 for no cap
+    /// (behind a proxy that connects from one address).
+    pub max_connections_per_peer: Option<usize>,
+    /// Seconds an HTTP/1.1 request head may take from its first byte.
+    /// `ZHENGQI_GATEWAY_HEADER_TIMEOUT_S`, default 10.
+    pub header_timeout_s: Option<f64>,
+    /// Seconds an HTTP/JSON request body may take after its head.
+    /// `ZHENGQI_GATEWAY_BODY_TIMEOUT_S`, default 30.
+    pub body_timeout_s: Option<f64>,
+    /// Seconds a connection may sit with no call in progress.
+    /// `ZHENGQI_GATEWAY_IDLE_TIMEOUT_S`, default 120.
+    pub idle_timeout_s: Option<f64>,
+    /// Seconds a gRPC call may wait for its first message.
+    /// `ZHENGQI_GATEWAY_FIRST_MESSAGE_TIMEOUT_S`, default 10.
+    pub first_message_timeout_s: Option<f64>,
+    /// Calls waiting for their first message or body, in all.
+    /// `ZHENGQI_GATEWAY_MAX_WAITING`, default 4096.
+    pub max_waiting: Option<usize>,
+    /// The same, per connection. `ZHENGQI_GATEWAY_MAX_WAITING_PER_CONNECTION`, default 8.
+    pub max_waiting_per_connection: Option<usize>,
+    /// HTTP/2 streams open at once on one connection.
+    /// `ZHENGQI_GATEWAY_MAX_STREAMS_PER_CONNECTION`, default 256.
+    pub max_streams_per_connection: Option<u32>,
+    /// Largest request head (HTTP/2 header list, HTTP/1.1 head), in bytes.
+    /// `ZHENGQI_GATEWAY_MAX_HEADER_BYTES`, default 65536.
+    pub max_header_bytes: Option<u32>,
+    /// Seconds between HTTP/2 keep-alive pings on a quiet connection.
+    /// `ZHENGQI_GATEWAY_KEEPALIVE_INTERVAL_S`, default 30.
+    pub keepalive_interval_s: Option<f64>,
+    /// Seconds a ping's answer may take before the connection is closed.
+    /// `ZHENGQI_GATEWAY_KEEPALIVE_TIMEOUT_S`, default 20.
+    pub keepalive_timeout_s: Option<f64>,
+    /// HTTP/2 streams a client may reset before the gateway took them up,
+    /// before its connection is closed (rapid reset).
+    /// `ZHENGQI_GATEWAY_MAX_PENDING_RESETS`, default 20.
+    pub max_pending_resets: Option<usize>,
     /// Portal origins allowed by CORS. `ZHENGQI_GATEWAY_CORS_ORIGINS`, comma-separated.
     #[serde(deserialize_with = "list")]
     pub cors_origins: Vec<String>,
@@ -524,6 +561,66 @@ pub const VARIABLES: &[(&str, &str, Reading)] = &[
     (
         "ZHENGQI_GATEWAY_HEALTH_INTERVAL_S",
         "gateway.health_interval_s",
+        Reading::Value,
+    ),
+    (
+        "ZHENGQI_GATEWAY_MAX_CONNECTIONS_PER_PEER",
+        "gateway.max_connections_per_peer",
+        Reading::Value,
+    ),
+    (
+        "ZHENGQI_GATEWAY_HEADER_TIMEOUT_S",
+        "gateway.header_timeout_s",
+        Reading::Value,
+    ),
+    (
+        "ZHENGQI_GATEWAY_BODY_TIMEOUT_S",
+        "gateway.body_timeout_s",
+        Reading::Value,
+    ),
+    (
+        "ZHENGQI_GATEWAY_IDLE_TIMEOUT_S",
+        "gateway.idle_timeout_s",
+        Reading::Value,
+    ),
+    (
+        "ZHENGQI_GATEWAY_FIRST_MESSAGE_TIMEOUT_S",
+        "gateway.first_message_timeout_s",
+        Reading::Value,
+    ),
+    (
+        "ZHENGQI_GATEWAY_MAX_WAITING",
+        "gateway.max_waiting",
+        Reading::Value,
+    ),
+    (
+        "ZHENGQI_GATEWAY_MAX_WAITING_PER_CONNECTION",
+        "gateway.max_waiting_per_connection",
+        Reading::Value,
+    ),
+    (
+        "ZHENGQI_GATEWAY_MAX_STREAMS_PER_CONNECTION",
+        "gateway.max_streams_per_connection",
+        Reading::Value,
+    ),
+    (
+        "ZHENGQI_GATEWAY_MAX_HEADER_BYTES",
+        "gateway.max_header_bytes",
+        Reading::Value,
+    ),
+    (
+        "ZHENGQI_GATEWAY_KEEPALIVE_INTERVAL_S",
+        "gateway.keepalive_interval_s",
+        Reading::Value,
+    ),
+    (
+        "ZHENGQI_GATEWAY_KEEPALIVE_TIMEOUT_S",
+        "gateway.keepalive_timeout_s",
+        Reading::Value,
+    ),
+    (
+        "ZHENGQI_GATEWAY_MAX_PENDING_RESETS",
+        "gateway.max_pending_resets",
         Reading::Value,
     ),
     (
