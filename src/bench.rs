@@ -33,6 +33,8 @@ use zhengqi_shared::shutdown::Shutdown;
 
 use crate::suite::{self, SERVICES, Suite, SuiteOptions};
 
+mod hostile;
+
 /// The targets zhengqi is held to.
 const TARGET_APPEALS_PER_SECOND: f64 = 10_000.0;
 const TARGET_GATEWAY_SHARE: f64 = 0.85;
@@ -84,6 +86,15 @@ pub struct BenchArgs {
     /// (straight at intake, then through the gateway, below saturation); 0 skips it.
     #[arg(long, default_value_t = 1_000)]
     latency_rate: u64,
+    /// Runs only the hostile-client scenarios: an ordinary caller's latency
+    /// while slow heads, slow bodies, silent HTTP/2 streams, rapid resets and
+    /// a connection flood come from other addresses (`--duration` each).
+    #[arg(long)]
+    hostile: bool,
+    /// How many connections (or requests) the slow attacks hold at once; the
+    /// stream attacks use a share of it, the connection flood four times it.
+    #[arg(long, default_value_t = 1_024)]
+    hostile_scale: usize,
 }
 
 pub async fn run(args: BenchArgs) -> Result<(), Error> {
@@ -109,9 +120,18 @@ pub async fn run(args: BenchArgs) -> Result<(), Error> {
     }
     // Logging as under `zhengqi up` (warnings only, so the figures stay
     // readable): with no subscriber, tracing hands every span to `log`.
-    let log = std::env::var("ZHENGQI_LOG").unwrap_or_else(|_| "warn".to_owned());
+    // The attacks make h2 warn of every connection it closes on them.
+    let quiet = if args.hostile {
+        "warn,h2=error"
+    } else {
+        "warn"
+    };
+    let log = std::env::var("ZHENGQI_LOG").unwrap_or_else(|_| quiet.to_owned());
     zhengqi_shared::server::init_tracing(Some(&log));
     let enterprises = Arc::new(enterprise_pool(args.enterprises)?);
+    if args.hostile {
+        return hostile::run(args.duration, args.hostile_scale.max(64), &enterprises).await;
+    }
 
     progress("idle `zhengqi up`: starting it and waiting until it is idle");
     let idle_rss = idle_rss_of_up().await;

@@ -280,6 +280,9 @@ pub fn gateway_settings(
         max_pending_resets: limits
             .max_pending_resets
             .unwrap_or(connection_defaults.max_pending_resets),
+        max_refusals_per_connection: limits
+            .max_refusals_per_connection
+            .unwrap_or(connection_defaults.max_refusals_per_connection),
     };
     // Unset: the gateway's default; 0: no limit.
     let rate_limit = match limits.rate_per_s {

@@ -972,3 +972,76 @@ async fn the_default_rate_limit_answers_resource_exhausted_and_429() {
     .await;
     suite.stop().await;
 }
+
+#[tokio::test]
+async fn a_connection_refused_too_often_is_closed_and_a_new_one_is_served() {
+    let suite = TestSuite::start().await;
+    let mut settings = GatewaySettings {
+        rate_limit: Some(RateLimit {
+            per_second: 0.01,
+            burst: 1,
+        }),
+        ..GatewaySettings::default()
+    };
+    settings.connections.max_refusals_per_connection = 5;
+    let gateway = TestGateway::start(&suite, settings, Duration::from_secs(10), &[]).await;
+    let token = suite.enterprise_token(USCC_A, "510821");
+
+    // One connection calling past its rate: each call refused, until the
+    // sixth refusal closes the connection with a GOAWAY.
+    let tcp = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
+    let (mut client, connection) = h2::client::handshake(tcp).await.unwrap();
+    let driver = tokio::spawn(connection);
+    let mut codes = Vec::new();
+    for _ in 0..20 {
+        let Ok(ready) = client.clone().ready().await else {
+            break;
+        };
+        client = ready;
+        let Ok((response, _body)) = client.send_request(headers_only(gateway.addr, &token), true)
+        else {
+            break;
+        };
+        match response.await {
+            Ok(response) => codes.push(grpc_status_of(&response).code()),
+            Err(_) => break,
+        }
+    }
+    // The first, within the burst, reaches the service (and is answered for
+    // its missing message); the rest are refused.
+    assert_ne!(
+        codes.first(),
+        Some(&tonic::Code::ResourceExhausted),
+        "{codes:?}"
+    );
+    assert!(
+        codes[1..]
+            .iter()
+            .all(|code| *code == tonic::Code::ResourceExhausted),
+        "{codes:?}"
+    );
+    assert_eq!(
+        codes.len(),
+        7,
+        "one served, six refused, then closed: {codes:?}"
+    );
+    eventually("the connection's end", driver)
+        .await
+        .unwrap()
+        .expect("closed gracefully");
+    let metrics = gateway.metrics().await;
+    assert!(
+        metrics
+            .contains("zhengqi_gateway_rejections_total{reason=\"refused_connection_closed\"} 1"),
+        "{metrics}"
+    );
+
+    // Another subject on a new connection is served.
+    let mut intake = gateway.intake().await;
+    intake
+        .list_appeals(list_appeals(&suite.enterprise_token(USCC_B, "510822")))
+        .await
+        .expect("a new connection is served");
+    drop(gateway);
+    suite.stop().await;
+}

@@ -4,14 +4,15 @@
 //! keep-alive pings, the rapid-reset guard), and watched: an HTTP/1.1
 //! connection must send a whole request head within the header timeout of its
 //! first byte (or of opening), and a connection with no call in progress for
-//! the idle timeout is closed.
+//! the idle timeout is closed, as is one whose calls were refused as too many
+//! more often than it may be.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::{Pin, pin};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -25,7 +26,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tower::ServiceExt;
 use zhengqi_shared::metrics;
 use zhengqi_shared::shutdown::Shutdown;
@@ -61,6 +62,11 @@ pub struct ConnectionLimits {
     /// Streams a client may reset before the gateway has taken them up; more
     /// and the connection is closed (HTTP/2 rapid reset, CVE-2023-44487).
     pub max_pending_resets: usize,
+    /// Calls refused as too many (429, `RESOURCE_EXHAUSTED`) on one connection
+    /// before it is closed (gracefully, a GOAWAY on HTTP/2): a client that
+    /// keeps calling past its refusals pays a new connection for more, and
+    /// the per-peer cap bounds those.
+    pub max_refusals_per_connection: u32,
 }
 
 pub const DEFAULT_MAX_CONNECTIONS_PER_PEER: usize = 256;
@@ -75,6 +81,7 @@ pub const DEFAULT_MAX_HEADER_BYTES: u32 = 64 * 1024;
 pub const DEFAULT_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
 pub const DEFAULT_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
 pub const DEFAULT_MAX_PENDING_RESETS: usize = 20;
+pub const DEFAULT_MAX_REFUSALS_PER_CONNECTION: u32 = 100;
 
 impl Default for ConnectionLimits {
     fn default() -> Self {
@@ -91,6 +98,7 @@ impl Default for ConnectionLimits {
             keepalive_interval: DEFAULT_KEEPALIVE_INTERVAL,
             keepalive_timeout: DEFAULT_KEEPALIVE_TIMEOUT,
             max_pending_resets: DEFAULT_MAX_PENDING_RESETS,
+            max_refusals_per_connection: DEFAULT_MAX_REFUSALS_PER_CONNECTION,
         }
     }
 }
@@ -175,6 +183,10 @@ struct Watch {
     http2: AtomicBool,
     /// How much of the HTTP/2 preface the first bytes matched so far.
     preface: AtomicUsize,
+    /// Calls refused as too many so far, and the wake-up once there are
+    /// more than the connection may have.
+    refusals: AtomicU32,
+    refused_enough: Notify,
 }
 
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -189,6 +201,8 @@ impl Watch {
             head_since: AtomicU64::new(now),
             http2: AtomicBool::new(false),
             preface: AtomicUsize::new(0),
+            refusals: AtomicU32::new(0),
+            refused_enough: Notify::new(),
         }
     }
 
@@ -220,6 +234,19 @@ impl Watch {
         self.idle_since
             .store(millis_since(self.epoch), Ordering::Relaxed);
         self.calls.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// Counts an answer that refused a call as too many; past `max` of them,
+    /// the connection is to close.
+    fn answered(&self, response: &Response, max: u32) {
+        let refused = response.status() == http::StatusCode::TOO_MANY_REQUESTS
+            || response
+                .headers()
+                .get("grpc-status")
+                .is_some_and(|code| code == "8");
+        if refused && self.refusals.fetch_add(1, Ordering::Relaxed) + 1 == max.saturating_add(1) {
+            self.refused_enough.notify_one();
+        }
     }
 
     /// Waits until the connection has overstayed: `Ok(())` for a head not
@@ -355,6 +382,7 @@ struct ConnectionService {
     router: axum::Router,
     watch: Arc<Watch>,
     waiting: ConnectionWaiting,
+    max_refusals: u32,
 }
 
 impl hyper::service::Service<http::Request<Incoming>> for ConnectionService {
@@ -367,8 +395,10 @@ impl hyper::service::Service<http::Request<Incoming>> for ConnectionService {
         let mut request = request.map(Body::new);
         request.extensions_mut().insert(self.waiting.clone());
         let answer = self.router.clone().oneshot(request);
+        let (watch, max_refusals) = (Arc::clone(&self.watch), self.max_refusals);
         Box::pin(async move {
             let response = answer.await?;
+            watch.answered(&response, max_refusals);
             Ok(response.map(|body| Answer {
                 body,
                 call: Some(call),
@@ -459,6 +489,7 @@ async fn connection(stream: TcpStream, peer: SocketAddr, _place: PeerPlace, cx: 
         router: cx.router,
         watch: Arc::clone(&watch),
         waiting: cx.waiting,
+        max_refusals: cx.limits.max_refusals_per_connection,
     };
     let mut served = pin!(cx.builder.serve_connection_with_upgrades(io, service));
     tokio::select! {
@@ -474,6 +505,9 @@ async fn connection(stream: TcpStream, peer: SocketAddr, _place: PeerPlace, cx: 
                 return;
             }
         }
+        () = watch.refused_enough.notified() => {
+            metrics::increment("zhengqi_gateway_rejections_total", "refused_connection_closed");
+        }
         () = cx.shutdown.wait() => {
             // The gateway stops: the calls in progress finish.
             served.as_mut().graceful_shutdown();
@@ -481,7 +515,7 @@ async fn connection(stream: TcpStream, peer: SocketAddr, _place: PeerPlace, cx: 
             return;
         }
     }
-    // Idle: closed, with a GOAWAY on HTTP/2.
+    // Idle, or refused too often: closed, with a GOAWAY on HTTP/2.
     served.as_mut().graceful_shutdown();
     let _ = tokio::time::timeout(CLOSING_GRACE, served).await;
 }

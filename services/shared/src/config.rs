@@ -133,6 +133,11 @@ pub struct GatewayLimits {
     /// before its connection is closed (rapid reset).
     /// `ZHENGQI_GATEWAY_MAX_PENDING_RESETS`, default 20.
     pub max_pending_resets: Option<usize>,
+    /// Calls on one connection refused as too many (the rate limit, the
+    /// places for calls waiting for their message) before the connection is
+    /// closed, so a client that keeps calling past its refusals has to connect
+    /// again. `ZHENGQI_GATEWAY_MAX_REFUSALS_PER_CONNECTION`, default 100.
+    pub max_refusals_per_connection: Option<u32>,
     /// Portal origins allowed by CORS. `ZHENGQI_GATEWAY_CORS_ORIGINS`, comma-separated.
     #[serde(deserialize_with = "list")]
     pub cors_origins: Vec<String>,
@@ -621,6 +626,11 @@ pub const VARIABLES: &[(&str, &str, Reading)] = &[
     (
         "ZHENGQI_GATEWAY_MAX_PENDING_RESETS",
         "gateway.max_pending_resets",
+        Reading::Value,
+    ),
+    (
+        "ZHENGQI_GATEWAY_MAX_REFUSALS_PER_CONNECTION",
+        "gateway.max_refusals_per_connection",
         Reading::Value,
     ),
     (
