@@ -317,6 +317,13 @@ async fn pause(field: &Field, pause: Duration) -> bool {
     !field.stopped()
 }
 
+/// A connection the gateway refused: counted, then a pause before the next;
+/// false once the attack is over.
+async fn refused(field: &Field, wait: Duration) -> bool {
+    Tally::add(&field.tally.closed);
+    pause(field, wait).await
+}
+
 /// Whether the gateway has closed `stream` (or answered on it), without waiting.
 fn closed_or_answered(stream: &mut TcpStream) -> bool {
     let mut buffer = [0u8; 512];
@@ -331,8 +338,7 @@ fn closed_or_answered(stream: &mut TcpStream) -> bool {
 async fn slow_head(field: Arc<Field>, n: usize) {
     while !field.stopped() {
         let Ok(mut stream) = field.connect(n).await else {
-            Tally::add(&field.tally.closed);
-            if !pause(&field, Duration::from_secs(1)).await {
+            if !refused(&field, Duration::from_secs(1)).await {
                 return;
             }
             continue;
@@ -362,8 +368,7 @@ async fn slow_head(field: Arc<Field>, n: usize) {
 async fn slow_body(field: Arc<Field>, n: usize) {
     while !field.stopped() {
         let Ok(mut stream) = field.connect(n).await else {
-            Tally::add(&field.tally.closed);
-            if !pause(&field, Duration::from_secs(1)).await {
+            if !refused(&field, Duration::from_secs(1)).await {
                 return;
             }
             continue;
@@ -437,8 +442,7 @@ async fn http2(
 async fn silent_streams(field: Arc<Field>, n: usize) {
     while !field.stopped() {
         let Some((mut client, driver)) = http2(&field, n).await else {
-            Tally::add(&field.tally.closed);
-            if !pause(&field, Duration::from_secs(1)).await {
+            if !refused(&field, Duration::from_secs(1)).await {
                 return;
             }
             continue;
@@ -483,8 +487,7 @@ async fn silent_streams(field: Arc<Field>, n: usize) {
 async fn rapid_reset(field: Arc<Field>, n: usize) {
     while !field.stopped() {
         let Some((mut client, driver)) = http2(&field, n).await else {
-            Tally::add(&field.tally.closed);
-            if !pause(&field, Duration::from_millis(100)).await {
+            if !refused(&field, Duration::from_millis(100)).await {
                 return;
             }
             continue;
@@ -516,8 +519,7 @@ async fn rapid_reset(field: Arc<Field>, n: usize) {
 async fn silent_connection(field: Arc<Field>, n: usize) {
     while !field.stopped() {
         let Ok(mut stream) = field.connect(n).await else {
-            Tally::add(&field.tally.closed);
-            if !pause(&field, Duration::from_secs(1)).await {
+            if !refused(&field, Duration::from_secs(1)).await {
                 return;
             }
             continue;
