@@ -95,6 +95,10 @@ pub struct BenchArgs {
     /// stream attacks use a share of it, the connection flood four times it.
     #[arg(long, default_value_t = 1_024)]
     hostile_scale: usize,
+    /// With `--hostile`, only these attacks (and the ordinary caller alone):
+    /// slow-heads, slow-bodies, silent-streams, rapid-reset, connection-flood.
+    #[arg(long = "attack", value_name = "ATTACK")]
+    attacks: Vec<String>,
 }
 
 pub async fn run(args: BenchArgs) -> Result<(), Error> {
@@ -130,7 +134,13 @@ pub async fn run(args: BenchArgs) -> Result<(), Error> {
     zhengqi_shared::server::init_tracing(Some(&log));
     let enterprises = Arc::new(enterprise_pool(args.enterprises)?);
     if args.hostile {
-        return hostile::run(args.duration, args.hostile_scale.max(64), &enterprises).await;
+        return hostile::run(
+            args.duration,
+            args.hostile_scale.max(64),
+            &args.attacks,
+            &enterprises,
+        )
+        .await;
     }
 
     progress("idle `zhengqi up`: starting it and waiting until it is idle");

@@ -283,6 +283,10 @@ pub fn gateway_settings(
         max_refusals_per_connection: limits
             .max_refusals_per_connection
             .unwrap_or(connection_defaults.max_refusals_per_connection),
+        refused_peer_cooldown: match limits.refused_peer_cooldown_s {
+            Some(0.0) => Duration::ZERO,
+            cooldown => seconds(cooldown, connection_defaults.refused_peer_cooldown),
+        },
     };
     // Unset: the gateway's default; 0: no limit.
     let rate_limit = match limits.rate_per_s {

@@ -962,10 +962,18 @@ async fn the_default_rate_limit_answers_resource_exhausted_and_429() {
             }
             let mut statuses = Vec::new();
             while let Some(answer) = calls.join_next().await {
-                statuses.push(answer.unwrap().expect("the gateway answers"));
+                statuses.push(answer.unwrap());
             }
-            if statuses.contains(&StatusCode::TOO_MANY_REQUESTS) {
+            if statuses
+                .iter()
+                .any(|s| matches!(s, Ok(StatusCode::TOO_MANY_REQUESTS)))
+            {
                 return;
+            }
+            // The gRPC connection above was closed for its refusals, and this
+            // address waits out its cooldown before it is served again.
+            if statuses.iter().any(Result::is_err) {
+                tokio::time::sleep(Duration::from_millis(500)).await;
             }
         }
     })
@@ -974,7 +982,8 @@ async fn the_default_rate_limit_answers_resource_exhausted_and_429() {
 }
 
 #[tokio::test]
-async fn a_connection_refused_too_often_is_closed_and_a_new_one_is_served() {
+async fn a_connection_refused_too_often_is_closed_and_its_address_waits_before_it_is_served_again()
+{
     let suite = TestSuite::start().await;
     let mut settings = GatewaySettings {
         rate_limit: Some(RateLimit {
@@ -984,13 +993,23 @@ async fn a_connection_refused_too_often_is_closed_and_a_new_one_is_served() {
         ..GatewaySettings::default()
     };
     settings.connections.max_refusals_per_connection = 5;
+    settings.connections.refused_peer_cooldown = Duration::from_secs(2);
     let gateway = TestGateway::start(&suite, settings, Duration::from_secs(10), &[]).await;
     let token = suite.enterprise_token(USCC_A, "510821");
+    // The caller past its refusals connects from an address of its own.
+    let offender = std::net::IpAddr::from([127, 0, 0, 2]);
+    let address = gateway.addr;
+    let connect_from = |ip: std::net::IpAddr| async move {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(std::net::SocketAddr::new(ip, 0)).unwrap();
+        socket.connect(address).await.unwrap()
+    };
 
     // One connection calling past its rate: each call refused, until the
     // sixth refusal closes the connection with a GOAWAY.
-    let tcp = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
-    let (mut client, connection) = h2::client::handshake(tcp).await.unwrap();
+    let (mut client, connection) = h2::client::handshake(connect_from(offender).await)
+        .await
+        .unwrap();
     let driver = tokio::spawn(connection);
     let mut codes = Vec::new();
     for _ in 0..20 {
@@ -1029,19 +1048,51 @@ async fn a_connection_refused_too_often_is_closed_and_a_new_one_is_served() {
         .await
         .unwrap()
         .expect("closed gracefully");
-    let metrics = gateway.metrics().await;
-    assert!(
-        metrics
-            .contains("zhengqi_gateway_rejections_total{reason=\"refused_connection_closed\"} 1"),
-        "{metrics}"
-    );
 
-    // Another subject on a new connection is served.
+    // While its address cools down, its new connections are closed unread;
+    // other addresses are served as ever.
+    let mut again = connect_from(offender).await;
+    use tokio::io::AsyncWriteExt;
+    let _ = again
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: gateway\r\n\r\n")
+        .await;
+    let answered = eventually(
+        "refusing the cooling address",
+        read_until_closed(&mut again),
+    )
+    .await;
+    assert!(answered.is_empty(), "refused unread: {answered:?}");
     let mut intake = gateway.intake().await;
     intake
         .list_appeals(list_appeals(&suite.enterprise_token(USCC_B, "510822")))
         .await
-        .expect("a new connection is served");
+        .expect("another address is served");
+    let metrics = gateway.metrics().await;
+    for reason in ["refused_connection_closed", "peer_cooling_down"] {
+        assert!(
+            metrics.contains(&format!(
+                "zhengqi_gateway_rejections_total{{reason=\"{reason}\"}} 1"
+            )),
+            "{reason}: {metrics}"
+        );
+    }
+
+    // Once the cooldown is over, the address is served again.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (client, connection) = h2::client::handshake(connect_from(offender).await)
+        .await
+        .expect("served after the cooldown");
+    tokio::spawn(connection);
+    let mut client = client.ready().await.unwrap();
+    let fresh = suite.official_token(Role::Coordinator, "510821");
+    let (response, _body) = client
+        .send_request(headers_only(gateway.addr, &fresh), true)
+        .unwrap();
+    let response = response.await.expect("answered after the cooldown");
+    assert_ne!(
+        grpc_status_of(&response).code(),
+        tonic::Code::ResourceExhausted
+    );
     drop(gateway);
     suite.stop().await;
 }

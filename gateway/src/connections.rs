@@ -67,6 +67,12 @@ pub struct ConnectionLimits {
     /// keeps calling past its refusals pays a new connection for more, and
     /// the per-peer cap bounds those.
     pub max_refusals_per_connection: u32,
+    /// After a connection of a peer address was closed for its refusals, new
+    /// connections from that address are closed at once for this long (twice
+    /// as long each time it happens again within an hour, up to 16 times);
+    /// zero for never. Behind a proxy that connects from one address, turn
+    /// it off, as the per-peer cap.
+    pub refused_peer_cooldown: Duration,
 }
 
 pub const DEFAULT_MAX_CONNECTIONS_PER_PEER: usize = 256;
@@ -82,6 +88,7 @@ pub const DEFAULT_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
 pub const DEFAULT_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
 pub const DEFAULT_MAX_PENDING_RESETS: usize = 20;
 pub const DEFAULT_MAX_REFUSALS_PER_CONNECTION: u32 = 100;
+pub const DEFAULT_REFUSED_PEER_COOLDOWN: Duration = Duration::from_secs(5);
 
 impl Default for ConnectionLimits {
     fn default() -> Self {
@@ -99,6 +106,7 @@ impl Default for ConnectionLimits {
             keepalive_timeout: DEFAULT_KEEPALIVE_TIMEOUT,
             max_pending_resets: DEFAULT_MAX_PENDING_RESETS,
             max_refusals_per_connection: DEFAULT_MAX_REFUSALS_PER_CONNECTION,
+            refused_peer_cooldown: DEFAULT_REFUSED_PEER_COOLDOWN,
         }
     }
 }
@@ -125,10 +133,34 @@ impl ConnectionLimits {
     }
 }
 
-/// Open connections per peer address.
+/// Open connections per peer address, and the addresses cooling down after
+/// a connection of theirs was closed for its refusals.
 #[derive(Default)]
 struct Peers {
     open: Mutex<HashMap<IpAddr, usize>>,
+    cooling: Mutex<HashMap<IpAddr, Cooling>>,
+}
+
+/// A peer address whose connections were closed for their refusals.
+#[derive(Debug, Clone, Copy)]
+struct Cooling {
+    /// Until when its new connections are closed at once.
+    until: Instant,
+    /// How many times in a row (each within an hour of the last).
+    times: u32,
+}
+
+/// How long a peer's record of refusals is kept after its cooldown ends.
+const COOLING_MEMORY: Duration = Duration::from_secs(3600);
+/// Above this many cooling addresses, the forgotten ones are dropped.
+const COOLING_SOFT_CAPACITY: usize = 4096;
+
+/// Why a new connection was closed at once.
+enum Turned {
+    /// The address holds as many connections as it may.
+    TooMany,
+    /// The address is cooling down after its refusals.
+    Cooling,
 }
 
 /// One open connection of a peer; closing it frees the place.
@@ -138,17 +170,53 @@ struct PeerPlace {
 }
 
 impl Peers {
-    fn admit(self: &Arc<Self>, ip: IpAddr, max: Option<usize>) -> Option<PeerPlace> {
+    fn admit(
+        self: &Arc<Self>,
+        ip: IpAddr,
+        max: Option<usize>,
+        now: Instant,
+    ) -> Result<PeerPlace, Turned> {
+        if let Some(cooling) = self.cooling_of(ip)
+            && now < cooling.until
+        {
+            return Err(Turned::Cooling);
+        }
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
         let count = open.entry(ip).or_default();
         if max.is_some_and(|max| *count >= max) {
-            return None;
+            return Err(Turned::TooMany);
         }
         *count += 1;
-        Some(PeerPlace {
+        Ok(PeerPlace {
             peers: Arc::clone(self),
             ip,
         })
+    }
+
+    fn cooling_of(&self, ip: IpAddr) -> Option<Cooling> {
+        let cooling = self.cooling.lock().unwrap_or_else(|e| e.into_inner());
+        cooling.get(&ip).copied()
+    }
+
+    /// A connection of `ip` was closed for its refusals: its new connections
+    /// are closed at once for `cooldown`, doubled for each time before it
+    /// that was within the memory.
+    fn cool(&self, ip: IpAddr, cooldown: Duration, now: Instant) {
+        if cooldown.is_zero() {
+            return;
+        }
+        let mut cooling = self.cooling.lock().unwrap_or_else(|e| e.into_inner());
+        if cooling.len() >= COOLING_SOFT_CAPACITY {
+            cooling.retain(|_, c| now < c.until + COOLING_MEMORY);
+        }
+        let times = match cooling.get(&ip) {
+            // Its other connections closed meanwhile: the same offence.
+            Some(c) if now < c.until => return,
+            Some(c) if now < c.until + COOLING_MEMORY => c.times.saturating_add(1).min(5),
+            _ => 1,
+        };
+        let until = now + cooldown * (1 << (times - 1));
+        cooling.insert(ip, Cooling { until, times });
     }
 }
 
@@ -437,12 +505,19 @@ pub async fn serve(
                 continue;
             }
         };
-        let Some(place) = peers.admit(peer.ip(), limits.max_per_peer) else {
-            metrics::increment("zhengqi_gateway_rejections_total", "too_many_connections");
-            // Closed with a reset: nothing is read, and no state lingers here.
-            let _ = stream.set_zero_linger();
-            drop(stream);
-            continue;
+        let place = match peers.admit(peer.ip(), limits.max_per_peer, Instant::now()) {
+            Ok(place) => place,
+            Err(turned) => {
+                let reason = match turned {
+                    Turned::TooMany => "too_many_connections",
+                    Turned::Cooling => "peer_cooling_down",
+                };
+                metrics::increment("zhengqi_gateway_rejections_total", reason);
+                // Closed with a reset: nothing is read, and no state lingers here.
+                let _ = stream.set_zero_linger();
+                drop(stream);
+                continue;
+            }
         };
         let _ = stream.set_nodelay(true);
         tokio::spawn(connection(
@@ -450,6 +525,7 @@ pub async fn serve(
             peer,
             place,
             ConnectionContext {
+                peers: Arc::clone(&peers),
                 router: router.clone(),
                 builder: Arc::clone(&builder),
                 limits: Arc::clone(&limits),
@@ -466,6 +542,7 @@ pub async fn serve(
 }
 
 struct ConnectionContext {
+    peers: Arc<Peers>,
     router: axum::Router,
     builder: Arc<auto::Builder<TokioExecutor>>,
     limits: Arc<ConnectionLimits>,
@@ -507,6 +584,7 @@ async fn connection(stream: TcpStream, peer: SocketAddr, _place: PeerPlace, cx: 
         }
         () = watch.refused_enough.notified() => {
             metrics::increment("zhengqi_gateway_rejections_total", "refused_connection_closed");
+            cx.peers.cool(peer.ip(), cx.limits.refused_peer_cooldown, Instant::now());
         }
         () = cx.shutdown.wait() => {
             // The gateway stops: the calls in progress finish.
@@ -518,4 +596,48 @@ async fn connection(stream: TcpStream, peer: SocketAddr, _place: PeerPlace, cx: 
     // Idle, or refused too often: closed, with a GOAWAY on HTTP/2.
     served.as_mut().graceful_shutdown();
     let _ = tokio::time::timeout(CLOSING_GRACE, served).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_peer_refused_again_cools_down_twice_as_long_up_to_sixteen_times() {
+        let peers = Arc::new(Peers::default());
+        let ip = IpAddr::from([192, 0, 2, 7]);
+        let other = IpAddr::from([192, 0, 2, 8]);
+        let second = Duration::from_secs(1);
+        let start = Instant::now();
+        assert!(peers.admit(ip, None, start).is_ok());
+
+        peers.cool(ip, second, start);
+        assert!(matches!(peers.admit(ip, None, start), Err(Turned::Cooling)));
+        assert!(peers.admit(other, None, start).is_ok(), "another address");
+        // Its other connections closing meanwhile are the same offence.
+        peers.cool(ip, second, start + Duration::from_millis(500));
+        assert!(peers.admit(ip, None, start + second).is_ok());
+
+        // Again within the hour: 2 s, then 4, 8, 16, and no longer than 16.
+        let mut now = start + second;
+        for expected in [2, 4, 8, 16, 16] {
+            peers.cool(ip, second, now);
+            let cooled = Duration::from_secs(expected);
+            assert!(
+                peers
+                    .admit(ip, None, now + cooled - Duration::from_millis(1))
+                    .is_err()
+            );
+            assert!(peers.admit(ip, None, now + cooled).is_ok(), "{expected} s");
+            now += cooled;
+        }
+        // An hour after the last cooldown, it starts again from 1 s.
+        let later = now + COOLING_MEMORY;
+        peers.cool(ip, second, later);
+        assert!(peers.admit(ip, None, later + second).is_ok());
+
+        // Turned off: never cooled.
+        peers.cool(other, Duration::ZERO, start);
+        assert!(peers.admit(other, None, start).is_ok());
+    }
 }

@@ -59,6 +59,18 @@ impl Attack {
         Attack::ConnectionFlood,
     ];
 
+    /// The attack's name on the command line (`--attack silent-streams`).
+    fn flag(self) -> &'static str {
+        match self {
+            Attack::None => "none",
+            Attack::SlowHeads => "slow-heads",
+            Attack::SlowBodies => "slow-bodies",
+            Attack::SilentStreams => "silent-streams",
+            Attack::RapidReset => "rapid-reset",
+            Attack::ConnectionFlood => "connection-flood",
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
             Attack::None => "no attack",
@@ -164,8 +176,25 @@ impl Field {
 pub(super) async fn run(
     seconds: u64,
     scale: usize,
+    only: &[String],
     enterprises: &Arc<Vec<Enterprise>>,
 ) -> Result<(), Error> {
+    if let Some(unknown) = only
+        .iter()
+        .find(|name| !Attack::ALL.iter().any(|a| a.flag() == name.as_str()))
+    {
+        let known: Vec<&str> = Attack::ALL[1..].iter().map(|a| a.flag()).collect();
+        return Err(Error::invalid(
+            "attack",
+            format!(
+                "没有名为 {unknown} 的攻击（no attack named {unknown}; one of {})",
+                known.join(", ")
+            ),
+        ));
+    }
+    let chosen = |attack: &Attack| {
+        only.is_empty() || *attack == Attack::None || only.iter().any(|n| n == attack.flag())
+    };
     // Each connection is two descriptors here, the attacker's and the gateway's.
     if let Err(error) = rlimit::increase_nofile_limit(u64::MAX) {
         eprintln!("zhengqi bench: cannot raise the open-file limit: {error}");
@@ -173,7 +202,7 @@ pub(super) async fn run(
     let window = Duration::from_secs(seconds);
     let mut results = Vec::new();
     let mut seq = 3_000_000_000;
-    for attack in Attack::ALL {
+    for attack in Attack::ALL.into_iter().filter(chosen) {
         next_scenario(&format!(
             "hostile clients: {} — {} (fresh suite)",
             attack.name(),

@@ -138,6 +138,11 @@ pub struct GatewayLimits {
     /// closed, so a client that keeps calling past its refusals has to connect
     /// again. `ZHENGQI_GATEWAY_MAX_REFUSALS_PER_CONNECTION`, default 100.
     pub max_refusals_per_connection: Option<u32>,
+    /// Seconds a peer address may not connect after a connection of its was
+    /// closed for its refusals (doubled when it happens again within an hour,
+    /// up to 16 times); 0 turns it off, as behind a proxy that connects from
+    /// one address. `ZHENGQI_GATEWAY_REFUSED_PEER_COOLDOWN_S`, default 5.
+    pub refused_peer_cooldown_s: Option<f64>,
     /// Portal origins allowed by CORS. `ZHENGQI_GATEWAY_CORS_ORIGINS`, comma-separated.
     #[serde(deserialize_with = "list")]
     pub cors_origins: Vec<String>,
@@ -631,6 +636,11 @@ pub const VARIABLES: &[(&str, &str, Reading)] = &[
     (
         "ZHENGQI_GATEWAY_MAX_REFUSALS_PER_CONNECTION",
         "gateway.max_refusals_per_connection",
+        Reading::Value,
+    ),
+    (
+        "ZHENGQI_GATEWAY_REFUSED_PEER_COOLDOWN_S",
+        "gateway.refused_peer_cooldown_s",
         Reading::Value,
     ),
     (
