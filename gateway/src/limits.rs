@@ -193,7 +193,7 @@ pub fn message_late(wait: Duration) -> tonic::Status {
 /// Reads the gRPC length-prefixed framing of a request body as it passes and
 /// trips when one message is larger than the limit.
 #[derive(Debug)]
-struct FrameReader {
+pub struct FrameReader {
     limit: usize,
     header: [u8; 5],
     header_len: usize,
@@ -201,7 +201,7 @@ struct FrameReader {
 }
 
 impl FrameReader {
-    fn new(limit: usize) -> Self {
+    pub fn new(limit: usize) -> Self {
         Self {
             limit,
             header: [0; 5],
@@ -211,7 +211,7 @@ impl FrameReader {
     }
 
     /// Follows `chunk`; `Err(length)` when a message of `length` bytes is too large.
-    fn follow(&mut self, mut chunk: &[u8]) -> Result<(), usize> {
+    pub fn follow(&mut self, mut chunk: &[u8]) -> Result<(), usize> {
         while !chunk.is_empty() {
             if self.payload_left > 0 {
                 let n = self.payload_left.min(chunk.len());
@@ -238,6 +238,11 @@ impl FrameReader {
             }
         }
         Ok(())
+    }
+
+    /// Whether the body read so far ends between messages.
+    pub fn at_message_boundary(&self) -> bool {
+        self.header_len == 0 && self.payload_left == 0
     }
 }
 

@@ -265,7 +265,7 @@ async fn unary_response(binding: &Binding, mut stream: Streaming<DynamicMessage>
 }
 
 /// The response message as proto3 JSON, or its `response_body` field.
-fn to_json(binding: &Binding, message: &DynamicMessage) -> Result<Bytes, tonic::Status> {
+pub fn to_json(binding: &Binding, message: &DynamicMessage) -> Result<Bytes, tonic::Status> {
     let failed = |e: serde_json::Error| tonic::Status::internal(format!("writing JSON: {e}"));
     let bytes = match &binding.response_body {
         None => serde_json::to_vec(message).map_err(failed)?,
