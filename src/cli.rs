@@ -11,6 +11,7 @@ use zhengqi_gateway::audit::{AuditSettings, AuditStore, record_json};
 use zhengqi_shared::Error;
 use zhengqi_shared::auth::{DevIssuer, Role, ServiceKey, TokenRequest};
 use zhengqi_shared::config::{Config, PartConfig};
+use zhengqi_shared::personal::Retention;
 use zhengqi_shared::reference::Level;
 use zhengqi_shared::shutdown::Shutdown;
 use zhengqi_shared::storage::Store;
@@ -637,6 +638,7 @@ async fn up(
     // The city's scoring follows every deployment its gateway routes to.
     options.followed_deployments = config.gateway.deployments.clone();
     options.routing.supervision = zhengqi_routing::SupervisionSettings::configured(&config.routing);
+    options.personal_data = Retention::configured(config.personal_data_years);
     options.evaluation = options.evaluation.configured(&config.evaluation);
     let suite = suite::start(options).await?;
     suite.shutdown().on_signals();
@@ -730,6 +732,7 @@ async fn serve(part: Part, file: Option<&Path>, reference: Option<PathBuf>) -> R
         // also follows every other deployment the gateway routes to.
         follows: Follows::configured(&config.upstreams.services(), &config.gateway.deployments),
         intake_clock: Arc::default(),
+        personal_data: Retention::configured(config.personal_data_years),
         routing: zhengqi_routing::Settings {
             supervision: zhengqi_routing::SupervisionSettings::configured(&config.routing),
             ..zhengqi_routing::Settings::default()

@@ -17,6 +17,7 @@ use zhengqi_shared::Error;
 use zhengqi_shared::auth::{AuthConfig, DEFAULT_SERVICE_ISSUER, DevIssuer, ServiceKey, Verifier};
 use zhengqi_shared::config::{Config, DeploymentSettings, GatewayLimits, PartConfig, ServiceUrls};
 use zhengqi_shared::events::service_tokens;
+use zhengqi_shared::personal::Retention;
 use zhengqi_shared::reference::Reference;
 use zhengqi_shared::server::InProcess;
 use zhengqi_shared::shutdown::Shutdown;
@@ -57,6 +58,8 @@ pub struct SuiteOptions {
     /// Intake's clock: an appeal's acceptance time, from which its time
     /// limit counts (tests move it with the others).
     pub intake_clock: Arc<zhengqi_shared::clock::Clock>,
+    /// How long intake and routing keep contacts (`personal_data_years`).
+    pub personal_data: Retention,
     /// Routing's clock and supervision settings (its intake address and
     /// service tokens are filled in by the suite).
     pub routing: zhengqi_routing::Settings,
@@ -97,6 +100,7 @@ impl SuiteOptions {
             batch_max: 256,
             timeout: Duration::from_secs(30),
             intake_clock: Arc::default(),
+            personal_data: Retention::default(),
             routing: zhengqi_routing::Settings::default(),
             policy: zhengqi_policy::Settings::default(),
             evaluation: zhengqi_evaluation::Settings::default(),
@@ -411,6 +415,8 @@ pub struct Root<'a> {
     pub follows: Follows,
     /// Intake's clock: an appeal's acceptance time, from which its time limit counts.
     pub intake_clock: Arc<zhengqi_shared::clock::Clock>,
+    /// How long intake and routing keep contacts.
+    pub personal_data: Retention,
     pub routing: zhengqi_routing::Settings,
     pub policy: zhengqi_policy::Settings,
     pub evaluation: zhengqi_evaluation::Settings,
@@ -436,6 +442,8 @@ impl Root<'_> {
                     verifier,
                     reference,
                     Arc::clone(&self.intake_clock),
+                    self.personal_data,
+                    shutdown,
                 )
                 .await?,
             ),
@@ -443,6 +451,7 @@ impl Root<'_> {
                 let settings = zhengqi_routing::Settings {
                     intake_url: follows.intake.clone(),
                     service_token: token,
+                    retention: self.personal_data,
                     ..self.routing.clone()
                 };
                 Built::Routing(
@@ -598,6 +607,7 @@ pub async fn start(options: SuiteOptions) -> Result<Suite, Error> {
             ..Follows::default()
         },
         intake_clock: Arc::clone(&options.intake_clock),
+        personal_data: options.personal_data,
         routing: options.routing.clone(),
         policy: options.policy.clone(),
         evaluation: options.evaluation.clone(),

@@ -298,17 +298,7 @@ async fn a_complaint_past_the_loaded_calendar_is_provisional_until_its_year_is_l
         "按2027年工作日历重算办理时限：2027-01-18 → 2027-01-19"
     );
     assert_eq!(recount[0].actor, "system");
-    let verified = cases(&suite)
-        .await
-        .verify_ledger(authed(
-            routing::VerifyLedgerRequest {
-                jurisdiction_code: "510821".into(),
-            },
-            &suite.city_coordinator_token(),
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let verified = verify_ledger(&suite, "510821").await;
     assert!(verified.ok, "{verified:?}");
 
     let after = working_calendar(&suite).await;

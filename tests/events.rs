@@ -82,11 +82,16 @@ async fn start_intake(
         database_schema: stores.intake_schema.clone(),
         batch_max: 64,
     };
-    let server = zhengqi_intake::build(&config, verifier.clone(), Arc::new(Reference::embedded()))
-        .await
-        .expect("intake starts");
-    let addr = server.addr();
     let shutdown = Shutdown::new();
+    let server = zhengqi_intake::build(
+        &config,
+        verifier.clone(),
+        Arc::new(Reference::embedded()),
+        &shutdown,
+    )
+    .await
+    .expect("intake starts");
+    let addr = server.addr();
     let task = tokio::spawn(server.run_until_stopped(shutdown.clone()));
     (addr, shutdown, task)
 }

@@ -706,7 +706,7 @@ async fn a_body_not_declared_json_gets_415_naming_the_content_type() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{answer}");
-    assert_eq!(answer["ok"], true);
+    assert_eq!(answer["ok"], true, "{answer}");
     suite.stop().await;
 }
 

@@ -1516,3 +1516,227 @@ async fn a_butler_sees_every_case_of_their_enterprises() {
     assert_eq!(listed.butlers[0].official, "li.butler");
     suite.stop().await;
 }
+
+/// Every event of a log's history, as a service reads it.
+async fn history(
+    stream: tonic::Response<tonic::Streaming<zhengqi_proto::zhengqi::common::v1::Event>>,
+) -> Vec<zhengqi_proto::zhengqi::common::v1::Event> {
+    let mut stream = stream.into_inner();
+    let mut events = Vec::new();
+    while let Ok(Ok(Some(event))) =
+        tokio::time::timeout(Duration::from_millis(500), stream.message()).await
+    {
+        events.push(event);
+    }
+    events
+}
+
+fn holds_contact(event: &zhengqi_proto::zhengqi::common::v1::Event) -> bool {
+    let payload = &event.payload.as_ref().expect("a payload").value;
+    ["张三", "0839-3266666"]
+        .iter()
+        .any(|text| payload.windows(text.len()).any(|w| w == text.as_bytes()))
+}
+
+#[tokio::test]
+async fn contacts_are_erased_once_their_retention_period_is_over_and_the_ledger_still_verifies() {
+    use std::sync::Arc;
+    use zhengqi_proto::zhengqi::common::v1::WatchEventsRequest;
+    use zhengqi_shared::personal::Retention;
+    let (routing_clock, intake_clock) = (
+        Arc::new(zhengqi_routing::Clock::default()),
+        Arc::new(zhengqi_routing::Clock::default()),
+    );
+    let suite = TestSuite::start_with(|options| {
+        options.routing.clock = Arc::clone(&routing_clock);
+        options.intake_clock = Arc::clone(&intake_clock);
+        options.personal_data = Retention {
+            years: 3,
+            every: Duration::from_millis(100),
+        };
+    })
+    .await;
+    // One case closed (its appeal withdrawn), one still open.
+    let withdrawn = submit(
+        &suite,
+        appeal("kept-1", USCC_A, "510821", DISTINCT_TITLES[0]),
+    )
+    .await;
+    let closed = case_of(&suite, &withdrawn.id).await;
+    suite
+        .intake()
+        .await
+        .withdraw_appeal(authed(
+            intake::WithdrawAppealRequest {
+                id: withdrawn.id.clone(),
+                reason: "问题已自行解决".into(),
+            },
+            &suite.enterprise_token(USCC_A, "510821"),
+        ))
+        .await
+        .unwrap();
+    case_until(&suite, &closed.id, "the case was never closed", |c| {
+        c.state == routing::CaseState::Closed as i32
+    })
+    .await;
+    let pending = submit(
+        &suite,
+        appeal("kept-2", USCC_A, "510821", DISTINCT_TITLES[1]),
+    )
+    .await;
+    let open = case_of(&suite, &pending.id).await;
+    let advance = |by: Duration| {
+        routing_clock.advance(by);
+        intake_clock.advance(by);
+    };
+    let day = Duration::from_secs(24 * 3600);
+
+    // A day short of three years: every contact is kept.
+    advance(day * (3 * 365 - 1));
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let case = read_case(&suite, &closed.id).await;
+    assert_eq!(case.contact_phone, "0839-3266666");
+    assert!(case.personal_data_erase_time.is_none());
+
+    // Three years after: the closed case's contact goes, from the case and
+    // every event about it; the open case keeps its own.
+    advance(day * 2);
+    let erased = case_until(&suite, &closed.id, "the contact was never erased", |c| {
+        c.personal_data_erase_time.is_some()
+    })
+    .await;
+    assert_eq!(
+        (erased.contact_name.as_str(), erased.contact_phone.as_str()),
+        ("", "")
+    );
+    assert_eq!(
+        erased.title, DISTINCT_TITLES[0],
+        "the rest of the case stays"
+    );
+    let open = read_case(&suite, &open.id).await;
+    assert_eq!(open.contact_name, "张三");
+    assert!(open.personal_data_erase_time.is_none());
+
+    let service = suite.service_token();
+    let watch = WatchEventsRequest::default();
+    let events = history(
+        cases(&suite)
+            .await
+            .watch_events(authed(watch.clone(), &service))
+            .await
+            .unwrap(),
+    )
+    .await;
+    let of = |id: &str| {
+        events
+            .iter()
+            .filter(|e| e.subject_id == id)
+            .collect::<Vec<_>>()
+    };
+    assert!(of(&closed.id).len() >= 2, "opened and closed");
+    assert!(of(&closed.id).iter().all(|e| !holds_contact(e)));
+    assert!(of(&open.id).iter().all(|e| holds_contact(e)));
+
+    // Intake counts from receipt: both appeals were received over three years ago.
+    let appeals_erased = poll_until(
+        200,
+        "intake never erased the appeals' contacts",
+        async || {
+            let mut intake = suite.intake().await;
+            let mut erased = Vec::new();
+            for id in [&withdrawn.id, &pending.id] {
+                let appeal = intake
+                    .get_appeal(authed(
+                        intake::GetAppealRequest { id: id.clone() },
+                        &suite.enterprise_token(USCC_A, "510821"),
+                    ))
+                    .await
+                    .unwrap()
+                    .into_inner();
+                erased.push(appeal);
+            }
+            erased
+        },
+        |appeals| appeals.iter().all(|a| a.personal_data_erase_time.is_some()),
+    )
+    .await;
+    assert!(
+        appeals_erased
+            .iter()
+            .all(|a| a.contact_name.is_empty() && a.contact_phone.is_empty())
+    );
+    let intake_events = history(
+        suite
+            .intake()
+            .await
+            .watch_events(authed(watch, &service))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(!intake_events.is_empty());
+    assert!(intake_events.iter().all(|e| !holds_contact(e)));
+
+    // The ledger holds no contact: every entry still verifies.
+    let verified = verify_ledger(&suite, "510821").await;
+    assert!(verified.ok, "{verified:?}");
+    assert!(verified.checked_entries >= 3);
+
+    // Erased once: later passes leave the case as it is.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let again = read_case(&suite, &closed.id).await;
+    assert_eq!(
+        again.personal_data_erase_time,
+        erased.personal_data_erase_time
+    );
+    assert_eq!(again.etag, erased.etag);
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn the_ledger_verifies_while_cases_are_being_opened() {
+    let suite = TestSuite::start().await;
+    let coordinator = suite.official_token(Role::Coordinator, "510821");
+    // Appeals keep opening cases, each a ledger entry, while the ledger is checked.
+    let submitting = {
+        let mut intake = suite.intake().await;
+        let token = suite.enterprise_token(USCC_A, "510821");
+        async move {
+            for i in 0..40 {
+                let mut request = appeal(&format!("busy-{i}"), USCC_A, "510821", "用地审批");
+                request.title = format!("第{i}号厂房用地审批进度");
+                request.category = 1 + i % 8;
+                intake.submit_appeal(authed(request, &token)).await.unwrap();
+            }
+        }
+    };
+    let checking = async {
+        let mut client = cases(&suite).await;
+        let mut checks = Vec::new();
+        for _ in 0..60 {
+            let verified = client
+                .verify_ledger(authed(
+                    routing::VerifyLedgerRequest {
+                        jurisdiction_code: "510821".into(),
+                    },
+                    &coordinator,
+                ))
+                .await
+                .unwrap()
+                .into_inner();
+            checks.push((verified.ok, verified.checked_entries, verified.problem));
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        checks
+    };
+    let ((), checks) = tokio::join!(submitting, checking);
+    assert!(
+        checks.iter().all(|(ok, _, _)| *ok),
+        "a check while entries were appended: {checks:?}"
+    );
+    assert!(
+        checks.last().unwrap().1 > checks.first().unwrap().1,
+        "{checks:?}"
+    );
+    suite.stop().await;
+}

@@ -290,6 +290,9 @@ export async function detail({ params, claims, refresh }) {
     section('案件', caseFacts(c),
       c.description ? h('div', { class: 'text' }, h('h3', null, '诉求内容'), h('p', null, c.description)) : null,
       c.contactName || c.contactPhone ? h('p', null, `联系人：${c.contactName ?? ''} ${c.contactPhone ?? ''}`) : null,
+      c.personalDataEraseTime
+        ? h('p', null, `联系人信息已于 ${formatTime(c.personalDataEraseTime)} 按保存期限删除`)
+        : null,
       h('p', null, link(`#/appeals/${enc(c.appealId)}`, '查看诉求原件'))),
     caseActions(c, claims, () => refresh()),
     history);

@@ -116,7 +116,9 @@ export async function appeal({ params, query, claims, can, refresh }) {
         ['渠道', label('channel', a.channel)],
         ['受理辖区', jurisdictionLabel(a.jurisdictionCode)],
         ['企业', a.enterprise ? `${a.enterprise.name ?? ''}（${a.enterprise.uscc ?? ''}）` : '—'],
-        ['联系人', `${a.contactName ?? ''} ${a.contactPhone ?? ''}`.trim() || '—'],
+        ['联系人', a.personalDataEraseTime
+          ? `已于 ${formatTime(a.personalDataEraseTime)} 按保存期限删除`
+          : `${a.contactName ?? ''} ${a.contactPhone ?? ''}`.trim() || '—'],
         ['提交时间', formatTime(a.createTime)],
         a.withdrawReason ? ['撤回理由', a.withdrawReason] : null,
       ]),

@@ -485,7 +485,8 @@ impl AuditStore {
     /// Checks the chain from its anchor to its head, naming the first row
     /// that was deleted or altered.
     pub async fn verify(&self) -> Result<Verification, Error> {
-        let mut conn = self.store.pool().acquire().await?;
+        // One snapshot: calls written or pruned meanwhile are the next check's.
+        let mut conn = self.store.begin_snapshot().await?;
         let chain_row = sqlx::query(
             "SELECT head_seq, head_hash, anchor_seq, anchor_hash FROM gateway_audit_chain",
         )

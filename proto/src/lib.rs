@@ -83,4 +83,32 @@ pub mod codec {
     }
 }
 
+pub mod personal;
 pub mod text;
+
+/// The full names of the fields whose option `extension` (a boolean field
+/// option of the contracts, `zhengqi.common.v1.multiline`) is set.
+fn fields_marked(extension: &str) -> std::collections::HashSet<String> {
+    let pool = descriptor_pool();
+    let Some(extension) = pool.get_extension_by_name(extension) else {
+        return std::collections::HashSet::new();
+    };
+    pool.all_messages()
+        .flat_map(|m| m.fields().collect::<Vec<_>>())
+        .filter(|f| {
+            let options = f.options();
+            options.has_extension(&extension)
+                && options.get_extension(&extension).as_bool() == Some(true)
+        })
+        .map(|f| f.full_name().to_owned())
+        .collect()
+}
+
+/// The contracts as a descriptor pool, decoded once.
+pub fn descriptor_pool() -> &'static prost_reflect::DescriptorPool {
+    static POOL: std::sync::OnceLock<prost_reflect::DescriptorPool> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        prost_reflect::DescriptorPool::decode(FILE_DESCRIPTOR_SET)
+            .expect("the compiled contracts decode")
+    })
+}

@@ -8,7 +8,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
-use prost_reflect::{DescriptorPool, Kind, MessageDescriptor};
+use prost_reflect::{Kind, MessageDescriptor};
 use tonic::Status;
 use tonic_types::{ErrorDetails, StatusExt};
 
@@ -21,27 +21,14 @@ struct Rules {
 fn rules() -> &'static Rules {
     static RULES: OnceLock<Rules> = OnceLock::new();
     RULES.get_or_init(|| {
-        let pool = DescriptorPool::decode(crate::FILE_DESCRIPTOR_SET)
-            .expect("the compiled contracts decode");
+        let pool = crate::descriptor_pool();
         let inputs = pool
             .services()
             .filter(|s| s.full_name().starts_with("zhengqi."))
             .flat_map(|s| s.methods().map(|m| m.input()).collect::<Vec<_>>())
             .map(|m| (m.full_name().to_owned(), m))
             .collect();
-        let multiline = match pool.get_extension_by_name("zhengqi.common.v1.multiline") {
-            Some(extension) => pool
-                .all_messages()
-                .flat_map(|m| m.fields().collect::<Vec<_>>())
-                .filter(|f| {
-                    let options = f.options();
-                    options.has_extension(&extension)
-                        && options.get_extension(&extension).as_bool() == Some(true)
-                })
-                .map(|f| f.full_name().to_owned())
-                .collect(),
-            None => HashSet::new(),
-        };
+        let multiline = crate::fields_marked("zhengqi.common.v1.multiline");
         Rules { inputs, multiline }
     })
 }

@@ -75,6 +75,21 @@ pub async fn case_of_as(suite: &TestSuite, appeal_id: &str, token: &str) -> rout
     .unwrap()
 }
 
+/// The city's check of `jurisdiction`'s ledger.
+pub async fn verify_ledger(suite: &TestSuite, jurisdiction: &str) -> routing::VerifyLedgerResponse {
+    cases(suite)
+        .await
+        .verify_ledger(authed(
+            routing::VerifyLedgerRequest {
+                jurisdiction_code: jurisdiction.to_owned(),
+            },
+            &suite.city_coordinator_token(),
+        ))
+        .await
+        .expect("the city checks the ledger")
+        .into_inner()
+}
+
 /// Reads the case `id` as the city.
 pub async fn read_case(suite: &TestSuite, id: &str) -> routing::Case {
     cases(suite)

@@ -448,6 +448,7 @@ impl Plan {
                 withdraw_reason: String::new(),
                 create_time: now,
                 update_time: now,
+                personal_data_erase_time: None,
             };
             recent.push(Recent {
                 id: appeal.id.clone(),

@@ -286,6 +286,7 @@ pub fn appeal_to_proto(appeal: &Appeal) -> pb::Appeal {
         submitter: appeal.submitter.clone(),
         withdraw_reason: appeal.withdraw_reason.clone(),
         update_time: Some(timestamp(appeal.update_time)),
+        personal_data_erase_time: appeal.personal_data_erase_time.map(timestamp),
     }
 }
 

@@ -125,6 +125,8 @@ pub struct Appeal {
     /// Microseconds since the Unix epoch.
     pub create_time: i64,
     pub update_time: i64,
+    /// When the contact was erased, its retention period over.
+    pub personal_data_erase_time: Option<i64>,
 }
 
 /// A registered enterprise (市场主体).

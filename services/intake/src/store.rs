@@ -10,8 +10,9 @@ use zhengqi_shared::Error;
 use zhengqi_shared::clock::Clock;
 use zhengqi_shared::events::EventLog;
 use zhengqi_shared::ids::PageToken;
+use zhengqi_shared::personal;
 use zhengqi_shared::reference::{JurisdictionCode, Uscc};
-use zhengqi_shared::storage::{Columns, Filter, SqlValue, Store};
+use zhengqi_shared::storage::{Columns, Filter, SqlValue, Statement, Store};
 
 use crate::batch::{self, Submission};
 use crate::convert;
@@ -22,7 +23,7 @@ use crate::domain::{
 
 pub(crate) const APPEAL_COLUMNS: &str = "id, number, request_id, submitter, channel, jurisdiction_code, uscc, enterprise_name, \
      kind, category, title, description, contact_name, contact_phone, status, duplicate_of, withdraw_reason, \
-     create_time, update_time";
+     create_time, update_time, personal_data_erase_time";
 
 pub(crate) const ENTERPRISE_COLUMNS: &str =
     "uscc, name, jurisdiction_code, industry, size, ownership, tags, create_time, update_time";
@@ -186,6 +187,26 @@ impl IntakeStore {
         Ok(appeal)
     }
 
+    /// Erases the contact of every appeal received before `cutoff` whose
+    /// contact is still kept, from the appeal and from the events about it;
+    /// how many appeals.
+    pub async fn erase_personal_data(&self, cutoff: i64) -> Result<u64, Error> {
+        let due = Statement {
+            sql: "SELECT id FROM appeals WHERE personal_data_erase_time IS NULL AND create_time < $1 \
+                  ORDER BY create_time LIMIT 200"
+                .to_owned(),
+            params: vec![SqlValue::Int(cutoff)],
+        };
+        personal::erase_due(
+            &self.store,
+            &due,
+            "UPDATE appeals SET contact_name = '', contact_phone = '', \
+             personal_data_erase_time = $1 WHERE id = $2",
+            self.clock.now(),
+        )
+        .await
+    }
+
     /// Registers an enterprise or updates its registration, once `allowed`
     /// accepts the registration as stored (none for a new one).
     pub async fn register_enterprise(
@@ -307,6 +328,7 @@ pub(crate) fn appeal_from_row(row: &impl Columns) -> Result<Appeal, Error> {
         withdraw_reason: row.text("withdraw_reason")?,
         create_time: row.int("create_time")?,
         update_time: row.int("update_time")?,
+        personal_data_erase_time: row.optional_int("personal_data_erase_time")?,
     })
 }
 

@@ -129,6 +129,7 @@ pub fn case_to_proto(case: &Case) -> pb::Case {
         claimed_by: case.claimed_by.clone(),
         resolve_time: optional_time(case.resolve_time),
         close_time: optional_time(case.close_time),
+        personal_data_erase_time: optional_time(case.personal_data_erase_time),
         duplicate_appeal_ids: case.duplicate_appeal_ids.clone(),
         deadline_provisional: case.deadline_provisional,
     }

@@ -33,6 +33,7 @@ use zhengqi_shared::Error;
 use zhengqi_shared::auth::Verifier;
 use zhengqi_shared::config::PartConfig;
 use zhengqi_shared::events::{Consumer, EventLog, TokenSource};
+use zhengqi_shared::personal::{self, Retention};
 use zhengqi_shared::reference::{Calendar, Directory, JurisdictionCode, Reference, SharedCalendar};
 use zhengqi_shared::server::{Host, Part};
 use zhengqi_shared::shutdown::Shutdown;
@@ -101,6 +102,8 @@ pub struct Settings {
     pub service_token: Option<TokenSource>,
     pub clock: Arc<Clock>,
     pub supervision: SupervisionSettings,
+    /// How long a closed case keeps its contact.
+    pub retention: Retention,
 }
 
 impl std::fmt::Debug for Settings {
@@ -110,6 +113,7 @@ impl std::fmt::Debug for Settings {
             .field("service_token", &self.service_token.as_ref().map(|_| "…"))
             .field("clock", &self.clock)
             .field("supervision", &self.supervision)
+            .field("retention", &self.retention)
             .finish()
     }
 }
@@ -221,6 +225,7 @@ pub async fn build(
         rules: std::sync::Mutex::new(None),
     });
     let seeds = own.rules;
+    let retention = settings.retention;
     let service = CaseServiceServer::new(api::RoutingApi::new(Arc::clone(&core)));
     let part = Part::new(host, store.clone(), service, verifier, Some(&MIGRATIONS))?
         .with_event_log(events);
@@ -249,10 +254,32 @@ pub async fn build(
                     tracing::error!(%error, "the loaded calendar years could not be read");
                 }
                 let sweep = tokio::spawn(sweep::run(Arc::clone(&core), shutdown.clone()));
+                let erasure = tokio::spawn(personal::keep_erasing(
+                    "routing",
+                    retention,
+                    shutdown.clone(),
+                    {
+                        let core = Arc::clone(&core);
+                        move || {
+                            let core = Arc::clone(&core);
+                            async move {
+                                match retention.cutoff(core.clock.now()) {
+                                    Some(cutoff) => {
+                                        core.store
+                                            .erase_personal_data(cutoff, core.clock.now())
+                                            .await
+                                    }
+                                    None => Ok(0),
+                                }
+                            }
+                        }
+                    },
+                ));
                 if let Some(consumer) = consumer {
                     consumer.run(shutdown).await;
                 }
                 let _ = sweep.await;
+                let _ = erasure.await;
             })
         },
         shutdown,

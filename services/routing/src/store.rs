@@ -9,9 +9,10 @@ use sqlx::{AnyConnection, Row};
 use zhengqi_shared::Error;
 use zhengqi_shared::events::EventLog;
 use zhengqi_shared::ids::PageToken;
+use zhengqi_shared::personal;
 use zhengqi_shared::reference::Calendar;
 use zhengqi_shared::storage::is_unique_violation;
-use zhengqi_shared::storage::{Filter, RequestKeys, SqlValue, Store};
+use zhengqi_shared::storage::{Filter, RequestKeys, SqlValue, Statement, Store};
 
 use crate::convert;
 use crate::domain::ledger::{self, Entry};
@@ -33,8 +34,8 @@ const CASE_COLUMNS: &str = "id, number, appeal_id, uscc, enterprise_name, jurisd
      ext_working_days, ext_reason, ext_requested_by, ext_request_time, ext_decided_by, ext_decide_time, \
      ext_decision_note, info_question, info_answer, pause_time, paused_state, butler, claimed_by, \
      resolve_time, close_time, duplicate_appeal_ids, routing_rule_id, version, create_time, update_time, \
-     deadline_provisional, deadline_base, deadline_working_days";
-const CASE_COLUMN_COUNT: usize = 54;
+     deadline_provisional, deadline_base, deadline_working_days, personal_data_erase_time";
+const CASE_COLUMN_COUNT: usize = 55;
 
 const ENTRY_COLUMNS: &str = "jurisdiction_code, sequence, case_id, action, from_state, to_state, actor, \
      actor_role, create_time, note, level, department_id, previous_hash, entry_hash";
@@ -288,7 +289,7 @@ impl RoutingStore {
 
     /// Up to `limit` entries of a jurisdiction's ledger after `after`, in order.
     pub async fn ledger_page(
-        &self,
+        conn: &mut AnyConnection,
         jurisdiction: &str,
         after: u64,
         limit: i64,
@@ -300,18 +301,21 @@ impl RoutingStore {
         .bind(jurisdiction)
         .bind(after as i64)
         .bind(limit)
-        .fetch_all(self.store.pool())
+        .fetch_all(conn)
         .await?;
         rows.iter().map(entry_from_row).collect()
     }
 
     /// The head of a jurisdiction's ledger: its last sequence and hash.
-    pub async fn ledger_head(&self, jurisdiction: &str) -> Result<Option<(u64, String)>, Error> {
+    pub async fn ledger_head(
+        conn: &mut AnyConnection,
+        jurisdiction: &str,
+    ) -> Result<Option<(u64, String)>, Error> {
         let row = sqlx::query(
             "SELECT last_sequence, head_hash FROM ledger_heads WHERE jurisdiction_code = $1",
         )
         .bind(jurisdiction)
-        .fetch_optional(self.store.pool())
+        .fetch_optional(conn)
         .await?;
         row.map(|row| -> Result<(u64, String), Error> {
             Ok((row.try_get::<i64, _>(0)? as u64, row.try_get(1)?))
@@ -319,13 +323,15 @@ impl RoutingStore {
         .transpose()
     }
 
-    /// Recomputes a jurisdiction's hash chain page by page.
+    /// Recomputes a jurisdiction's hash chain page by page, in one snapshot
+    /// of the store: entries appended meanwhile are the next check's, and
+    /// the head read at the end is the one those entries had.
     pub async fn verify_ledger(&self, jurisdiction: &str) -> Result<Verification, Error> {
         const PAGE: i64 = 1_000;
+        let mut snapshot = self.store.begin_snapshot().await?;
         let mut verifier = ledger::Verifier::default();
         loop {
-            let page = self
-                .ledger_page(jurisdiction, verifier.head_sequence, PAGE)
+            let page = Self::ledger_page(&mut snapshot, jurisdiction, verifier.head_sequence, PAGE)
                 .await?;
             if let Err(broken) = verifier.check(&page) {
                 return Ok(Verification {
@@ -340,15 +346,20 @@ impl RoutingStore {
             }
         }
         // Entries removed from the end leave the head ahead of the last entry.
-        let missing_tail = match self.ledger_head(jurisdiction).await? {
+        let missing_tail = match Self::ledger_head(&mut snapshot, jurisdiction).await? {
             Some((last, hash)) if last != verifier.head_sequence || hash != verifier.head_hash => {
                 Some(format!(
-                    "the ledger's head is entry {last}, but the entries end at {}: entries were removed",
+                    "台账末条应为第 {last} 条，现存条目止于第 {0} 条：末尾条目被删除或另有添加（the ledger's head is entry {last}, but the entries end at {0}: entries were removed or added）",
                     verifier.head_sequence
                 ))
             }
+            None if verifier.checked > 0 => Some(format!(
+                "台账有 {0} 条但缺少末条记录：末条记录被删除（the ledger has {0} entries but no head: its head was removed）",
+                verifier.checked
+            )),
             _ => None,
         };
+        snapshot.rollback().await?;
         Ok(Verification {
             checked: verifier.checked,
             head_hash: verifier.head_hash,
@@ -403,6 +414,32 @@ impl RoutingStore {
         );
         let rows = query.query(sql).fetch_all(self.store.pool()).await?;
         rows.iter().map(case_from_row).collect()
+    }
+
+    /// Erases the contact of every case closed (or not accepted) before
+    /// `cutoff` whose contact is still kept, from the case and from the
+    /// events about it; how many cases. The ledger holds no contact, so every
+    /// entry still verifies.
+    pub async fn erase_personal_data(&self, cutoff: i64, now: i64) -> Result<u64, Error> {
+        let due = Statement {
+            sql: "SELECT id FROM cases WHERE personal_data_erase_time IS NULL \
+                  AND close_time IS NOT NULL AND close_time < $1 AND state IN ($2, $3) \
+                  ORDER BY close_time LIMIT 200"
+                .to_owned(),
+            params: vec![
+                SqlValue::Int(cutoff),
+                SqlValue::Text(CaseState::Closed.as_str().to_owned()),
+                SqlValue::Text(CaseState::Rejected.as_str().to_owned()),
+            ],
+        };
+        personal::erase_due(
+            &self.store,
+            &due,
+            "UPDATE cases SET contact_name = '', contact_phone = '', \
+             personal_data_erase_time = $1, update_time = $1, version = version + 1 WHERE id = $2",
+            now,
+        )
+        .await
     }
 
     /// Writes what the deadline clock did to `case` (already changed from the
@@ -1405,7 +1442,8 @@ pub async fn write_case(
         .bind(case.update_time)
         .bind(i64::from(case.deadline_provisional))
         .bind(case.deadline_base)
-        .bind(i64::from(case.deadline_working_days));
+        .bind(i64::from(case.deadline_working_days))
+        .bind(case.personal_data_erase_time);
     let query = match expected {
         None => query,
         Some(version) => query.bind(&case.id).bind(version),
@@ -1536,6 +1574,7 @@ fn case_from_row(row: &AnyRow) -> Result<Case, Error> {
         claimed_by: text("claimed_by")?,
         resolve_time: optional_int("resolve_time")?,
         close_time: optional_int("close_time")?,
+        personal_data_erase_time: optional_int("personal_data_erase_time")?,
         duplicate_appeal_ids: list(&text("duplicate_appeal_ids")?)
             .map(str::to_owned)
             .collect(),

@@ -49,6 +49,10 @@ pub struct Config {
     pub routing: RoutingLimits,
     /// Evaluation's time limits.
     pub evaluation: EvaluationLimits,
+    /// Years a contact's name and phone are kept: intake's copy from the
+    /// appeal's receipt, routing's from the case's closing; then erased.
+    /// 0 keeps them. `ZHENGQI_PERSONAL_DATA_YEARS`, default 3.
+    pub personal_data_years: Option<u32>,
     /// The city's reference folder; the embedded set (Guangyuan's) when unset.
     /// `ZHENGQI_REFERENCE`.
     pub reference: Option<PathBuf>,
@@ -229,6 +233,7 @@ impl Default for Config {
             gateway: GatewayLimits::default(),
             routing: RoutingLimits::default(),
             evaluation: EvaluationLimits::default(),
+            personal_data_years: None,
             reference: None,
         }
     }
@@ -534,6 +539,11 @@ pub const VARIABLES: &[(&str, &str, Reading)] = &[
     ("ZHENGQI_REFERENCE", "reference", Reading::Text),
     ("ZHENGQI_LOG", "log", Reading::Text),
     ("ZHENGQI_BATCH_MAX", "batch_max", Reading::Value),
+    (
+        "ZHENGQI_PERSONAL_DATA_YEARS",
+        "personal_data_years",
+        Reading::Value,
+    ),
     ("ZHENGQI_INTAKE_URL", "upstreams.intake", Reading::Text),
     ("ZHENGQI_ROUTING_URL", "upstreams.routing", Reading::Text),
     ("ZHENGQI_POLICY_URL", "upstreams.policy", Reading::Text),
@@ -862,6 +872,12 @@ impl Config {
             return invalid(
                 "evaluation.repeat_window_years",
                 "must be a whole number from 1 to 100",
+            );
+        }
+        if self.personal_data_years.is_some_and(|years| years > 100) {
+            return invalid(
+                "personal_data_years",
+                "must be a whole number from 0 (keep) to 100",
             );
         }
         self.check_deployments()

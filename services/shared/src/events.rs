@@ -75,6 +75,39 @@ impl NewEvent {
     }
 }
 
+/// Erases the personal data (the contracts' `(zhengqi.common.v1.personal)`
+/// fields) from every event about `subject_id`, inside the caller's
+/// transaction; how many events changed. The rest of each event stays as it
+/// was, and so does its place in the log: a follower reading it again sees the
+/// event without the contact.
+pub async fn erase_personal_data(conn: &mut AnyConnection, subject_id: &str) -> Result<u64, Error> {
+    let rows =
+        sqlx::query("SELECT sequence, event_type, payload FROM zq_events WHERE subject_id = $1")
+            .bind(subject_id)
+            .fetch_all(&mut *conn)
+            .await?;
+    let mut changed = 0;
+    for row in rows {
+        let sequence: i64 = row.try_get(0)?;
+        let event_type: String = row.try_get(1)?;
+        let payload: Vec<u8> = row.try_get(2)?;
+        let erased = zhengqi_proto::personal::erase(&event_type, &payload).map_err(|e| {
+            Error::internal(format!(
+                "event {sequence} ({event_type}) does not decode: {e}"
+            ))
+        })?;
+        if let Some(erased) = erased {
+            sqlx::query("UPDATE zq_events SET payload = $1 WHERE sequence = $2")
+                .bind(erased)
+                .bind(sequence)
+                .execute(&mut *conn)
+                .await?;
+            changed += 1;
+        }
+    }
+    Ok(changed)
+}
+
 /// A boxed stream of events, as `WatchEvents` returns it.
 pub type EventStream = Pin<Box<dyn Stream<Item = Result<Event, tonic::Status>> + Send + 'static>>;
 

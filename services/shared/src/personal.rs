@@ -6,7 +6,17 @@
 //! departments; never given to third-party evaluators. One rule, applied
 //! wherever an appeal or a case leaves a service.
 
+use std::future::Future;
+use std::time::Duration;
+
+use chrono::{DateTime, Months};
+use sqlx::Row;
+
 use crate::auth::{Principal, Role};
+use crate::clock::beijing;
+use crate::error::Error;
+use crate::shutdown::Shutdown;
+use crate::storage::{Statement, Store};
 
 /// How much of a contact a caller may see.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -75,6 +85,124 @@ pub fn mask_phone(phone: &str) -> String {
         .collect()
 }
 
+/// How long personal data is kept (个人信息保存期限, 个人信息保护法 art. 19:
+/// no longer than its purpose needs), and how often the services look for
+/// what has outlived it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Years from the moment a service counts from; 0 keeps it.
+    pub years: u32,
+    /// How often a service erases what is due.
+    pub every: Duration,
+}
+
+impl Retention {
+    pub const DEFAULT_YEARS: u32 = 3;
+
+    /// `years` as configured (`personal_data_years`), the default when unset.
+    pub fn configured(years: Option<u32>) -> Retention {
+        Retention {
+            years: years.unwrap_or(Retention::DEFAULT_YEARS),
+            ..Retention::default()
+        }
+    }
+
+    /// The moment (microseconds since the epoch) before which what a service
+    /// counts from is due at `now`: the same date and time `years` years
+    /// earlier in China time (29 February falls back to the 28th); `None`
+    /// when nothing is ever due.
+    pub fn cutoff(&self, now: i64) -> Option<i64> {
+        if self.years == 0 {
+            return None;
+        }
+        let now = DateTime::from_timestamp_micros(now)?.with_timezone(&beijing());
+        let cutoff = now.checked_sub_months(Months::new(self.years.checked_mul(12)?))?;
+        Some(cutoff.timestamp_micros())
+    }
+}
+
+/// Runs `pass` (one erasure of what is due, returning how many records it
+/// erased) at once and then every `retention.every`, until `shutdown`; a
+/// failed pass is logged and tried again at the next. Nothing runs when the
+/// data is kept for good.
+pub async fn keep_erasing<F, Fut>(part: &str, retention: Retention, shutdown: Shutdown, mut pass: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<u64, Error>>,
+{
+    if retention.years == 0 {
+        return;
+    }
+    let mut interval = tokio::time::interval(retention.every);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = shutdown.wait() => return,
+            _ = interval.tick() => {}
+        }
+        match pass().await {
+            Ok(0) => {}
+            Ok(erased) => tracing::info!(
+                part,
+                erased,
+                years = retention.years,
+                "已按保存期限删除联系人信息（contacts past their retention period erased）"
+            ),
+            Err(error) => tracing::warn!(
+                part,
+                %error,
+                "删除到期联系人信息失败，下次再试（erasing contacts past their retention period failed; trying again at the next interval）"
+            ),
+        }
+    }
+}
+
+/// Erases the personal data of the records `due` selects (a page of their
+/// ids, oldest first, each an event log subject), a page per transaction
+/// until none is left: `erase` (an `UPDATE` taking the time as `$1` and the
+/// id as `$2`) on each record, and the personal fields of every event about
+/// it. How many records.
+pub async fn erase_due(
+    store: &Store,
+    due: &Statement,
+    erase: &str,
+    now: i64,
+) -> Result<u64, Error> {
+    let mut erased = 0;
+    loop {
+        let mut tx = store.begin_write().await?;
+        let ids: Vec<String> = due
+            .query()
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|row| row.try_get(0))
+            .collect::<Result<_, _>>()?;
+        if ids.is_empty() {
+            return Ok(erased);
+        }
+        for id in &ids {
+            sqlx::query(sqlx::AssertSqlSafe(erase.to_owned()))
+                .bind(now)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            crate::events::erase_personal_data(&mut tx, id).await?;
+        }
+        tx.commit().await?;
+        erased += ids.len() as u64;
+    }
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            years: Retention::DEFAULT_YEARS,
+            every: Duration::from_secs(3600),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,5 +268,21 @@ mod tests {
             ),
             Sight::Masked
         );
+    }
+
+    #[test]
+    fn retention_counts_calendar_years_in_china_time() {
+        use chrono::TimeZone;
+        let at = |y, m, d| {
+            beijing()
+                .with_ymd_and_hms(y, m, d, 9, 30, 0)
+                .unwrap()
+                .timestamp_micros()
+        };
+        let three = Retention::configured(None);
+        assert_eq!(three.years, 3);
+        assert_eq!(three.cutoff(at(2026, 12, 5)), Some(at(2023, 12, 5)));
+        assert_eq!(three.cutoff(at(2028, 2, 29)), Some(at(2025, 2, 28)));
+        assert_eq!(Retention::configured(Some(0)).cutoff(at(2026, 12, 5)), None);
     }
 }

@@ -101,14 +101,16 @@ impl Verifier {
             ) {
                 let problem = match broken {
                     chain::Break::Missing { after, found } => {
-                        format!("entry {found} follows entry {after}: entries are missing")
+                        format!(
+                            "第 {found} 条紧接第 {after} 条，其间的条目缺失（entry {found} follows entry {after}: entries are missing）"
+                        )
                     }
                     chain::Break::Relinked { sequence } => format!(
-                        "entry {sequence} names previous hash {:?}, but the entry before it hashes to {:?}",
+                        "第 {sequence} 条记载的前一条哈希与前一条不符（entry {sequence} names previous hash {:?}, but the entry before it hashes to {:?}）",
                         entry.previous_hash, check.head_hash
                     ),
                     chain::Break::Altered { sequence } => format!(
-                        "entry {sequence} does not match its hash: its content was changed after it was written"
+                        "第 {sequence} 条与其哈希不符，写入后内容被改动（entry {sequence} does not match its hash: its content was changed after it was written）"
                     ),
                 };
                 outcome = Err(Broken { index, problem });

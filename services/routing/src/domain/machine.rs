@@ -667,6 +667,7 @@ pub fn open(
         claimed_by: String::new(),
         resolve_time: None,
         close_time: None,
+        personal_data_erase_time: None,
         duplicate_appeal_ids: Vec::new(),
         routing_rule_id: placement.rule_id.clone().unwrap_or_default(),
         version: 1,

@@ -215,6 +215,9 @@ pub struct Case {
     pub claimed_by: String,
     pub resolve_time: Option<i64>,
     pub close_time: Option<i64>,
+    /// When the contact was erased, the case closed longer ago than the
+    /// retention period; `None` while kept.
+    pub personal_data_erase_time: Option<i64>,
     pub duplicate_appeal_ids: Vec<String>,
     /// The routing rule that placed the case, if any.
     pub routing_rule_id: String,

@@ -168,6 +168,21 @@ impl Store {
         })
     }
 
+    /// A read-only transaction that sees the store as it was at its first read
+    /// throughout, whatever commits meanwhile: for checks that read a table in
+    /// several statements (a ledger's entries page by page, then its head).
+    pub async fn begin_snapshot(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, Error> {
+        Ok(match self.backend {
+            // In WAL mode a read transaction keeps the snapshot of its first read.
+            Backend::Sqlite => self.pool.begin_with("BEGIN DEFERRED").await?,
+            Backend::Postgres => {
+                self.pool
+                    .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .await?
+            }
+        })
+    }
+
     /// A connection of its own to the SQLite file, for a writer on a thread of
     /// its own (see [`native`]); `None` on PostgreSQL and for an in-memory
     /// database, whose writers use the pool.
@@ -202,6 +217,7 @@ impl Store {
                     jurisdiction_code TEXT NOT NULL,
                     payload BLOB NOT NULL,
                     create_time BIGINT NOT NULL);
+                 CREATE INDEX IF NOT EXISTS zq_events_by_subject ON zq_events (subject_id);
                  CREATE TABLE IF NOT EXISTS zq_consumer_cursors (
                     source TEXT PRIMARY KEY,
                     sequence BIGINT NOT NULL,
@@ -215,6 +231,7 @@ impl Store {
                     jurisdiction_code TEXT NOT NULL,
                     payload BYTEA NOT NULL,
                     create_time BIGINT NOT NULL);
+                 CREATE INDEX IF NOT EXISTS zq_events_by_subject ON zq_events (subject_id);
                  CREATE TABLE IF NOT EXISTS zq_consumer_cursors (
                     source TEXT PRIMARY KEY,
                     sequence BIGINT NOT NULL,
@@ -419,6 +436,7 @@ pub trait Columns {
     fn text(&self, column: &str) -> Result<String, Error>;
     fn optional_text(&self, column: &str) -> Result<Option<String>, Error>;
     fn int(&self, column: &str) -> Result<i64, Error>;
+    fn optional_int(&self, column: &str) -> Result<Option<i64>, Error>;
 }
 
 impl Columns for AnyRow {
@@ -431,6 +449,10 @@ impl Columns for AnyRow {
     }
 
     fn int(&self, column: &str) -> Result<i64, Error> {
+        Ok(self.try_get(column)?)
+    }
+
+    fn optional_int(&self, column: &str) -> Result<Option<i64>, Error> {
         Ok(self.try_get(column)?)
     }
 }

@@ -170,6 +170,10 @@ impl Columns for Row<'_> {
     fn int(&self, column: &str) -> Result<i64, Error> {
         Ok(self.get(column)?)
     }
+
+    fn optional_int(&self, column: &str) -> Result<Option<i64>, Error> {
+        Ok(self.get(column)?)
+    }
 }
 
 /// For a writer thread: waits for the first item of `queue`, lets `linger`
