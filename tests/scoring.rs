@@ -127,8 +127,15 @@ async fn cases_walked_through_routing_become_scorecards_rankings_notices_and_the
     assert_eq!(jrj.unit_kind, scoring::UnitKind::Department as i32);
     assert_eq!(jrj.jurisdiction_code, "510821");
     assert_eq!(jrj.unit_name, "旺苍县地方金融监督管理局");
-    let total: f64 = jrj.indicators.iter().map(|i| i.contribution).sum();
-    assert!((jrj.total - total).abs() < 1e-9);
+    // The total is re-based on the indicators that had something to measure:
+    // with no review yet, the review indicators neither earn nor cost.
+    let applicable = jrj.indicators.iter().filter(|i| i.applicable);
+    let earned: f64 = applicable.clone().map(|i| i.contribution).sum();
+    let weights: f64 = applicable.map(|i| i.weight).sum();
+    assert!((jrj.total - 100.0 * earned / weights).abs() < 1e-9);
+    let satisfaction = indicator(&jrj, "satisfaction_rate");
+    assert!(!satisfaction.applicable && satisfaction.contribution == 0.0);
+    assert!(indicator(&jrj, "overdue_count").applicable);
     let rsj = scorecard_until(&suite, "510821-rsj", &period, |card| {
         indicator(card, "on_time_rate").denominator == 1.0
     })

@@ -117,10 +117,10 @@ export async function scoring({ query, claims, can }) {
   if (can.rankings) {
     const page = await get('/v1/rankings', { ...filters, pageSize: PAGE_SIZE, pageToken: query.pageToken });
     const rows = (page.rankings ?? []).map((r) => [
-      String(r.rank ?? ''),
+      r.rank ? String(r.rank) : h('span', { title: r.notRankedReason ?? '' }, '不参与排名'),
       link(route(`/scorecards/${enc(r.unitId)}`, { period: filters.period }), unitLabel(r.unitKind, r.unitId, r.unitName)),
       jurisdictionLabel(r.jurisdictionCode),
-      number(r.total),
+      r.rank ? number(r.total) : (r.notRankedReason ?? '—'),
       badge('board', r.board),
       r.previousRank ? String(r.previousRank) : '—',
       r.blackBoardStreak ? `${r.blackBoardStreak} 期` : '—',
@@ -167,20 +167,21 @@ export async function scorecard({ params, query }) {
     number(i.rawValue, 3),
     `${number(i.numerator, 0)} / ${number(i.denominator, 0)}`,
     `${number(i.target, 3)}（${is('direction', i.direction, 'LOWER_IS_BETTER') ? '越低越好' : '越高越好'}）`,
-    number(i.normalizedValue, 3),
+    i.applicable ? number(i.normalizedValue, 3) : '不适用（本期无可考核事项）',
     number(i.weight, 1),
-    number(i.contribution, 2),
+    i.applicable ? number(i.contribution, 2) : '—',
   ]);
   return h('div', null,
     h('p', { class: 'crumbs' }, link(route('/scoring', { period, unitKind: card.unitKind }), '考核'), ' / ', unitId),
     h('h1', null, `${unitLabel(card.unitKind, card.unitId ?? unitId, card.unitName)} · ${card.period ?? period}`),
     section('得分', facts([
       ['总分', number(card.total)],
-      ['名次', card.rank ? `${card.rank} / ${card.rankedUnits ?? 0}` : '—'],
+      ['名次', card.rank ? `${card.rank} / ${card.rankedUnits ?? 0}` : (card.notRankedReason || '—')],
       ['红黑榜', badge('board', card.board)],
       ['辖区', jurisdictionLabel(card.jurisdictionCode)],
       ['统计时间', formatTime(card.computeTime)],
     ])),
-    section('指标', table(['指标', '实际值', '分子 / 分母', '目标', '得分率', '权重', '得分'], rows, '没有指标')),
+    section('指标', table(['指标', '实际值', '分子 / 分母', '目标', '得分率', '权重', '得分'], rows, '没有指标'),
+      h('p', { class: 'hint' }, '本期无可考核事项的指标不适用，不得分也不扣分；总分按适用指标的权重折算为百分制（100 × 各项得分之和 ÷ 适用指标权重之和）。')),
     card.indicators?.length ? null : notice('该考核期还没有数据。'));
 }

@@ -279,18 +279,20 @@ impl ScoringApi {
         let score = model::score(&model, kind, &metrics);
         let group = units.group_of(kind, &unit_id);
         let stored = store::score_of(&mut conn, &period_text, &unit).await?;
-        let (rank, ranked_units, board, compute_time) = match &stored {
+        let (rank, ranked_units, board, compute_time, not_ranked_reason) = match &stored {
             Some(s) => (
                 s.rank,
                 s.ranked_units,
                 s.board,
                 Some(timestamp(s.compute_time)),
+                s.not_ranked_reason.clone(),
             ),
             None => (
                 0,
                 count(store::ranked_units(&mut conn, &period_text, kind, &group).await?),
                 Board::None,
                 None,
+                String::new(),
             ),
         };
         Ok(pb::Scorecard {
@@ -309,6 +311,7 @@ impl ScoringApi {
                 .map(convert::indicator_score_to_proto)
                 .collect(),
             compute_time,
+            not_ranked_reason,
         })
     }
 
@@ -348,7 +351,7 @@ impl ScoringApi {
             None => BTreeMap::new(),
         };
         let (page, next_page_token) = ids::paginate(page, limit, &filters, |s| PageToken {
-            sort_key: i64::from(s.rank),
+            sort_key: i64::from(s.position),
             id: s.unit_id.clone(),
         });
         let units = self.core.units();
@@ -366,6 +369,7 @@ impl ScoringApi {
                     board: convert::board_to_proto(s.board),
                     previous_rank: previous.get(&s.unit_id).copied().unwrap_or(0),
                     black_board_streak: s.black_streak,
+                    not_ranked_reason: s.not_ranked_reason,
                     unit_id: s.unit_id,
                 })
                 .collect(),

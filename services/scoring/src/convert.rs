@@ -75,6 +75,9 @@ pub fn model_to_proto(model: &Model, period: &str) -> pb::IndicatorModel {
         red_board_size: model.red_board_size,
         black_board_size: model.black_board_size,
         interview_after_periods: model.interview_after_periods,
+        min_cases_to_rank: model.min_cases_to_rank,
+        red_board_min_total: model.red_board_min_total,
+        black_board_below_total: model.black_board_below_total,
         etag: model_etag(model),
         updated_by: model.updated_by.clone(),
         update_time: (model.update_time > 0).then(|| timestamp(model.update_time)),
@@ -148,6 +151,9 @@ pub fn model_from_request(
             0 => model::DEFAULT_INTERVIEW_AFTER,
             n => n,
         },
+        min_cases_to_rank: request.min_cases_to_rank,
+        red_board_min_total: request.red_board_min_total,
+        black_board_below_total: request.black_board_below_total,
         version: 0,
         updated_by: String::new(),
         update_time: 0,
@@ -176,6 +182,7 @@ pub fn indicator_score_to_proto(score: &IndicatorScore) -> pb::IndicatorScore {
         contribution: score.contribution,
         target: score.target,
         direction: direction_to_proto(score.direction),
+        applicable: score.applicable,
     }
 }
 

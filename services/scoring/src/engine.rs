@@ -222,18 +222,20 @@ impl Core {
         let now = self.clock.now();
         let model = self.cached_model(conn, models, period).await?;
         let metrics = store::metrics_of_group(conn, period_text, kind, group).await?;
-        let totals: Vec<(String, f64)> = metrics
+        let candidates: Vec<ranking::Candidate> = metrics
             .iter()
-            .map(|(unit, m)| (unit.id.clone(), model::score(model, kind, m).total))
+            .map(|(unit, m)| ranking::Candidate::of(unit.id.clone(), &model::score(model, kind, m)))
             .collect();
-        let ranked = ranking::rank(model, totals, |id| previous.get(id).copied().unwrap_or(0));
+        let ranked = ranking::rank(model, candidates, |id| {
+            previous.get(id).copied().unwrap_or(0)
+        });
         let old: BTreeMap<String, StoredScore> =
             store::scores_of_group(conn, period_text, kind, group)
                 .await?
                 .into_iter()
                 .map(|s| (s.unit_id.clone(), s))
                 .collect();
-        let count = i32::try_from(ranked.len()).unwrap_or(i32::MAX);
+        let count = i32::try_from(ranked.iter().filter(|r| r.rank > 0).count()).unwrap_or(i32::MAX);
         // Only what changed is written; an unchanged score keeps its compute time.
         let changed: Vec<StoredScore> = ranked
             .iter()
@@ -242,10 +244,12 @@ impl Core {
                 unit_id: r.unit_id.clone(),
                 group_code: group.to_owned(),
                 total: r.total,
+                position: r.position,
                 rank: r.rank,
                 ranked_units: count,
                 board: r.board,
                 black_streak: r.black_board_streak,
+                not_ranked_reason: r.not_ranked_reason.clone(),
                 compute_time: now,
             })
             .filter(|score| {

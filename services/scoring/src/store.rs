@@ -258,10 +258,16 @@ pub struct StoredScore {
     pub unit_id: String,
     pub group_code: String,
     pub total: f64,
+    /// The unit's unique place in the list, from 1 (the ranked best first,
+    /// then those not ranked).
+    pub position: i32,
+    /// Shared by equal totals; 0 when not ranked.
     pub rank: i32,
+    /// The units ranked (not those only listed).
     pub ranked_units: i32,
     pub board: Board,
     pub black_streak: i32,
+    pub not_ranked_reason: String,
     pub compute_time: i64,
 }
 
@@ -273,15 +279,18 @@ fn score_from_row(row: &AnyRow) -> Result<StoredScore, Error> {
         unit_id: row.try_get("unit_id")?,
         group_code: row.try_get("group_code")?,
         total: row.try_get("total")?,
-        rank: i32::try_from(row.try_get::<i64, _>("rank_position")?).unwrap_or(i32::MAX),
+        position: i32::try_from(row.try_get::<i64, _>("rank_position")?).unwrap_or(i32::MAX),
+        rank: i32::try_from(row.try_get::<i64, _>("shared_rank")?).unwrap_or(i32::MAX),
         ranked_units: i32::try_from(row.try_get::<i64, _>("ranked_units")?).unwrap_or(i32::MAX),
         board: stored("board", &board, Board::parse)?,
         black_streak: i32::try_from(row.try_get::<i64, _>("black_streak")?).unwrap_or(i32::MAX),
+        not_ranked_reason: row.try_get("not_ranked_reason")?,
         compute_time: row.try_get("compute_time")?,
     })
 }
 
-const SCORE_COLUMNS: &str = "unit_kind, unit_id, group_code, total, rank_position, ranked_units, board, black_streak, compute_time";
+const SCORE_COLUMNS: &str = "unit_kind, unit_id, group_code, total, rank_position, shared_rank, ranked_units, board, \
+     black_streak, not_ranked_reason, compute_time";
 
 /// The stored scores of one ranking, best first.
 pub async fn scores_of_group(
@@ -378,21 +387,25 @@ pub async fn write_group_scores(
     for score in changed {
         sqlx::query(
             "INSERT INTO sc_scores (period, unit_kind, unit_id, group_code, total, rank_position, \
-             ranked_units, board, black_streak, compute_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             ranked_units, board, black_streak, compute_time, shared_rank, not_ranked_reason) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
              ON CONFLICT (period, unit_kind, unit_id) DO UPDATE SET group_code = excluded.group_code, \
              total = excluded.total, rank_position = excluded.rank_position, ranked_units = excluded.ranked_units, \
-             board = excluded.board, black_streak = excluded.black_streak, compute_time = excluded.compute_time",
+             board = excluded.board, black_streak = excluded.black_streak, compute_time = excluded.compute_time, \
+             shared_rank = excluded.shared_rank, not_ranked_reason = excluded.not_ranked_reason",
         )
         .bind(period)
         .bind(score.unit_kind.as_str())
         .bind(&score.unit_id)
         .bind(&score.group_code)
         .bind(score.total)
-        .bind(i64::from(score.rank))
+        .bind(i64::from(score.position))
         .bind(i64::from(score.ranked_units))
         .bind(score.board.as_str())
         .bind(i64::from(score.black_streak))
         .bind(score.compute_time)
+        .bind(i64::from(score.rank))
+        .bind(&score.not_ranked_reason)
         .execute(&mut *conn)
         .await?;
     }
@@ -402,7 +415,8 @@ pub async fn write_group_scores(
 /// The model put for exactly `period`, if any.
 pub async fn model_of(conn: &mut AnyConnection, period: &str) -> Result<Option<Model>, Error> {
     let Some(row) = sqlx::query(
-        "SELECT red_board_size, black_board_size, interview_after_periods, version, updated_by, update_time \
+        "SELECT red_board_size, black_board_size, interview_after_periods, min_cases_to_rank, \
+         red_board_min_total, black_board_below_total, version, updated_by, update_time \
          FROM sc_models WHERE period = $1",
     )
     .bind(period)
@@ -420,6 +434,9 @@ pub async fn model_of(conn: &mut AnyConnection, period: &str) -> Result<Option<M
         red_board_size: small("red_board_size")?,
         black_board_size: small("black_board_size")?,
         interview_after_periods: small("interview_after_periods")?,
+        min_cases_to_rank: small("min_cases_to_rank")?,
+        red_board_min_total: row.try_get("red_board_min_total")?,
+        black_board_below_total: row.try_get("black_board_below_total")?,
         version: row.try_get("version")?,
         updated_by: row.try_get("updated_by")?,
         update_time: row.try_get("update_time")?,
@@ -463,7 +480,8 @@ pub async fn write_model(conn: &mut AnyConnection, model: &Model) -> Result<(), 
         .await?;
     sqlx::query(
         "INSERT INTO sc_models (period, red_board_size, black_board_size, interview_after_periods, \
-         version, updated_by, update_time) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+         version, updated_by, update_time, min_cases_to_rank, red_board_min_total, black_board_below_total) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(&model.period)
     .bind(i64::from(model.red_board_size))
@@ -472,6 +490,9 @@ pub async fn write_model(conn: &mut AnyConnection, model: &Model) -> Result<(), 
     .bind(model.version)
     .bind(&model.updated_by)
     .bind(model.update_time)
+    .bind(i64::from(model.min_cases_to_rank))
+    .bind(model.red_board_min_total)
+    .bind(model.black_board_below_total)
     .execute(&mut *conn)
     .await?;
     for (ordinal, indicator) in model.indicators.iter().enumerate() {

@@ -456,7 +456,7 @@ async fn a_replayed_log_adds_nothing_and_the_rebuild_equals_the_incremental_figu
 }
 
 #[tokio::test]
-async fn rankings_put_the_punctual_department_first_and_raise_notices() {
+async fn rankings_put_the_punctual_department_first_leave_the_idle_unranked_and_raise_notices() {
     let mut fixture = Fixture::new().await;
     feed(&mut fixture).await;
     let mut conn = fixture.core.store.pool().acquire().await.unwrap();
@@ -465,18 +465,27 @@ async fn rankings_put_the_punctual_department_first_and_raise_notices() {
         .unwrap();
     let order: Vec<_> = ranking
         .iter()
-        .map(|s| (s.unit_id.as_str(), s.board))
+        .map(|s| (s.unit_id.as_str(), s.rank, s.board))
         .collect();
+    // Departments with nothing to measure (no case due) are listed after the
+    // ranked ones, not ranked, rather than at the top with full marks.
     assert_eq!(
-        order.first(),
-        Some(&("510821-fgw", Board::Red)),
-        "{order:?}"
+        order,
+        [
+            ("510821-rsj", 1, Board::Red),
+            ("510821-jrj", 2, Board::Black),
+            ("510821-fgw", 0, Board::None),
+            ("510821-sfj", 0, Board::None),
+        ],
     );
-    assert_eq!(
-        order.last(),
-        Some(&("510821-jrj", Board::Black)),
-        "{order:?}"
-    );
+    for idle in &ranking[2..] {
+        let reason = &idle.not_ranked_reason;
+        assert!(
+            reason.contains("nothing to measure") || reason.contains("too few cases: 0"),
+            "{reason}"
+        );
+    }
+    assert_eq!(ranking[0].ranked_units, 2);
     let jrj = ranking.iter().find(|s| s.unit_id == "510821-jrj").unwrap();
     let rsj = ranking.iter().find(|s| s.unit_id == "510821-rsj").unwrap();
     assert!(rsj.total > jrj.total);

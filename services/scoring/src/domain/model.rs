@@ -24,8 +24,18 @@
 //! higher-is-better earns `raw / target` (capped at 1; full points when the
 //! target is 0); lower-is-better earns full points up to the target, then
 //! `(bound − raw) / (bound − target)` for a ratio (bound 1) or an average
-//! (bound 100), and `(1 + target) / (1 + raw)` for a count. An indicator with
-//! nothing to measure (denominator 0) costs nothing: full points.
+//! (bound 100), and `(1 + target) / (1 + raw)` for a count.
+//!
+//! An indicator with nothing to measure is *not applicable*: a rate or an
+//! average with denominator 0, a count whose basis is empty (no case due or
+//! gone overdue for `overdue_count`, no case received or handed back for
+//! `return_count`, no policy published or fulfilled for `fulfillment_count`).
+//! It earns nothing and costs nothing: the total is re-based on the weights
+//! measured, `100 × Σ contributions / Σ weights of the applicable indicators`.
+//! Worked example: on_time_rate (weight 40) at 0.5 gives 20, solved_rate
+//! (30) at 1.0 gives 30, and satisfaction_rate (30) had no review; the total
+//! is 100 × (20 + 30) / (40 + 30) = 71.43, not 20 + 30 + 30 = 80. A unit with
+//! no applicable indicator has no total and is not ranked.
 
 use serde::Deserialize;
 use zhengqi_shared::reference::{ReferenceError, ReferenceFile};
@@ -60,6 +70,9 @@ pub struct Known {
     pub key: &'static str,
     pub name: &'static str,
     pub measure: Measure,
+    /// For a count: the counters of which one must be above 0 for it to
+    /// apply (a rate or average applies when its denominator is above 0).
+    pub basis: &'static [&'static str],
 }
 
 /// Every indicator key a model may use.
@@ -68,56 +81,67 @@ pub const CATALOGUE: &[Known] = &[
         key: "on_time_rate",
         name: "按期办结率",
         measure: Measure::Rate(metric::ON_TIME, metric::DUE),
+        basis: &[],
     },
     Known {
         key: "solved_rate",
         name: "问题解决率",
         measure: Measure::Rate(metric::SOLVED, metric::RESOLVED),
+        basis: &[],
     },
     Known {
         key: "satisfaction_rate",
         name: "满意率",
         measure: Measure::Rate(metric::SATISFIED, metric::REVIEWS),
+        basis: &[],
     },
     Known {
         key: "bad_review_rate",
         name: "差评率",
         measure: Measure::Rate(metric::BAD_REVIEWS, metric::REVIEWS),
+        basis: &[],
     },
     Known {
         key: "unrated_rate",
         name: "未评价率",
         measure: Measure::Complement(metric::RATED_INVITATIONS, metric::INVITED),
+        basis: &[],
     },
     Known {
         key: "rectification_rate",
         name: "差评整改率",
         measure: Measure::Rate(metric::RECTIFIED, metric::VALID_BAD_REVIEWS),
+        basis: &[],
     },
     Known {
         key: "return_count",
         name: "退单数",
         measure: Measure::Count(metric::RETURNS),
+        basis: &[metric::APPEALS, metric::DUE, metric::RETURNS],
     },
     Known {
         key: "overdue_count",
         name: "超期件数",
         measure: Measure::Count(metric::OVERDUE),
+        basis: &[metric::DUE, metric::OVERDUE],
     },
     Known {
         key: "assessment_score",
         name: "第三方评估得分",
         measure: Measure::Average(metric::ASSESSMENT_MILLIPOINTS, metric::ASSESSMENTS),
+        basis: &[],
     },
     Known {
         key: "comment_adoption_rate",
         name: "意见采纳率",
         measure: Measure::Rate(metric::COMMENTS_ADOPTED, metric::COMMENTS_RESPONDED),
+        basis: &[],
     },
     Known {
         key: "fulfillment_count",
         name: "政策兑现数",
         measure: Measure::Count(metric::FULFILLMENTS),
+        basis: &[metric::POLICIES_PUBLISHED, metric::FULFILLMENTS],
     },
 ];
 
@@ -127,6 +151,8 @@ pub fn known(key: &str) -> Option<&'static Known> {
 
 /// The points a model is out of.
 pub const TOTAL_POINTS: f64 = 100.0;
+/// The most cases a model may ask of a unit before ranking it.
+pub const MAX_MIN_CASES: i32 = 10_000;
 /// The largest board size a model may set.
 pub const MAX_BOARD_SIZE: i32 = 1000;
 /// The most consecutive periods a model may wait before an interview.
@@ -166,6 +192,14 @@ pub struct Model {
     /// 0: a tenth of the ranked units, at least one.
     pub black_board_size: i32,
     pub interview_after_periods: i32,
+    /// Cases due in the period a unit needs to be ranked; fewer, and it is
+    /// listed as not ranked (too few cases). 0: every unit with something measured.
+    pub min_cases_to_rank: i32,
+    /// The least total that may stand on the red board; 0 for none.
+    pub red_board_min_total: f64,
+    /// Only totals below this stand on the black board; 0 for full marks
+    /// (a unit at full marks is never on it, whatever is set).
+    pub black_board_below_total: f64,
     /// 0 for the shipped default.
     pub version: i64,
     pub updated_by: String,
@@ -178,6 +212,12 @@ struct ModelFile {
     red_board_size: i32,
     black_board_size: i32,
     interview_after_periods: i32,
+    #[serde(default)]
+    min_cases_to_rank: i32,
+    #[serde(default)]
+    red_board_min_total: f64,
+    #[serde(default)]
+    black_board_below_total: f64,
     indicator: Vec<IndicatorFile>,
 }
 
@@ -239,6 +279,9 @@ impl Model {
             red_board_size: model.red_board_size,
             black_board_size: model.black_board_size,
             interview_after_periods: model.interview_after_periods,
+            min_cases_to_rank: model.min_cases_to_rank,
+            red_board_min_total: model.red_board_min_total,
+            black_board_below_total: model.black_board_below_total,
             version: 0,
             updated_by: String::new(),
             update_time: 0,
@@ -365,6 +408,20 @@ impl Model {
                 format!("must be from 0 to {MAX_BOARD_SIZE}"),
             ));
         }
+        if !(0..=MAX_MIN_CASES).contains(&self.min_cases_to_rank) {
+            problems.push((
+                "min_cases_to_rank".into(),
+                format!("must be from 0 to {MAX_MIN_CASES}"),
+            ));
+        }
+        for (field, total) in [
+            ("red_board_min_total", self.red_board_min_total),
+            ("black_board_below_total", self.black_board_below_total),
+        ] {
+            if !(total.is_finite() && (0.0..=TOTAL_POINTS).contains(&total)) {
+                problems.push((field.into(), format!("must be from 0 to {TOTAL_POINTS}")));
+            }
+        }
         if !(1..=MAX_INTERVIEW_AFTER).contains(&self.interview_after_periods) {
             problems.push((
                 "interview_after_periods".into(),
@@ -404,13 +461,37 @@ pub struct IndicatorScore {
     pub contribution: f64,
     pub target: f64,
     pub direction: Direction,
+    /// Whether it had something to measure; when not, it earns and costs
+    /// nothing and the total is re-based without it.
+    pub applicable: bool,
 }
 
 /// A unit's score by a model.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Score {
+    /// Out of 100, on the weights of the applicable indicators; 0 when none applied.
     pub total: f64,
     pub indicators: Vec<IndicatorScore>,
+    /// Cases due in the period: what ranking a unit asks for.
+    pub cases: i64,
+}
+
+impl Score {
+    /// Whether any indicator had something to measure.
+    pub fn measured(&self) -> bool {
+        self.indicators.iter().any(|i| i.applicable)
+    }
+}
+
+/// Whether `known` has something to measure in `metrics`, given its denominator.
+fn applies(known: &Known, denominator: f64, metrics: &Metrics) -> bool {
+    match known.measure {
+        Measure::Count(_) => known
+            .basis
+            .iter()
+            .any(|name| metrics.get(*name).is_some_and(|v| *v > 0)),
+        _ => denominator > 0.0,
+    }
 }
 
 /// The numerator, denominator and raw value of `measure` from `metrics`.
@@ -485,13 +566,18 @@ pub fn score(model: &Model, kind: UnitKind, metrics: &Metrics) -> Score {
         .filter_map(|indicator| {
             let known = known(&indicator.key)?;
             let (numerator, denominator, raw_value) = measure(known.measure, metrics);
-            let normalized_value = normalize(
-                known.measure,
-                raw_value,
-                denominator,
-                indicator.direction,
-                indicator.target,
-            );
+            let applicable = applies(known, denominator, metrics);
+            let normalized_value = if applicable {
+                normalize(
+                    known.measure,
+                    raw_value,
+                    denominator,
+                    indicator.direction,
+                    indicator.target,
+                )
+            } else {
+                0.0
+            };
             Some(IndicatorScore {
                 key: indicator.key.clone(),
                 name: if indicator.name.is_empty() {
@@ -507,12 +593,21 @@ pub fn score(model: &Model, kind: UnitKind, metrics: &Metrics) -> Score {
                 contribution: normalized_value * indicator.weight,
                 target: indicator.target,
                 direction: indicator.direction,
+                applicable,
             })
         })
         .collect();
+    let applicable = indicators.iter().filter(|i| i.applicable);
+    let weights: f64 = applicable.clone().map(|i| i.weight).sum();
+    let earned: f64 = applicable.map(|i| i.contribution).sum();
     Score {
-        total: indicators.iter().map(|i| i.contribution).sum(),
+        total: if weights > 0.0 {
+            (TOTAL_POINTS * earned / weights).min(TOTAL_POINTS)
+        } else {
+            0.0
+        },
         indicators,
+        cases: metrics.get(metric::DUE).copied().unwrap_or(0).max(0),
     }
 }
 
@@ -637,6 +732,66 @@ mod tests {
     }
 
     #[test]
+    fn indicators_with_nothing_to_measure_are_left_out_and_the_total_re_based() {
+        // The worked example of the module docs.
+        let indicator = |key: &str, weight: f64| Indicator {
+            key: key.into(),
+            name: String::new(),
+            weight,
+            direction: Direction::HigherIsBetter,
+            target: 1.0,
+            description: String::new(),
+            unit_kinds: Vec::new(),
+        };
+        let model = Model {
+            indicators: vec![
+                indicator("on_time_rate", 40.0),
+                indicator("solved_rate", 30.0),
+                indicator("satisfaction_rate", 30.0),
+            ],
+            ..Model::default_model()
+        };
+        let worked = score(
+            &model,
+            UnitKind::Department,
+            &metrics(&[
+                (metric::DUE, 2),
+                (metric::ON_TIME, 1),
+                (metric::RESOLVED, 1),
+                (metric::SOLVED, 1),
+            ]),
+        );
+        assert!(
+            (worked.total - 100.0 * 50.0 / 70.0).abs() < 1e-9,
+            "{}",
+            worked.total
+        );
+        let applicable: Vec<bool> = worked.indicators.iter().map(|i| i.applicable).collect();
+        assert_eq!(applicable, [true, true, false]);
+        assert_eq!(worked.indicators[2].contribution, 0.0);
+
+        // Doing nothing earns nothing: no total and nothing measured.
+        let idle = score(&Model::default_model(), UnitKind::Department, &metrics(&[]));
+        assert_eq!(idle.total, 0.0);
+        assert!(!idle.measured());
+        // A count applies once its basis has something: no case due, no
+        // overdue count to boast of.
+        let reviewed = score(
+            &Model::default_model(),
+            UnitKind::Department,
+            &metrics(&[(metric::REVIEWS, 2), (metric::SATISFIED, 2)]),
+        );
+        let overdue = reviewed
+            .indicators
+            .iter()
+            .find(|i| i.key == "overdue_count")
+            .unwrap();
+        assert!(!overdue.applicable);
+        assert!(reviewed.measured());
+        assert_eq!(reviewed.cases, 0);
+    }
+
+    #[test]
     fn boards_take_a_tenth_at_least_one_and_never_overlap() {
         let model = Model::default_model();
         assert_eq!(model.board_sizes(1), (0, 0));
@@ -665,12 +820,12 @@ mod tests {
                 .collect();
         assert!(
             errors[0].starts_with(
-                "city/indicator_model.toml:52: indicator[2].direction: unknown direction \"DOWN\""
+                "city/indicator_model.toml:64: indicator[2].direction: unknown direction \"DOWN\""
             ),
             "{errors:#?}"
         );
         assert!(
-            errors[1].starts_with("city/indicator_model.toml:32: indicator: the weights of the indicators scoring a department must sum to 100, not 101"),
+            errors[1].starts_with("city/indicator_model.toml:44: indicator: the weights of the indicators scoring a department must sum to 100, not 101"),
             "{errors:#?}"
         );
     }
