@@ -996,6 +996,17 @@ async fn changing_one_stored_history_row_makes_verify_ledger_name_it() {
     assert!(intact.ok, "{intact:?}");
     assert_eq!(intact.checked_entries, 6);
     assert_eq!(intact.head_hash.len(), 64);
+    // The city's check of its own jurisdiction covers the counties' ledgers
+    // and names each it checked.
+    let city = verify_ledger(&suite, "510800").await;
+    assert!(city.ok, "{city:?}");
+    assert_eq!(city.checked_entries, 6);
+    let covered: Vec<_> = city
+        .ledgers
+        .iter()
+        .map(|l| (l.jurisdiction_code.as_str(), l.checked_entries))
+        .collect();
+    assert_eq!(covered, [("510800", 0), ("510821", 6)]);
 
     // Out of scope or not government: refused.
     let status = verify(suite.official_token(Role::Coordinator, "510822"), "510821")
@@ -1025,6 +1036,10 @@ async fn changing_one_stored_history_row_makes_verify_ledger_name_it() {
     assert_eq!(entry.sequence, 4);
     assert_eq!(entry.note, "受理（改过）");
     assert!(broken.problem.contains("changed"), "{}", broken.problem);
+    let city = verify_ledger(&suite, "510800").await;
+    assert!(!city.ok);
+    assert!(city.problem.starts_with("510821："), "{}", city.problem);
+    assert_eq!(city.first_broken_entry.unwrap().sequence, 4);
     suite.stop().await;
 }
 
@@ -1146,13 +1161,18 @@ async fn the_sweep_turns_a_case_yellow_then_red_and_raises_it_to_the_city() {
     clock.set(noon(calendar.add_working_days(due, 2).unwrap()));
     let raised = until(|c| c.level == routing::Level::City as i32).await;
     assert_eq!(raised.department_id, "510800-jrj");
-    assert_eq!(raised.supervision, routing::Supervision::Red as i32);
     assert!(
         raised.escalation_reason.contains("overdue"),
         "{}",
         raised.escalation_reason
     );
-    assert_eq!(overdue_ids().await, std::slice::from_ref(&case.id));
+    // The city department gets the case's full time limit from today: not
+    // overdue, nor red, the moment it receives it.
+    assert_eq!(raised.supervision, routing::Supervision::None as i32);
+    assert!(
+        micros_of(raised.deadline.as_ref().unwrap()) > micros_of(red.deadline.as_ref().unwrap())
+    );
+    assert!(overdue_ids().await.is_empty());
 
     let history = history_of(&suite, &case.id).await;
     let system: Vec<_> = history

@@ -329,15 +329,24 @@ export async function ledger({ claims }) {
     fields: [field({ name: 'jurisdiction_code', label: '辖区', type: 'select', blank: '本辖区', options: codes })],
     submit: async (values) => {
       const result = await post('/v1/ledger:verify', values);
+      const ledgers = table(['辖区', '已校验', '结果', '末条哈希'], (result.ledgers ?? []).map((l) => [
+        jurisdictionLabel(l.jurisdictionCode),
+        `${l.checkedEntries ?? 0} 条`,
+        l.ok ? '完整' : `未通过：${l.problem ?? ''}`,
+        l.headHash || '—',
+      ]), '没有台账');
       verifyResult.replaceChildren(result.ok
-        ? notice(`台账完整：已校验 ${result.checkedEntries ?? 0} 条，末条哈希 ${result.headHash ?? '—'}`, 'ok')
+        ? h('div', null,
+          notice(`台账完整：共校验 ${(result.ledgers ?? []).length} 本台账 ${result.checkedEntries ?? 0} 条`, 'ok'),
+          ledgers)
         : h('div', null,
           notice(`台账校验未通过：${result.problem ?? ''}`, 'error'),
           result.firstBrokenEntry ? facts([
             ['序号', result.firstBrokenEntry.sequence],
             ['案件', link(`#/cases/${enc(result.firstBrokenEntry.caseId)}`, result.firstBrokenEntry.caseId)],
             ['事项', label('caseAction', result.firstBrokenEntry.action)],
-          ]) : null));
+          ]) : null,
+          ledgers));
     },
   });
   return h('div', null,

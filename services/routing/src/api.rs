@@ -440,20 +440,50 @@ impl CaseService for RoutingApi {
         let principal = access::principal(&request)?.clone();
         let jurisdiction =
             self.ledger_jurisdiction(&principal, &request.get_ref().jurisdiction_code)?;
-        let verification = self.core.store.verify_ledger(&jurisdiction).await?;
-        let (first_broken_entry, problem) = match (&verification.broken, &verification.missing_tail)
-        {
-            (Some((entry, problem)), _) => (Some(convert::entry_to_proto(entry)), problem.clone()),
-            (None, Some(problem)) => (None, problem.clone()),
-            (None, None) => (None, String::new()),
+        let code = zhengqi_shared::reference::JurisdictionCode::parse(&jurisdiction)
+            .map_err(Error::internal)?;
+        let mut response = pb::VerifyLedgerResponse {
+            ok: true,
+            ..Default::default()
         };
-        Ok(Response::new(pb::VerifyLedgerResponse {
-            ok: verification.broken.is_none() && verification.missing_tail.is_none(),
-            checked_entries: verification.checked,
-            first_broken_entry,
-            problem,
-            head_hash: verification.head_hash,
-        }))
+        // The requested jurisdiction's own ledger first, then those below it.
+        let mut codes: Vec<String> = self
+            .core
+            .directory
+            .descendants(&code)
+            .into_iter()
+            .map(|c| c.as_str().to_owned())
+            .filter(|c| *c != jurisdiction)
+            .collect();
+        codes.insert(0, jurisdiction.clone());
+        for code in codes {
+            let verification = self.core.store.verify_ledger(&code).await?;
+            let (broken, problem) = match (&verification.broken, &verification.missing_tail) {
+                (Some((entry, problem)), _) => (Some(entry), problem.clone()),
+                (None, Some(problem)) => (None, problem.clone()),
+                (None, None) => (None, String::new()),
+            };
+            let ok = problem.is_empty();
+            if code == jurisdiction {
+                response.head_hash = verification.head_hash.clone();
+            } else if ok && verification.checked == 0 {
+                continue;
+            }
+            if !ok && response.ok {
+                response.ok = false;
+                response.first_broken_entry = broken.map(convert::entry_to_proto);
+                response.problem = format!("{code}：{problem}");
+            }
+            response.checked_entries += verification.checked;
+            response.ledgers.push(pb::LedgerCheck {
+                jurisdiction_code: code,
+                ok,
+                checked_entries: verification.checked,
+                head_hash: verification.head_hash,
+                problem,
+            });
+        }
+        Ok(Response::new(response))
     }
 
     async fn export_ledger(

@@ -189,6 +189,18 @@ fn rectification_fact(
 }
 
 /// The unit an alert about a department (or, without one, a jurisdiction) concerns.
+/// The department that holds `case`: the one it is assigned to, once it is
+/// (ASSIGNED onwards); none while it is PENDING or ACCEPTED, when the
+/// jurisdiction's business-environment office holds it, even if a department
+/// is proposed for it.
+fn held_by(case: &routing::Case) -> &str {
+    use routing::CaseState;
+    match CaseState::try_from(case.state) {
+        Ok(CaseState::Pending | CaseState::Accepted | CaseState::Unspecified) | Err(_) => "",
+        Ok(_) => &case.department_id,
+    }
+}
+
 fn alert_unit(department_id: &str, jurisdiction_code: &str) -> (UnitKind, String, String) {
     match department_jurisdiction(department_id) {
         Some(jurisdiction) => (
@@ -346,10 +358,12 @@ impl SourceEvents {
                 remember_case(conn, &case, fallback).await?;
                 if changed.to_supervision == routing::Supervision::Red as i32 {
                     let deadline = micros(case.deadline.as_ref()).unwrap_or(fallback);
+                    // Against whoever held the case when its deadline passed.
+                    let holder = held_by(&case);
                     let alert = self.alert(
                         format!("overdue:{}", case.id),
                         AlertKind::InactionNotice,
-                        alert_unit(&case.department_id, &case.jurisdiction_code),
+                        alert_unit(holder, &case.jurisdiction_code),
                         deadline,
                         format!(
                             "case {} ({}) is past its deadline (红灯督办)",
@@ -357,15 +371,24 @@ impl SourceEvents {
                         ),
                         vec![case.id.clone()],
                     );
-                    if let Some(fact) = case_fact("overdue", FactKind::CaseOverdue, &case, deadline)
-                    {
+                    let held = |prefix: &str, kind| {
+                        fact(
+                            format!("{prefix}:{}", case.id),
+                            kind,
+                            &case.jurisdiction_code,
+                            holder,
+                            &case.id,
+                            deadline,
+                        )
+                    };
+                    if let Some(fact) = held("overdue", FactKind::CaseOverdue) {
                         out.push(Recorded {
                             fact,
                             alerts: vec![alert],
                         });
                     }
                     // Due and not on time, unless its resolution came first.
-                    if let Some(fact) = case_fact("due", FactKind::CaseDue, &case, deadline) {
+                    if let Some(fact) = held("due", FactKind::CaseDue) {
                         out.push(Recorded::from(fact));
                     }
                 }

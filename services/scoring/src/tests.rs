@@ -178,6 +178,8 @@ async fn feed(fixture: &mut Fixture) {
         .await;
     let mut red = b.clone();
     red.supervision = routing::Supervision::Red as i32;
+    // With the department when its deadline passed.
+    red.state = routing::CaseState::InProgress as i32;
     fixture
         .apply(
             Source::Routing,
@@ -674,4 +676,45 @@ async fn the_same_numbers_from_two_deployments_make_two_facts_and_a_redelivered_
             .await;
         assert_eq!(department[metric::RETURNS], 1, "{jurisdiction}");
     }
+}
+
+#[tokio::test]
+async fn lateness_counts_against_whoever_held_the_case_when_its_deadline_passed() {
+    let mut fixture = Fixture::new().await;
+    // Still PENDING at the county's office when it went red: a department is
+    // proposed for it but never had it.
+    let mut pending = case("510821-P", "510821-jrj", 2, 10);
+    pending.supervision = routing::Supervision::Red as i32;
+    fixture
+        .apply(
+            Source::Routing,
+            &routing::SupervisionChanged {
+                case: Some(pending),
+                from_supervision: routing::Supervision::Yellow as i32,
+                to_supervision: routing::Supervision::Red as i32,
+            },
+        )
+        .await;
+    assert!(
+        fixture
+            .metrics("2026-11", UnitKind::Department, "510821-jrj")
+            .await
+            .is_empty(),
+        "nothing against the department it was never assigned to"
+    );
+    assert_eq!(
+        fixture
+            .metrics("2026-11", UnitKind::Jurisdiction, "510821")
+            .await[metric::OVERDUE],
+        1
+    );
+    let mut conn = fixture.core.store.pool().acquire().await.unwrap();
+    let alerts = store::list_alerts(&mut conn, &AlertFilter::default(), 10)
+        .await
+        .unwrap();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(
+        (alerts[0].kind, alerts[0].unit_id.as_str()),
+        (AlertKind::InactionNotice, "510821")
+    );
 }

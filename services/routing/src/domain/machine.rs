@@ -324,6 +324,19 @@ fn move_deadline(case: &mut Case, days: u32, calendar: &Calendar, counted_provis
     case.supervision = Supervision::None;
 }
 
+/// Gives `case` a fresh time limit of its kind from `now` at its new tier or
+/// after reopening: a new start, a new deadline, and no supervision.
+fn restart_clock(case: &mut Case, context: &Context<'_>) {
+    let now = context.now;
+    case.start_time = now;
+    let reckoned = deadline::reckon(context.calendar, now, case.time_limit_days);
+    case.deadline = Some(reckoned.deadline);
+    case.deadline_provisional = reckoned.provisional;
+    case.deadline_base = now;
+    case.deadline_working_days = case.time_limit_days;
+    case.supervision = Supervision::None;
+}
+
 /// Applies `command`, given in capacity `acting` by `actor`, to `case`.
 pub fn apply(
     case: &mut Case,
@@ -349,6 +362,7 @@ pub fn apply(
             case.state = Rejected;
             case.reject_reason = reason.clone();
             case.close_time = Some(now);
+            case.supervision = Supervision::None;
             reason.clone()
         }
         Command::Assign {
@@ -405,6 +419,8 @@ pub fn apply(
             case.resolution = resolution.clone();
             case.resolve_time = Some(now);
             case.state = Resolved;
+            // Finished: nothing left to supervise.
+            case.supervision = Supervision::None;
             acting_department = case.department_id.clone();
             resolution.clone()
         }
@@ -421,13 +437,7 @@ pub fn apply(
             case.resolution.clear();
             case.resolve_time = None;
             // The department gets a fresh time limit from the day it is reopened.
-            case.start_time = now;
-            let reckoned = deadline::reckon(context.calendar, now, case.time_limit_days);
-            case.deadline = Some(reckoned.deadline);
-            case.deadline_provisional = reckoned.provisional;
-            case.deadline_base = now;
-            case.deadline_working_days = case.time_limit_days;
-            case.supervision = Supervision::None;
+            restart_clock(case, context);
             case.state = InProgress;
             reason.clone()
         }
@@ -435,6 +445,7 @@ pub fn apply(
             require_state(case, action, &[Resolved])?;
             case.close_time = Some(now);
             case.state = Closed;
+            case.supervision = Supervision::None;
             note.clone()
         }
         Command::RequestExtension {
@@ -577,6 +588,8 @@ pub fn apply(
                     case.state = Accepted;
                 }
             }
+            // The new tier gets the full time limit of the case's kind.
+            restart_clock(case, context);
             reason.clone()
         }
     };
@@ -707,6 +720,7 @@ pub fn withdraw(case: &mut Case, reason: &str, now: i64) -> Transition {
         case.close_time = Some(now);
         case.pause_time = None;
         case.paused_state = None;
+        case.supervision = Supervision::None;
     }
     let mut transition = system_transition(case, CaseAction::Withdraw, from, note);
     transition.actor_role = "enterprise".to_owned();
@@ -817,7 +831,12 @@ pub fn supervise(
         transition.supervised_from = Some(before);
         transitions.push(transition);
     }
-    if case.level == Level::County {
+    // A case goes red before it goes up: the red is recorded against the
+    // unit that held it, the escalation in a later pass.
+    let turned_red = transitions
+        .iter()
+        .any(|t| t.supervised_from.is_some() && case.supervision == Supervision::Red);
+    if case.level == Level::County && !turned_red {
         let overdue = deadline::working_days_overdue(context.calendar, deadline, now)?;
         if overdue >= escalate_after_working_days.max(1) {
             let from = case.state;
@@ -833,6 +852,9 @@ pub fn supervise(
             if from != Pending {
                 case.state = Accepted;
             }
+            // The city gets the full time limit from today, not the county's
+            // passed deadline.
+            restart_clock(case, context);
             let mut transition = system_transition(
                 case,
                 CaseAction::Escalate,
@@ -1304,10 +1326,84 @@ mod tests {
         assert_eq!(case.level, Level::City);
         assert_eq!(case.state, CaseState::Accepted);
         assert_eq!(case.department_id, "510800-jrj");
+        // The city gets the full seven working days from the escalation
+        // (Friday 03-13): due Tuesday 03-24, not the county's passed 03-11.
+        assert_eq!(case.supervision, Supervision::None);
+        assert_eq!(case.start_time, day(3, 13));
+        assert_eq!(
+            deadline::beijing_date(case.deadline.unwrap()),
+            chrono::NaiveDate::from_ymd_opt(2026, 3, 24).unwrap()
+        );
         assert!(
             at(&mut case, 3, 20).is_empty(),
-            "a city case is not raised again"
+            "a city case is not raised again, and not yet late"
         );
+    }
+
+    #[test]
+    fn a_case_goes_red_against_its_county_before_it_goes_up() {
+        let world = World::new();
+        let mut case = case();
+        case.state = CaseState::InProgress;
+        case.department_id = "510821-jrj".into();
+        // Long past due when the sweep first looks: red, still the county's.
+        let first = supervise(&mut case, &world.context(day(3, 20)), 0.8, 2).unwrap();
+        assert_eq!(first.len(), 1, "{first:?}");
+        assert_eq!(case.supervision, Supervision::Red);
+        assert_eq!(
+            (case.level, case.department_id.as_str()),
+            (Level::County, "510821-jrj")
+        );
+        // The next pass raises it, with a fresh time limit.
+        let second = supervise(&mut case, &world.context(day(3, 20)), 0.8, 2).unwrap();
+        assert_eq!(second[0].action, CaseAction::Escalate);
+        assert_eq!(case.level, Level::City);
+        assert_eq!(case.supervision, Supervision::None);
+        assert!(case.deadline.unwrap() > day(3, 20));
+    }
+
+    #[test]
+    fn resolving_rejecting_closing_and_withdrawing_clear_the_supervision() {
+        let world = World::new();
+        let mut yellow = case();
+        yellow.state = CaseState::InProgress;
+        yellow.supervision = Supervision::Yellow;
+        let handler = Principal {
+            department: Some(yellow.department_id.clone()),
+            ..principal(&[Role::Handler], "510821")
+        };
+        world
+            .act(
+                &mut yellow,
+                &handler,
+                Command::Resolve {
+                    outcome: Outcome::Solved,
+                    resolution: "已解决".into(),
+                },
+                day(3, 10),
+            )
+            .unwrap();
+        assert_eq!(yellow.supervision, Supervision::None);
+
+        let mut red = case();
+        red.supervision = Supervision::Red;
+        let county = principal(&[Role::Coordinator], "510821");
+        world
+            .act(
+                &mut red,
+                &county,
+                Command::Reject {
+                    reason: "不属于受理范围".into(),
+                },
+                day(3, 12),
+            )
+            .unwrap();
+        assert_eq!(red.supervision, Supervision::None);
+
+        let mut withdrawn = case();
+        withdrawn.supervision = Supervision::Red;
+        withdraw(&mut withdrawn, "已自行解决", day(3, 12));
+        assert_eq!(withdrawn.supervision, Supervision::None);
     }
 
     #[test]
