@@ -7,6 +7,9 @@ pub mod model;
 pub mod period;
 pub mod ranking;
 
+#[cfg(test)]
+mod properties;
+
 use zhengqi_shared::reference::{
     DepartmentKind, Directory, JurisdictionCode, Reference, ReferenceError,
 };

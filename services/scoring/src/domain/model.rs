@@ -27,11 +27,15 @@
 //! (bound 100), and `(1 + target) / (1 + raw)` for a count.
 //!
 //! An indicator with nothing to measure is *not applicable*: a rate or an
-//! average with denominator 0, a count whose basis is empty (no case due or
-//! gone overdue for `overdue_count`, no case received or handed back for
-//! `return_count`, no policy published or fulfilled for `fulfillment_count`).
-//! It earns nothing and costs nothing: the total is re-based on the weights
-//! measured, `100 × Σ contributions / Σ weights of the applicable indicators`.
+//! average with denominator 0, and every count (returns, overdue cases,
+//! fulfilments) of a unit with nothing at all to measure. It earns nothing
+//! and costs nothing: the total is re-based on the weights measured,
+//! `100 × Σ contributions / Σ weights of the applicable indicators`. Once a
+//! unit is measured at all, its counts apply, so a bad fact only ever makes
+//! a rate apply at its worst (an overdue case: on-time rate 0; a bad review:
+//! satisfaction 0) and a good one at its best, and no fact moves a score the
+//! wrong way (the property tests of `properties.rs` check it over random
+//! histories and models).
 //! Worked example: on_time_rate (weight 40) at 0.5 gives 20, solved_rate
 //! (30) at 1.0 gives 30, and satisfaction_rate (30) had no review; the total
 //! is 100 × (20 + 30) / (40 + 30) = 71.43, not 20 + 30 + 30 = 80. A unit with
@@ -70,9 +74,6 @@ pub struct Known {
     pub key: &'static str,
     pub name: &'static str,
     pub measure: Measure,
-    /// For a count: the counters of which one must be above 0 for it to
-    /// apply (a rate or average applies when its denominator is above 0).
-    pub basis: &'static [&'static str],
 }
 
 /// Every indicator key a model may use.
@@ -81,67 +82,56 @@ pub const CATALOGUE: &[Known] = &[
         key: "on_time_rate",
         name: "按期办结率",
         measure: Measure::Rate(metric::ON_TIME, metric::DUE),
-        basis: &[],
     },
     Known {
         key: "solved_rate",
         name: "问题解决率",
         measure: Measure::Rate(metric::SOLVED, metric::RESOLVED),
-        basis: &[],
     },
     Known {
         key: "satisfaction_rate",
         name: "满意率",
         measure: Measure::Rate(metric::SATISFIED, metric::REVIEWS),
-        basis: &[],
     },
     Known {
         key: "bad_review_rate",
         name: "差评率",
         measure: Measure::Rate(metric::BAD_REVIEWS, metric::REVIEWS),
-        basis: &[],
     },
     Known {
         key: "unrated_rate",
         name: "未评价率",
         measure: Measure::Complement(metric::RATED_INVITATIONS, metric::INVITED),
-        basis: &[],
     },
     Known {
         key: "rectification_rate",
         name: "差评整改率",
         measure: Measure::Rate(metric::RECTIFIED, metric::VALID_BAD_REVIEWS),
-        basis: &[],
     },
     Known {
         key: "return_count",
         name: "退单数",
         measure: Measure::Count(metric::RETURNS),
-        basis: &[metric::APPEALS, metric::DUE, metric::RETURNS],
     },
     Known {
         key: "overdue_count",
         name: "超期件数",
         measure: Measure::Count(metric::OVERDUE),
-        basis: &[metric::DUE, metric::OVERDUE],
     },
     Known {
         key: "assessment_score",
         name: "第三方评估得分",
         measure: Measure::Average(metric::ASSESSMENT_MILLIPOINTS, metric::ASSESSMENTS),
-        basis: &[],
     },
     Known {
         key: "comment_adoption_rate",
         name: "意见采纳率",
         measure: Measure::Rate(metric::COMMENTS_ADOPTED, metric::COMMENTS_RESPONDED),
-        basis: &[],
     },
     Known {
         key: "fulfillment_count",
         name: "政策兑现数",
         measure: Measure::Count(metric::FULFILLMENTS),
-        basis: &[metric::POLICIES_PUBLISHED, metric::FULFILLMENTS],
     },
 ];
 
@@ -242,9 +232,12 @@ impl Model {
         let model: ModelFile = file.deserialize().map_err(|e| vec![e])?;
         let mut errors = Vec::new();
         let mut indicators = Vec::new();
+        // Indicators whose direction is unknown: their target is not judged.
+        let mut undirected = Vec::new();
         for (n, i) in model.indicator.into_iter().enumerate() {
             let direction = Direction::parse(&i.direction);
             if direction.is_none() {
+                undirected.push(format!("indicators[{n}].target"));
                 errors.push(file.error(
                     format!("indicator[{n}].direction"),
                     format!(
@@ -289,6 +282,9 @@ impl Model {
         // The problems name fields as the API does (`indicators[1].weight`); the
         // file's tables are `[[indicator]]`.
         for (field, problem) in model.problems() {
+            if undirected.contains(&field) {
+                continue;
+            }
             let field = match field.strip_prefix("indicators") {
                 Some(rest) => format!("indicator{rest}"),
                 None => field,
@@ -354,7 +350,16 @@ impl Model {
                     Measure::Average(..) => Some(100.0),
                     Measure::Count(_) => None,
                 };
-                if let Some(bound) = bound
+                if indicator.direction == Direction::HigherIsBetter && indicator.target <= 0.0 {
+                    // Full points whatever the value: it would measure nothing.
+                    problems.push((
+                        field("target"),
+                        format!(
+                            "must be above 0 for {}, which is higher-is-better",
+                            known.key
+                        ),
+                    ));
+                } else if let Some(bound) = bound
                     && indicator.target > bound
                 {
                     problems.push((
@@ -483,17 +488,6 @@ impl Score {
     }
 }
 
-/// Whether `known` has something to measure in `metrics`, given its denominator.
-fn applies(known: &Known, denominator: f64, metrics: &Metrics) -> bool {
-    match known.measure {
-        Measure::Count(_) => known
-            .basis
-            .iter()
-            .any(|name| metrics.get(*name).is_some_and(|v| *v > 0)),
-        _ => denominator > 0.0,
-    }
-}
-
 /// The numerator, denominator and raw value of `measure` from `metrics`.
 pub fn measure(measure: Measure, metrics: &Metrics) -> (f64, f64, f64) {
     let get = |name: &str| metrics.get(name).copied().unwrap_or(0).max(0) as f64;
@@ -559,6 +553,17 @@ pub fn normalize(
 
 /// Scores a unit of `kind` with `metrics` by `model`.
 pub fn score(model: &Model, kind: UnitKind, metrics: &Metrics) -> Score {
+    // Whether the unit has anything to be measured on: a rate or average
+    // with a denominator, or a count above 0. Its counts all apply then.
+    let measured = model.indicators.iter().filter(|i| i.scores(kind)).any(|i| {
+        known(&i.key).is_some_and(|k| {
+            let (numerator, denominator, _) = measure(k.measure, metrics);
+            match k.measure {
+                Measure::Count(_) => numerator > 0.0,
+                _ => denominator > 0.0,
+            }
+        })
+    });
     let indicators: Vec<IndicatorScore> = model
         .indicators
         .iter()
@@ -566,7 +571,10 @@ pub fn score(model: &Model, kind: UnitKind, metrics: &Metrics) -> Score {
         .filter_map(|indicator| {
             let known = known(&indicator.key)?;
             let (numerator, denominator, raw_value) = measure(known.measure, metrics);
-            let applicable = applies(known, denominator, metrics);
+            let applicable = match known.measure {
+                Measure::Count(_) => measured,
+                _ => denominator > 0.0,
+            };
             let normalized_value = if applicable {
                 normalize(
                     known.measure,
@@ -774,8 +782,8 @@ mod tests {
         let idle = score(&Model::default_model(), UnitKind::Department, &metrics(&[]));
         assert_eq!(idle.total, 0.0);
         assert!(!idle.measured());
-        // A count applies once its basis has something: no case due, no
-        // overdue count to boast of.
+        // Counts apply once the unit is measured at all: a unit rated on its
+        // reviews is measured on its overdue cases too (none so far).
         let reviewed = score(
             &Model::default_model(),
             UnitKind::Department,
@@ -786,9 +794,21 @@ mod tests {
             .iter()
             .find(|i| i.key == "overdue_count")
             .unwrap();
-        assert!(!overdue.applicable);
+        assert!(overdue.applicable);
         assert!(reviewed.measured());
         assert_eq!(reviewed.cases, 0);
+        let returned = score(
+            &Model::default_model(),
+            UnitKind::Department,
+            &metrics(&[(metric::RETURNS, 1)]),
+        );
+        let applicable: Vec<&str> = returned
+            .indicators
+            .iter()
+            .filter(|i| i.applicable)
+            .map(|i| i.key.as_str())
+            .collect();
+        assert_eq!(applicable, ["overdue_count", "return_count"]);
     }
 
     #[test]
