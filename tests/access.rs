@@ -698,6 +698,9 @@ fn template(path: &str) -> Option<Value> {
         | "scoring.v1.ScoringService/ListAlerts"
         | "scoring.v1.ScoringService/GetOverview" => json!({"period": "2026"}),
         "scoring.v1.ScoringService/GetScorecard" => json!({"unitId": "$DEPT", "period": "2026"}),
+        "scoring.v1.ScoringService/ListIndicatorFacts" => {
+            json!({"unitId": "$DEPT", "period": "2026", "indicatorKey": "on_time_rate"})
+        }
         "scoring.v1.ScoringService/Recompute" => json!({"period": "2026", "requestId": "$REQ"}),
         m if m.ends_with("/WatchEvents") => json!({}),
         _ => return None,

@@ -239,6 +239,89 @@ async fn cases_walked_through_routing_become_scorecards_rankings_notices_and_the
     assert_eq!(alerts[0].unit_id, "510821-jrj");
     assert_eq!(alerts[0].fact_ids, std::slice::from_ref(&late.id));
 
+    // Every number traceable: the on-time rate's 1 / 2 are these two cases,
+    // newest first, by acceptance number, one page at a time.
+    let facts = |page_token: String| scoring::ListIndicatorFactsRequest {
+        unit_id: "510821-jrj".into(),
+        period: period.clone(),
+        indicator_key: "on_time_rate".into(),
+        page_size: 1,
+        page_token,
+    };
+    let leader = suite.official_token(Role::Leader, "510821");
+    let first = client
+        .list_indicator_facts(authed(facts(String::new()), &leader))
+        .await
+        .expect("the county's leader traces its department's figure")
+        .into_inner();
+    let second = client
+        .list_indicator_facts(authed(facts(first.next_page_token.clone()), &leader))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(second.next_page_token.is_empty());
+    let mut traced: Vec<_> = first
+        .facts
+        .iter()
+        .chain(&second.facts)
+        .map(|f| {
+            (
+                f.case_number.as_str(),
+                f.kind.as_str(),
+                f.in_numerator,
+                f.in_denominator,
+            )
+        })
+        .collect();
+    traced.sort();
+    let mut expected = vec![
+        (on_time.number.as_str(), "CASE_DUE", true, true),
+        (late.number.as_str(), "CASE_DUE", false, true),
+    ];
+    expected.sort();
+    assert_eq!(traced, expected);
+    // Another county's leader may not (nor learn that the unit exists); an
+    // unknown indicator is named.
+    let status = client
+        .list_indicator_facts(authed(
+            facts(String::new()),
+            &suite.official_token(Role::Leader, "510822"),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    let status = client
+        .list_indicator_facts(authed(
+            scoring::ListIndicatorFactsRequest {
+                indicator_key: "made_up".into(),
+                ..facts(String::new())
+            },
+            &leader,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(bad_fields(&status), ["indicator_key"]);
+    // Over HTTP/JSON, as the portal reads it.
+    let body = reqwest::Client::new()
+        .get(format!(
+            "{}/v1/scorecards/510821-jrj/indicators/overdue_count/facts?period={period}",
+            suite.gateway()
+        ))
+        .header("authorization", format!("Bearer {leader}"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let answer: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        answer["facts"][0]["caseNumber"],
+        late.number.as_str(),
+        "{answer}"
+    );
+    assert_eq!(answer["facts"][0]["kind"], "CASE_OVERDUE", "{answer}");
+
     // The county's overview counts the appeals by channel and category.
     let created = year_of(micros_of(portal.create_time.as_ref().unwrap()));
     let overview = client

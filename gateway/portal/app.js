@@ -43,6 +43,7 @@ const ROUTES = [
   [/^\/supervision$/, oversight.supervision, (a) => a.listCases],
   [/^\/scoring$/, oversight.scoring, (a) => a.overview || a.rankings],
   [/^\/scorecards\/([^/]+)$/, oversight.scorecard, (a) => a.rankings],
+  [/^\/scorecards\/([^/]+)\/indicators\/([^/]+)$/, oversight.indicatorFacts, (a) => a.rankings],
 ];
 
 /** The navigation of a user: [route, label] for what their roles may open. */

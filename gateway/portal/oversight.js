@@ -163,7 +163,7 @@ export async function scorecard({ params, query }) {
   const period = query.period || currentPeriod('year');
   const card = await get(`/v1/scorecards/${enc(unitId)}`, { period });
   const rows = (card.indicators ?? []).map((i) => [
-    i.name || i.key,
+    link(route(`/scorecards/${enc(unitId)}/indicators/${enc(i.key)}`, { period }), i.name || i.key),
     number(i.rawValue, 3),
     `${number(i.numerator, 0)} / ${number(i.denominator, 0)}`,
     `${number(i.target, 3)}（${is('direction', i.direction, 'LOWER_IS_BETTER') ? '越低越好' : '越高越好'}）`,
@@ -185,3 +185,48 @@ export async function scorecard({ params, query }) {
       h('p', { class: 'hint' }, '本期无可考核事项的指标不适用，不得分也不扣分；总分按适用指标的权重折算为百分制（100 × 各项得分之和 ÷ 适用指标权重之和）。')),
     card.indicators?.length ? null : notice('该考核期还没有数据。'));
 }
+
+/** The facts behind one indicator of a scorecard: which cases and reviews its numerator and denominator count. */
+export async function indicatorFacts({ params, query }) {
+  const [unitId, key] = params;
+  const period = query.period || currentPeriod('year');
+  const page = await get(`/v1/scorecards/${enc(unitId)}/indicators/${enc(key)}/facts`,
+    { period, pageSize: PAGE_SIZE, pageToken: query.pageToken });
+  const subject = (f) => (f.kind.startsWith('CASE_')
+    ? link(`#/cases/${enc(f.subjectId)}`, f.caseNumber || f.subjectId)
+    : f.subjectId);
+  const rows = (page.facts ?? []).map((f) => [
+    subject(f),
+    FACT_KINDS[f.kind] ?? f.kind,
+    f.inNumerator ? '✓' : '—',
+    f.inDenominator ? '✓' : '—',
+    f.departmentId ? departmentLabel(f.departmentId) : '—',
+    formatTime(f.occurTime),
+  ]);
+  return h('div', null,
+    h('p', { class: 'crumbs' }, link(route('/scoring', { period }), '考核'), ' / ',
+      link(route(`/scorecards/${enc(unitId)}`, { period }), unitId), ' / ', key),
+    h('h1', null, `${key} · ${period} 的计分依据`),
+    section('计入该指标的事项', table(['案件或事项', '类型', '计入分子', '计入分母', '部门', '时间'], rows, '该考核期没有计入该指标的事项'),
+      pager(`/scorecards/${enc(unitId)}/indicators/${enc(key)}`, { ...query, period }, page.nextPageToken)));
+}
+
+/** What each kind of fact records, for people. */
+const FACT_KINDS = {
+  CASE_OPENED: '立案',
+  CASE_DUE: '到期（办结或超期）',
+  CASE_RESOLVED: '办结',
+  CASE_OVERDUE: '超期',
+  CASE_RETURNED: '退单',
+  MEETING_SCHEDULED: '会商',
+  MEETING_DECISION: '会商议定',
+  REVIEW_INVITED: '邀请评价',
+  INVITATION_RATED: '已评价',
+  REVIEW_SUBMITTED: '评价',
+  BAD_REVIEW_VALID: '差评核实有效',
+  RECTIFICATION_CLOSED: '整改办结',
+  ASSESSMENT: '第三方评估',
+  COMMENT_RESPONDED: '意见答复',
+  POLICY_PUBLISHED: '政策发布',
+  FULFILLMENT: '政策兑现',
+};

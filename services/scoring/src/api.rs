@@ -27,7 +27,7 @@ use zhengqi_shared::{Error, Violations};
 
 use crate::Core;
 use crate::convert;
-use crate::domain::facts::{UnitKey, metric};
+use crate::domain::facts::{Fact, FactKind, UnitKey, metric};
 use crate::domain::model;
 use crate::domain::period::Period;
 use crate::domain::{Board, UnitKind};
@@ -236,13 +236,16 @@ impl ScoringApi {
         Ok(proto)
     }
 
-    async fn scorecard(
+    /// The unit `unit_id` names and the period, checked (each bad field named)
+    /// and within `principal`'s scope; with the unit's jurisdiction.
+    fn unit_in_scope(
         &self,
         principal: &Principal,
-        request: pb::GetScorecardRequest,
-    ) -> Result<pb::Scorecard, Error> {
-        let mut violations = Violations::new();
-        let unit_id = request.unit_id.trim().to_owned();
+        unit_id: &str,
+        period: &str,
+        mut violations: Violations,
+    ) -> Result<(UnitKind, String, Period, String), Error> {
+        let unit_id = unit_id.trim().to_owned();
         if unit_id.is_empty() {
             violations.add(
                 "unit_id",
@@ -254,7 +257,7 @@ impl ScoringApi {
                 format!("must be at most {MAX_UNIT_ID} characters"),
             );
         }
-        let period = violations.check("period", Period::parse(&request.period));
+        let period = violations.check("period", Period::parse(period));
         violations.finish()?;
         let period = period.ok_or_else(|| Error::internal("a checked period is missing"))?;
         let kind = if unit_id.len() == 6 && unit_id.bytes().all(|b| b.is_ascii_digit()) {
@@ -262,12 +265,28 @@ impl ScoringApi {
         } else {
             UnitKind::Department
         };
-        let units = self.core.units();
         let what = format!("unit {unit_id}");
-        let jurisdiction = units
+        let jurisdiction = self
+            .core
+            .units()
             .jurisdiction_of(kind, &unit_id)
             .ok_or_else(|| Error::NotFound(what.clone()))?;
         self.scope(principal).check_read(&jurisdiction, "", &what)?;
+        Ok((kind, unit_id, period, jurisdiction))
+    }
+
+    async fn scorecard(
+        &self,
+        principal: &Principal,
+        request: pb::GetScorecardRequest,
+    ) -> Result<pb::Scorecard, Error> {
+        let (kind, unit_id, period, jurisdiction) = self.unit_in_scope(
+            principal,
+            &request.unit_id,
+            &request.period,
+            Violations::new(),
+        )?;
+        let units = self.core.units();
         let period_text = period.to_string();
         let mut conn = self.core.store.pool().acquire().await?;
         let model = self.core.effective_model(&mut conn, period).await?;
@@ -312,6 +331,77 @@ impl ScoringApi {
                 .collect(),
             compute_time,
             not_ranked_reason,
+        })
+    }
+
+    async fn indicator_facts(
+        &self,
+        principal: &Principal,
+        request: pb::ListIndicatorFactsRequest,
+    ) -> Result<pb::ListIndicatorFactsResponse, Error> {
+        let mut violations = Violations::new();
+        let known = model::known(request.indicator_key.trim());
+        if known.is_none() {
+            let keys: Vec<_> = model::CATALOGUE.iter().map(|k| k.key).collect();
+            violations.add(
+                "indicator_key",
+                format!(
+                    "没有此指标（unknown indicator; known: {}）",
+                    keys.join(", ")
+                ),
+            );
+        }
+        let limit = violations.check(
+            "page_size",
+            ids::page_size(request.page_size).map_err(|_| "must not be negative"),
+        );
+        let (kind, unit_id, period, _) =
+            self.unit_in_scope(principal, &request.unit_id, &request.period, violations)?;
+        let (Some(known), Some(limit)) = (known, limit) else {
+            return Err(Error::internal("checked fields are missing"));
+        };
+        let period_text = period.to_string();
+        let filters = format!("{period_text}|{unit_id}|{}", known.key);
+        let after = PageToken::decode(&request.page_token, &filters)?
+            .map(|token| (token.sort_key, token.id));
+        let (numerator, denominator) = model::counters(known.measure);
+        let counts = |fact: &Fact, counter: Option<&str>| {
+            counter.is_some_and(|name| fact.metrics().iter().any(|(m, v)| m == name && *v > 0))
+        };
+        // The kinds of fact that can count in either, whatever their flags.
+        let kinds: Vec<FactKind> = FactKind::ALL
+            .iter()
+            .copied()
+            .filter(|kind| {
+                [false, true].into_iter().any(|flag| {
+                    let probe = Fact::probe(*kind, flag);
+                    counts(&probe, numerator) || counts(&probe, denominator)
+                })
+            })
+            .collect();
+        let unit = UnitKey { kind, id: unit_id };
+        let mut conn = self.core.store.pool().acquire().await?;
+        let page =
+            store::facts_of_unit(&mut conn, &period_text, &unit, &kinds, after, limit + 1).await?;
+        let (page, next_page_token) = ids::paginate(page, limit, &filters, |(fact, _)| PageToken {
+            sort_key: fact.occur_time,
+            id: fact.id.clone(),
+        });
+        Ok(pb::ListIndicatorFactsResponse {
+            facts: page
+                .into_iter()
+                .map(|(fact, case_number)| pb::IndicatorFact {
+                    in_numerator: counts(&fact, numerator),
+                    in_denominator: counts(&fact, denominator),
+                    kind: fact.kind.as_str().to_owned(),
+                    occur_time: Some(timestamp(fact.occur_time)),
+                    id: fact.id,
+                    subject_id: fact.subject_id,
+                    case_number,
+                    department_id: fact.department_id,
+                })
+                .collect(),
+            next_page_token,
         })
     }
 
@@ -616,6 +706,17 @@ impl ScoringService for ScoringApi {
         let principal = access::principal(&request)?.clone();
         Ok(Response::new(
             self.scorecard(&principal, request.into_inner()).await?,
+        ))
+    }
+
+    async fn list_indicator_facts(
+        &self,
+        request: Request<pb::ListIndicatorFactsRequest>,
+    ) -> Result<Response<pb::ListIndicatorFactsResponse>, Status> {
+        let principal = access::principal(&request)?.clone();
+        Ok(Response::new(
+            self.indicator_facts(&principal, request.into_inner())
+                .await?,
         ))
     }
 

@@ -690,6 +690,7 @@ async fn remember_case(
             deadline: micros(case.deadline.as_ref()),
             create_time: micros(case.create_time.as_ref()).unwrap_or(fallback),
             end_time,
+            number: case.number.clone(),
         },
     )
     .await

@@ -90,6 +90,64 @@ pub async fn facts_of_period(conn: &mut AnyConnection, period: &str) -> Result<V
     rows.iter().map(fact_from_row).collect()
 }
 
+/// A page of the facts of `kinds` that count for `unit` in `period`, newest
+/// first, after the cursor `(occur_time, id)`; each with its case's
+/// acceptance number when its subject is a case.
+pub async fn facts_of_unit(
+    conn: &mut AnyConnection,
+    period: &str,
+    unit: &UnitKey,
+    kinds: &[FactKind],
+    after: Option<(i64, String)>,
+    limit: i64,
+) -> Result<Vec<(Fact, String)>, Error> {
+    if kinds.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut filter = Filter::new();
+    filter.and(|p| {
+        let period = p(SqlValue::Text(period.to_owned()));
+        format!("(f.p_year = {period} OR f.p_quarter = {period} OR f.p_month = {period})")
+    });
+    let owner = match unit.kind {
+        UnitKind::Department => "f.department_id",
+        UnitKind::Jurisdiction => "f.jurisdiction_code",
+    };
+    filter.eq(owner, SqlValue::Text(unit.id.clone()));
+    filter.and(|p| {
+        let kinds: Vec<String> = kinds
+            .iter()
+            .map(|k| p(SqlValue::Text(k.as_str().to_owned())))
+            .collect();
+        format!("f.kind IN ({})", kinds.join(", "))
+    });
+    if let Some((time, id)) = after {
+        filter.and(|p| {
+            let (t1, t2, i) = (
+                p(SqlValue::Int(time)),
+                p(SqlValue::Int(time)),
+                p(SqlValue::Text(id)),
+            );
+            format!("(f.occur_time < {t1} OR (f.occur_time = {t2} AND f.id < {i}))")
+        });
+    }
+    let limit_param = filter.param(SqlValue::Int(limit));
+    let rows = filter
+        .query(format!(
+            "SELECT f.id, f.kind, f.jurisdiction_code, f.department_id, f.subject_id, f.label, f.label2, \
+             f.flag, f.amount, f.occur_time, f.p_year, f.p_quarter, f.p_month, \
+             COALESCE(c.number, '') AS case_number \
+             FROM sc_facts f LEFT JOIN sc_cases c ON c.id = f.subject_id{} \
+             ORDER BY f.occur_time DESC, f.id DESC LIMIT {limit_param}",
+            filter.where_clause()
+        ))
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter()
+        .map(|row| Ok((fact_from_row(row)?, row.try_get("case_number")?)))
+        .collect()
+}
+
 /// Adds `delta` to one counter of a unit.
 pub async fn add_metric(
     conn: &mut AnyConnection,
@@ -632,14 +690,16 @@ pub struct CaseRow {
     pub create_time: i64,
     /// When it stopped being open (resolved, rejected or closed); `None` while open.
     pub end_time: Option<i64>,
+    /// Its acceptance number.
+    pub number: String,
 }
 
 pub async fn upsert_case(conn: &mut AnyConnection, case: &CaseRow) -> Result<(), Error> {
     sqlx::query(
-        "INSERT INTO sc_cases (id, jurisdiction_code, department_id, deadline, create_time, end_time) \
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE SET \
+        "INSERT INTO sc_cases (id, jurisdiction_code, department_id, deadline, create_time, end_time, number) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO UPDATE SET \
          jurisdiction_code = excluded.jurisdiction_code, department_id = excluded.department_id, \
-         deadline = excluded.deadline, end_time = excluded.end_time",
+         deadline = excluded.deadline, end_time = excluded.end_time, number = excluded.number",
     )
     .bind(&case.id)
     .bind(&case.jurisdiction_code)
@@ -647,6 +707,7 @@ pub async fn upsert_case(conn: &mut AnyConnection, case: &CaseRow) -> Result<(),
     .bind(case.deadline)
     .bind(case.create_time)
     .bind(case.end_time)
+    .bind(&case.number)
     .execute(&mut *conn)
     .await?;
     Ok(())

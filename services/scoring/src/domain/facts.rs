@@ -162,6 +162,24 @@ impl Fact {
         }
     }
 
+    /// A fact of `kind` with `flag` and nothing else: to ask which counters
+    /// a kind of fact can add to.
+    pub fn probe(kind: FactKind, flag: bool) -> Fact {
+        Fact {
+            id: String::new(),
+            kind,
+            jurisdiction_code: String::new(),
+            department_id: String::new(),
+            subject_id: String::new(),
+            label: String::new(),
+            label2: String::new(),
+            flag,
+            amount: 1,
+            occur_time: 0,
+            periods: PeriodSet::default(),
+        }
+    }
+
     /// The units the fact counts for: its jurisdiction, and its department when
     /// it names one.
     pub fn units(&self) -> Vec<UnitKey> {

@@ -488,6 +488,19 @@ impl Score {
     }
 }
 
+/// The counters `measure` reads as its numerator and its denominator (none
+/// for a count's denominator, 1; none for a share not done's numerator, which
+/// is what its denominator's facts lack).
+pub fn counters(measure: Measure) -> (Option<&'static str>, Option<&'static str>) {
+    match measure {
+        Measure::Rate(numerator, denominator) | Measure::Average(numerator, denominator) => {
+            (Some(numerator), Some(denominator))
+        }
+        Measure::Complement(_, total) => (None, Some(total)),
+        Measure::Count(count) => (Some(count), None),
+    }
+}
+
 /// The numerator, denominator and raw value of `measure` from `metrics`.
 pub fn measure(measure: Measure, metrics: &Metrics) -> (f64, f64, f64) {
     let get = |name: &str| metrics.get(name).copied().unwrap_or(0).max(0) as f64;
