@@ -308,7 +308,11 @@ impl ScoringApi {
             ),
             None => (
                 0,
-                count(store::ranked_units(&mut conn, &period_text, kind, &group).await?),
+                count(
+                    store::units_in_ranking(&mut conn, &period_text, kind, &group)
+                        .await?
+                        .1,
+                ),
                 Board::None,
                 None,
                 String::new(),

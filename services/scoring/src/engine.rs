@@ -194,7 +194,11 @@ impl Core {
             .await?;
         let mut next = period.next();
         while let Some(period) = next {
-            if store::ranked_units(conn, &period.to_string(), kind, group).await? == 0 {
+            if store::units_in_ranking(conn, &period.to_string(), kind, group)
+                .await?
+                .0
+                == 0
+            {
                 break;
             }
             streaks = self
@@ -302,7 +306,7 @@ impl Core {
                     unit_name: units.name_of(kind, &r.unit_id),
                     jurisdiction_code: jurisdiction.clone(),
                     reason: format!(
-                        "on the black board for {} consecutive periods up to {period_text} (rank {} of {count}): the principal leader is called in (约谈)",
+                        "截至 {period_text} 连续 {0} 期列入黑榜（第 {1} 名，共 {count} 个单位），约谈主要负责人（on the black board for {0} consecutive periods up to {period_text}, rank {1} of {count}: the principal leader is called in）",
                         r.black_board_streak, r.rank
                     ),
                     fact_ids: Vec::new(),

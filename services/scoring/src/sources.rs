@@ -328,7 +328,7 @@ impl SourceEvents {
                                 ),
                                 time,
                                 format!(
-                                    "case {} was handed back {} times (退单) and no department has taken it",
+                                    "案件 {0} 已被退单 {1} 次，仍无部门承办（case {0} was handed back {1} times and no department has taken it）",
                                     case.number, case.returns_count
                                 ),
                                 vec![case.id.clone()],
@@ -366,7 +366,7 @@ impl SourceEvents {
                         alert_unit(holder, &case.jurisdiction_code),
                         deadline,
                         format!(
-                            "case {} ({}) is past its deadline (红灯督办)",
+                            "案件 {0}（{1}）已超过办理时限，红灯督办（case {0} is past its deadline）",
                             case.number, case.title
                         ),
                         vec![case.id.clone()],

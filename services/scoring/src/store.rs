@@ -409,22 +409,23 @@ pub async fn score_of(
     row.as_ref().map(score_from_row).transpose()
 }
 
-/// How many units a ranking holds.
-pub async fn ranked_units(
+/// How many units a ranking lists, and how many of them it ranks.
+pub async fn units_in_ranking(
     conn: &mut AnyConnection,
     period: &str,
     kind: UnitKind,
     group: &str,
-) -> Result<i64, Error> {
-    Ok(sqlx::query(
-        "SELECT COUNT(*) FROM sc_scores WHERE period = $1 AND unit_kind = $2 AND group_code = $3",
+) -> Result<(i64, i64), Error> {
+    let row = sqlx::query(
+        "SELECT COUNT(*), CAST(COALESCE(SUM(CASE WHEN shared_rank > 0 THEN 1 ELSE 0 END), 0) AS BIGINT) \
+         FROM sc_scores WHERE period = $1 AND unit_kind = $2 AND group_code = $3",
     )
     .bind(period)
     .bind(kind.as_str())
     .bind(group)
     .fetch_one(&mut *conn)
-    .await?
-    .try_get(0)?)
+    .await?;
+    Ok((row.try_get(0)?, row.try_get(1)?))
 }
 
 /// Writes the changed scores of one ranking and removes the units that left it.

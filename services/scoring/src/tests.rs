@@ -126,6 +126,16 @@ fn case(id: &str, department: &str, opened: u32, deadline: u32) -> routing::Case
     }
 }
 
+/// `case` went from yellow to red (红灯督办).
+fn went_red(mut case: routing::Case) -> routing::SupervisionChanged {
+    case.supervision = routing::Supervision::Red as i32;
+    routing::SupervisionChanged {
+        case: Some(case),
+        from_supervision: routing::Supervision::Yellow as i32,
+        to_supervision: routing::Supervision::Red as i32,
+    }
+}
+
 fn resolved(mut case: routing::Case, day: u32) -> routing::CaseTransitioned {
     case.state = routing::CaseState::Resolved as i32;
     case.outcome = routing::Outcome::Solved as i32;
@@ -177,19 +187,9 @@ async fn feed(fixture: &mut Fixture) {
         .apply(Source::Routing, &resolved(a.clone(), 9))
         .await;
     let mut red = b.clone();
-    red.supervision = routing::Supervision::Red as i32;
     // With the department when its deadline passed.
     red.state = routing::CaseState::InProgress as i32;
-    fixture
-        .apply(
-            Source::Routing,
-            &routing::SupervisionChanged {
-                case: Some(red),
-                from_supervision: routing::Supervision::Yellow as i32,
-                to_supervision: routing::Supervision::Red as i32,
-            },
-        )
-        .await;
+    fixture.apply(Source::Routing, &went_red(red)).await;
     // Resolved late after going overdue: still due once, not on time.
     fixture
         .apply(Source::Routing, &resolved(b.clone(), 16))
@@ -683,18 +683,8 @@ async fn lateness_counts_against_whoever_held_the_case_when_its_deadline_passed(
     let mut fixture = Fixture::new().await;
     // Still PENDING at the county's office when it went red: a department is
     // proposed for it but never had it.
-    let mut pending = case("510821-P", "510821-jrj", 2, 10);
-    pending.supervision = routing::Supervision::Red as i32;
-    fixture
-        .apply(
-            Source::Routing,
-            &routing::SupervisionChanged {
-                case: Some(pending),
-                from_supervision: routing::Supervision::Yellow as i32,
-                to_supervision: routing::Supervision::Red as i32,
-            },
-        )
-        .await;
+    let pending = case("510821-P", "510821-jrj", 2, 10);
+    fixture.apply(Source::Routing, &went_red(pending)).await;
     assert!(
         fixture
             .metrics("2026-11", UnitKind::Department, "510821-jrj")

@@ -819,13 +819,15 @@ pub fn supervise(
         case.supervision = wanted;
         let due = deadline::beijing_date(deadline);
         let note = match wanted {
-            Supervision::Red => format!("红灯督办: past the deadline {due}"),
+            Supervision::Red => {
+                format!("红灯督办：已超过办理时限 {due}（past the deadline {due}）")
+            }
             Supervision::Yellow => format!(
-                "黄灯预警: {:.0}% of {} working days used; due {due}",
+                "黄灯预警：{0} 个工作日的时限已用 {1:.0}%，{due} 到期（{1:.0}% of {0} working days used; due {due}）",
+                case.time_limit_days,
                 yellow_ratio * 100.0,
-                case.time_limit_days
             ),
-            Supervision::None => format!("back within time; due {due}"),
+            Supervision::None => format!("回到时限之内，{due} 到期（back within time; due {due}）"),
         };
         let mut transition = system_transition(case, CaseAction::Supervise, case.state, note);
         transition.supervised_from = Some(before);
@@ -842,7 +844,7 @@ pub fn supervise(
             let from = case.state;
             case.level = Level::City;
             case.escalation_reason = format!(
-                "overdue by {overdue} working days: raised to the city automatically (督办)"
+                "超期 {overdue} 个工作日，自动提级至市级督办（overdue by {overdue} working days: raised to the city automatically）"
             );
             case.department_id = context
                 .departments

@@ -355,7 +355,7 @@ impl Model {
                     problems.push((
                         field("target"),
                         format!(
-                            "must be above 0 for {}, which is higher-is-better",
+                            "越高越好的指标，目标须大于 0（must be above 0 for {}, which is higher-is-better）",
                             known.key
                         ),
                     ));
@@ -416,7 +416,7 @@ impl Model {
         if !(0..=MAX_MIN_CASES).contains(&self.min_cases_to_rank) {
             problems.push((
                 "min_cases_to_rank".into(),
-                format!("must be from 0 to {MAX_MIN_CASES}"),
+                format!("须为 0 至 {MAX_MIN_CASES}（must be from 0 to {MAX_MIN_CASES}）"),
             ));
         }
         for (field, total) in [
@@ -424,7 +424,10 @@ impl Model {
             ("black_board_below_total", self.black_board_below_total),
         ] {
             if !(total.is_finite() && (0.0..=TOTAL_POINTS).contains(&total)) {
-                problems.push((field.into(), format!("must be from 0 to {TOTAL_POINTS}")));
+                problems.push((
+                    field.into(),
+                    format!("须为 0 至 {TOTAL_POINTS}（must be from 0 to {TOTAL_POINTS}）"),
+                ));
             }
         }
         if !(1..=MAX_INTERVIEW_AFTER).contains(&self.interview_after_periods) {

@@ -86,13 +86,22 @@ pub fn rank(
     });
     unranked.sort_by(|(_, a), (_, b)| a.unit_id.cmp(&b.unit_id));
     let n = ranked.len();
-    // Competition ranks: 1 + the units strictly ahead.
+    // Each unit's competition rank (1 + the units strictly ahead) and the
+    // last place its equals reach, from the sorted totals in one pass.
     let keys: Vec<i64> = ranked.iter().map(|(_, u)| key(u.total)).collect();
-    let ranks: Vec<usize> = (0..n)
-        .map(|i| keys.iter().take_while(|k| **k > keys[i]).count() + 1)
-        .collect();
-    // How many share each unit's total.
-    let ties = |i: usize| keys.iter().filter(|k| **k == keys[i]).count();
+    let mut ranks = vec![0; n];
+    let mut last_of_tie = vec![0; n];
+    let mut start = 0;
+    while start < n {
+        let end = start
+            + keys[start..]
+                .iter()
+                .take_while(|k| **k == keys[start])
+                .count();
+        ranks[start..end].fill(start + 1);
+        last_of_tie[start..end].fill(end);
+        start = end;
+    }
     let (red, black) = model.board_sizes(n);
     let red_min = key(model.red_board_min_total);
     let black_below = match model.black_board_below_total {
@@ -102,7 +111,7 @@ pub fn rank(
     let board = |i: usize| {
         let rank = ranks[i];
         // The unit and all its equals fall within the top `red`.
-        if rank - 1 + ties(i) <= red && keys[i] >= red_min {
+        if last_of_tie[i] <= red && keys[i] >= red_min {
             Board::Red
         // … within the bottom `black`: none of them is ahead of n − black.
         } else if rank > n - black && keys[i] < black_below {
