@@ -507,6 +507,22 @@ async fn fixtures(suite: &TestSuite) -> Fixtures {
         .expect("the department proposes a suspension")
         .into_inner();
 
+    let visit = evaluation
+        .register_service_record(authed(
+            eval::RegisterServiceRecordRequest {
+                request_id: "matrix-visit".into(),
+                window_id: format!("{DEPARTMENT}-01"),
+                uscc: USCC_A.into(),
+                matter: "矩阵办件".into(),
+                transaction_number: "MATRIX-1".into(),
+                serve_time: None,
+            },
+            &suite.handler_token(DEPARTMENT),
+        ))
+        .await
+        .expect("the department's window registers a visit")
+        .into_inner();
+
     let values: BTreeMap<&'static str, String> = [
         ("$A", USCC_A.to_owned()),
         ("$NAME_A", NAME_A.to_owned()),
@@ -520,6 +536,7 @@ async fn fixtures(suite: &TestSuite) -> Fixtures {
         ("$SUSPENSION", suspension.id.clone()),
         ("$REVIEW", review.id.clone()),
         ("$RECT", review.rectification_id.clone()),
+        ("$VISIT", visit.id.clone()),
         ("$DEPT", DEPARTMENT.to_owned()),
         ("$J", OWN.to_owned()),
     ]
@@ -537,6 +554,7 @@ async fn fixtures(suite: &TestSuite) -> Fixtures {
         "$SUSPENSION",
         "$REVIEW",
         "$RECT",
+        "$VISIT",
     ]
     .iter()
     .map(|k| values[k].clone())
@@ -659,7 +677,11 @@ fn template(path: &str) -> Option<Value> {
         "evaluation.v1.EvaluationService/SubmitReview" => json!({
             "requestId": "$REQ", "targetKind": "TARGET_KIND_DEPARTMENT", "caseId": "$RCASE",
             "rating": "RATING_SATISFIED", "comment": "探测"}),
+        "evaluation.v1.EvaluationService/RegisterServiceRecord" => json!({
+            "requestId": "$REQ", "windowId": "$DEPT-01", "uscc": "$A", "matter": "探测",
+            "transactionNumber": "$REQ"}),
         "evaluation.v1.EvaluationService/ListReviews"
+        | "evaluation.v1.EvaluationService/ListServiceRecords"
         | "evaluation.v1.EvaluationService/ListRectifications"
         | "evaluation.v1.EvaluationService/ListCampaigns" => json!({}),
         "evaluation.v1.EvaluationService/VerifyBadReview" => {

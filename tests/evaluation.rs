@@ -127,6 +127,7 @@ fn review_of_case(
             dimension: "efficiency".into(),
             rating: rating as i32,
         }],
+        ..Default::default()
     }
 }
 
@@ -463,16 +464,22 @@ async fn an_unfounded_bad_review_closes_and_open_ones_show_as_overdue() {
     .await;
     let mut client = evaluation(&suite).await;
     let firm = suite.enterprise_token(USCC_B, "510822");
-    let window_review = |request_id: &str| eval::SubmitReviewRequest {
+    let window = suite.handler_token("510822-xzsp");
+    let visits = [
+        service_record(&mut client, &window, "510822-xzsp-03", USCC_B, "BJ-1").await,
+        service_record(&mut client, &window, "510822-xzsp-03", USCC_B, "BJ-2").await,
+    ];
+    let window_review = |request_id: &str, visit: usize| eval::SubmitReviewRequest {
         request_id: request_id.to_owned(),
         target_kind: eval::TargetKind::ServiceWindow as i32,
         target_id: "510822-xzsp-03".into(),
+        service_record_id: visits[visit].id.clone(),
         rating: eval::Rating::VeryDissatisfied as i32,
         comment: "窗口人员态度差".into(),
         ..Default::default()
     };
     let first = client
-        .submit_review(authed(window_review("w-1"), &firm))
+        .submit_review(authed(window_review("w-1", 0), &firm))
         .await
         .expect("a window is rated")
         .into_inner();
@@ -481,13 +488,13 @@ async fn an_unfounded_bad_review_closes_and_open_ones_show_as_overdue() {
     assert_eq!(first.jurisdiction_code, "510822");
     // A retry returns the first review and opens no second rectification.
     let retry = client
-        .submit_review(authed(window_review("w-1"), &firm))
+        .submit_review(authed(window_review("w-1", 0), &firm))
         .await
         .expect("a retry succeeds")
         .into_inner();
     assert_eq!(retry, first);
     let second = client
-        .submit_review(authed(window_review("w-2"), &firm))
+        .submit_review(authed(window_review("w-2", 1), &firm))
         .await
         .unwrap()
         .into_inner();
@@ -542,6 +549,224 @@ async fn an_unfounded_bad_review_closes_and_open_ones_show_as_overdue() {
         overdue(suite.official_token(Role::Coordinator, "510821"))
             .await
             .is_empty()
+    );
+    suite.stop().await;
+}
+
+/// A visit of `uscc` that `window` registers, under transaction `number`.
+async fn service_record(
+    client: &mut EvaluationServiceClient<Channel>,
+    token: &str,
+    window: &str,
+    uscc: &str,
+    number: &str,
+) -> eval::ServiceRecord {
+    client
+        .register_service_record(authed(
+            eval::RegisterServiceRecordRequest {
+                request_id: format!("visit-{window}-{number}"),
+                window_id: window.to_owned(),
+                uscc: uscc.to_owned(),
+                matter: "企业开办".into(),
+                transaction_number: number.to_owned(),
+                serve_time: None,
+            },
+            token,
+        ))
+        .await
+        .expect("the window registers the visit")
+        .into_inner()
+}
+
+#[tokio::test]
+async fn a_window_is_rated_once_per_visit_it_registered_by_the_enterprise_it_served() {
+    let suite = TestSuite::start().await;
+    let mut client = evaluation(&suite).await;
+    let window = suite.handler_token("510821-xzsp");
+    let firm = suite.enterprise_token(USCC_A, "510821");
+    let other_firm = suite.enterprise_token(USCC_B, "510821");
+    let visit = service_record(&mut client, &window, "510821-xzsp-01", USCC_A, "2026-0001").await;
+    assert_eq!(visit.department_id, "510821-xzsp");
+    assert_eq!(visit.jurisdiction_code, "510821");
+    assert_eq!(visit.enterprise.as_ref().unwrap().uscc, USCC_A);
+    assert!(visit.review_id.is_empty());
+    // The platform pushing the same transaction again, or a retry, gets the
+    // same record.
+    let again = service_record(&mut client, &window, "510821-xzsp-01", USCC_A, "2026-0001").await;
+    assert_eq!(again.id, visit.id);
+    let mut pushed = eval::RegisterServiceRecordRequest {
+        request_id: "platform-push".into(),
+        window_id: "510821-xzsp-01".into(),
+        uscc: USCC_A.into(),
+        matter: "企业开办".into(),
+        transaction_number: "2026-0001".into(),
+        serve_time: None,
+    };
+    let repushed = client
+        .register_service_record(authed(pushed.clone(), &suite.service_token()))
+        .await
+        .expect("the platform pushes the transaction again")
+        .into_inner();
+    assert_eq!(repushed.id, visit.id);
+    // The number is the window's: another enterprise under it is a conflict.
+    pushed.request_id = "platform-other".into();
+    pushed.uscc = USCC_B.into();
+    let status = client
+        .register_service_record(authed(pushed.clone(), &suite.service_token()))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::AlreadyExists, "{status:?}");
+    // A window of a department not in the directory, of another department,
+    // or of another county is not registered.
+    for (window_id, token, code) in [
+        (
+            "510821-window-01",
+            suite.service_token(),
+            Code::InvalidArgument,
+        ),
+        ("510821-jrj-01", window.clone(), Code::PermissionDenied),
+        ("510822-xzsp-01", window.clone(), Code::PermissionDenied),
+        (
+            "510822-xzsp-01",
+            suite.official_token(Role::Coordinator, "510821"),
+            Code::PermissionDenied,
+        ),
+    ] {
+        let status = client
+            .register_service_record(authed(
+                eval::RegisterServiceRecordRequest {
+                    request_id: format!("probe-{window_id}"),
+                    window_id: window_id.into(),
+                    transaction_number: "X-1".into(),
+                    ..pushed.clone()
+                },
+                &token,
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), code, "{window_id}: {status:?}");
+        if code == Code::InvalidArgument {
+            assert!(status.message().contains("window_id"), "{status:?}");
+        }
+    }
+
+    let review = |request_id: &str, record: &str| eval::SubmitReviewRequest {
+        request_id: request_id.to_owned(),
+        target_kind: eval::TargetKind::ServiceWindow as i32,
+        target_id: "510821-xzsp-01".into(),
+        service_record_id: record.to_owned(),
+        rating: eval::Rating::VerySatisfied as i32,
+        ..Default::default()
+    };
+    // No record: the field is named. Another enterprise's: refused. A record
+    // that does not exist: not found.
+    let status = client
+        .submit_review(authed(review("r-0", ""), &firm))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert!(status.message().contains("service_record_id"), "{status:?}");
+    let status = client
+        .submit_review(authed(review("r-1", &visit.id), &other_firm))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    let status = client
+        .submit_review(authed(
+            review("r-2", "510821-01JZZZZZZZZZZZZZZZZZZZZZZZ"),
+            &firm,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    // Named with another window: refused, naming target_id.
+    let status = client
+        .submit_review(authed(
+            eval::SubmitReviewRequest {
+                target_id: "510821-xzsp-02".into(),
+                ..review("r-3", &visit.id)
+            },
+            &firm,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert!(status.message().contains("target_id"), "{status:?}");
+
+    let rated = client
+        .submit_review(authed(review("r-4", &visit.id), &firm))
+        .await
+        .expect("the enterprise served rates the window")
+        .into_inner();
+    assert_eq!(rated.service_record_id, visit.id);
+    assert_eq!(rated.department_id, "510821-xzsp");
+    assert_eq!(rated.target_id, "510821-xzsp-01");
+    // A retry is the same review; a second rating of the visit is refused.
+    let retry = client
+        .submit_review(authed(review("r-4", &visit.id), &firm))
+        .await
+        .expect("a retry succeeds")
+        .into_inner();
+    assert_eq!(retry, rated);
+    let status = client
+        .submit_review(authed(review("r-5", &visit.id), &firm))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::AlreadyExists, "{status:?}");
+    assert_eq!(
+        reviews(&suite, "", &suite.official_token(Role::Admin, "510800"))
+            .await
+            .len(),
+        1
+    );
+
+    // The enterprise lists the visits it may still rate; the department sees
+    // whom its windows served, never which of them reviewed.
+    let list = |token: String, unrated_only: bool| {
+        let mut client = client.clone();
+        async move {
+            client
+                .list_service_records(authed(
+                    eval::ListServiceRecordsRequest {
+                        unrated_only,
+                        ..Default::default()
+                    },
+                    &token,
+                ))
+                .await
+                .unwrap()
+                .into_inner()
+                .service_records
+        }
+    };
+    let mine = list(firm.clone(), false).await;
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0].review_id, rated.id);
+    assert!(list(firm.clone(), true).await.is_empty());
+    assert!(list(other_firm.clone(), false).await.is_empty());
+    let seen = list(window.clone(), false).await;
+    assert_eq!(seen.len(), 1);
+    assert!(seen[0].review_id.is_empty(), "{seen:?}");
+    assert!(
+        list(suite.handler_token("510821-jrj"), false)
+            .await
+            .is_empty()
+    );
+    assert!(
+        list(evaluator_token(&suite, "510821"), false)
+            .await
+            .is_empty()
+    );
+    assert!(
+        list(suite.official_token(Role::Coordinator, "510822"), false)
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        list(suite.official_token(Role::Coordinator, "510800"), false)
+            .await
+            .len(),
+        1
     );
     suite.stop().await;
 }

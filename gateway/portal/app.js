@@ -35,6 +35,7 @@ const ROUTES = [
   [/^\/appeals\/([^/]+)$/, enterprise.appeal, () => true],
   [/^\/enterprise$/, enterprise.registration, (a) => a.enterprise],
   [/^\/inbox$/, policies.inbox, (a) => a.enterprise],
+  [/^\/visits$/, enterprise.visits, (a) => a.enterprise || a.may('EvaluationService_RegisterServiceRecord')],
   [/^\/policies$/, policies.list, () => true],
   [/^\/policies\/([^/]+)$/, policies.policy, () => true],
   [/^\/cases$/, cases.list, (a) => a.listCases],
@@ -51,7 +52,7 @@ function navigation(can) {
   const items = [];
   if (can.enterprise) {
     items.push(['#/appeals/new', '提交诉求'], ['#/appeals', '我的诉求'], ['#/inbox', '政策推送'],
-      ['#/policies', '政策'], ['#/enterprise', '企业信息']);
+      ['#/visits', '窗口评价'], ['#/policies', '政策'], ['#/enterprise', '企业信息']);
     return items;
   }
   if (can.listCases) items.push(['#/cases', '案件']);
@@ -59,6 +60,7 @@ function navigation(can) {
   if (can.ledger) items.push(['#/ledger', '台账']);
   if (can.overview || can.rankings) items.push(['#/scoring', '考核']);
   items.push(['#/appeals', '诉求']);
+  if (can.may('EvaluationService_RegisterServiceRecord')) items.push(['#/visits', '窗口办件']);
   if (can.submitAppeals) items.push(['#/appeals/new', '登记诉求']);
   items.push(['#/policies', '政策']);
   return items;

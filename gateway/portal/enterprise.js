@@ -5,7 +5,7 @@
 
 import { ApiError, get, post } from './api.js';
 import {
-  badge, enumOptions, errorBox, facts, field, filterBar, form, formatTime, h, is, jurisdictionLabel,
+  badge, departmentLabel, enumOptions, errorBox, facts, field, filterBar, form, formatTime, h, is, jurisdictionLabel,
   jurisdictionOptions, label, link, notice, pager, rootCode, route, section, table,
 } from './ui.js';
 import { caseActions, caseFacts, caseHistory } from './cases.js';
@@ -200,6 +200,77 @@ async function review(c, refresh) {
         refresh();
       },
     }));
+}
+
+// ---------------------------------------------------------------------------
+// Service windows (窗口服务): the visits and transactions a window registers
+// for an enterprise, and the enterprise's rating of each, once.
+
+export async function visits({ query, can, refresh }) {
+  const page = await get('/v1/serviceRecords', {
+    unratedOnly: query.unrated === '1', pageSize: PAGE_SIZE, pageToken: query.pageToken,
+  });
+  const records = page.serviceRecords ?? [];
+  const parts = [h('h1', null, can.enterprise ? '窗口服务评价' : '窗口办件')];
+  if (can.enterprise) {
+    parts.push(h('p', { class: 'hint' },
+      '窗口为贵企业登记的每次办件可评价一次；“不满意”及以下为差评，须写明原因，将在15个工作日内核实、整改并回访。评价人信息不向被评窗口公开。'));
+  }
+  parts.push(filterBar('/visits', [
+    field({ name: 'unrated', label: '范围', type: 'select', options: [['', '全部'], ['1', '尚未评价']], value: query.unrated ?? '' }),
+  ]));
+  parts.push(table(
+    ['窗口', '事项', '办件编号', can.enterprise ? null : '企业', '办理时间', '评价'].filter(Boolean),
+    records.map((r) => [
+      `${departmentLabel(r.departmentId)} ${r.windowId}`,
+      r.matter ?? '',
+      r.transactionNumber ?? '',
+      can.enterprise ? null : `${r.enterprise?.name || ''}（${r.enterprise?.uscc ?? ''}）`,
+      formatTime(r.serveTime),
+      r.reviewId ? '已评价' : can.enterprise ? rateVisit(r, refresh) : '—',
+    ].filter((cell) => cell !== null)),
+    can.enterprise ? '窗口尚未为贵企业登记办件' : '没有办件记录'));
+  parts.push(pager('/visits', query, page.nextPageToken));
+  if (can.may('EvaluationService_RegisterServiceRecord')) {
+    parts.push(section('登记窗口办件', form({
+      submitLabel: '登记',
+      requestId: true,
+      fields: [
+        field({ name: 'window_id', label: '窗口编号（部门编号-窗口，如 510821-xzsp-03）', required: true, maxlength: 64 }),
+        field({ name: 'uscc', label: '企业统一社会信用代码', required: true, maxlength: 18, pattern: '[0-9A-HJ-NPQRTUWXY]{18}' }),
+        field({ name: 'matter', label: '办理事项', required: true, maxlength: 200 }),
+        field({ name: 'transaction_number', label: '办件编号', required: true, maxlength: 64 }),
+      ],
+      submit: async (values) => {
+        await post('/v1/serviceRecords', values);
+        refresh();
+      },
+    })));
+  }
+  return h('div', null, parts);
+}
+
+/** The enterprise's rating of one visit: a small form, given once. */
+function rateVisit(record, refresh) {
+  return form({
+    submitLabel: '评价',
+    requestId: true,
+    fields: [
+      field({ name: 'rating', label: '评价', type: 'select', required: true, blank: '请选择', options: enumOptions('rating') }),
+      field({ name: 'comment', label: '意见', maxlength: 2000 }),
+    ],
+    submit: async (values) => {
+      await post('/v1/reviews', {
+        requestId: values.requestId,
+        targetKind: 'TARGET_KIND_SERVICE_WINDOW',
+        targetId: record.windowId,
+        serviceRecordId: record.id,
+        rating: values.rating,
+        comment: values.comment ?? '',
+      });
+      refresh();
+    },
+  });
 }
 
 // ---------------------------------------------------------------------------

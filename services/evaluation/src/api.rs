@@ -20,10 +20,11 @@ use crate::domain::rectification::{self, Step};
 use crate::domain::review::{self, Reviewer};
 use crate::domain::{
     Assessment, Campaign, CampaignAnswer, CampaignResponse, CaseReopen, CreditListing, Direction,
-    Rating, Rectification, RectificationState, Review, ReviewState, Suspension, SuspensionState,
-    TEXT_MAX_CHARS, TITLE_MAX_CHARS, Violation, campaign, check_text, credit, period,
+    Rating, Rectification, RectificationState, Review, ReviewState, ServiceRecord, Suspension,
+    SuspensionState, TEXT_MAX_CHARS, TITLE_MAX_CHARS, TargetKind, Violation, campaign, check_text,
+    credit, period,
 };
-use crate::store::{self, CampaignFilter, RectificationFilter, ReviewFilter};
+use crate::store::{self, CampaignFilter, RectificationFilter, ReviewFilter, ServiceRecordFilter};
 
 /// Longest idempotency key.
 const REQUEST_ID_MAX: usize = 128;
@@ -131,10 +132,18 @@ impl EvaluationApi {
             .map_err(|e| e.to_string())
     }
 
-    /// A department id whose jurisdiction is in the directory; its jurisdiction.
+    /// A department of the directory: a jurisdiction it knows and a department
+    /// every jurisdiction has (`departments.toml`); its jurisdiction. A made-up
+    /// department never becomes a unit that is rated or scored.
     fn department(&self, id: &str) -> Result<String, String> {
         let jurisdiction = review::department_jurisdiction(id)
             .ok_or_else(|| format!("{id:?} is not a department id like 510821-jrj"))?;
+        let key = &id[jurisdiction.len() + 1..];
+        if !self.core.department_keys.iter().any(|k| k == key) {
+            return Err(format!(
+                "{id:?}: 目录中没有部门 {key:?}（no department {key:?} in the directory）"
+            ));
+        }
         self.known_jurisdiction(jurisdiction)
             .map_err(|e| format!("{id:?}: {e}"))
     }
@@ -235,6 +244,129 @@ impl EvaluationApi {
 
     /// Commits a submitted review with its event, and with the opening of its
     /// rectification when it has one.
+    /// An enterprise's review of a service window, for a visit or transaction
+    /// the window registered for it (`service_record_id`): the record names
+    /// the window, its department and the enterprise, so no review rates a
+    /// unit the enterprise had no business with, a window never registered or
+    /// a department not in the directory, and one record is rated once.
+    #[allow(clippy::too_many_arguments)]
+    async fn review_window(
+        &self,
+        principal: &Principal,
+        scope: &Scope,
+        request_id: &str,
+        target_id: &str,
+        case_id: &str,
+        service_record_id: &str,
+        rated: Rated,
+    ) -> Result<Review, Error> {
+        let mut v = Violations::new();
+        if !case_id.is_empty() {
+            v.add(
+                "case_id",
+                "对服务窗口的评价指明服务记录，而非案件（a window review names a service record, not a case）",
+            );
+        }
+        if service_record_id.is_empty() {
+            v.add(
+                "service_record_id",
+                "须指明窗口为贵企业登记的服务记录（办件）（must name the service record the window registered for your enterprise）",
+            );
+        } else if service_record_id.len() > ID_MAX {
+            v.add(
+                "service_record_id",
+                "不是服务记录编号（is not a service record id）",
+            );
+        }
+        v.finish()?;
+        let own = enterprise_uscc(scope)?;
+        let now = self.core.clock.now();
+        let mut tx = self.core.store.begin().await?;
+        let Some(record) = store::get_service_record(&mut tx, service_record_id).await? else {
+            return Err(Error::NotFound(format!(
+                "服务记录 {service_record_id}（service record {service_record_id}）"
+            )));
+        };
+        let what = format!("service record {service_record_id}");
+        scope.check_write(&record.jurisdiction_code, &record.uscc, &what)?;
+        if record.uscc != own {
+            return Err(Error::PermissionDenied(format!(
+                "服务记录 {service_record_id} 属于其他企业（{what} is another enterprise's）"
+            )));
+        }
+        if !target_id.is_empty() && target_id != record.window_id {
+            return Err(Error::invalid(
+                "target_id",
+                format!(
+                    "服务记录 {service_record_id} 属于窗口 {}，而非 {target_id}（the record is of window {}, not {target_id}）",
+                    record.window_id, record.window_id
+                ),
+            ));
+        }
+        let id = ids::new_id(&record.jurisdiction_code);
+        if let Some(first) = store::REQUESTS
+            .claim(
+                &mut tx,
+                &principal.sub,
+                request_id,
+                "SubmitReview",
+                &id,
+                now,
+            )
+            .await?
+        {
+            return store::get_review(&mut tx, &first)
+                .await?
+                .ok_or_else(|| Error::NotFound(format!("review {first}")));
+        }
+        let already = || {
+            Error::AlreadyExists(format!(
+                "服务记录 {service_record_id} 已评价，每次办件评价一次（{what} was rated already; one rating per matter）"
+            ))
+        };
+        if !record.review_id.is_empty() {
+            return Err(already());
+        }
+        let mut review = Review {
+            id,
+            direction: Direction::EnterpriseToWindow,
+            target_kind: TargetKind::ServiceWindow,
+            target_id: record.window_id.clone(),
+            case_id: String::new(),
+            rating: Some(rated.rating),
+            comment: rated.comment,
+            dimensions: rated.dimensions,
+            state: ReviewState::Submitted,
+            jurisdiction_code: record.jurisdiction_code.clone(),
+            department_id: record.department_id.clone(),
+            uscc: record.uscc.clone(),
+            enterprise_name: record.enterprise_name.clone(),
+            reviewer: principal.sub.clone(),
+            rectification_id: String::new(),
+            invite_time: None,
+            submit_time: Some(now),
+            create_time: now,
+            service_record_id: record.id.clone(),
+        };
+        let rectification = self
+            .open_rectification(
+                &mut tx,
+                &mut review,
+                Direction::EnterpriseToWindow,
+                rated.rating,
+                now,
+            )
+            .await?;
+        if !store::rate_service_record(&mut tx, &record.id, &review.id).await?
+            || !store::insert_review(&mut tx, &review).await?
+        {
+            return Err(already());
+        }
+        self.commit_review(tx, &review, rectification.as_ref())
+            .await?;
+        Ok(review)
+    }
+
     async fn commit_review(
         &self,
         mut tx: sqlx::Transaction<'static, sqlx::Any>,
@@ -356,6 +488,13 @@ impl EvaluationApi {
         }
         store::is_invited(conn, &campaign.id, uscc).await
     }
+}
+
+/// A review's rating and words, checked.
+struct Rated {
+    rating: Rating,
+    comment: String,
+    dimensions: Vec<(String, Rating)>,
 }
 
 fn enterprise_uscc(scope: &Scope) -> Result<String, Error> {
@@ -527,26 +666,42 @@ impl EvaluationService for EvaluationApi {
             return Ok(Response::new(convert::review_to_proto(&review, false)));
         }
 
-        // Reviews without a case: windows, a jurisdiction's communication, enterprises.
+        let service_record_id = req.service_record_id.trim().to_owned();
+        if direction == Direction::EnterpriseToWindow {
+            let rated = Rated {
+                rating,
+                comment: req.comment.trim().to_owned(),
+                dimensions,
+            };
+            let review = self
+                .review_window(
+                    &principal,
+                    &scope,
+                    &req.request_id,
+                    &target_id,
+                    &case_id,
+                    &service_record_id,
+                    rated,
+                )
+                .await?;
+            return Ok(Response::new(convert::review_to_proto(&review, false)));
+        }
+
+        // Reviews of a jurisdiction's communication and of enterprises.
         let mut v = Violations::new();
         if !case_id.is_empty() {
             v.add(
                 "case_id",
-                "only a review of a case's department names a case",
+                "只有对案件承办部门的评价才指明案件（only a review of a case's department names a case）",
+            );
+        }
+        if !service_record_id.is_empty() {
+            v.add(
+                "service_record_id",
+                "只有对服务窗口的评价才指明服务记录（only a review of a service window names a service record）",
             );
         }
         let (jurisdiction_code, department_id, uscc) = match direction {
-            Direction::EnterpriseToWindow => {
-                let department = review::window_department(&target_id)
-                    .ok_or_else(|| "must be a service window id like 510821-xzsp-03".to_owned())
-                    .and_then(|d| self.department(&d).map(|j| (d, j)));
-                match v.check("target_id", department) {
-                    Some((department, jurisdiction)) => {
-                        (jurisdiction, department, enterprise_uscc(&scope)?)
-                    }
-                    None => (String::new(), String::new(), String::new()),
-                }
-            }
             Direction::ThirdPartyToCommunication => {
                 match v.check("target_id", self.known_jurisdiction(&target_id)) {
                     Some(code) => {
@@ -567,8 +722,8 @@ impl EvaluationService for EvaluationApi {
                 let department = principal.department.clone().unwrap_or_default();
                 (home, department, rated)
             }
-            Direction::EnterpriseToDepartment => {
-                return Err(Error::internal("a department review without its case").into());
+            Direction::EnterpriseToDepartment | Direction::EnterpriseToWindow => {
+                return Err(Error::internal("a unit review without its case or record").into());
             }
         };
         v.finish()?;
@@ -619,6 +774,7 @@ impl EvaluationService for EvaluationApi {
             invite_time: None,
             submit_time: Some(now),
             create_time: now,
+            service_record_id: String::new(),
         };
         let rectification = self
             .open_rectification(&mut tx, &mut review, direction, rating, now)
@@ -627,6 +783,204 @@ impl EvaluationService for EvaluationApi {
         self.commit_review(tx, &review, rectification.as_ref())
             .await?;
         Ok(Response::new(convert::review_to_proto(&review, false)))
+    }
+
+    async fn register_service_record(
+        &self,
+        request: Request<pb::RegisterServiceRecordRequest>,
+    ) -> Result<Response<pb::ServiceRecord>, Status> {
+        let principal = access::principal(&request)?.clone();
+        let req = request.into_inner();
+        let scope = self.scope(&principal);
+        let now = self.core.clock.now();
+        let mut v = Violations::new();
+        check_request_id(&mut v, &req.request_id);
+        let window_id = req.window_id.trim().to_owned();
+        let department = if window_id.is_empty() {
+            v.add(
+                "window_id",
+                "须指明服务窗口（must name the service window, like 510821-xzsp-03）",
+            );
+            None
+        } else {
+            let department = review::window_department(&window_id)
+                .filter(|_| window_id.len() <= 64)
+                .ok_or_else(|| {
+                    "不是服务窗口编号，如 510821-xzsp-03（must be a service window id like 510821-xzsp-03）"
+                        .to_owned()
+                })
+                .and_then(|d| self.department(&d).map(|j| (d, j)));
+            v.check("window_id", department)
+        };
+        let uscc = uscc(&mut v, "uscc", &req.uscc);
+        text(&mut v, "matter", &req.matter, true, TITLE_MAX_CHARS);
+        let transaction_number = req.transaction_number.trim().to_owned();
+        let number_ok = !transaction_number.is_empty()
+            && transaction_number.len() <= 64
+            && transaction_number
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_/.".contains(&b));
+        if !number_ok {
+            v.add(
+                "transaction_number",
+                "须为 1 至 64 个字母、数字或 - _ / .（must be 1 to 64 letters, digits, '-', '_', '/' or '.'）",
+            );
+        }
+        let serve_time = match req.serve_time.as_ref() {
+            None => Some(now),
+            Some(t) => v.check("serve_time", convert::micros(t)),
+        };
+        if serve_time.is_some_and(|t| t > now.saturating_add(FUTURE_TOLERANCE_MICROS)) {
+            v.add(
+                "serve_time",
+                "不能是将来的时间（must not be in the future）",
+            );
+        }
+        v.finish()?;
+        let (Some((department_id, jurisdiction_code)), Some(uscc), Some(serve_time)) =
+            (department, uscc, serve_time)
+        else {
+            return Err(Error::internal("validated fields are missing").into());
+        };
+        // The window's department registers its own visits; its office, or the
+        // platform's service token, those of its jurisdictions.
+        access::acting_department(&principal, &scope, &department_id)?;
+        scope.check_write(&jurisdiction_code, "", &format!("window {window_id}"))?;
+        let mut tx = self.core.store.begin().await?;
+        let id = ids::new_id(&jurisdiction_code);
+        if let Some(first) = store::REQUESTS
+            .claim(
+                &mut tx,
+                &principal.sub,
+                &req.request_id,
+                "RegisterServiceRecord",
+                &id,
+                now,
+            )
+            .await?
+        {
+            let existing = store::get_service_record(&mut tx, &first)
+                .await?
+                .ok_or_else(|| Error::NotFound(format!("service record {first}")))?;
+            return Ok(Response::new(convert::service_record_to_proto(
+                &existing, false,
+            )));
+        }
+        let record = ServiceRecord {
+            id,
+            enterprise_name: store::enterprise_name(&mut tx, &uscc).await?,
+            window_id,
+            department_id,
+            jurisdiction_code,
+            uscc,
+            matter: req.matter.trim().to_owned(),
+            transaction_number,
+            serve_time,
+            registered_by: principal.sub.clone(),
+            review_id: String::new(),
+            create_time: now,
+        };
+        if !store::insert_service_record(&mut tx, &record).await? {
+            // The platform sending one transaction again gets the record it
+            // made; a number taken by another enterprise's is a conflict.
+            let existing = store::service_record_of_transaction(
+                &mut tx,
+                &record.window_id,
+                &record.transaction_number,
+            )
+            .await?
+            .ok_or_else(|| Error::internal("a taken transaction number has no record"))?;
+            if existing.uscc == record.uscc {
+                return Ok(Response::new(convert::service_record_to_proto(
+                    &existing, false,
+                )));
+            }
+            return Err(Error::AlreadyExists(format!(
+                "窗口 {} 的办件编号 {} 已登记给其他企业（transaction number {} of window {} is registered for another enterprise）",
+                record.window_id, record.transaction_number, record.transaction_number, record.window_id
+            ))
+            .into());
+        }
+        self.core
+            .store
+            .events()
+            .append_and_commit(
+                tx,
+                &record.id,
+                &record.jurisdiction_code,
+                &pb::ServiceRecordRegistered {
+                    service_record: Some(convert::service_record_to_proto(&record, false)),
+                },
+            )
+            .await?;
+        Ok(Response::new(convert::service_record_to_proto(
+            &record, false,
+        )))
+    }
+
+    async fn list_service_records(
+        &self,
+        request: Request<pb::ListServiceRecordsRequest>,
+    ) -> Result<Response<pb::ListServiceRecordsResponse>, Status> {
+        let principal = access::principal(&request)?.clone();
+        let req = request.into_inner();
+        let scope = self.scope(&principal);
+        let limit = ids::page_size(req.page_size)?;
+        let mut v = Violations::new();
+        let uscc_filter = match non_empty(&req.uscc) {
+            Some(u) => uscc(&mut v, "uscc", &u),
+            None => None,
+        };
+        v.finish()?;
+        let jurisdictions =
+            scope.list_jurisdictions(&self.core.directory, &req.jurisdiction_code)?;
+        let mut filter = ServiceRecordFilter {
+            jurisdictions,
+            department_id: non_empty(&req.department_id),
+            window_id: non_empty(&req.window_id),
+            uscc: uscc_filter,
+            unrated_only: req.unrated_only,
+        };
+        // Whom a window served: the enterprise its own, the offices of the
+        // jurisdictions theirs, a department's staff their own windows'; not
+        // third-party evaluators or supervisors (aggregates only).
+        let office =
+            principal.has_any(&[Role::Coordinator, Role::Leader, Role::Admin, Role::Service]);
+        let none = || Ok(Response::new(pb::ListServiceRecordsResponse::default()));
+        if let Scope::Enterprise(_) = scope {
+            let own = enterprise_uscc(&scope)?;
+            if filter.uscc.as_ref().is_some_and(|u| *u != own) {
+                return none();
+            }
+            filter.uscc = Some(own);
+        } else if !office {
+            let Some(own) = principal.department.as_deref().filter(|d| !d.is_empty()) else {
+                return none();
+            };
+            if !principal.has_role(Role::Handler)
+                || filter.department_id.as_ref().is_some_and(|d| d != own)
+            {
+                return none();
+            }
+            filter.department_id = Some(own.to_owned());
+        }
+        let protect = protects_reviewers(&principal, &scope);
+        let fingerprint = format!("{filter:?}|{protect}");
+        let after = page_after(&req.page_token, &fingerprint)?;
+        let mut conn = self.core.store.read().await?;
+        let rows = store::list_service_records(&mut conn, &filter, after, limit).await?;
+        let (page, next_page_token) =
+            ids::paginate(rows, limit, &fingerprint, |record| PageToken {
+                sort_key: record.serve_time,
+                id: record.id.clone(),
+            });
+        Ok(Response::new(pb::ListServiceRecordsResponse {
+            service_records: page
+                .iter()
+                .map(|record| convert::service_record_to_proto(record, protect))
+                .collect(),
+            next_page_token,
+        }))
     }
 
     async fn list_reviews(
@@ -1158,6 +1512,7 @@ impl EvaluationService for EvaluationApi {
                     response: Some(convert::response_to_proto(&response)),
                     jurisdiction_code: campaign.jurisdiction_code.clone(),
                     kind: convert::campaign_kind_to_proto(campaign.kind),
+                    items: convert::campaign_to_proto(&campaign).items,
                 },
             )
             .await?;

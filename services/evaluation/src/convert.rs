@@ -9,7 +9,7 @@ use crate::domain::campaign::{Results, Tally};
 use crate::domain::{
     Assessment, Campaign, CampaignAnswer, CampaignItem, CampaignKind, CampaignResponse, CreditList,
     CreditListing, Direction, PenaltyDecision, Rectification, RectificationState, Review,
-    ReviewState, Severity, Suspension, SuspensionState, TargetKind, Violation,
+    ReviewState, ServiceRecord, Severity, Suspension, SuspensionState, TargetKind, Violation,
 };
 
 pub use zhengqi_shared::rating::{rating, rating_to_proto};
@@ -134,6 +134,34 @@ pub fn review_to_proto(review: &Review, protect: bool) -> pb::Review {
         rectification_id: review.rectification_id.clone(),
         invite_time: time(review.invite_time),
         submit_time: time(review.submit_time),
+        // Like the case, the record leads back to the enterprise.
+        service_record_id: if hide {
+            String::new()
+        } else {
+            review.service_record_id.clone()
+        },
+    }
+}
+
+/// A service record as shown; `protect` hides which review rated it, which
+/// would name the reviewer to the department rated.
+pub fn service_record_to_proto(record: &ServiceRecord, protect: bool) -> pb::ServiceRecord {
+    pb::ServiceRecord {
+        id: record.id.clone(),
+        window_id: record.window_id.clone(),
+        department_id: record.department_id.clone(),
+        jurisdiction_code: record.jurisdiction_code.clone(),
+        enterprise: enterprise(&record.uscc, &record.enterprise_name),
+        matter: record.matter.clone(),
+        transaction_number: record.transaction_number.clone(),
+        serve_time: time(Some(record.serve_time)),
+        registered_by: record.registered_by.clone(),
+        review_id: if protect {
+            String::new()
+        } else {
+            record.review_id.clone()
+        },
+        create_time: time(Some(record.create_time)),
     }
 }
 

@@ -102,6 +102,9 @@ impl std::fmt::Debug for Settings {
 pub struct Core {
     pub store: store::EvaluationStore,
     pub directory: Arc<Directory>,
+    /// The keys of the departments every jurisdiction has (`departments.toml`):
+    /// a department id names one of them.
+    pub department_keys: Vec<String>,
     /// The embedded years and those loaded through routing, seen at once by
     /// the API and the consumer.
     pub calendar: SharedCalendar,
@@ -180,6 +183,11 @@ pub async fn build(
     let core = Arc::new(Core {
         store: store::EvaluationStore::new(store.clone(), Arc::clone(&events)),
         directory: Arc::clone(&reference.directory),
+        department_keys: reference
+            .departments
+            .iter()
+            .map(|d| d.key.clone())
+            .collect(),
         calendar_years: CalendarYears::new("evaluation", calendar.clone()),
         calendar,
         clock: Arc::clone(&settings.clock),

@@ -125,6 +125,7 @@ fn invitation(case: &routing::Case, now: i64) -> Option<Review> {
         invite_time: Some(resolved),
         submit_time: None,
         create_time: now,
+        service_record_id: String::new(),
     })
 }
 

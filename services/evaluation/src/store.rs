@@ -16,8 +16,8 @@ use zhengqi_shared::storage::{
 use crate::domain::{
     Assessment, Campaign, CampaignAnswer, CampaignItem, CampaignKind, CampaignResponse, CaseReopen,
     CreditList, CreditListing, DimensionRating, Direction, PenaltyDecision, Rating, Rectification,
-    RectificationState, Review, ReviewState, Severity, Suspension, SuspensionState, TargetKind,
-    Violation,
+    RectificationState, Review, ReviewState, ServiceRecord, Severity, Suspension, SuspensionState,
+    TargetKind, Violation,
 };
 
 /// Evaluation's store and event log.
@@ -114,7 +114,7 @@ pub async fn remember_enterprise(
 
 const REVIEW_COLUMNS: &str = "id, direction, target_kind, target_id, case_id, rating, comment, \
     dimensions, state, jurisdiction_code, department_id, uscc, enterprise_name, reviewer, \
-    rectification_id, invite_time, submit_time, create_time, sort_time";
+    rectification_id, invite_time, submit_time, create_time, sort_time, service_record_id";
 
 fn review_of(row: &AnyRow) -> Result<Review, Error> {
     let dimensions: String = row.try_get("dimensions")?;
@@ -157,6 +157,7 @@ fn review_of(row: &AnyRow) -> Result<Review, Error> {
         invite_time: row.try_get("invite_time")?,
         submit_time: row.try_get("submit_time")?,
         create_time: row.try_get("create_time")?,
+        service_record_id: row.try_get("service_record_id")?,
     })
 }
 
@@ -198,8 +199,8 @@ pub async fn insert_review(conn: &mut AnyConnection, review: &Review) -> Result<
     let dimensions = dimensions_json(review)?;
     let sql = format!(
         "INSERT INTO reviews ({REVIEW_COLUMNS}) VALUES \
-         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
-         ON CONFLICT DO NOTHING"
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
+         $20) ON CONFLICT DO NOTHING"
     );
     let inserted = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(&review.id)
@@ -221,6 +222,7 @@ pub async fn insert_review(conn: &mut AnyConnection, review: &Review) -> Result<
         .bind(review.submit_time)
         .bind(review.create_time)
         .bind(review_sort_time(review))
+        .bind(&review.service_record_id)
         .execute(&mut *conn)
         .await?
         .rows_affected();
@@ -331,6 +333,154 @@ pub async fn list_reviews(
     rows.iter()
         .map(|row| Ok((row.try_get("sort_time")?, review_of(row)?)))
         .collect()
+}
+
+// ---- service records ----
+
+const SERVICE_RECORD_COLUMNS: &str = "id, window_id, department_id, jurisdiction_code, uscc, \
+    enterprise_name, matter, transaction_number, serve_time, registered_by, review_id, create_time";
+
+fn service_record_of(row: &AnyRow) -> Result<ServiceRecord, Error> {
+    Ok(ServiceRecord {
+        id: row.try_get("id")?,
+        window_id: row.try_get("window_id")?,
+        department_id: row.try_get("department_id")?,
+        jurisdiction_code: row.try_get("jurisdiction_code")?,
+        uscc: row.try_get("uscc")?,
+        enterprise_name: row.try_get("enterprise_name")?,
+        matter: row.try_get("matter")?,
+        transaction_number: row.try_get("transaction_number")?,
+        serve_time: row.try_get("serve_time")?,
+        registered_by: row.try_get("registered_by")?,
+        review_id: row.try_get("review_id")?,
+        create_time: row.try_get("create_time")?,
+    })
+}
+
+pub async fn get_service_record(
+    conn: &mut AnyConnection,
+    id: &str,
+) -> Result<Option<ServiceRecord>, Error> {
+    let sql = format!("SELECT {SERVICE_RECORD_COLUMNS} FROM service_records WHERE id = $1");
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .as_ref()
+        .map(service_record_of)
+        .transpose()
+}
+
+/// The record a window holds under a transaction number.
+pub async fn service_record_of_transaction(
+    conn: &mut AnyConnection,
+    window_id: &str,
+    transaction_number: &str,
+) -> Result<Option<ServiceRecord>, Error> {
+    let sql = format!(
+        "SELECT {SERVICE_RECORD_COLUMNS} FROM service_records \
+         WHERE window_id = $1 AND transaction_number = $2"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(window_id)
+        .bind(transaction_number)
+        .fetch_optional(&mut *conn)
+        .await?
+        .as_ref()
+        .map(service_record_of)
+        .transpose()
+}
+
+/// Inserts a record; false when its window already holds its transaction number.
+pub async fn insert_service_record(
+    conn: &mut AnyConnection,
+    r: &ServiceRecord,
+) -> Result<bool, Error> {
+    let sql = format!(
+        "INSERT INTO service_records ({SERVICE_RECORD_COLUMNS}) VALUES \
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING"
+    );
+    let inserted = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(&r.id)
+        .bind(&r.window_id)
+        .bind(&r.department_id)
+        .bind(&r.jurisdiction_code)
+        .bind(&r.uscc)
+        .bind(&r.enterprise_name)
+        .bind(&r.matter)
+        .bind(&r.transaction_number)
+        .bind(r.serve_time)
+        .bind(&r.registered_by)
+        .bind(&r.review_id)
+        .bind(r.create_time)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    Ok(inserted == 1)
+}
+
+/// Marks a record rated by `review_id`; false when it was rated meanwhile.
+pub async fn rate_service_record(
+    conn: &mut AnyConnection,
+    id: &str,
+    review_id: &str,
+) -> Result<bool, Error> {
+    let updated =
+        sqlx::query("UPDATE service_records SET review_id = $1 WHERE id = $2 AND review_id = ''")
+            .bind(review_id)
+            .bind(id)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+    Ok(updated == 1)
+}
+
+/// The filters of a list of service records, resolved against the caller's scope.
+#[derive(Debug, Default, Clone)]
+pub struct ServiceRecordFilter {
+    pub jurisdictions: Option<Vec<String>>,
+    pub department_id: Option<String>,
+    pub window_id: Option<String>,
+    pub uscc: Option<String>,
+    pub unrated_only: bool,
+}
+
+pub async fn list_service_records(
+    conn: &mut AnyConnection,
+    filter: &ServiceRecordFilter,
+    after: Option<(i64, String)>,
+    limit: i64,
+) -> Result<Vec<ServiceRecord>, Error> {
+    let mut where_ = Filter::new();
+    where_.within("jurisdiction_code", filter.jurisdictions.as_deref());
+    if let Some(v) = &filter.department_id {
+        where_.eq("department_id", v.clone().into());
+    }
+    if let Some(v) = &filter.window_id {
+        where_.eq("window_id", v.clone().into());
+    }
+    if let Some(v) = &filter.uscc {
+        where_.eq("uscc", v.clone().into());
+    }
+    if filter.unrated_only {
+        where_.eq("review_id", "".into());
+    }
+    if let Some((time, id)) = after {
+        where_.and(|p| {
+            let t1 = p(SqlValue::Int(time));
+            let t2 = p(SqlValue::Int(time));
+            let i = p(SqlValue::Text(id));
+            format!("(serve_time < {t1} OR (serve_time = {t2} AND id < {i}))")
+        });
+    }
+    let limit_param = where_.param(SqlValue::Int(limit + 1));
+    let sql = format!(
+        "SELECT {SERVICE_RECORD_COLUMNS} FROM service_records{} \
+         ORDER BY serve_time DESC, id DESC LIMIT {limit_param}",
+        where_.where_clause()
+    );
+    let rows = where_.query(sql).fetch_all(&mut *conn).await?;
+    rows.iter().map(service_record_of).collect()
 }
 
 // ---- rectifications ----

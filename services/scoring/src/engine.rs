@@ -35,6 +35,9 @@ type Streaks = BTreeMap<String, i32>;
 pub struct Recorded {
     pub fact: Fact,
     pub alerts: Vec<Alert>,
+    /// Whether the fact takes the place of one stored under its id (a rating
+    /// given again): the stored one's counts are taken back first.
+    pub replaces: bool,
 }
 
 impl From<Fact> for Recorded {
@@ -43,6 +46,7 @@ impl From<Fact> for Recorded {
         Recorded {
             fact,
             alerts: Vec::new(),
+            replaces: false,
         }
     }
 }
@@ -116,21 +120,62 @@ impl Core {
         dirty: &mut Dirty,
     ) -> Result<(), Error> {
         let units = self.units();
-        for Recorded { fact, alerts } in recorded {
+        for Recorded {
+            mut fact,
+            alerts,
+            replaces,
+        } in recorded
+        {
+            // A department the directory does not know is no unit: what the
+            // fact says counts for its jurisdiction alone, never for a
+            // phantom department.
+            if !fact.department_id.is_empty()
+                && units
+                    .jurisdiction_of(UnitKind::Department, &fact.department_id)
+                    .is_none()
+            {
+                tracing::warn!(
+                    fact = %fact.id,
+                    department = %fact.department_id,
+                    "a fact names a department not in the directory; counted for its jurisdiction only"
+                );
+                fact.department_id.clear();
+            }
+            if replaces && let Some(stored) = store::get_fact(conn, &fact.id).await? {
+                if stored == fact {
+                    continue;
+                }
+                self.count(conn, &stored, -1, dirty).await?;
+                store::delete_fact(conn, &fact.id).await?;
+            }
             if !store::insert_fact(conn, &fact).await? {
                 continue;
             }
-            for unit in fact.units() {
-                let group = units.group_of(unit.kind, &unit.id);
-                for period in fact.periods.iter() {
-                    for (metric, delta) in fact.metrics() {
-                        store::add_metric(conn, period, &unit, &group, &metric, delta).await?;
-                    }
-                    dirty.insert((period.to_owned(), unit.kind, group.clone()));
-                }
-            }
+            self.count(conn, &fact, 1, dirty).await?;
             for alert in alerts {
                 self.raise(conn, &alert).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds (`sign` 1) or takes back (−1) what `fact` counts, for each of its
+    /// units and periods.
+    async fn count(
+        &self,
+        conn: &mut AnyConnection,
+        fact: &Fact,
+        sign: i64,
+        dirty: &mut Dirty,
+    ) -> Result<(), Error> {
+        let units = self.units();
+        for unit in fact.units() {
+            let group = units.group_of(unit.kind, &unit.id);
+            for period in fact.periods.iter() {
+                for (metric, delta) in fact.metrics() {
+                    store::add_metric(conn, period, &unit, &group, &metric, sign * delta).await?;
+                }
+                dirty.insert((period.to_owned(), unit.kind, group.clone()));
             }
         }
         Ok(())

@@ -5,9 +5,13 @@
 //!   time, an inaction notice), handed back (退单; a case handed back
 //!   [`INACTION_RETURNS`] times is an inaction notice of its jurisdiction);
 //!   meetings scheduled and their decisions;
-//! - evaluation: invitations, reviews (a bad one is a bad-review notice),
-//!   verified bad reviews and rectifications closed, third-party assessments;
-//! - policy: comments answered, policies published, fulfilments.
+//! - evaluation: invitations, reviews of units the enterprise had business
+//!   with (a bad one is a bad-review notice), verified bad reviews and
+//!   rectifications closed, third-party assessments, answers to campaigns
+//!   (百企评执法, 百企评营商环境);
+//! - policy: comments answered, policies published, fulfilments, enterprises'
+//!   ratings of a policy's implementation (a rating given again replaces the
+//!   first).
 //!
 //! The shared consumer calls [`SourceEvents`] inside the transaction that
 //! advances its cursor; fact ids make a replayed event a no-op as well.
@@ -40,7 +44,7 @@ use zhengqi_shared::ids;
 
 use crate::Core;
 use crate::convert;
-use crate::domain::facts::{Fact, FactKind, department_jurisdiction};
+use crate::domain::facts::{CampaignKind, Fact, FactKind, department_jurisdiction};
 use crate::domain::period::{Period, PeriodSet};
 use crate::domain::{Alert, AlertKind, INACTION_RETURNS, UnitKind};
 use crate::engine::{Dirty, Recorded};
@@ -344,7 +348,11 @@ impl SourceEvents {
                             &case.id,
                             time,
                         ) {
-                            out.push(Recorded { fact, alerts });
+                            out.push(Recorded {
+                                fact,
+                                alerts,
+                                replaces: false,
+                            });
                         }
                     }
                     _ => {}
@@ -385,6 +393,7 @@ impl SourceEvents {
                         out.push(Recorded {
                             fact,
                             alerts: vec![alert],
+                            replaces: false,
                         });
                     }
                     // Due and not on time, unless its resolution came first.
@@ -461,7 +470,18 @@ impl SourceEvents {
                 let Some(rating) = convert::rating(review.rating) else {
                     return Ok(out);
                 };
-                if !of_government(&review) {
+                // Only an enterprise that had business with the unit rates it:
+                // a department for a case it handled, a window for a visit or
+                // transaction it registered. Reviews without either (given
+                // before records were required) count for nothing.
+                let had_business = match evaluation::TargetKind::try_from(review.target_kind) {
+                    Ok(evaluation::TargetKind::Department) => !review.case_id.is_empty(),
+                    Ok(evaluation::TargetKind::ServiceWindow) => {
+                        !review.service_record_id.is_empty()
+                    }
+                    _ => true,
+                };
+                if !of_government(&review) || !had_business {
                     return Ok(out);
                 }
                 let time = micros(review.submit_time.as_ref()).unwrap_or(fallback);
@@ -493,7 +513,11 @@ impl SourceEvents {
                     review_fact("review", FactKind::ReviewSubmitted, &review, time)
                 {
                     fact.label = rating.as_str().to_owned();
-                    out.push(Recorded { fact, alerts });
+                    out.push(Recorded {
+                        fact,
+                        alerts,
+                        replaces: false,
+                    });
                 }
                 // The invitation was answered: counted at the invitation's time.
                 if let Some(invited) = micros(review.invite_time.as_ref()) {
@@ -525,6 +549,43 @@ impl SourceEvents {
                     );
                 }
             }
+            "zhengqi.evaluation.v1.CampaignResponseSubmitted" => {
+                let submitted = decode::<evaluation::CampaignResponseSubmitted>(event)?;
+                let Some(response) = submitted.response else {
+                    return Ok(out);
+                };
+                let kind = match evaluation::CampaignKind::try_from(submitted.kind) {
+                    Ok(evaluation::CampaignKind::LawEnforcement) => CampaignKind::LawEnforcement,
+                    Ok(evaluation::CampaignKind::BusinessEnvironment) => {
+                        CampaignKind::BusinessEnvironment
+                    }
+                    _ => return Ok(out),
+                };
+                let time = micros(response.create_time.as_ref()).unwrap_or(fallback);
+                for answer in &response.answers {
+                    let Some(rating) = convert::rating(answer.rating) else {
+                        continue;
+                    };
+                    // An item rates its department, or the jurisdiction as a whole.
+                    let department = submitted
+                        .items
+                        .iter()
+                        .find(|item| item.key == answer.item_key)
+                        .map_or("", |item| item.department_id.as_str());
+                    if let Some(mut fact) = fact(
+                        format!("campaign:{}:{}", response.id, answer.item_key),
+                        FactKind::CampaignAnswer,
+                        &submitted.jurisdiction_code,
+                        department,
+                        &response.id,
+                        time,
+                    ) {
+                        fact.label = rating.as_str().to_owned();
+                        fact.label2 = kind.as_str().to_owned();
+                        out.push(Recorded::from(fact));
+                    }
+                }
+            }
             "zhengqi.evaluation.v1.AssessmentSubmitted" => {
                 if let Some(a) = decode::<evaluation::AssessmentSubmitted>(event)?.assessment {
                     let time = micros(a.create_time.as_ref()).unwrap_or(fallback);
@@ -554,6 +615,7 @@ impl SourceEvents {
                                 periods,
                             },
                             alerts: Vec::new(),
+                            replaces: false,
                         });
                     }
                 }
@@ -636,6 +698,35 @@ impl SourceEvents {
                 ) {
                     fact.flag = adopted;
                     out.push(Recorded::from(fact));
+                }
+            }
+            "zhengqi.policy.v1.PolicyRated" => {
+                let Some(r) = decode::<policy::PolicyRated>(event)?.rating else {
+                    return Ok(out);
+                };
+                let Some(rating) = convert::rating(r.rating) else {
+                    return Ok(out);
+                };
+                let Some((jurisdiction, department)) = store::policy_of(conn, &r.policy_id).await?
+                else {
+                    return Ok(out);
+                };
+                // Counted when first given; a rating given again changes the
+                // figure, not the period.
+                let time = micros(r.create_time.as_ref()).unwrap_or(fallback);
+                if let Some(mut fact) = fact(
+                    format!("policy_rating:{}", r.id),
+                    FactKind::PolicyRated,
+                    &jurisdiction,
+                    &department,
+                    &r.policy_id,
+                    time,
+                ) {
+                    fact.label = rating.as_str().to_owned();
+                    out.push(Recorded {
+                        replaces: true,
+                        ..Recorded::from(fact)
+                    });
                 }
             }
             "zhengqi.policy.v1.FulfillmentRecorded" => {

@@ -77,6 +77,29 @@ fn fact_from_row(row: &AnyRow) -> Result<Fact, Error> {
     })
 }
 
+/// The fact stored under `id`.
+pub async fn get_fact(conn: &mut AnyConnection, id: &str) -> Result<Option<Fact>, Error> {
+    sqlx::query(
+        "SELECT id, kind, jurisdiction_code, department_id, subject_id, label, label2, flag, amount, \
+         occur_time, p_year, p_quarter, p_month FROM sc_facts WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .as_ref()
+    .map(fact_from_row)
+    .transpose()
+}
+
+/// Removes the fact stored under `id`, to store the one that replaces it.
+pub async fn delete_fact(conn: &mut AnyConnection, id: &str) -> Result<(), Error> {
+    sqlx::query("DELETE FROM sc_facts WHERE id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 /// Every fact that counts in `period`.
 pub async fn facts_of_period(conn: &mut AnyConnection, period: &str) -> Result<Vec<Fact>, Error> {
     let rows = sqlx::query(

@@ -708,3 +708,235 @@ async fn lateness_counts_against_whoever_held_the_case_when_its_deadline_passed(
         (AlertKind::InactionNotice, "510821")
     );
 }
+
+/// A review of a service window of `department`, for the visit `record` (none
+/// when empty), given on 2026-11-`day`.
+fn window_review(
+    id: &str,
+    department: &str,
+    record: &str,
+    rating: evaluation::Rating,
+    day: u32,
+) -> evaluation::ReviewSubmitted {
+    evaluation::ReviewSubmitted {
+        review: Some(evaluation::Review {
+            direction: evaluation::Direction::EnterpriseToWindow as i32,
+            target_kind: evaluation::TargetKind::ServiceWindow as i32,
+            target_id: format!("{department}-01"),
+            case_id: String::new(),
+            service_record_id: record.into(),
+            invite_time: None,
+            ..review(id, department, rating, day)
+        }),
+    }
+}
+
+#[tokio::test]
+async fn reviews_count_only_from_enterprises_that_had_business_and_make_no_phantom_unit() {
+    let mut fixture = Fixture::new().await;
+    // Three self-posted reviews of a window, naming no visit: nothing counts.
+    for n in 1..=3 {
+        let bought = window_review(
+            &format!("510821-W{n}"),
+            "510821-jrj",
+            "",
+            evaluation::Rating::VerySatisfied,
+            5,
+        );
+        fixture.apply(Source::Evaluation, &bought).await;
+    }
+    // A department review without its case counts for nothing either.
+    let caseless = evaluation::ReviewSubmitted {
+        review: Some(evaluation::Review {
+            case_id: String::new(),
+            ..review(
+                "510821-D1",
+                "510821-jrj",
+                evaluation::Rating::VerySatisfied,
+                5,
+            )
+        }),
+    };
+    fixture.apply(Source::Evaluation, &caseless).await;
+    assert!(
+        fixture
+            .metrics("2026-11", UnitKind::Department, "510821-jrj")
+            .await
+            .is_empty()
+    );
+    // A review for a registered visit counts, once.
+    let visited = window_review(
+        "510821-W4",
+        "510821-xzsp",
+        "510821-S1",
+        evaluation::Rating::Satisfied,
+        5,
+    );
+    fixture.apply(Source::Evaluation, &visited).await;
+    fixture.apply(Source::Evaluation, &visited).await;
+    let xzsp = fixture
+        .metrics("2026-11", UnitKind::Department, "510821-xzsp")
+        .await;
+    assert_eq!(xzsp[metric::REVIEWS], 1);
+    assert_eq!(xzsp[metric::SATISFIED], 1);
+    // A department the directory does not know never becomes a unit: the
+    // review counts for its county alone.
+    let phantom = window_review(
+        "510821-W5",
+        "510821-window",
+        "510821-S2",
+        evaluation::Rating::VerySatisfied,
+        5,
+    );
+    fixture.apply(Source::Evaluation, &phantom).await;
+    assert!(
+        fixture
+            .metrics("2026-11", UnitKind::Department, "510821-window")
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        fixture
+            .metrics("2026-11", UnitKind::Jurisdiction, "510821")
+            .await[metric::REVIEWS],
+        2
+    );
+    let mut conn = fixture.core.store.pool().acquire().await.unwrap();
+    let ranking = store::scores_of_group(&mut conn, "2026-11", UnitKind::Department, "510821")
+        .await
+        .unwrap();
+    assert!(
+        ranking.iter().all(|s| s.unit_id != "510821-window"),
+        "{ranking:?}"
+    );
+}
+
+#[tokio::test]
+async fn campaign_answers_and_policy_ratings_feed_their_indicators() {
+    let mut fixture = Fixture::new().await;
+    let answer = |key: &str, rating: evaluation::Rating| evaluation::CampaignAnswer {
+        item_key: key.into(),
+        rating: rating as i32,
+        comment: String::new(),
+    };
+    let response =
+        |id: &str, ratings: [evaluation::Rating; 2]| evaluation::CampaignResponseSubmitted {
+            response: Some(evaluation::CampaignResponse {
+                id: id.into(),
+                campaign_id: "510821-C".into(),
+                answers: vec![answer("scjg", ratings[0]), answer("overall", ratings[1])],
+                create_time: Some(timestamp(november(6))),
+                ..Default::default()
+            }),
+            jurisdiction_code: "510821".into(),
+            kind: evaluation::CampaignKind::LawEnforcement as i32,
+            items: vec![
+                evaluation::CampaignItem {
+                    key: "scjg".into(),
+                    text: "市场监管执法".into(),
+                    department_id: "510821-scjg".into(),
+                },
+                evaluation::CampaignItem {
+                    key: "overall".into(),
+                    text: "总体".into(),
+                    department_id: String::new(),
+                },
+            ],
+        };
+    use evaluation::Rating::{Dissatisfied, Satisfied, VerySatisfied};
+    fixture
+        .apply(
+            Source::Evaluation,
+            &response("510821-R1", [Satisfied, VerySatisfied]),
+        )
+        .await;
+    fixture
+        .apply(
+            Source::Evaluation,
+            &response("510821-R2", [Dissatisfied, Satisfied]),
+        )
+        .await;
+    let scjg = fixture
+        .metrics("2026-11", UnitKind::Department, "510821-scjg")
+        .await;
+    assert_eq!(scjg[metric::ENFORCEMENT_ANSWERS], 2);
+    assert_eq!(scjg[metric::ENFORCEMENT_SATISFIED], 1);
+    let county = fixture
+        .metrics("2026-11", UnitKind::Jurisdiction, "510821")
+        .await;
+    assert_eq!(county[metric::ENFORCEMENT_ANSWERS], 4);
+    assert_eq!(county[metric::ENFORCEMENT_SATISFIED], 3);
+
+    // A policy rating counts for the department that answers for the
+    // policy; rated again, the second takes the first one's place.
+    let published = policy::PolicyPublished {
+        policy: Some(policy::Policy {
+            id: "510821-P".into(),
+            version: 1,
+            jurisdiction_code: "510821".into(),
+            department_id: "510821-fgw".into(),
+            publish_time: Some(timestamp(november(1))),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    fixture.apply(Source::Policy, &published).await;
+    let rated = |rating: evaluation::Rating, day: u32| policy::PolicyRated {
+        rating: Some(policy::PolicyRating {
+            id: "510821-PR1".into(),
+            policy_id: "510821-P".into(),
+            policy_version: 1,
+            rating: rating as i32,
+            create_time: Some(timestamp(november(7))),
+            update_time: Some(timestamp(november(day))),
+            ..Default::default()
+        }),
+    };
+    fixture.apply(Source::Policy, &rated(Dissatisfied, 7)).await;
+    let fgw = fixture
+        .metrics("2026-11", UnitKind::Department, "510821-fgw")
+        .await;
+    assert_eq!(fgw[metric::POLICY_RATINGS], 1);
+    assert_eq!(fgw[metric::POLICY_SATISFIED], 0);
+    fixture.apply(Source::Policy, &rated(Satisfied, 9)).await;
+    fixture.apply(Source::Policy, &rated(Satisfied, 9)).await;
+    let fgw = fixture
+        .metrics("2026-11", UnitKind::Department, "510821-fgw")
+        .await;
+    assert_eq!(fgw[metric::POLICY_RATINGS], 1);
+    assert_eq!(fgw[metric::POLICY_SATISFIED], 1);
+
+    // The shipped model weighs them; the scorecards show them applicable.
+    let model = model::Model::default_model();
+    let indicator = |metrics: &crate::domain::facts::Metrics, key: &str| {
+        model::score(&model, UnitKind::Department, metrics)
+            .indicators
+            .into_iter()
+            .find(|i| i.key == key)
+            .unwrap()
+    };
+    let enforcement = indicator(&scjg, "enforcement_satisfaction_rate");
+    assert!(enforcement.applicable && enforcement.weight > 0.0);
+    assert_eq!((enforcement.numerator, enforcement.denominator), (1.0, 2.0));
+    let policy_rating = indicator(&fgw, "policy_satisfaction_rate");
+    assert!(policy_rating.applicable && policy_rating.weight > 0.0);
+    assert_eq!(
+        (policy_rating.numerator, policy_rating.denominator),
+        (1.0, 1.0)
+    );
+
+    // The rebuilt figures are the incremental ones.
+    for period in ["2026", "2026-11"] {
+        let mut tx = fixture.core.store.begin_write().await.unwrap();
+        let rebuilt = fixture
+            .core
+            .rebuild(&mut tx, Period::parse(period).unwrap())
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert!(
+            rebuilt.mismatched_unit_ids.is_empty(),
+            "{period}: {rebuilt:?}"
+        );
+    }
+}

@@ -183,6 +183,28 @@ pub struct Review {
     pub invite_time: Option<i64>,
     pub submit_time: Option<i64>,
     pub create_time: i64,
+    /// The service record a window review rated; empty for other reviews.
+    pub service_record_id: String,
+}
+
+/// A visit or transaction a service window served an enterprise with (办件):
+/// what lets the enterprise rate the window, once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceRecord {
+    pub id: String,
+    /// `<department id>-<window>`.
+    pub window_id: String,
+    pub department_id: String,
+    pub jurisdiction_code: String,
+    pub uscc: String,
+    pub enterprise_name: String,
+    pub matter: String,
+    pub transaction_number: String,
+    pub serve_time: i64,
+    pub registered_by: String,
+    /// The review given for it; empty until rated.
+    pub review_id: String,
+    pub create_time: i64,
 }
 
 /// The handling of one bad review.

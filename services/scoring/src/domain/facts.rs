@@ -50,10 +50,28 @@ zhengqi_shared::named_enum! {
         PolicyPublished = "POLICY_PUBLISHED",
         /// A policy was fulfilled (兑现) (`amount`: fen).
         Fulfillment = "FULFILLMENT",
+        /// An enterprise answered an item of a campaign (百企评) (`label`: the
+        /// rating, `label2`: the campaign's kind, as [`CampaignKind`]).
+        CampaignAnswer = "CAMPAIGN_ANSWER",
+        /// An enterprise rated how a policy is implemented (`label`: the
+        /// rating); a rating given again takes the first one's place.
+        PolicyRated = "POLICY_RATED",
     }
 }
 
 pub use zhengqi_shared::rating::Rating;
+
+zhengqi_shared::named_enum! {
+    /// The kinds of campaign (百企评) whose answers feed indicators.
+    pub enum CampaignKind {
+        /// 百企评执法.
+        LawEnforcement = "LAW_ENFORCEMENT",
+        /// 百企评营商环境.
+        BusinessEnvironment = "BUSINESS_ENVIRONMENT",
+        /// Any other campaign: counted in no indicator.
+        Other = "OTHER",
+    }
+}
 
 /// One fact.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,6 +127,15 @@ pub mod metric {
     pub const POLICIES_PUBLISHED: &str = "policies_published";
     pub const FULFILLMENTS: &str = "fulfillments";
     pub const FULFILLMENT_FEN: &str = "fulfillment_fen";
+    /// Answers to 百企评执法 campaigns, and those BASIC_SATISFIED or better.
+    pub const ENFORCEMENT_ANSWERS: &str = "enforcement_answers";
+    pub const ENFORCEMENT_SATISFIED: &str = "enforcement_satisfied";
+    /// Answers to 百企评营商环境 campaigns, and those BASIC_SATISFIED or better.
+    pub const ENVIRONMENT_ANSWERS: &str = "environment_answers";
+    pub const ENVIRONMENT_SATISFIED: &str = "environment_satisfied";
+    /// Ratings of policies' implementation, and those BASIC_SATISFIED or better.
+    pub const POLICY_RATINGS: &str = "policy_ratings";
+    pub const POLICY_SATISFIED: &str = "policy_satisfied";
     /// Prefix of the per-channel appeal counts, e.g. `channel:HOTLINE_12345`.
     pub const CHANNEL: &str = "channel:";
     /// Prefix of the per-category appeal counts, e.g. `category:FINANCING`.
@@ -158,6 +185,22 @@ impl Fact {
             FactKind::PolicyPublished => vec![one(POLICIES_PUBLISHED)],
             FactKind::Fulfillment => {
                 vec![one(FULFILLMENTS), (FULFILLMENT_FEN.to_owned(), self.amount)]
+            }
+            FactKind::CampaignAnswer => {
+                let good = Rating::parse(&self.label).is_some_and(Rating::is_good);
+                match CampaignKind::parse(&self.label2) {
+                    Some(CampaignKind::LawEnforcement) => {
+                        vec![one(ENFORCEMENT_ANSWERS), flag(ENFORCEMENT_SATISFIED, good)]
+                    }
+                    Some(CampaignKind::BusinessEnvironment) => {
+                        vec![one(ENVIRONMENT_ANSWERS), flag(ENVIRONMENT_SATISFIED, good)]
+                    }
+                    Some(CampaignKind::Other) | None => Vec::new(),
+                }
+            }
+            FactKind::PolicyRated => {
+                let good = Rating::parse(&self.label).is_some_and(Rating::is_good);
+                vec![one(POLICY_RATINGS), flag(POLICY_SATISFIED, good)]
             }
         }
     }

@@ -133,6 +133,21 @@ pub const CATALOGUE: &[Known] = &[
         name: "政策兑现数",
         measure: Measure::Count(metric::FULFILLMENTS),
     },
+    Known {
+        key: "enforcement_satisfaction_rate",
+        name: "百企评执法满意率",
+        measure: Measure::Rate(metric::ENFORCEMENT_SATISFIED, metric::ENFORCEMENT_ANSWERS),
+    },
+    Known {
+        key: "environment_satisfaction_rate",
+        name: "百企评营商环境满意率",
+        measure: Measure::Rate(metric::ENVIRONMENT_SATISFIED, metric::ENVIRONMENT_ANSWERS),
+    },
+    Known {
+        key: "policy_satisfaction_rate",
+        name: "政策落实满意率",
+        measure: Measure::Rate(metric::POLICY_SATISFIED, metric::POLICY_RATINGS),
+    },
 ];
 
 pub fn known(key: &str) -> Option<&'static Known> {
@@ -856,12 +871,12 @@ mod tests {
                 .collect();
         assert!(
             errors[0].starts_with(
-                "city/indicator_model.toml:64: indicator[2].direction: unknown direction \"DOWN\""
+                "city/indicator_model.toml:73: indicator[2].direction: unknown direction \"DOWN\""
             ),
             "{errors:#?}"
         );
         assert!(
-            errors[1].starts_with("city/indicator_model.toml:44: indicator: the weights of the indicators scoring a department must sum to 100, not 101"),
+            errors[1].starts_with("city/indicator_model.toml:53: indicator: the weights of the indicators scoring a department must sum to 100, not 101"),
             "{errors:#?}"
         );
     }
