@@ -44,7 +44,7 @@ use zhengqi_shared::ids;
 
 use crate::Core;
 use crate::convert;
-use crate::domain::facts::{CampaignKind, Fact, FactKind, department_jurisdiction};
+use crate::domain::facts::{Fact, FactKind, department_jurisdiction};
 use crate::domain::period::{Period, PeriodSet};
 use crate::domain::{Alert, AlertKind, INACTION_RETURNS, UnitKind};
 use crate::engine::{Dirty, Recorded};
@@ -555,9 +555,9 @@ impl SourceEvents {
                     return Ok(out);
                 };
                 let kind = match evaluation::CampaignKind::try_from(submitted.kind) {
-                    Ok(evaluation::CampaignKind::LawEnforcement) => CampaignKind::LawEnforcement,
+                    Ok(evaluation::CampaignKind::LawEnforcement) => FactKind::EnforcementAnswer,
                     Ok(evaluation::CampaignKind::BusinessEnvironment) => {
-                        CampaignKind::BusinessEnvironment
+                        FactKind::EnvironmentAnswer
                     }
                     _ => return Ok(out),
                 };
@@ -574,14 +574,13 @@ impl SourceEvents {
                         .map_or("", |item| item.department_id.as_str());
                     if let Some(mut fact) = fact(
                         format!("campaign:{}:{}", response.id, answer.item_key),
-                        FactKind::CampaignAnswer,
+                        kind,
                         &submitted.jurisdiction_code,
                         department,
                         &response.id,
                         time,
                     ) {
                         fact.label = rating.as_str().to_owned();
-                        fact.label2 = kind.as_str().to_owned();
                         out.push(Recorded::from(fact));
                     }
                 }

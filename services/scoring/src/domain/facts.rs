@@ -50,9 +50,10 @@ zhengqi_shared::named_enum! {
         PolicyPublished = "POLICY_PUBLISHED",
         /// A policy was fulfilled (兑现) (`amount`: fen).
         Fulfillment = "FULFILLMENT",
-        /// An enterprise answered an item of a campaign (百企评) (`label`: the
-        /// rating, `label2`: the campaign's kind, as [`CampaignKind`]).
-        CampaignAnswer = "CAMPAIGN_ANSWER",
+        /// An enterprise answered an item of a 百企评执法 campaign (`label`: the rating).
+        EnforcementAnswer = "ENFORCEMENT_ANSWER",
+        /// An enterprise answered an item of a 百企评营商环境 campaign (`label`: the rating).
+        EnvironmentAnswer = "ENVIRONMENT_ANSWER",
         /// An enterprise rated how a policy is implemented (`label`: the
         /// rating); a rating given again takes the first one's place.
         PolicyRated = "POLICY_RATED",
@@ -60,18 +61,6 @@ zhengqi_shared::named_enum! {
 }
 
 pub use zhengqi_shared::rating::Rating;
-
-zhengqi_shared::named_enum! {
-    /// The kinds of campaign (百企评) whose answers feed indicators.
-    pub enum CampaignKind {
-        /// 百企评执法.
-        LawEnforcement = "LAW_ENFORCEMENT",
-        /// 百企评营商环境.
-        BusinessEnvironment = "BUSINESS_ENVIRONMENT",
-        /// Any other campaign: counted in no indicator.
-        Other = "OTHER",
-    }
-}
 
 /// One fact.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -186,23 +175,27 @@ impl Fact {
             FactKind::Fulfillment => {
                 vec![one(FULFILLMENTS), (FULFILLMENT_FEN.to_owned(), self.amount)]
             }
-            FactKind::CampaignAnswer => {
-                let good = Rating::parse(&self.label).is_some_and(Rating::is_good);
-                match CampaignKind::parse(&self.label2) {
-                    Some(CampaignKind::LawEnforcement) => {
-                        vec![one(ENFORCEMENT_ANSWERS), flag(ENFORCEMENT_SATISFIED, good)]
-                    }
-                    Some(CampaignKind::BusinessEnvironment) => {
-                        vec![one(ENVIRONMENT_ANSWERS), flag(ENVIRONMENT_SATISFIED, good)]
-                    }
-                    Some(CampaignKind::Other) | None => Vec::new(),
-                }
+            FactKind::EnforcementAnswer => {
+                vec![
+                    one(ENFORCEMENT_ANSWERS),
+                    flag(ENFORCEMENT_SATISFIED, self.good()),
+                ]
+            }
+            FactKind::EnvironmentAnswer => {
+                vec![
+                    one(ENVIRONMENT_ANSWERS),
+                    flag(ENVIRONMENT_SATISFIED, self.good()),
+                ]
             }
             FactKind::PolicyRated => {
-                let good = Rating::parse(&self.label).is_some_and(Rating::is_good);
-                vec![one(POLICY_RATINGS), flag(POLICY_SATISFIED, good)]
+                vec![one(POLICY_RATINGS), flag(POLICY_SATISFIED, self.good())]
             }
         }
+    }
+
+    /// Whether the rating in `label` is BASIC_SATISFIED or better.
+    fn good(&self) -> bool {
+        Rating::parse(&self.label).is_some_and(Rating::is_good)
     }
 
     /// A fact of `kind` with `flag` and nothing else: to ask which counters
