@@ -79,6 +79,7 @@ export async function supervision({ query, claims, can }) {
       jurisdictionLabel(a.jurisdictionCode),
       a.period ?? '',
       a.reason ?? '',
+      alertBasis(a),
       formatTime(a.createTime),
     ]);
     parts.push(section('通报与约谈',
@@ -87,7 +88,7 @@ export async function supervision({ query, claims, can }) {
         field({ name: 'kind', label: '类型', type: 'select', blank: '全部', options: enumOptions('alertKind'), value: filters.kind }),
         field({ name: 'jurisdictionCode', label: '辖区', type: 'select', blank: '全部', options: jurisdictionOptions(claims.jurisdiction), value: filters.jurisdictionCode }),
       ]),
-      table(['类型', '单位', '辖区', '考核期', '原因', '时间'], rows, '没有通报'),
+      table(['类型', '单位', '辖区', '考核期', '原因', '依据', '时间'], rows, '没有通报'),
       pager('/supervision', query, page.nextPageToken)));
   }
   return h('div', null, parts);
@@ -123,13 +124,39 @@ export async function scoring({ query, claims, can }) {
       r.rank ? number(r.total) : (r.notRankedReason ?? '—'),
       badge('board', r.board),
       r.previousRank ? String(r.previousRank) : '—',
+      trend(r.unitId, r.trend ?? []),
       r.blackBoardStreak ? `${r.blackBoardStreak} 期` : '—',
     ]);
     parts.push(section(`排名（${label('unitKind', filters.unitKind)}，${filters.period}）`,
-      table(['名次', '单位', '辖区', '得分', '红黑榜', '上期名次', '连续黑榜'], rows, '该考核期还没有排名'),
+      table(['名次', '单位', '辖区', '得分', '红黑榜', '上期名次', '近期走势', '连续黑榜'], rows, '该考核期还没有排名'),
       pager('/scoring', { ...query, ...filters }, page.nextPageToken)));
   }
   return h('div', null, parts);
+}
+
+/** A unit's standing over the last periods, oldest first: each total (and rank) linking to that period's scorecard. */
+function trend(unitId, points) {
+  if (points.length < 2) return '—';
+  const boards = { RED: '红榜', BLACK: '黑榜' };
+  return h('span', { class: 'trend' }, points.flatMap((p, i) => {
+    const board = Object.entries(boards).find(([key]) => is('board', p.board, key))?.[1];
+    const text = `${p.period} ${number(p.total)}${p.rank ? `（第${p.rank}名）` : ''}${board ? ` ${board}` : ''}`;
+    const item = link(route(`/scorecards/${enc(unitId)}`, { period: p.period }), text);
+    return i === 0 ? [item] : [' → ', item];
+  }));
+}
+
+/** What an alert rests on: an interview's black-board entries as links to their scorecards; a notice's cases and reviews. */
+function alertBasis(a) {
+  const ids = a.factIds ?? [];
+  if (ids.length === 0) return '—';
+  return h('span', null, ids.flatMap((id, i) => {
+    const [period, unit] = id.includes('/') ? id.split('/') : [];
+    const item = unit
+      ? link(route(`/scorecards/${enc(unit)}`, { period }), `${period} 黑榜`)
+      : h('code', null, id);
+    return i === 0 ? [item] : ['、', item];
+  }));
 }
 
 function metric(title, value, hint) {

@@ -35,6 +35,8 @@ use crate::store::{self, AlertFilter};
 
 const MAX_REQUEST_ID: usize = 200;
 const MAX_UNIT_ID: usize = 100;
+/// The periods a ranking's trend shows, this one included.
+const TREND_PERIODS: usize = 6;
 
 pub struct ScoringApi {
     core: Arc<Core>,
@@ -409,7 +411,7 @@ impl ScoringApi {
         })
     }
 
-    async fn rankings(
+    pub(crate) async fn rankings(
         &self,
         principal: &Principal,
         request: pb::ListRankingsRequest,
@@ -436,14 +438,27 @@ impl ScoringApi {
         let mut conn = self.core.store.pool().acquire().await?;
         let page =
             store::ranking_page(&mut conn, &period_text, kind, &code, after, limit + 1).await?;
-        let previous: BTreeMap<String, i32> = match period.previous() {
-            Some(previous) => store::scores_of_group(&mut conn, &previous.to_string(), kind, &code)
-                .await?
-                .into_iter()
-                .map(|s| (s.unit_id, s.rank))
-                .collect(),
-            None => BTreeMap::new(),
-        };
+        // The last periods of the same length, oldest first: each unit's trend.
+        let mut earlier = Vec::new();
+        let mut before = period.previous();
+        while let Some(p) = before.filter(|_| earlier.len() + 1 < TREND_PERIODS) {
+            earlier.push(p);
+            before = p.previous();
+        }
+        earlier.reverse();
+        let mut trends: BTreeMap<String, Vec<pb::TrendPoint>> = BTreeMap::new();
+        for p in &earlier {
+            let text = p.to_string();
+            for s in store::scores_of_group(&mut conn, &text, kind, &code).await? {
+                trends.entry(s.unit_id).or_default().push(pb::TrendPoint {
+                    period: text.clone(),
+                    total: s.total,
+                    rank: s.rank,
+                    board: convert::board_to_proto(s.board),
+                });
+            }
+        }
+        let previous_text = period.previous().map(|p| p.to_string());
         let (page, next_page_token) = ids::paginate(page, limit, &filters, |s| PageToken {
             sort_key: i64::from(s.position),
             id: s.unit_id.clone(),
@@ -452,7 +467,21 @@ impl ScoringApi {
         Ok(pb::ListRankingsResponse {
             rankings: page
                 .into_iter()
-                .map(|s| pb::Ranking {
+                .map(|s| {
+                    let mut trend = trends.remove(&s.unit_id).unwrap_or_default();
+                    let previous_rank = trend
+                        .last()
+                        .filter(|t| Some(&t.period) == previous_text.as_ref())
+                        .map_or(0, |t| t.rank);
+                    trend.push(pb::TrendPoint {
+                        period: period_text.clone(),
+                        total: s.total,
+                        rank: s.rank,
+                        board: convert::board_to_proto(s.board),
+                    });
+                    (s, previous_rank, trend)
+                })
+                .map(|(s, previous_rank, trend)| pb::Ranking {
                     rank: s.rank,
                     unit_name: units.name_of(kind, &s.unit_id),
                     jurisdiction_code: units
@@ -461,10 +490,11 @@ impl ScoringApi {
                     unit_kind: convert::unit_kind_to_proto(kind),
                     total: s.total,
                     board: convert::board_to_proto(s.board),
-                    previous_rank: previous.get(&s.unit_id).copied().unwrap_or(0),
+                    previous_rank,
                     black_board_streak: s.black_streak,
                     not_ranked_reason: s.not_ranked_reason,
                     unit_id: s.unit_id,
+                    trend,
                 })
                 .collect(),
             next_page_token,

@@ -354,7 +354,7 @@ impl Core {
                         "截至 {period_text} 连续 {0} 期列入黑榜（第 {1} 名，共 {count} 个单位），约谈主要负责人（on the black board for {0} consecutive periods up to {period_text}, rank {1} of {count}: the principal leader is called in）",
                         r.black_board_streak, r.rank
                     ),
-                    fact_ids: Vec::new(),
+                    fact_ids: black_board_entries(period, r.black_board_streak, &r.unit_id),
                     create_time: now,
                 };
                 self.raise(conn, &alert).await?;
@@ -418,6 +418,23 @@ impl Core {
             mismatched_unit_ids,
         })
     }
+}
+
+/// The black-board entries an interview rests on: `<period>/<unit id>` of
+/// the `streak` periods of the same length ending with `period`, oldest first.
+fn black_board_entries(period: Period, streak: i32, unit_id: &str) -> Vec<String> {
+    let mut periods = vec![period];
+    while periods.len() < usize::try_from(streak).unwrap_or(0) {
+        match periods.last().and_then(|p| p.previous()) {
+            Some(previous) => periods.push(previous),
+            None => break,
+        }
+    }
+    periods
+        .iter()
+        .rev()
+        .map(|p| format!("{p}/{unit_id}"))
+        .collect()
 }
 
 /// The black-board streaks of stored scores.

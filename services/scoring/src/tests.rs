@@ -577,6 +577,44 @@ async fn the_bottom_unit_two_periods_running_has_its_leader_called_in() {
     assert_eq!(interviews.len(), 1, "{interviews:?}");
     assert_eq!(interviews[0].unit_id, "510821-jrj");
     assert_eq!(interviews[0].period, "2026-11");
+    // The interview rests on its black-board entries, listed with their periods.
+    assert_eq!(
+        interviews[0].fact_ids,
+        ["2026-10/510821-jrj", "2026-11/510821-jrj"]
+    );
+    let listed = crate::api::ScoringApi::new(Arc::clone(&fixture.core))
+        .rankings(
+            &zhengqi_shared::auth::Principal {
+                sub: "coordinator@510821".into(),
+                roles: vec![zhengqi_shared::auth::Role::Coordinator],
+                jurisdiction: Some("510821".into()),
+                department: None,
+                uscc: None,
+                name: None,
+                expires_at: i64::MAX,
+            },
+            zhengqi_proto::zhengqi::scoring::v1::ListRankingsRequest {
+                period: "2026-11".into(),
+                unit_kind: zhengqi_proto::zhengqi::scoring::v1::UnitKind::Department as i32,
+                jurisdiction_code: "510821".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    // Each unit's trend: the last periods it was scored in, oldest first.
+    let jrj = listed
+        .rankings
+        .iter()
+        .find(|r| r.unit_id == "510821-jrj")
+        .unwrap();
+    let trend: Vec<_> = jrj
+        .trend
+        .iter()
+        .map(|t| (t.period.as_str(), t.rank))
+        .collect();
+    assert_eq!(trend, [("2026-10", 2), ("2026-11", 2)]);
+    assert_eq!(jrj.previous_rank, 2);
 }
 
 #[test]
