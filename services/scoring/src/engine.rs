@@ -13,7 +13,7 @@ use zhengqi_shared::ids;
 
 use crate::Core;
 use crate::convert;
-use crate::domain::facts::{self, Fact, Metrics, UnitKey};
+use crate::domain::facts::{Fact, Metrics, UnitKey};
 use crate::domain::model::{self, Model};
 use crate::domain::period::Period;
 use crate::domain::ranking;
@@ -398,8 +398,7 @@ impl Core {
     ) -> Result<Rebuild, Error> {
         store::lock_scores(conn, self.store.backend()).await?;
         let text = period.to_string();
-        let facts = store::facts_of_period(conn, &text).await?;
-        let rebuilt = facts::rebuild(&facts, &text);
+        let rebuilt = store::rebuilt_metrics(conn, &text).await?;
         let incremental = store::metrics_of_period(conn, &text).await?;
         let mismatched_unit_ids = mismatched(&rebuilt, &incremental);
         let units = self.units();

@@ -978,3 +978,115 @@ async fn campaign_answers_and_policy_ratings_feed_their_indicators() {
         );
     }
 }
+
+mod recompute_property {
+    //! `Recompute` (the store's grouped rebuild) equals the incremental
+    //! figures over random fact histories: replays, ratings given again,
+    //! departments unknown to the directory, every kind of fact.
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::domain::facts::{Fact, FactKind};
+    use crate::domain::period::PeriodSet;
+    use crate::engine::{Dirty, Recorded};
+
+    const DEPARTMENTS: [&str; 5] = [
+        "510821-jrj",
+        "510821-rsj",
+        "510822-jrj",
+        "510821-window",
+        "",
+    ];
+    const LABELS: [&str; 6] = [
+        "SATISFIED",
+        "VERY_DISSATISFIED",
+        "BASIC_SATISFIED",
+        "HOTLINE_12345",
+        "FINANCING",
+        "",
+    ];
+
+    fn any_fact() -> impl Strategy<Value = (Fact, bool)> {
+        (
+            0..FactKind::ALL.len(),
+            0..DEPARTMENTS.len(),
+            0..LABELS.len(),
+            0..LABELS.len(),
+            any::<bool>(),
+            0i64..1_000_000,
+            // Any time of 2026 (China time), and a few ids so some repeat.
+            1_767_196_800_000_000i64..1_798_732_800_000_000,
+            0u32..40,
+            any::<bool>(),
+        )
+            .prop_map(
+                |(kind, department, label, label2, flag, amount, time, id, replaces)| {
+                    let kind = FactKind::ALL[kind];
+                    let department = DEPARTMENTS[department];
+                    let jurisdiction = if department.is_empty() {
+                        "510800"
+                    } else {
+                        &department[..6]
+                    };
+                    let fact = Fact {
+                        id: format!("{}:{id}", kind.as_str()),
+                        kind,
+                        jurisdiction_code: jurisdiction.to_owned(),
+                        department_id: department.to_owned(),
+                        subject_id: format!("s{id}"),
+                        label: LABELS[label].to_owned(),
+                        label2: LABELS[label2].to_owned(),
+                        flag,
+                        amount,
+                        occur_time: time,
+                        periods: PeriodSet::at(time).expect("a time of 2026"),
+                    };
+                    (fact, replaces && kind == FactKind::PolicyRated)
+                },
+            )
+    }
+
+    fn cases() -> u32 {
+        std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(64u32)
+            .min(100)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(cases()))]
+
+        #[test]
+        fn recompute_equals_the_incremental_figures(
+            batches in prop::collection::vec(prop::collection::vec(any_fact(), 1..12), 1..6),
+        ) {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let mismatched = runtime.block_on(async {
+                let fixture = Fixture::new().await;
+                for batch in batches {
+                    let mut tx = fixture.core.store.begin_write().await.unwrap();
+                    store::lock_scores(&mut tx, fixture.core.store.backend()).await.unwrap();
+                    let mut dirty = Dirty::new();
+                    let recorded = batch
+                        .into_iter()
+                        .map(|(fact, replaces)| Recorded { replaces, ..Recorded::from(fact) })
+                        .collect();
+                    fixture.core.record_facts(&mut tx, recorded, &mut dirty).await.unwrap();
+                    fixture.core.rerank_dirty(&mut tx, dirty).await.unwrap();
+                    tx.commit().await.unwrap();
+                }
+                let mut mismatched = Vec::new();
+                for period in ["2026", "2026-Q1", "2026-Q2", "2026-Q3", "2026-Q4", "2026-01", "2026-06", "2026-12"] {
+                    let mut tx = fixture.core.store.begin_write().await.unwrap();
+                    let rebuilt = fixture.core.rebuild(&mut tx, Period::parse(period).unwrap()).await.unwrap();
+                    tx.commit().await.unwrap();
+                    mismatched.extend(rebuilt.mismatched_unit_ids.into_iter().map(|u| format!("{period}: {u}")));
+                }
+                mismatched
+            });
+            prop_assert!(mismatched.is_empty(), "{mismatched:?}");
+        }
+    }
+}

@@ -242,25 +242,43 @@ pub fn department_jurisdiction(department_id: &str) -> Option<&str> {
     ids::jurisdiction_of(department_id)
 }
 
-/// The counters of every unit in `period`, summed from `facts` from scratch.
+/// The counters of every unit in `period`, summed from `facts` one by one.
+#[cfg(test)]
 pub fn rebuild<'a>(
     facts: impl IntoIterator<Item = &'a Fact>,
     period: &str,
 ) -> BTreeMap<UnitKey, Metrics> {
     let mut units: BTreeMap<UnitKey, Metrics> = BTreeMap::new();
     for fact in facts {
-        if !fact.periods.iter().any(|p| p == period) {
-            continue;
-        }
-        for unit in fact.units() {
-            let metrics = units.entry(unit).or_default();
-            for (name, delta) in fact.metrics() {
-                let value = metrics.entry(name).or_default();
-                *value = value.saturating_add(delta);
-            }
+        if fact.periods.iter().any(|p| p == period) {
+            add_alike(&mut units, fact, 1, fact.amount);
         }
     }
     units
+}
+
+/// Adds to `units` what `count` facts alike to `fact` count — the same kind,
+/// units, labels and flag — whose amounts sum to `amount` (`fact.amount` is
+/// not read). A fact's counters are a constant and a multiple of its amount,
+/// so facts grouped this way (the rebuild groups them in the store) count
+/// exactly what they count one by one.
+pub fn add_alike(units: &mut BTreeMap<UnitKey, Metrics>, fact: &Fact, count: i64, amount: i64) {
+    let at = |amount: i64| Fact {
+        amount,
+        ..fact.clone()
+    };
+    let (none, one) = (at(0).metrics(), at(1).metrics());
+    for unit in fact.units() {
+        let metrics = units.entry(unit).or_default();
+        for ((name, constant), (_, with_one)) in none.iter().zip(&one) {
+            let per_amount = with_one - constant;
+            let delta = constant
+                .saturating_mul(count)
+                .saturating_add(per_amount.saturating_mul(amount));
+            let value = metrics.entry(name.clone()).or_default();
+            *value = value.saturating_add(delta);
+        }
+    }
 }
 
 #[cfg(test)]
