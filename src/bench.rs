@@ -34,6 +34,7 @@ use zhengqi_shared::shutdown::Shutdown;
 use crate::suite::{self, SERVICES, Suite, SuiteOptions};
 
 mod hostile;
+mod scoring;
 
 /// The targets zhengqi is held to.
 const TARGET_APPEALS_PER_SECOND: f64 = 10_000.0;
@@ -99,6 +100,17 @@ pub struct BenchArgs {
     /// slow-heads, slow-bodies, silent-streams, rapid-reset, connection-flood.
     #[arg(long = "attack", value_name = "ATTACK")]
     attacks: Vec<String>,
+    /// Runs only the scoring benchmark: a city's year (`--cases`, `--reviews`)
+    /// loaded into a fresh SQLite store, the year's `Recompute` timed and
+    /// ranking pages read at that size.
+    #[arg(long)]
+    scoring: bool,
+    /// With `--scoring`: the year's cases.
+    #[arg(long, default_value_t = 1_000_000)]
+    cases: u64,
+    /// With `--scoring`: the year's reviews (at most one per case).
+    #[arg(long, default_value_t = 1_000_000)]
+    reviews: u64,
 }
 
 pub async fn run(args: BenchArgs) -> Result<(), Error> {
@@ -125,13 +137,19 @@ pub async fn run(args: BenchArgs) -> Result<(), Error> {
     // Logging as under `zhengqi up` (warnings only, so the figures stay
     // readable): with no subscriber, tracing hands every span to `log`.
     // The attacks make h2 warn of every connection it closes on them.
+    // Loading a year of facts takes statements sqlx calls slow.
     let quiet = if args.hostile {
         "warn,h2=error"
+    } else if args.scoring {
+        "warn,sqlx::query=error"
     } else {
         "warn"
     };
     let log = std::env::var("ZHENGQI_LOG").unwrap_or_else(|_| quiet.to_owned());
     zhengqi_shared::server::init_tracing(Some(&log));
+    if args.scoring {
+        return scoring::run(args.cases, args.reviews).await;
+    }
     let enterprises = Arc::new(enterprise_pool(args.enterprises)?);
     if args.hostile {
         return hostile::run(

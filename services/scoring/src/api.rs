@@ -411,7 +411,7 @@ impl ScoringApi {
         })
     }
 
-    pub(crate) async fn rankings(
+    pub async fn rankings(
         &self,
         principal: &Principal,
         request: pb::ListRankingsRequest,

@@ -398,7 +398,7 @@ impl Core {
     ) -> Result<Rebuild, Error> {
         store::lock_scores(conn, self.store.backend()).await?;
         let text = period.to_string();
-        let rebuilt = store::rebuilt_metrics(conn, &text).await?;
+        let rebuilt = store::rebuilt_metrics(conn, period).await?;
         let incremental = store::metrics_of_period(conn, &text).await?;
         let mismatched_unit_ids = mismatched(&rebuilt, &incremental);
         let units = self.units();

@@ -11,7 +11,7 @@ use zhengqi_shared::storage::{Backend, Filter, SqlValue};
 
 use crate::domain::facts::{self, Fact, FactKind, Metrics, UnitKey};
 use crate::domain::model::{Direction, Indicator, Model};
-use crate::domain::period::PeriodSet;
+use crate::domain::period::{Period, PeriodSet};
 use crate::domain::{Alert, AlertKind, Board, UnitKind};
 
 /// Serialises every writer of scoring's tables on PostgreSQL (the three
@@ -106,15 +106,20 @@ pub async fn delete_fact(conn: &mut AnyConnection, id: &str) -> Result<(), Error
 /// counters — one pass over a year of facts, not a row each in memory.
 pub async fn rebuilt_metrics(
     conn: &mut AnyConnection,
-    period: &str,
+    period: Period,
 ) -> Result<BTreeMap<UnitKey, Metrics>, Error> {
-    let rows = sqlx::query(
+    let column = match period {
+        Period::Year(_) => "p_year",
+        Period::Quarter(..) => "p_quarter",
+        Period::Month(..) => "p_month",
+    };
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT kind, jurisdiction_code, department_id, label, label2, flag, \
          COUNT(*) AS facts, COALESCE(SUM(amount), 0) AS amount FROM sc_facts \
-         WHERE p_year = $1 OR p_quarter = $1 OR p_month = $1 \
-         GROUP BY kind, jurisdiction_code, department_id, label, label2, flag",
-    )
-    .bind(period)
+         WHERE {column} = $1 \
+         GROUP BY kind, jurisdiction_code, department_id, label, label2, flag"
+    )))
+    .bind(period.to_string())
     .fetch_all(&mut *conn)
     .await?;
     let mut units = BTreeMap::new();
