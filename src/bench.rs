@@ -141,7 +141,7 @@ pub async fn run(args: BenchArgs) -> Result<(), Error> {
     let quiet = if args.hostile {
         "warn,h2=error"
     } else if args.scoring {
-        "warn,sqlx::query=error"
+        "warn,sqlx=error"
     } else {
         "warn"
     };
