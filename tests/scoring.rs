@@ -858,3 +858,127 @@ async fn reviews_comments_and_fulfilments_from_evaluation_and_policy_reach_the_s
     rebuild_matches(&suite, "2026-03").await;
     suite.stop().await;
 }
+
+#[tokio::test]
+async fn a_department_on_the_black_board_two_months_running_has_its_leader_called_in() {
+    let monday = |date: &str| {
+        chrono::DateTime::parse_from_rfc3339(&format!("{date}T10:00:00+08:00"))
+            .unwrap()
+            .timestamp_micros()
+    };
+    let clock = Arc::new(Clock::default());
+    clock.set(monday("2026-12-07"));
+    let suite = TestSuite::start_with(|options| {
+        options.intake_clock = Arc::clone(&clock);
+        options.routing.clock = Arc::clone(&clock);
+        options.routing.supervision.sweep_interval = Duration::from_millis(50);
+        options.scoring.clock = Arc::clone(&clock);
+    })
+    .await;
+    let calendar = Calendar::official();
+    // Two months: each Monday, a financing case left to run late at 510821-jrj
+    // and an employment case resolved in time at 510821-rsj.
+    // The clocks run ahead of the wall clock (service tokens are checked on
+    // it): December, then January, whose working days count provisionally.
+    for (month, first_day) in [("2026-12", "2026-12-07"), ("2027-01", "2027-01-11")] {
+        clock.set(monday(first_day));
+        let late = submit(
+            &suite,
+            appeal(
+                &format!("i-{month}-a"),
+                USCC_A,
+                "510821",
+                "贷款审批久拖不办",
+            ),
+        )
+        .await;
+        let mut employment = appeal(
+            &format!("i-{month}-b"),
+            USCC_B,
+            "510821",
+            "社保补缴政策咨询",
+        );
+        employment.category = intake::Category::Employment as i32;
+        let in_time = submit(&suite, employment).await;
+        let late = case_of(&suite, &late.id).await;
+        let in_time = case_of(&suite, &in_time.id).await;
+        walk_to_resolved(&suite, &in_time, "510821-rsj").await;
+        let open = walk_to_in_progress(&suite, &late, "510821-jrj").await;
+        let due = micros_of(open.deadline.as_ref().expect("a deadline"));
+        let after = calendar
+            .add_working_days_provisional(clock::beijing_date(due), 1)
+            .value;
+        clock.set(clock::end_of_day(after) - 12 * 3_600_000_000);
+        let jrj = scorecard_until(&suite, "510821-jrj", month, |card| {
+            indicator(card, "overdue_count").raw_value == 1.0 && card.ranked_units == 2
+        })
+        .await;
+        assert_eq!(jrj.board, scoring::Board::Black as i32, "{month}: {jrj:?}");
+    }
+    // The interview is a listed record of January, resting on both months'
+    // black-board entries.
+    let interviews = poll_until(
+        300,
+        "no leader interview was raised",
+        async || {
+            scores(&suite)
+                .await
+                .list_alerts(authed(
+                    scoring::ListAlertsRequest {
+                        kind: scoring::AlertKind::LeaderInterview as i32,
+                        jurisdiction_code: "510821".into(),
+                        ..Default::default()
+                    },
+                    &suite.official_token(Role::Leader, "510821"),
+                ))
+                .await
+                .unwrap()
+                .into_inner()
+                .alerts
+        },
+        |alerts| alerts.len() >= 3,
+    )
+    .await;
+    // Across a year's end, the month, the quarter and the year each make two
+    // periods running: one interview of each.
+    let mut periods: Vec<_> = interviews.iter().map(|a| a.period.as_str()).collect();
+    periods.sort_unstable();
+    assert_eq!(periods, ["2027", "2027-01", "2027-Q1"], "{interviews:?}");
+    let interview = interviews.iter().find(|a| a.period == "2027-01").unwrap();
+    assert_eq!(interview.unit_id, "510821-jrj");
+    assert_eq!(interview.period, "2027-01");
+    assert_eq!(
+        interview.fact_ids,
+        ["2026-12/510821-jrj", "2027-01/510821-jrj"]
+    );
+    assert!(interview.reason.contains("约谈"), "{}", interview.reason);
+    // The ranking shows the streak and the trend behind it.
+    let january = scores(&suite)
+        .await
+        .list_rankings(authed(
+            department_ranking("2027-01"),
+            &suite.city_coordinator_token(),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let jrj = january
+        .rankings
+        .iter()
+        .find(|r| r.unit_id == "510821-jrj")
+        .unwrap();
+    assert_eq!(jrj.black_board_streak, 2);
+    let trend: Vec<_> = jrj
+        .trend
+        .iter()
+        .map(|t| (t.period.as_str(), t.board))
+        .collect();
+    assert_eq!(
+        trend,
+        [
+            ("2026-12", scoring::Board::Black as i32),
+            ("2027-01", scoring::Board::Black as i32)
+        ]
+    );
+    suite.stop().await;
+}

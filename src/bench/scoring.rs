@@ -107,6 +107,11 @@ pub async fn run(cases: u64, reviews: u64) -> Result<(), Error> {
         TARGET_RECOMPUTE.as_secs_f64(),
         verdict(took <= TARGET_RECOMPUTE && mismatched == 0)
     );
+    if mismatched != 0 {
+        return Err(Error::internal(format!(
+            "{mismatched} units' incremental counters differ from the rebuilt ones"
+        )));
+    }
 
     let coordinator = Principal {
         sub: "coordinator@city".into(),

@@ -115,7 +115,7 @@ pub async fn rebuilt_metrics(
     };
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT kind, jurisdiction_code, department_id, label, label2, flag, \
-         COUNT(*) AS facts, COALESCE(SUM(amount), 0) AS amount FROM sc_facts \
+         COUNT(*) AS facts, CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS amount FROM sc_facts \
          WHERE {column} = $1 \
          GROUP BY kind, jurisdiction_code, department_id, label, label2, flag"
     )))
