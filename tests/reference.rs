@@ -311,7 +311,7 @@ fn reference_check_passes_on_an_export_and_on_bazhong_and_names_every_problem() 
         ),
         at(
             "indicator_model.toml",
-            "44: indicator: the weights of the indicators scoring a department must sum to 100, not 101",
+            "53: indicator: the weights of the indicators scoring a department must sum to 100, not 101",
         ),
     ] {
         assert!(err.contains(&expected), "wanted {expected}\ngot {err}");
