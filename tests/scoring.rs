@@ -238,6 +238,8 @@ async fn cases_walked_through_routing_become_scorecards_rankings_notices_and_the
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     assert_eq!(alerts[0].unit_id, "510821-jrj");
     assert_eq!(alerts[0].fact_ids, std::slice::from_ref(&late.id));
+    // The case behind the notice, by its acceptance number.
+    assert_eq!(alerts[0].case_numbers.get(&late.id), Some(&late.number));
 
     // Every number traceable: the on-time rate's 1 / 2 are these two cases,
     // newest first, by acceptance number, one page at a time.

@@ -146,15 +146,16 @@ function trend(unitId, points) {
   }));
 }
 
-/** What an alert rests on: an interview's black-board entries as links to their scorecards; a notice's cases and reviews. */
+/** What an alert rests on: an interview's black-board entries as links to their scorecards; a notice's cases by acceptance number, and its reviews. */
 function alertBasis(a) {
   const ids = a.factIds ?? [];
   if (ids.length === 0) return '—';
   return h('span', null, ids.flatMap((id, i) => {
     const [period, unit] = id.includes('/') ? id.split('/') : [];
+    const number = a.caseNumbers?.[id];
     const item = unit
       ? link(route(`/scorecards/${enc(unit)}`, { period }), `${period} 黑榜`)
-      : h('code', null, id);
+      : number ? link(`#/cases/${enc(id)}`, number) : h('code', null, id);
     return i === 0 ? [item] : ['、', item];
   }));
 }

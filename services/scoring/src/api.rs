@@ -579,8 +579,21 @@ impl ScoringApi {
             sort_key: a.create_time,
             id: a.id.clone(),
         });
+        // Each case behind a notice by its acceptance number, for people.
+        let fact_ids: Vec<String> = alerts.iter().flat_map(|a| a.fact_ids.clone()).collect();
+        let numbers = store::case_numbers(&mut conn, &fact_ids).await?;
         Ok(pb::ListAlertsResponse {
-            alerts: alerts.iter().map(convert::alert_to_proto).collect(),
+            alerts: alerts
+                .iter()
+                .map(|alert| pb::Alert {
+                    case_numbers: alert
+                        .fact_ids
+                        .iter()
+                        .filter_map(|id| numbers.get(id).map(|n| (id.clone(), n.clone())))
+                        .collect(),
+                    ..convert::alert_to_proto(alert)
+                })
+                .collect(),
             next_page_token,
         })
     }

@@ -198,5 +198,7 @@ pub fn alert_to_proto(alert: &Alert) -> pb::Alert {
         reason: alert.reason.clone(),
         fact_ids: alert.fact_ids.clone(),
         create_time: Some(timestamp(alert.create_time)),
+        // Filled where alerts are listed, from the cases scoring knows.
+        case_numbers: Default::default(),
     }
 }

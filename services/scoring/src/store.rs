@@ -100,6 +100,33 @@ pub async fn delete_fact(conn: &mut AnyConnection, id: &str) -> Result<(), Error
     Ok(())
 }
 
+/// The acceptance numbers of those of `ids` that are cases, by case id.
+pub async fn case_numbers(
+    conn: &mut AnyConnection,
+    ids: &[String],
+) -> Result<BTreeMap<String, String>, Error> {
+    if ids.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let mut filter = Filter::new();
+    filter.within("id", Some(ids));
+    let rows = filter
+        .query(format!(
+            "SELECT id, number FROM sc_cases{}",
+            filter.where_clause()
+        ))
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter()
+        .map(|row| Ok((row.try_get("id")?, row.try_get("number")?)))
+        .filter(|found: &Result<(String, String), Error>| {
+            found
+                .as_ref()
+                .map_or(true, |(_, number)| !number.is_empty())
+        })
+        .collect()
+}
+
 /// The counters of every unit in `period`, summed from its facts from scratch:
 /// the store groups the facts that count alike (kind, units, labels, flag)
 /// and sums their amounts, and [`facts::add_alike`] turns each group into
