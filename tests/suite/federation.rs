@@ -6,15 +6,12 @@
 //! The city's scoring follows the county's logs as well as its own, so the
 //! county's cases count in the city's figures.
 
-mod common;
-mod gateway_support;
-
 use std::path::Path;
 use std::time::Duration;
 
-use common::cases::*;
-use common::*;
-use gateway_support::*;
+use crate::common::cases::*;
+use crate::common::*;
+use crate::gateway_support::*;
 use zhengqi::suite::{DEV_ISSUER, SERVICES, SuiteOptions, gateway_settings};
 use zhengqi_proto::zhengqi::intake::v1 as intake;
 use zhengqi_proto::zhengqi::intake::v1::intake_service_client::IntakeServiceClient;

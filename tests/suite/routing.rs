@@ -2,12 +2,10 @@
 //! department and deadline; the state machine with each actor's own token;
 //! scope; idempotency; routing rules; restarts with intake's events replayed.
 
-mod common;
-
 use std::time::Duration;
 
-use common::cases::*;
-use common::*;
+use crate::common::cases::*;
+use crate::common::*;
 use tonic::Code;
 use zhengqi_proto::zhengqi::intake::v1 as intake;
 use zhengqi_proto::zhengqi::routing::v1 as routing;

@@ -8,16 +8,14 @@
 //! The provider is installed into the target folder on first use (`npm install
 //! oidc-provider`, as `.ci/run` does beforehand).
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::cases::{case_of, rate_once_invited, submit, walk_to_resolved};
-use common::{TestSuite, USCC_A, appeal, authed, poll_until};
+use crate::common::cases::{case_of, rate_once_invited, submit, walk_to_resolved};
+use crate::common::{TestSuite, USCC_A, appeal, authed, poll_until};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tonic::Code;
@@ -242,7 +240,7 @@ zq-service = "service"
 
 /// Every persona's token, fetched from the provider; the suite's test helpers
 /// take the persona's token for the person they ask for.
-async fn provider_tokens(provider: &Provider, personas: Vec<Persona>) -> common::Minter {
+async fn provider_tokens(provider: &Provider, personas: Vec<Persona>) -> crate::common::Minter {
     let mut tokens = Vec::new();
     for persona in personas {
         let token = provider.token(persona.client_id).await;

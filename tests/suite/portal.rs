@@ -5,12 +5,10 @@
 //! with the same method, so renaming a path breaks this test before it breaks
 //! the portal.
 
-mod common;
-
 use std::collections::{BTreeSet, VecDeque};
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 use reqwest::StatusCode;
 use reqwest::header::{self, HeaderMap};
 use zhengqi_proto::zhengqi::intake::v1 as intake;

@@ -7,11 +7,10 @@
 //! suite is checked against tokens it did not mint itself, and forged tokens
 //! (`alg: none`, algorithm confusion, a tampered payload) can be built at all.
 
-mod common;
-
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::common::{TestSuite, USCC_A, appeal};
 use aws_lc_rs::encoding::{AsDer, PublicKeyX509Der};
 use aws_lc_rs::hmac;
 use aws_lc_rs::rand::SystemRandom;
@@ -22,7 +21,6 @@ use aws_lc_rs::signature::{
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use common::{TestSuite, USCC_A, appeal};
 use serde_json::{Value, json};
 use tonic::Code;
 use zhengqi_proto::zhengqi::intake::v1 as intake;

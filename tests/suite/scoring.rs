@@ -3,13 +3,11 @@
 //! with their boards, notices and the overview; a rebuild from the facts
 //! equals the incremental figures; models are validated; scope holds.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::cases::*;
-use common::*;
+use crate::common::cases::*;
+use crate::common::*;
 use tonic::Code;
 use tonic::transport::Channel;
 use zhengqi_proto::zhengqi::intake::v1 as intake;

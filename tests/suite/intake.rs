@@ -1,9 +1,7 @@
 //! Intake through the gateway: registering, reading, listing, withdrawing
 //! appeals, idempotency, duplicates, scope, and bad input.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use tonic::Code;
 use zhengqi_proto::zhengqi::intake::v1 as intake;
 use zhengqi_shared::auth::Role;

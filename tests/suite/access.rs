@@ -12,14 +12,12 @@
 //! - personal data (a contact's name and phone) in full to anyone but those
 //!   handling the case, or a reviewer named to the department it rated.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::common::cases::{case_of, cases, resolve, walk_to_in_progress};
+use crate::common::{TestSuite, USCC_A, USCC_B, authed, now_seconds};
 use bytes::{Buf, BufMut, Bytes};
-use common::cases::{case_of, cases, resolve, walk_to_in_progress};
-use common::{TestSuite, USCC_A, USCC_B, authed, now_seconds};
 use prost::Message;
 use prost_reflect::{DescriptorPool, DynamicMessage, MethodDescriptor, Value as Reflected};
 use serde_json::{Value, json};
@@ -407,7 +405,7 @@ async fn fixtures(suite: &TestSuite) -> Fixtures {
     let case = walk_to_in_progress(suite, &case_of(suite, &open.id).await, DEPARTMENT).await;
     let resolved = walk_to_in_progress(suite, &case_of(suite, &rated.id).await, DEPARTMENT).await;
     let resolved = resolve(suite, &resolved).await;
-    let review = common::cases::rate_once_invited(
+    let review = crate::common::cases::rate_once_invited(
         suite,
         &resolved,
         eval::Rating::Dissatisfied,
@@ -1012,7 +1010,7 @@ impl Decoder for RawCodec {
 async fn a_control_character_in_a_text_field_is_refused_over_grpc_and_http_and_nothing_is_stored() {
     let suite = TestSuite::start().await;
     let firm = suite.enterprise_token(USCC_A, OWN);
-    let mut request = common::appeal("nul-1", USCC_A, OWN, "贷款难");
+    let mut request = crate::common::appeal("nul-1", USCC_A, OWN, "贷款难");
     request.title = "贷款\0难".into();
     let status = suite
         .intake()
@@ -1021,7 +1019,7 @@ async fn a_control_character_in_a_text_field_is_refused_over_grpc_and_http_and_n
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
-    assert_eq!(common::bad_fields(&status), ["title"]);
+    assert_eq!(crate::common::bad_fields(&status), ["title"]);
 
     let response = reqwest::Client::new()
         .post(format!("{}/v1/appeals", suite.gateway()))
@@ -1048,7 +1046,7 @@ async fn a_control_character_in_a_text_field_is_refused_over_grpc_and_http_and_n
     );
 
     // A line break in a long text is fine, and only that appeal is stored.
-    let mut fine = common::appeal("nul-3", USCC_A, OWN, "贷款难");
+    let mut fine = crate::common::appeal("nul-3", USCC_A, OWN, "贷款难");
     fine.description = "第一行\n第二行\t完".into();
     suite
         .intake()
@@ -1072,7 +1070,7 @@ async fn a_control_character_in_a_text_field_is_refused_over_grpc_and_http_and_n
 async fn an_enterprise_files_on_the_portal_only_and_the_mayors_line_is_relayed_by_staff() {
     let suite = TestSuite::start().await;
     let firm = suite.enterprise_token(USCC_A, OWN);
-    let mut mayor = common::appeal("mayor-1", USCC_A, OWN, "土地手续办理慢");
+    let mut mayor = crate::common::appeal("mayor-1", USCC_A, OWN, "土地手续办理慢");
     mayor.channel = intake::Channel::MayorDirectLine as i32;
     let status = suite
         .intake()
@@ -1081,7 +1079,7 @@ async fn an_enterprise_files_on_the_portal_only_and_the_mayors_line_is_relayed_b
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
-    assert_eq!(common::bad_fields(&status), ["channel"]);
+    assert_eq!(crate::common::bad_fields(&status), ["channel"]);
     let supervisor = suite.official_token(Role::Supervisor, OWN);
     let status = suite
         .intake()
@@ -1089,7 +1087,7 @@ async fn an_enterprise_files_on_the_portal_only_and_the_mayors_line_is_relayed_b
         .submit_appeal(authed(mayor.clone(), &supervisor))
         .await
         .unwrap_err();
-    assert_eq!(common::bad_fields(&status), ["channel"]);
+    assert_eq!(crate::common::bad_fields(&status), ["channel"]);
     let listed = suite
         .intake()
         .await
@@ -1112,7 +1110,7 @@ async fn an_enterprise_files_on_the_portal_only_and_the_mayors_line_is_relayed_b
         case_of(&suite, &relayed.id).await.level,
         routing::Level::City as i32
     );
-    let mut own = common::appeal("portal-1", USCC_A, OWN, "融资难");
+    let mut own = crate::common::appeal("portal-1", USCC_A, OWN, "融资难");
     own.channel = intake::Channel::OnlinePortal as i32;
     suite
         .intake()

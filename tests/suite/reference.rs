@@ -3,13 +3,11 @@
 //! departments and shows it to Bazhong's city; a broken folder is refused at
 //! start naming file, line and field; `zhengqi reference check` and `export`.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use common::cases::*;
-use common::*;
+use crate::common::cases::*;
+use crate::common::*;
 use tonic::Code;
 use zhengqi::suite::{self, SuiteOptions};
 use zhengqi_proto::zhengqi::intake::v1 as intake;
@@ -67,7 +65,7 @@ async fn an_appeal_in_a_county_of_bazhong_goes_to_that_countys_department_and_th
     // 通江县: financing goes to the county's 金融工作局 (Bazhong's key `jrgz`).
     let appeal = submit(
         &suite,
-        common::appeal("bz-1", USCC_A, TONGJIANG, "流动资金贷款"),
+        crate::common::appeal("bz-1", USCC_A, TONGJIANG, "流动资金贷款"),
     )
     .await;
     let case = case_of_as(&suite, &appeal.id, &coordinator_of_bazhong(&suite)).await;
@@ -77,7 +75,7 @@ async fn an_appeal_in_a_county_of_bazhong_goes_to_that_countys_department_and_th
 
     // 平昌县: land and planning goes to the city's 自然资源和规划局 by Bazhong's rule,
     // with the rule's 10 working days.
-    let mut land = common::appeal("bz-2", USCC_B, PINGCHANG, "用地规划调整");
+    let mut land = crate::common::appeal("bz-2", USCC_B, PINGCHANG, "用地规划调整");
     land.category = intake::Category::LandAndPlanning as i32;
     let land = submit(&suite, land).await;
     let land_case = case_of_as(&suite, &land.id, &coordinator_of_bazhong(&suite)).await;
@@ -109,7 +107,7 @@ async fn an_appeal_in_a_county_of_bazhong_goes_to_that_countys_department_and_th
         .intake()
         .await
         .submit_appeal(authed(
-            common::appeal("gy-1", USCC_C, "510821", "融资"),
+            crate::common::appeal("gy-1", USCC_C, "510821", "融资"),
             &token,
         ))
         .await

@@ -7,13 +7,11 @@
 //! exact, with a ledger entry for the case; routing keeps the year across a
 //! restart. `zhengqi calendar load FILE` does the same through the gateway.
 
-mod common;
-
 use std::sync::Arc;
 
+use crate::common::cases::*;
+use crate::common::*;
 use chrono::NaiveDate;
-use common::cases::*;
-use common::*;
 use tonic::Code;
 use zhengqi_proto::zhengqi::evaluation::v1 as eval;
 use zhengqi_proto::zhengqi::evaluation::v1::evaluation_service_client::EvaluationServiceClient;

@@ -2,13 +2,11 @@
 //! in a consumer, across a crash of the consumer and a restart of intake, and
 //! when two replicas of the consumer follow the same log.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use futures_util::future::BoxFuture;
 use sqlx::{AnyConnection, Row};
 use zhengqi_proto::zhengqi::common::v1::Event;

@@ -2,14 +2,11 @@
 //! HTTP alike, with the method, the caller, the jurisdiction the call was
 //! about and the status it ended with; read back by an admin only.
 
-mod common;
-mod gateway_support;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::*;
-use gateway_support::*;
+use crate::common::*;
+use crate::gateway_support::*;
 use reqwest::StatusCode;
 use serde_json::Value;
 use zhengqi_gateway::GatewaySettings;

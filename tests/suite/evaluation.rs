@@ -4,13 +4,11 @@
 //! (首违不罚, 再犯重罚), suspensions a city leader decides, credit lists;
 //! idempotent retries and bad input naming its fields.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::cases::*;
-use common::*;
+use crate::common::cases::*;
+use crate::common::*;
 use tonic::Code;
 use tonic::transport::Channel;
 use zhengqi_proto::zhengqi::evaluation::v1 as eval;

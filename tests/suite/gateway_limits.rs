@@ -7,14 +7,11 @@
 //! server with the real health service, registered as the policy service
 //! (or, for the gateway's own process, the same fake as a stack it calls directly).
 
-mod common;
-mod gateway_support;
-
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use common::*;
-use gateway_support::*;
+use crate::common::*;
+use crate::gateway_support::*;
 use reqwest::StatusCode;
 use tonic_health::ServingStatus;
 use tonic_health::pb::HealthCheckRequest;

@@ -4,12 +4,10 @@
 //! input named by field. Policy's clock is set to a fixed working day so the
 //! consultation periods count on the loaded calendar.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use prost_types::Timestamp;
 use tonic::Code;
 use tonic::transport::Channel;

@@ -1,13 +1,11 @@
 //! `zhengqi up` as a process: an acknowledged appeal survives `kill -9`, and
 //! `up --config` reads a configuration file.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use zhengqi_proto::zhengqi::intake::v1 as intake;
 use zhengqi_proto::zhengqi::intake::v1::intake_service_client::IntakeServiceClient;
 use zhengqi_shared::auth::{DevIssuer, Role, TokenRequest};

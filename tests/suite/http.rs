@@ -3,9 +3,7 @@
 //! string, errors as `{"code", "message", "details"}` with the HTTP status of
 //! the gRPC code, and `/openapi.json`.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use zhengqi_shared::auth::Role;
