@@ -40,10 +40,11 @@ use zhengqi_shared::{Error, chain};
 
 use crate::transcode::error_response;
 
-/// The audit's schema, per backend.
+/// The audit's schema: `migrations/`, and per backend where the DDL differs.
 pub static MIGRATIONS: Migrations = Migrations {
-    sqlite: sqlx::migrate!("./migrations/sqlite"),
-    postgres: sqlx::migrate!("./migrations/postgres"),
+    common: sqlx::migrate!("./migrations"),
+    sqlite: Some(sqlx::migrate!("./migrations/sqlite")),
+    postgres: Some(sqlx::migrate!("./migrations/postgres")),
 };
 
 /// Where the audit is kept and for how long.

@@ -25,10 +25,11 @@ use zhengqi_shared::server::{Host, Part};
 use zhengqi_shared::shutdown::Shutdown;
 use zhengqi_shared::storage::{Migrations, Store};
 
-/// Intake's schema, per backend.
+/// Intake's schema: `migrations/`, and per backend where the DDL differs.
 pub static MIGRATIONS: Migrations = Migrations {
-    sqlite: sqlx::migrate!("./migrations/sqlite"),
-    postgres: sqlx::migrate!("./migrations/postgres"),
+    common: sqlx::migrate!("./migrations"),
+    sqlite: None,
+    postgres: None,
 };
 
 /// Intake, bound and connected, ready to run.

@@ -48,10 +48,11 @@ use zhengqi_shared::storage::{Migrations, Store};
 
 use crate::domain::{Enterprise, InboxItem, Policy, rules};
 
-/// Policy's schema, per backend.
+/// Policy's schema: `migrations/`, and per backend where the DDL differs.
 pub static MIGRATIONS: Migrations = Migrations {
-    sqlite: sqlx::migrate!("./migrations/sqlite"),
-    postgres: sqlx::migrate!("./migrations/postgres"),
+    common: sqlx::migrate!("./migrations"),
+    sqlite: None,
+    postgres: None,
 };
 
 /// The policy service, bound and connected, ready to run.

@@ -43,10 +43,11 @@ use crate::domain::machine::Context;
 use crate::domain::meeting::MeetingKinds;
 use crate::domain::rules::{self, Departments};
 
-/// Routing's schema, per backend.
+/// Routing's schema: `migrations/`, and per backend where the DDL differs.
 pub static MIGRATIONS: Migrations = Migrations {
-    sqlite: sqlx::migrate!("./migrations/sqlite"),
-    postgres: sqlx::migrate!("./migrations/postgres"),
+    common: sqlx::migrate!("./migrations"),
+    sqlite: None,
+    postgres: None,
 };
 
 /// The routing service, bound and connected, ready to run.

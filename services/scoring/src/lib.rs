@@ -47,10 +47,11 @@ use zhengqi_shared::storage::{Migrations, Store};
 use crate::domain::Departments;
 use crate::domain::model::Model;
 
-/// Scoring's schema, per backend.
+/// Scoring's schema: `migrations/`, and per backend where the DDL differs.
 pub static MIGRATIONS: Migrations = Migrations {
-    sqlite: sqlx::migrate!("./migrations/sqlite"),
-    postgres: sqlx::migrate!("./migrations/postgres"),
+    common: sqlx::migrate!("./migrations"),
+    sqlite: Some(sqlx::migrate!("./migrations/sqlite")),
+    postgres: Some(sqlx::migrate!("./migrations/postgres")),
 };
 
 /// The scoring service, bound and connected, ready to run.

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use sqlx::AnyConnection;
 use sqlx::any::{AnyArguments, AnyPoolOptions, AnyRow};
-use sqlx::migrate::Migrator;
+use sqlx::migrate::{Migration, MigrationSource, Migrator};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{AnyPool, AssertSqlSafe, Connection, Executor, Row};
 
@@ -29,10 +29,63 @@ pub enum Backend {
     Postgres,
 }
 
-/// A service's migrations, one folder per backend.
+/// A service's migrations: those both backends run alike, from its
+/// `migrations/` folder, and where the DDL differs, a file of the same
+/// version for each backend in `migrations/sqlite/` and `migrations/postgres/`.
 pub struct Migrations {
-    pub sqlite: Migrator,
-    pub postgres: Migrator,
+    pub common: Migrator,
+    pub sqlite: Option<Migrator>,
+    pub postgres: Option<Migrator>,
+}
+
+impl Migrations {
+    /// The migrations `backend` runs, in version order. A version of its own
+    /// must not also be common, and the backends must have the same versions
+    /// of their own, so neither misses a step.
+    pub fn for_backend(&self, backend: Backend) -> Result<Vec<Migration>, Error> {
+        let versions = |own: Option<&Migrator>| -> Vec<i64> {
+            own.map(|m| m.iter().map(|m| m.version).collect())
+                .unwrap_or_default()
+        };
+        let (sqlite, postgres) = (
+            versions(self.sqlite.as_ref()),
+            versions(self.postgres.as_ref()),
+        );
+        if sqlite != postgres {
+            return Err(Error::internal(format!(
+                "the backends' own migrations differ in versions: sqlite {sqlite:?}, postgres {postgres:?}"
+            )));
+        }
+        let own = match backend {
+            Backend::Sqlite => self.sqlite.as_ref(),
+            Backend::Postgres => self.postgres.as_ref(),
+        };
+        let mut all: Vec<Migration> = self.common.iter().cloned().collect();
+        for migration in own.into_iter().flat_map(Migrator::iter) {
+            if self.common.version_exists(migration.version) {
+                return Err(Error::internal(format!(
+                    "migration {} is both common and the backend's own",
+                    migration.version
+                )));
+            }
+            all.push(migration.clone());
+        }
+        all.sort_by_key(|m| m.version);
+        Ok(all)
+    }
+}
+
+/// Migrations already read, as a source for [`Migrator::new`].
+#[derive(Debug)]
+struct Resolved(Vec<Migration>);
+
+impl MigrationSource<'static> for Resolved {
+    fn resolve(
+        self,
+    ) -> futures_util::future::BoxFuture<'static, Result<Vec<Migration>, sqlx::error::BoxDynError>>
+    {
+        Box::pin(async move { Ok(self.0) })
+    }
 }
 
 /// A connection pool to one service's own database.
@@ -148,10 +201,9 @@ impl Store {
 
     /// Runs the service's migrations for this backend.
     pub async fn migrate(&self, migrations: &Migrations) -> Result<(), Error> {
-        let migrator = match self.backend {
-            Backend::Sqlite => &migrations.sqlite,
-            Backend::Postgres => &migrations.postgres,
-        };
+        let migrator = Migrator::new(Resolved(migrations.for_backend(self.backend)?))
+            .await
+            .map_err(|e| Error::internal(format!("migrations do not resolve: {e}")))?;
         migrator
             .run(&self.pool)
             .await
