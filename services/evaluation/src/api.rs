@@ -102,10 +102,6 @@ fn uscc(violations: &mut Violations, field: &str, value: &str) -> Option<String>
         .map(|u| u.as_str().to_owned())
 }
 
-fn page_after(token: &str, filters: &str) -> Result<Option<(i64, String)>, Error> {
-    Ok(PageToken::decode(token, filters)?.map(|t| (t.sort_key, t.id)))
-}
-
 /// Reviewers are protected (评价人信息严格保密): only the business-environment
 /// office, administrators, systems and the enterprise itself see who reviewed
 /// and the case that leads to them; the rated department sees the rating and
@@ -966,7 +962,7 @@ impl EvaluationService for EvaluationApi {
         }
         let protect = protects_reviewers(&principal, &scope);
         let fingerprint = format!("{filter:?}|{protect}");
-        let after = page_after(&req.page_token, &fingerprint)?;
+        let after = PageToken::decode(&req.page_token, &fingerprint)?;
         let mut conn = self.core.store.read().await?;
         let rows = store::list_service_records(&mut conn, &filter, after, limit).await?;
         let (page, next_page_token) =
@@ -1031,7 +1027,7 @@ impl EvaluationService for EvaluationApi {
             };
         }
         let fingerprint = format!("{filter:?}|{protect}");
-        let after = page_after(&req.page_token, &fingerprint)?;
+        let after = PageToken::decode(&req.page_token, &fingerprint)?;
         let mut conn = self.core.store.read().await?;
         let rows = store::list_reviews(&mut conn, &filter, after, limit).await?;
         let (page, next_page_token) =
@@ -1171,7 +1167,7 @@ impl EvaluationService for EvaluationApi {
             "{:?}|{:?}|{:?}|{:?}|{}",
             filter.jurisdictions, filter.uscc, filter.department_id, filter.state, req.overdue_only
         );
-        let after = page_after(&req.page_token, &fingerprint)?;
+        let after = PageToken::decode(&req.page_token, &fingerprint)?;
         let mut conn = self.core.store.read().await?;
         let rows = store::list_rectifications(&mut conn, &filter, after, limit).await?;
         let (page, next_page_token) =
@@ -1387,7 +1383,7 @@ impl EvaluationService for EvaluationApi {
             "{:?}|{:?}|{:?}|{}",
             filter.jurisdictions, filter.invited, filter.kind, req.open_only
         );
-        let after = page_after(&req.page_token, &fingerprint)?;
+        let after = PageToken::decode(&req.page_token, &fingerprint)?;
         let mut conn = self.core.store.read().await?;
         let rows = store::list_campaigns(&mut conn, &filter, after, limit).await?;
         let (page, next_page_token) = ids::paginate(rows, limit, &fingerprint, |c| PageToken {

@@ -9,8 +9,10 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use zhengqi_shared::Error;
 use zhengqi_shared::events::EventLog;
+use zhengqi_shared::ids::PageToken;
 use zhengqi_shared::storage::{
-    Backend, Filter, RequestKeys, SqlValue, Store, padded_in_list, statement_chunks, value_rows,
+    Backend, Filter, Keyset, RequestKeys, SqlValue, Store, padded_in_list, statement_chunks,
+    value_rows,
 };
 
 use crate::domain::{
@@ -282,7 +284,7 @@ pub struct ReviewFilter {
 pub async fn list_reviews(
     conn: &mut AnyConnection,
     filter: &ReviewFilter,
-    after: Option<(i64, String)>,
+    after: Option<PageToken>,
     limit: i64,
 ) -> Result<Vec<(i64, Review)>, Error> {
     let mut where_ = Filter::new();
@@ -316,23 +318,17 @@ pub async fn list_reviews(
                 .map(|r| SqlValue::from(r.as_str())),
         );
     }
-    if let Some((time, id)) = after {
-        where_.and(|p| {
-            let t1 = p(SqlValue::Int(time));
-            let t2 = p(SqlValue::Int(time));
-            let i = p(SqlValue::Text(id));
-            format!("(sort_time < {t1} OR (sort_time = {t2} AND id < {i}))")
-        });
+    Keyset {
+        from: "reviews",
+        columns: REVIEW_COLUMNS,
+        sort: "sort_time",
+        tie: "id",
+        descending: true,
     }
-    let limit_param = where_.param(SqlValue::Int(limit + 1));
-    let sql = format!(
-        "SELECT {REVIEW_COLUMNS} FROM reviews{} ORDER BY sort_time DESC, id DESC LIMIT {limit_param}",
-        where_.where_clause()
-    );
-    let rows = where_.query(sql).fetch_all(&mut *conn).await?;
-    rows.iter()
-        .map(|row| Ok((row.try_get("sort_time")?, review_of(row)?)))
-        .collect()
+    .page(conn, where_, after, limit, |row| {
+        Ok((row.try_get("sort_time")?, review_of(row)?))
+    })
+    .await
 }
 
 // ---- service records ----
@@ -448,7 +444,7 @@ pub struct ServiceRecordFilter {
 pub async fn list_service_records(
     conn: &mut AnyConnection,
     filter: &ServiceRecordFilter,
-    after: Option<(i64, String)>,
+    after: Option<PageToken>,
     limit: i64,
 ) -> Result<Vec<ServiceRecord>, Error> {
     let mut where_ = Filter::new();
@@ -465,22 +461,15 @@ pub async fn list_service_records(
     if filter.unrated_only {
         where_.eq("review_id", "".into());
     }
-    if let Some((time, id)) = after {
-        where_.and(|p| {
-            let t1 = p(SqlValue::Int(time));
-            let t2 = p(SqlValue::Int(time));
-            let i = p(SqlValue::Text(id));
-            format!("(serve_time < {t1} OR (serve_time = {t2} AND id < {i}))")
-        });
+    Keyset {
+        from: "service_records",
+        columns: SERVICE_RECORD_COLUMNS,
+        sort: "serve_time",
+        tie: "id",
+        descending: true,
     }
-    let limit_param = where_.param(SqlValue::Int(limit + 1));
-    let sql = format!(
-        "SELECT {SERVICE_RECORD_COLUMNS} FROM service_records{} \
-         ORDER BY serve_time DESC, id DESC LIMIT {limit_param}",
-        where_.where_clause()
-    );
-    let rows = where_.query(sql).fetch_all(&mut *conn).await?;
-    rows.iter().map(service_record_of).collect()
+    .page(conn, where_, after, limit, service_record_of)
+    .await
 }
 
 // ---- rectifications ----
@@ -735,7 +724,7 @@ const DUE_SORT: &str = "COALESCE(due_time, 9223372036854775807)";
 pub async fn list_rectifications(
     conn: &mut AnyConnection,
     filter: &RectificationFilter,
-    after: Option<(i64, String)>,
+    after: Option<PageToken>,
     limit: i64,
 ) -> Result<Vec<(i64, Rectification)>, Error> {
     let mut where_ = Filter::new();
@@ -759,26 +748,18 @@ pub async fn list_rectifications(
         );
         where_.and(|p| format!("due_time < {}", p(SqlValue::Int(now))));
     }
-    if let Some((due, id)) = after {
-        where_.and(|p| {
-            let d1 = p(SqlValue::Int(due));
-            let d2 = p(SqlValue::Int(due));
-            let i = p(SqlValue::Text(id));
-            format!("({DUE_SORT} > {d1} OR ({DUE_SORT} = {d2} AND id > {i}))")
-        });
+    Keyset {
+        from: "rectifications",
+        columns: RECTIFICATION_COLUMNS,
+        sort: DUE_SORT,
+        tie: "id",
+        descending: false,
     }
-    let limit_param = where_.param(SqlValue::Int(limit + 1));
-    let sql = format!(
-        "SELECT {RECTIFICATION_COLUMNS} FROM rectifications{} ORDER BY {DUE_SORT}, id LIMIT {limit_param}",
-        where_.where_clause()
-    );
-    let rows = where_.query(sql).fetch_all(&mut *conn).await?;
-    rows.iter()
-        .map(|row| {
-            let r = rectification_of(row)?;
-            Ok((r.due_time.unwrap_or(i64::MAX), r))
-        })
-        .collect()
+    .page(conn, where_, after, limit, |row| {
+        let r = rectification_of(row)?;
+        Ok((r.due_time.unwrap_or(i64::MAX), r))
+    })
+    .await
 }
 
 // ---- campaigns ----
@@ -906,7 +887,7 @@ pub struct CampaignFilter {
 pub async fn list_campaigns(
     conn: &mut AnyConnection,
     filter: &CampaignFilter,
-    after: Option<(i64, String)>,
+    after: Option<PageToken>,
     limit: i64,
 ) -> Result<Vec<Campaign>, Error> {
     let mut where_ = Filter::new();
@@ -939,20 +920,15 @@ pub async fn list_campaigns(
             format!("start_time <= {a} AND end_time >= {b}")
         });
     }
-    if let Some((time, id)) = after {
-        where_.and(|p| {
-            let t1 = p(SqlValue::Int(time));
-            let t2 = p(SqlValue::Int(time));
-            let i = p(SqlValue::Text(id));
-            format!("(create_time < {t1} OR (create_time = {t2} AND id < {i}))")
-        });
+    let rows = Keyset {
+        from: "campaigns",
+        columns: CAMPAIGN_COLUMNS,
+        sort: "create_time",
+        tie: "id",
+        descending: true,
     }
-    let limit_param = where_.param(SqlValue::Int(limit + 1));
-    let sql = format!(
-        "SELECT {CAMPAIGN_COLUMNS} FROM campaigns{} ORDER BY create_time DESC, id DESC LIMIT {limit_param}",
-        where_.where_clause()
-    );
-    let rows = where_.query(sql).fetch_all(&mut *conn).await?;
+    .rows(conn, where_, after, limit)
+    .await?;
     campaigns_of(conn, &rows).await
 }
 

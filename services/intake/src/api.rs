@@ -227,7 +227,7 @@ impl IntakeService for IntakeApi {
         let after = PageToken::decode(&request.page_token, &fingerprint)?;
         let appeals = self
             .store
-            .list_appeals(&filter, limit + 1, after.as_ref())
+            .list_appeals(&filter, limit, after.as_ref())
             .await?;
         let (page, next_page_token) =
             ids::paginate(appeals, limit, &fingerprint, |last| PageToken {

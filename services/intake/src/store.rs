@@ -12,7 +12,7 @@ use zhengqi_shared::events::EventLog;
 use zhengqi_shared::ids::PageToken;
 use zhengqi_shared::personal;
 use zhengqi_shared::reference::{JurisdictionCode, Uscc};
-use zhengqi_shared::storage::{Columns, Filter, SqlValue, Statement, Store};
+use zhengqi_shared::storage::{Columns, Filter, Keyset, SqlValue, Statement, Store};
 
 use crate::batch::{self, Submission};
 use crate::convert;
@@ -124,21 +124,16 @@ impl IntakeStore {
         if let Some(category) = filter.category {
             query.eq("category", SqlValue::Text(category.as_str().into()));
         }
-        if let Some(token) = after {
-            query.and(|bind| {
-                let time = bind(SqlValue::Int(token.sort_key));
-                let time_again = bind(SqlValue::Int(token.sort_key));
-                let id = bind(SqlValue::Text(token.id.clone()));
-                format!("(create_time < {time} OR (create_time = {time_again} AND id < {id}))")
-            });
+        let mut conn = self.store.pool().acquire().await?;
+        Keyset {
+            from: "appeals",
+            columns: APPEAL_COLUMNS,
+            sort: "create_time",
+            tie: "id",
+            descending: true,
         }
-        let limit_param = query.param(SqlValue::Int(limit));
-        let sql = format!(
-            "SELECT {APPEAL_COLUMNS} FROM appeals{} ORDER BY create_time DESC, id DESC LIMIT {limit_param}",
-            query.where_clause()
-        );
-        let rows = query.query(sql).fetch_all(self.store.pool()).await?;
-        rows.iter().map(appeal_from_row).collect()
+        .page(&mut conn, query, after.cloned(), limit, appeal_from_row)
+        .await
     }
 
     /// Withdraws an appeal after `allowed` approves the stored appeal.

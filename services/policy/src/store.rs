@@ -7,7 +7,7 @@ use sqlx::{AnyConnection, AssertSqlSafe, Row};
 use zhengqi_shared::Error;
 use zhengqi_shared::ids::PageToken;
 use zhengqi_shared::storage::is_unique_violation;
-use zhengqi_shared::storage::{Backend, Filter, RequestKeys, SqlValue};
+use zhengqi_shared::storage::{Backend, Filter, Keyset, RequestKeys, SqlValue};
 
 use crate::domain::{
     Applicability, Article, Comment, Disposition, Draft, Enterprise, Fulfillment, FulfillmentKind,
@@ -310,57 +310,6 @@ impl From<i64> for Bind {
 
 fn opt(value: Option<i64>) -> Bind {
     Bind::Time(value)
-}
-
-/// One list's rows in keyset order: the source, its columns, the sort key and
-/// the tie-breaking id column, as the `SELECT` names them.
-struct Keyset {
-    from: &'static str,
-    columns: &'static str,
-    sort: &'static str,
-    tie: &'static str,
-    descending: bool,
-}
-
-impl Keyset {
-    /// The `limit + 1` rows after `after` that `filter` lets through, so
-    /// `ids::paginate` can tell whether another page follows.
-    async fn page<T>(
-        &self,
-        conn: &mut AnyConnection,
-        mut filter: Filter,
-        after: Option<PageToken>,
-        limit: i64,
-        map: fn(&AnyRow) -> Result<T, Error>,
-    ) -> Result<Vec<T>, Error> {
-        let Keyset {
-            from,
-            columns,
-            sort,
-            tie,
-            descending,
-        } = self;
-        let (beyond, order) = if *descending {
-            ("<", " DESC")
-        } else {
-            (">", "")
-        };
-        if let Some(after) = after {
-            filter.and(|p| {
-                let k1 = p(SqlValue::Int(after.sort_key));
-                let k2 = p(SqlValue::Int(after.sort_key));
-                let r = p(SqlValue::Text(after.id));
-                format!("({sort} {beyond} {k1} OR ({sort} = {k2} AND {tie} {beyond} {r}))")
-            });
-        }
-        let limit = filter.param(SqlValue::Int(limit + 1));
-        let sql = format!(
-            "SELECT {columns} FROM {from}{} ORDER BY {sort}{order}, {tie}{order} LIMIT {limit}",
-            filter.where_clause()
-        );
-        let rows = filter.query(sql).fetch_all(&mut *conn).await?;
-        rows.iter().map(map).collect()
-    }
 }
 
 /// Newest first; `filter` is built by the API from the caller's scope.

@@ -293,7 +293,7 @@ impl CaseService for RoutingApi {
         let cases = self
             .core
             .store
-            .list_cases(&filter, limit + 1, after.as_ref())
+            .list_cases(&filter, limit, after.as_ref())
             .await?;
         let (page, next_page_token) = ids::paginate(cases, limit, &fingerprint, |last| PageToken {
             sort_key: last.create_time,
@@ -703,7 +703,7 @@ impl CaseService for RoutingApi {
         let meetings = self
             .core
             .store
-            .list_meetings(&filter, limit + 1, after.as_ref())
+            .list_meetings(&filter, limit, after.as_ref())
             .await?;
         let (page, next_page_token) =
             ids::paginate(meetings, limit, &fingerprint, |last| PageToken {

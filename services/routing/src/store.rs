@@ -12,7 +12,7 @@ use zhengqi_shared::ids::PageToken;
 use zhengqi_shared::personal;
 use zhengqi_shared::reference::Calendar;
 use zhengqi_shared::storage::is_unique_violation;
-use zhengqi_shared::storage::{Filter, RequestKeys, SqlValue, Statement, Store};
+use zhengqi_shared::storage::{Filter, Keyset, RequestKeys, SqlValue, Statement, Store};
 
 use crate::convert;
 use crate::domain::ledger::{self, Entry};
@@ -249,29 +249,30 @@ impl RoutingStore {
         select_case(&mut conn, id).await
     }
 
-    /// A page of cases, newest first, after `after`.
+    /// A page of `limit` cases (and one more, when there are more), newest
+    /// first, after `after`.
     pub async fn list_cases(
         &self,
         filter: &CaseFilter,
         limit: i64,
         after: Option<&PageToken>,
     ) -> Result<Vec<Case>, Error> {
-        let mut query = case_filter(filter);
-        if let Some(token) = after {
-            query.and(|bind| {
-                let time = bind(SqlValue::Int(token.sort_key));
-                let time_again = bind(SqlValue::Int(token.sort_key));
-                let id = bind(SqlValue::Text(token.id.clone()));
-                format!("(create_time < {time} OR (create_time = {time_again} AND id < {id}))")
-            });
+        let mut conn = self.store.pool().acquire().await?;
+        Keyset {
+            from: "cases",
+            columns: CASE_COLUMNS,
+            sort: "create_time",
+            tie: "id",
+            descending: true,
         }
-        let limit_param = query.param(SqlValue::Int(limit));
-        let sql = format!(
-            "SELECT {CASE_COLUMNS} FROM cases{} ORDER BY create_time DESC, id DESC LIMIT {limit_param}",
-            query.where_clause()
-        );
-        let rows = query.query(sql).fetch_all(self.store.pool()).await?;
-        rows.iter().map(case_from_row).collect()
+        .page(
+            &mut conn,
+            case_filter(filter),
+            after.cloned(),
+            limit,
+            case_from_row,
+        )
+        .await
     }
 
     /// Every entry of one case's ledger, oldest first.
@@ -373,8 +374,9 @@ impl RoutingStore {
         let mut cases = Vec::new();
         let mut after: Option<PageToken> = None;
         loop {
-            let page = self.list_cases(filter, 500, after.as_ref()).await?;
-            let done = page.len() < 500;
+            let mut page = self.list_cases(filter, 500, after.as_ref()).await?;
+            let done = page.len() <= 500;
+            page.truncate(500);
             after = page.last().map(|c| PageToken {
                 sort_key: c.create_time,
                 id: c.id.clone(),
@@ -551,7 +553,8 @@ impl RoutingStore {
         select_meeting(&mut conn, id).await
     }
 
-    /// A page of meetings, soonest start first, after `after`.
+    /// A page of `limit` meetings (and one more, when there are more), soonest
+    /// start first, after `after`.
     pub async fn list_meetings(
         &self,
         filter: &MeetingFilter,
@@ -569,21 +572,16 @@ impl RoutingStore {
         if let Some(before) = filter.start_before {
             query.and(|bind| format!("start_time < {}", bind(SqlValue::Int(before))));
         }
-        if let Some(token) = after {
-            query.and(|bind| {
-                let time = bind(SqlValue::Int(token.sort_key));
-                let time_again = bind(SqlValue::Int(token.sort_key));
-                let id = bind(SqlValue::Text(token.id.clone()));
-                format!("(start_time > {time} OR (start_time = {time_again} AND id > {id}))")
-            });
-        }
-        let limit_param = query.param(SqlValue::Int(limit));
-        let sql = format!(
-            "SELECT id FROM meetings{} ORDER BY start_time, id LIMIT {limit_param}",
-            query.where_clause()
-        );
-        let rows = query.query(sql).fetch_all(self.store.pool()).await?;
         let mut conn = self.store.pool().acquire().await?;
+        let rows = Keyset {
+            from: "meetings",
+            columns: "id",
+            sort: "start_time",
+            tie: "id",
+            descending: false,
+        }
+        .rows(&mut conn, query, after.cloned(), limit)
+        .await?;
         let mut meetings = Vec::with_capacity(rows.len());
         for row in rows {
             let id: String = row.try_get(0)?;

@@ -368,8 +368,7 @@ impl ScoringApi {
         };
         let period_text = period.to_string();
         let filters = format!("{period_text}|{unit_id}|{}", known.key);
-        let after = PageToken::decode(&request.page_token, &filters)?
-            .map(|token| (token.sort_key, token.id));
+        let after = PageToken::decode(&request.page_token, &filters)?;
         let (numerator, denominator) = model::counters(known.measure);
         let counts = |fact: &Fact, counter: Option<&str>| {
             counter.is_some_and(|name| fact.metrics().iter().any(|(m, v)| m == name && *v > 0))
@@ -388,7 +387,7 @@ impl ScoringApi {
         let unit = UnitKey { kind, id: unit_id };
         let mut conn = self.core.store.pool().acquire().await?;
         let page =
-            store::facts_of_unit(&mut conn, &period_text, &unit, &kinds, after, limit + 1).await?;
+            store::facts_of_unit(&mut conn, &period_text, &unit, &kinds, after, limit).await?;
         let (page, next_page_token) = ids::paginate(page, limit, &filters, |(fact, _)| PageToken {
             sort_key: fact.occur_time,
             id: fact.id.clone(),
@@ -574,7 +573,7 @@ impl ScoringApi {
             after,
         };
         let mut conn = self.core.store.pool().acquire().await?;
-        let alerts = store::list_alerts(&mut conn, &filter, limit + 1).await?;
+        let alerts = store::list_alerts(&mut conn, &filter, limit).await?;
         let (alerts, next_page_token) = ids::paginate(alerts, limit, &filters, |a| PageToken {
             sort_key: a.create_time,
             id: a.id.clone(),

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use zhengqi_shared::Error;
-use zhengqi_shared::storage::{Backend, Filter, SqlValue};
+use zhengqi_shared::ids::PageToken;
+use zhengqi_shared::storage::{Backend, Filter, Keyset, SqlValue};
 
 use crate::domain::facts::{self, Fact, FactKind, Metrics, UnitKey};
 use crate::domain::model::{Direction, Indicator, Model};
@@ -180,7 +181,7 @@ pub async fn facts_of_unit(
     period: &str,
     unit: &UnitKey,
     kinds: &[FactKind],
-    after: Option<(i64, String)>,
+    after: Option<PageToken>,
     limit: i64,
 ) -> Result<Vec<(Fact, String)>, Error> {
     if kinds.is_empty() {
@@ -203,31 +204,19 @@ pub async fn facts_of_unit(
             .collect();
         format!("f.kind IN ({})", kinds.join(", "))
     });
-    if let Some((time, id)) = after {
-        filter.and(|p| {
-            let (t1, t2, i) = (
-                p(SqlValue::Int(time)),
-                p(SqlValue::Int(time)),
-                p(SqlValue::Text(id)),
-            );
-            format!("(f.occur_time < {t1} OR (f.occur_time = {t2} AND f.id < {i}))")
-        });
+    Keyset {
+        from: "sc_facts f LEFT JOIN sc_cases c ON c.id = f.subject_id",
+        columns: "f.id, f.kind, f.jurisdiction_code, f.department_id, f.subject_id, f.label, \
+                  f.label2, f.flag, f.amount, f.occur_time, f.p_year, f.p_quarter, f.p_month, \
+                  COALESCE(c.number, '') AS case_number",
+        sort: "f.occur_time",
+        tie: "f.id",
+        descending: true,
     }
-    let limit_param = filter.param(SqlValue::Int(limit));
-    let rows = filter
-        .query(format!(
-            "SELECT f.id, f.kind, f.jurisdiction_code, f.department_id, f.subject_id, f.label, f.label2, \
-             f.flag, f.amount, f.occur_time, f.p_year, f.p_quarter, f.p_month, \
-             COALESCE(c.number, '') AS case_number \
-             FROM sc_facts f LEFT JOIN sc_cases c ON c.id = f.subject_id{} \
-             ORDER BY f.occur_time DESC, f.id DESC LIMIT {limit_param}",
-            filter.where_clause()
-        ))
-        .fetch_all(&mut *conn)
-        .await?;
-    rows.iter()
-        .map(|row| Ok((fact_from_row(row)?, row.try_get("case_number")?)))
-        .collect()
+    .page(conn, filter, after, limit, |row| {
+        Ok((fact_from_row(row)?, row.try_get("case_number")?))
+    })
+    .await
 }
 
 /// Adds `delta` to one counter of a unit.
@@ -720,23 +709,20 @@ pub async fn list_alerts(
     if let Some(unit) = &filter.unit_id {
         sql.eq("unit_id", SqlValue::from(unit.as_str()));
     }
-    if let Some((time, id)) = &filter.after {
-        sql.and(|p| {
-            let t = p(SqlValue::Int(*time));
-            let t2 = p(SqlValue::Int(*time));
-            let i = p(SqlValue::from(id.as_str()));
-            format!("(create_time < {t} OR (create_time = {t2} AND id < {i}))")
-        });
+    let after = filter
+        .after
+        .clone()
+        .map(|(sort_key, id)| PageToken { sort_key, id });
+    let rows = Keyset {
+        from: "sc_alerts",
+        columns: "id, dedup_key, kind, period, unit_kind, unit_id, unit_name, jurisdiction_code, \
+                  reason, fact_ids, create_time",
+        sort: "create_time",
+        tie: "id",
+        descending: true,
     }
-    let limit_param = sql.param(SqlValue::Int(limit));
-    let rows = sql
-        .query(format!(
-            "SELECT id, dedup_key, kind, period, unit_kind, unit_id, unit_name, jurisdiction_code, reason, \
-             fact_ids, create_time FROM sc_alerts{} ORDER BY create_time DESC, id DESC LIMIT {limit_param}",
-            sql.where_clause()
-        ))
-        .fetch_all(&mut *conn)
-        .await?;
+    .rows(conn, sql, after, limit)
+    .await?;
     rows.iter()
         .map(|row| {
             let kind: String = row.try_get("kind")?;

@@ -21,6 +21,7 @@ use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{AnyPool, AssertSqlSafe, Connection, Executor, Row};
 
 use crate::error::Error;
+use crate::ids::PageToken;
 
 /// Which database engine a [`Store`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -579,6 +580,70 @@ impl Filter {
             params: self.values.clone(),
         }
         .query()
+    }
+}
+
+/// One list's rows in keyset order (the one pager every list uses): the
+/// source, its columns, the sort key and the tie-breaking id column, as the
+/// `SELECT` names them. A page is the rows after the last one of the page
+/// before (`PageToken`), so rows added meanwhile neither repeat nor go missing.
+pub struct Keyset {
+    pub from: &'static str,
+    pub columns: &'static str,
+    pub sort: &'static str,
+    pub tie: &'static str,
+    pub descending: bool,
+}
+
+impl Keyset {
+    /// The `limit + 1` rows after `after` that `filter` lets through, so
+    /// `ids::paginate` can tell whether another page follows.
+    pub async fn page<T>(
+        &self,
+        conn: &mut AnyConnection,
+        filter: Filter,
+        after: Option<PageToken>,
+        limit: i64,
+        map: fn(&AnyRow) -> Result<T, Error>,
+    ) -> Result<Vec<T>, Error> {
+        let rows = self.rows(conn, filter, after, limit).await?;
+        rows.iter().map(map).collect()
+    }
+
+    /// The rows of [`Keyset::page`], for lists whose rows are read further.
+    pub async fn rows(
+        &self,
+        conn: &mut AnyConnection,
+        mut filter: Filter,
+        after: Option<PageToken>,
+        limit: i64,
+    ) -> Result<Vec<AnyRow>, Error> {
+        let Keyset {
+            from,
+            columns,
+            sort,
+            tie,
+            descending,
+        } = self;
+        let (beyond, order) = if *descending {
+            ("<", " DESC")
+        } else {
+            (">", "")
+        };
+        if let Some(after) = after {
+            filter.and(|p| {
+                let k1 = p(SqlValue::Int(after.sort_key));
+                let k2 = p(SqlValue::Int(after.sort_key));
+                let r = p(SqlValue::Text(after.id));
+                format!("({sort} {beyond} {k1} OR ({sort} = {k2} AND {tie} {beyond} {r}))")
+            });
+        }
+        let limit = filter.param(SqlValue::Int(limit + 1));
+        let sql = format!(
+            "SELECT {columns} FROM {from}{} ORDER BY {sort}{order}, {tie}{order} LIMIT {limit}",
+            filter.where_clause()
+        );
+        Ok(filter.query(sql).fetch_all(&mut *conn).await?)
     }
 }
 
