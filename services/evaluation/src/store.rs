@@ -12,7 +12,7 @@ use zhengqi_shared::events::EventLog;
 use zhengqi_shared::ids::PageToken;
 use zhengqi_shared::storage::{
     Backend, Filter, Keyset, RequestKeys, SqlValue, Store, padded_in_list, statement_chunks,
-    value_rows,
+    stored, value_rows,
 };
 
 use crate::domain::{
@@ -61,14 +61,6 @@ impl EvaluationStore {
     pub async fn read(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, Error> {
         Ok(self.store.pool().acquire().await?)
     }
-}
-
-fn corrupt(what: &str, value: &str) -> Error {
-    Error::internal(format!("stored {what} {value:?} is not known"))
-}
-
-fn parse_enum<T>(what: &str, text: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T, Error> {
-    parse(text).ok_or_else(|| corrupt(what, text))
 }
 
 fn flag(value: bool) -> i64 {
@@ -125,12 +117,12 @@ fn review_of(row: &AnyRow) -> Result<Review, Error> {
     let rating: Option<String> = row.try_get("rating")?;
     Ok(Review {
         id: row.try_get("id")?,
-        direction: parse_enum(
+        direction: stored(
             "direction",
             &row.try_get::<String, _>("direction")?,
             Direction::parse,
         )?,
-        target_kind: parse_enum(
+        target_kind: stored(
             "target kind",
             &row.try_get::<String, _>("target_kind")?,
             TargetKind::parse,
@@ -138,14 +130,14 @@ fn review_of(row: &AnyRow) -> Result<Review, Error> {
         target_id: row.try_get("target_id")?,
         case_id: row.try_get("case_id")?,
         rating: rating
-            .map(|r| parse_enum("rating", &r, Rating::parse))
+            .map(|r| stored("rating", &r, Rating::parse))
             .transpose()?,
         comment: row.try_get("comment")?,
         dimensions: dimensions
             .into_iter()
-            .map(|d| Ok((d.dimension, parse_enum("rating", &d.rating, Rating::parse)?)))
+            .map(|d| Ok((d.dimension, stored("rating", &d.rating, Rating::parse)?)))
             .collect::<Result<_, Error>>()?,
-        state: parse_enum(
+        state: stored(
             "review state",
             &row.try_get::<String, _>("state")?,
             ReviewState::parse,
@@ -488,12 +480,12 @@ fn rectification_of(row: &AnyRow) -> Result<Rectification, Error> {
         jurisdiction_code: row.try_get("jurisdiction_code")?,
         department_id: row.try_get("department_id")?,
         uscc: row.try_get("uscc")?,
-        state: parse_enum(
+        state: stored(
             "rectification state",
             &row.try_get::<String, _>("state")?,
             RectificationState::parse,
         )?,
-        rating: parse_enum(
+        rating: stored(
             "rating",
             &row.try_get::<String, _>("rating")?,
             Rating::parse,
@@ -516,7 +508,7 @@ fn rectification_of(row: &AnyRow) -> Result<Rectification, Error> {
         return_visit_count: row.try_get("return_visit_count")?,
         case_reopen: match row.try_get::<String, _>("case_reopen")?.as_str() {
             "" => None,
-            text => Some(parse_enum("case reopening", text, CaseReopen::parse)?),
+            text => Some(stored("case reopening", text, CaseReopen::parse)?),
         },
         case_reopen_note: row.try_get("case_reopen_note")?,
         version: row.try_get("version")?,
@@ -774,7 +766,7 @@ fn campaign_of(row: &AnyRow, invited_usccs: Vec<String>) -> Result<Campaign, Err
     Ok(Campaign {
         id: row.try_get("id")?,
         jurisdiction_code: row.try_get("jurisdiction_code")?,
-        kind: parse_enum(
+        kind: stored(
             "campaign kind",
             &row.try_get::<String, _>("kind")?,
             CampaignKind::parse,
@@ -1017,7 +1009,7 @@ pub async fn get_response(
     .map(|r| {
         Ok(CampaignAnswer {
             item_key: r.try_get(0)?,
-            rating: parse_enum("rating", &r.try_get::<String, _>(1)?, Rating::parse)?,
+            rating: stored("rating", &r.try_get::<String, _>(1)?, Rating::parse)?,
             comment: r.try_get(2)?,
         })
     })
@@ -1049,7 +1041,7 @@ pub async fn answer_counts(
     .map(|r| {
         Ok((
             r.try_get(0)?,
-            parse_enum("rating", &r.try_get::<String, _>(1)?, Rating::parse)?,
+            stored("rating", &r.try_get::<String, _>(1)?, Rating::parse)?,
             r.try_get(2)?,
         ))
     })
@@ -1117,14 +1109,14 @@ fn violation_of(row: &AnyRow) -> Result<Violation, Error> {
         enterprise_name: row.try_get("enterprise_name")?,
         jurisdiction_code: row.try_get("jurisdiction_code")?,
         department_id: row.try_get("department_id")?,
-        severity: parse_enum(
+        severity: stored(
             "severity",
             &row.try_get::<String, _>("severity")?,
             Severity::parse,
         )?,
         description: row.try_get("description")?,
         promptly_corrected: row.try_get::<i64, _>("promptly_corrected")? != 0,
-        decision: parse_enum(
+        decision: stored(
             "decision",
             &row.try_get::<String, _>("decision")?,
             PenaltyDecision::parse,
@@ -1222,7 +1214,7 @@ fn suspension_of(row: &AnyRow) -> Result<Suspension, Error> {
         proposed_end: row.try_get("proposed_end")?,
         start_time: row.try_get("start_time")?,
         end_time: row.try_get("end_time")?,
-        state: parse_enum(
+        state: stored(
             "suspension state",
             &row.try_get::<String, _>("state")?,
             SuspensionState::parse,
@@ -1335,7 +1327,7 @@ fn listing_of(row: &AnyRow) -> Result<CreditListing, Error> {
         id: row.try_get("id")?,
         uscc: row.try_get("uscc")?,
         enterprise_name: row.try_get("enterprise_name")?,
-        list: parse_enum(
+        list: stored(
             "credit list",
             &row.try_get::<String, _>("list")?,
             CreditList::parse,

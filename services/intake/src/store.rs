@@ -12,7 +12,7 @@ use zhengqi_shared::events::EventLog;
 use zhengqi_shared::ids::PageToken;
 use zhengqi_shared::personal;
 use zhengqi_shared::reference::{JurisdictionCode, Uscc};
-use zhengqi_shared::storage::{Columns, Filter, Keyset, SqlValue, Statement, Store};
+use zhengqi_shared::storage::{Columns, Filter, Keyset, SqlValue, Statement, Store, stored};
 
 use crate::batch::{self, Submission};
 use crate::convert;
@@ -295,11 +295,6 @@ async fn select_enterprise(
     .fetch_optional(&mut *conn)
     .await?;
     row.as_ref().map(enterprise_from_row).transpose()
-}
-
-fn stored<T>(column: &str, value: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T, Error> {
-    parse(value)
-        .ok_or_else(|| Error::internal(format!("unknown {column} {value:?} in the database")))
 }
 
 pub(crate) fn appeal_from_row(row: &impl Columns) -> Result<Appeal, Error> {

@@ -7,16 +7,12 @@ use sqlx::{AnyConnection, AssertSqlSafe, Row};
 use zhengqi_shared::Error;
 use zhengqi_shared::ids::PageToken;
 use zhengqi_shared::storage::is_unique_violation;
-use zhengqi_shared::storage::{Backend, Filter, Keyset, RequestKeys, SqlValue};
+use zhengqi_shared::storage::{Backend, Filter, Keyset, RequestKeys, SqlValue, corrupt};
 
 use crate::domain::{
     Applicability, Article, Comment, Disposition, Draft, Enterprise, Fulfillment, FulfillmentKind,
     InboxItem, Policy, PolicyKind, PolicyRating, PolicyState, Question, Rating,
 };
-
-fn corrupt(what: &str, value: &str) -> Error {
-    Error::internal(format!("stored {what} {value:?} is not valid"))
-}
 
 /// `|a|b|` for a list matched with `LIKE '%|a|%'`; empty for no values.
 pub fn bars(values: &[String]) -> String {

@@ -12,7 +12,7 @@ use zhengqi_shared::ids::PageToken;
 use zhengqi_shared::personal;
 use zhengqi_shared::reference::Calendar;
 use zhengqi_shared::storage::is_unique_violation;
-use zhengqi_shared::storage::{Filter, Keyset, RequestKeys, SqlValue, Statement, Store};
+use zhengqi_shared::storage::{Filter, Keyset, RequestKeys, SqlValue, Statement, Store, stored};
 
 use crate::convert;
 use crate::domain::ledger::{self, Entry};
@@ -1488,11 +1488,6 @@ async fn insert_rule(conn: &mut AnyConnection, rule: &Rule, if_missing: bool) ->
     .execute(&mut *conn)
     .await?;
     Ok(())
-}
-
-fn stored<T>(column: &str, value: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T, Error> {
-    parse(value)
-        .ok_or_else(|| Error::internal(format!("unknown {column} {value:?} in the database")))
 }
 
 fn optional_stored<T>(

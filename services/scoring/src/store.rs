@@ -8,7 +8,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use zhengqi_shared::Error;
 use zhengqi_shared::ids::PageToken;
-use zhengqi_shared::storage::{Backend, Filter, Keyset, SqlValue};
+use zhengqi_shared::storage::{Backend, Filter, Keyset, SqlValue, stored};
 
 use crate::domain::facts::{self, Fact, FactKind, Metrics, UnitKey};
 use crate::domain::model::{Direction, Indicator, Model};
@@ -25,10 +25,6 @@ pub async fn lock_scores(conn: &mut AnyConnection, backend: Backend) -> Result<(
             .await?;
     }
     Ok(())
-}
-
-fn stored<T>(column: &str, value: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T, Error> {
-    parse(value).ok_or_else(|| Error::internal(format!("unknown {column} {value:?} in the store")))
 }
 
 /// Inserts a fact; false when it was recorded before.

@@ -583,6 +583,18 @@ impl Filter {
     }
 }
 
+/// A named enum read back from its column; a name the code does not know is
+/// a defect of the store (an error of the server), never of the request.
+pub fn stored<T>(column: &str, value: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T, Error> {
+    parse(value).ok_or_else(|| corrupt(column, value))
+}
+
+/// A stored value that does not read back (an unknown name, JSON that does
+/// not parse).
+pub fn corrupt(column: &str, value: &str) -> Error {
+    Error::internal(format!("unknown {column} {value:?} in the store"))
+}
+
 /// One list's rows in keyset order (the one pager every list uses): the
 /// source, its columns, the sort key and the tie-breaking id column, as the
 /// `SELECT` names them. A page is the rows after the last one of the page
