@@ -12,6 +12,7 @@ use tonic::transport::{Channel, Endpoint};
 use zhengqi_proto::zhengqi::routing::v1 as routing;
 use zhengqi_proto::zhengqi::routing::v1::case_service_client::CaseServiceClient;
 use zhengqi_shared::Error;
+use zhengqi_shared::backoff::Backoff;
 use zhengqi_shared::events::{self, TokenSource};
 use zhengqi_shared::shutdown::Shutdown;
 
@@ -19,7 +20,8 @@ use crate::Core;
 use crate::domain::CaseReopen;
 use crate::store;
 
-/// How often pending reopenings are retried when nothing wakes the task.
+/// How often pending reopenings are looked for when nothing wakes the task,
+/// and the first wait after routing failed to answer.
 const RETRY_INTERVAL: Duration = Duration::from_secs(2);
 /// Reopenings asked in one pass.
 const BATCH: i64 = 50;
@@ -41,17 +43,24 @@ pub async fn run(
         }
     };
     let mut client = CaseServiceClient::new(channel);
+    // While routing does not answer, the retries back off (with jitter) up
+    // to a minute; a new reopening still wakes the task at once.
+    let mut backoff = Backoff::new(RETRY_INTERVAL, Duration::from_secs(60));
     loop {
-        match reopen_pending(&core, &mut client, token.as_ref()).await {
-            Ok(()) => {}
+        let wait = match reopen_pending(&core, &mut client, token.as_ref()).await {
+            Ok(()) => {
+                backoff.reset();
+                RETRY_INTERVAL
+            }
             Err(error) => {
                 tracing::warn!(%error, "reopening cases in routing failed; trying again");
+                backoff.next_wait()
             }
-        }
+        };
         tokio::select! {
             _ = shutdown.wait() => return,
             _ = core.reopen_wake.notified() => {}
-            _ = tokio::time::sleep(RETRY_INTERVAL) => {}
+            _ = tokio::time::sleep(wait) => {}
         }
     }
 }

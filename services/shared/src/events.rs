@@ -18,6 +18,7 @@ use sqlx::Row;
 use tokio::sync::watch;
 use zhengqi_proto::zhengqi::common::v1::{Event, WatchEventsRequest};
 
+use crate::backoff::Backoff;
 use crate::error::Error;
 use crate::shutdown::Shutdown;
 use crate::storage::{
@@ -433,23 +434,22 @@ impl<H: EventHandler> Consumer<H> {
 
     /// Runs until `shutdown`, reconnecting with backoff whenever the stream breaks.
     pub async fn run(self, shutdown: Shutdown) {
-        let mut backoff = Duration::from_millis(100);
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
         loop {
             let outcome = tokio::select! {
                 _ = shutdown.wait() => return,
                 outcome = self.follow() => outcome,
             };
             match outcome {
-                Ok(()) => backoff = Duration::from_millis(100),
+                Ok(()) => backoff.reset(),
                 Err(error) => {
                     tracing::warn!(source = %self.source, %error, "event stream interrupted; reconnecting");
                 }
             }
             tokio::select! {
                 _ = shutdown.wait() => return,
-                _ = tokio::time::sleep(backoff) => {}
+                _ = tokio::time::sleep(backoff.next_wait()) => {}
             }
-            backoff = (backoff * 2).min(Duration::from_secs(5));
         }
     }
 

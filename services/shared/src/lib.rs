@@ -8,6 +8,7 @@ pub mod access;
 pub mod appeal;
 pub mod auth;
 pub mod authorization;
+pub mod backoff;
 pub mod calendar_years;
 pub mod chain;
 pub mod clock;
