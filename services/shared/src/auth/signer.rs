@@ -10,7 +10,7 @@ use aws_lc_rs::signature::{
     RsaKeyPair,
 };
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Algorithm;
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -320,37 +320,21 @@ fn public_parameters(key: &SigningKey) -> (String, serde_json::Value) {
 }
 
 /// The label and DER body of the first PEM block.
-fn pem_to_der(pem: &[u8]) -> Result<(String, Vec<u8>), SigningError> {
-    let malformed = || SigningError::Key("not a PEM document".to_owned());
-    let text = std::str::from_utf8(pem).map_err(|_| malformed())?;
-    let begin = text.find("-----BEGIN ").ok_or_else(malformed)?;
-    let rest = &text[begin + "-----BEGIN ".len()..];
-    let label_end = rest.find("-----").ok_or_else(malformed)?;
-    let label = &rest[..label_end];
-    let body = &rest[label_end + "-----".len()..];
-    let end = body
-        .find(&format!("-----END {label}-----"))
-        .ok_or_else(malformed)?;
-    let body = &body[..end];
-    if body.contains(':') {
-        // RFC 1421 headers such as `Proc-Type: 4,ENCRYPTED`.
+fn pem_to_der(text: &[u8]) -> Result<(String, Vec<u8>), SigningError> {
+    let block = pem::parse(text).map_err(|_| SigningError::Key("not a PEM document".to_owned()))?;
+    // RFC 1421 headers such as `Proc-Type: 4,ENCRYPTED`.
+    if block.headers().iter().next().is_some() {
         return Err(SigningError::Key(
             "encrypted PEM keys are not supported".to_owned(),
         ));
     }
-    let base64: String = body.chars().filter(|c| !c.is_whitespace()).collect();
-    let der = STANDARD.decode(base64).map_err(|_| malformed())?;
-    Ok((label.to_owned(), der))
+    Ok((block.tag().to_owned(), block.into_contents()))
 }
 
 /// PEM text of a PKCS#8 DER private key.
 pub(crate) fn pkcs8_pem(der: &[u8]) -> String {
-    let base64 = STANDARD.encode(der);
-    let mut pem = String::from("-----BEGIN PRIVATE KEY-----\n");
-    for line in base64.as_bytes().chunks(64) {
-        pem.push_str(std::str::from_utf8(line).unwrap_or_default());
-        pem.push('\n');
-    }
-    pem.push_str("-----END PRIVATE KEY-----\n");
-    pem
+    pem::encode_config(
+        &pem::Pem::new("PRIVATE KEY", der),
+        pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+    )
 }

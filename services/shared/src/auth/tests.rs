@@ -1189,10 +1189,32 @@ fn a_pem_that_is_not_a_supported_private_key_is_refused() {
         public.as_str(),
         "not pem",
         "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+        // A legacy encrypted key (RFC 1421 headers).
+        "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,00112233445566778899AABBCCDDEEFF\n\nAAAA\n-----END RSA PRIVATE KEY-----\n",
     ] {
         let result = Signer::from_pem(pem.as_bytes(), None, ISSUER, "zhengqi");
         assert!(matches!(result, Err(SigningError::Key(_))), "{pem}");
     }
+    let encrypted = "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,00112233445566778899AABBCCDDEEFF\n\nAAAA\n-----END RSA PRIVATE KEY-----\n";
+    let Err(SigningError::Key(why)) =
+        Signer::from_pem(encrypted.as_bytes(), None, ISSUER, "zhengqi")
+    else {
+        panic!("an encrypted key was read");
+    };
+    assert!(why.contains("encrypted"), "{why}");
+}
+
+#[test]
+fn a_written_key_reads_back_with_lf_lines_of_64() {
+    let key = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+        .unwrap();
+    let pem = pkcs8_pem(key.as_ref());
+    assert!(
+        pem.starts_with("-----BEGIN PRIVATE KEY-----\n") && !pem.contains('\r'),
+        "{pem}"
+    );
+    assert!(pem.lines().all(|line| line.len() <= 64), "{pem}");
+    assert!(Signer::from_pem(pem.as_bytes(), None, ISSUER, "zhengqi").is_ok());
 }
 
 // --- the development issuer --------------------------------------------------------
