@@ -1,43 +1,28 @@
 //! A shutdown signal every task of a part listens to.
 
-use std::sync::Arc;
-
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 /// Cloneable; `trigger` once and every `wait` returns.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Shutdown {
-    sender: Arc<watch::Sender<bool>>,
-    receiver: watch::Receiver<bool>,
-}
-
-impl Default for Shutdown {
-    fn default() -> Self {
-        Self::new()
-    }
+    token: CancellationToken,
 }
 
 impl Shutdown {
     pub fn new() -> Self {
-        let (sender, receiver) = watch::channel(false);
-        Self {
-            sender: Arc::new(sender),
-            receiver,
-        }
+        Self::default()
     }
 
     pub fn trigger(&self) {
-        self.sender.send_replace(true);
+        self.token.cancel();
     }
 
     pub fn is_triggered(&self) -> bool {
-        *self.receiver.borrow()
+        self.token.is_cancelled()
     }
 
     pub async fn wait(&self) {
-        let mut receiver = self.receiver.clone();
-        // An error means every sender is gone, which cannot happen while `self` lives.
-        let _ = receiver.wait_for(|stopped| *stopped).await;
+        self.token.cancelled().await;
     }
 
     /// Triggers on SIGTERM or Ctrl-C.
