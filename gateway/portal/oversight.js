@@ -146,7 +146,7 @@ function trend(unitId, points) {
   }));
 }
 
-/** What an alert rests on: an interview's black-board entries as links to their scorecards; a notice's cases by acceptance number, and its reviews. */
+/** What an alert rests on: an interview's black-board entries as links to their scorecards; a notice's cases by acceptance number, and its reviews (which have no number of their own; the id shows on hover). */
 function alertBasis(a) {
   const ids = a.factIds ?? [];
   if (ids.length === 0) return '—';
@@ -155,7 +155,8 @@ function alertBasis(a) {
     const number = a.caseNumbers?.[id];
     const item = unit
       ? link(route(`/scorecards/${enc(unit)}`, { period }), `${period} 黑榜`)
-      : number ? link(`#/cases/${enc(id)}`, number) : h('code', null, id);
+      : number ? link(`#/cases/${enc(id)}`, number)
+        : h('span', { title: id }, is('alertKind', a.kind, 'BAD_REVIEW_NOTICE') ? '差评' : id);
     return i === 0 ? [item] : ['、', item];
   }));
 }

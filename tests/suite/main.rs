@@ -16,6 +16,7 @@ mod federation;
 mod gateway_limits;
 mod http;
 mod intake;
+mod migrations;
 mod oidc;
 mod policy;
 mod portal;

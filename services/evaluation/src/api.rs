@@ -245,36 +245,15 @@ impl EvaluationApi {
     /// the window, its department and the enterprise, so no review rates a
     /// unit the enterprise had no business with, a window never registered or
     /// a department not in the directory, and one record is rated once.
-    #[allow(clippy::too_many_arguments)]
     async fn review_window(
         &self,
         principal: &Principal,
         scope: &Scope,
         request_id: &str,
         target_id: &str,
-        case_id: &str,
         service_record_id: &str,
         rated: Rated,
     ) -> Result<Review, Error> {
-        let mut v = Violations::new();
-        if !case_id.is_empty() {
-            v.add(
-                "case_id",
-                "对服务窗口的评价指明服务记录，而非案件（a window review names a service record, not a case）",
-            );
-        }
-        if service_record_id.is_empty() {
-            v.add(
-                "service_record_id",
-                "须指明窗口为贵企业登记的服务记录（办件）（must name the service record the window registered for your enterprise）",
-            );
-        } else if service_record_id.len() > ID_MAX {
-            v.add(
-                "service_record_id",
-                "不是服务记录编号（is not a service record id）",
-            );
-        }
-        v.finish()?;
         let own = enterprise_uscc(scope)?;
         let now = self.core.clock.now();
         let mut tx = self.core.store.begin().await?;
@@ -283,19 +262,23 @@ impl EvaluationApi {
                 "服务记录 {service_record_id}（service record {service_record_id}）"
             )));
         };
-        let what = format!("service record {service_record_id}");
-        scope.check_write(&record.jurisdiction_code, &record.uscc, &what)?;
+        scope.check_write(
+            &record.jurisdiction_code,
+            &record.uscc,
+            &format!("service record {service_record_id}"),
+        )?;
         if record.uscc != own {
-            return Err(Error::PermissionDenied(format!(
-                "服务记录 {service_record_id} 属于其他企业（{what} is another enterprise's）"
-            )));
+            return Err(Error::PermissionDenied(
+                "该服务记录属于其他企业（the service record is another enterprise's）".into(),
+            ));
         }
-        if !target_id.is_empty() && target_id != record.window_id {
+        // The window's own number for the matter, as the enterprise knows it.
+        let (window, number) = (&record.window_id, &record.transaction_number);
+        if !target_id.is_empty() && target_id != window {
             return Err(Error::invalid(
                 "target_id",
                 format!(
-                    "服务记录 {service_record_id} 属于窗口 {}，而非 {target_id}（the record is of window {}, not {target_id}）",
-                    record.window_id, record.window_id
+                    "办件 {number} 由窗口 {window} 办理，而非 {target_id}（transaction {number} was served by window {window}, not {target_id}）"
                 ),
             ));
         }
@@ -317,7 +300,7 @@ impl EvaluationApi {
         }
         let already = || {
             Error::AlreadyExists(format!(
-                "服务记录 {service_record_id} 已评价，每次办件评价一次（{what} was rated already; one rating per matter）"
+                "窗口 {window} 的办件 {number} 已评价，每次办件评价一次（transaction {number} of window {window} was rated already; one rating per matter）"
             ))
         };
         if !record.review_id.is_empty() {
@@ -486,6 +469,46 @@ impl EvaluationApi {
     }
 }
 
+/// What a review names besides its target: a department's review the case
+/// it rates, a window's the service record, the others neither.
+fn check_subject(
+    direction: Direction,
+    case_id: &str,
+    service_record_id: &str,
+) -> Result<(), Error> {
+    let mut v = Violations::new();
+    let mut named = |field: &str, value: &str, needed: bool, of: [&str; 2], needed_why: &str| match (
+        needed,
+        value.is_empty(),
+    ) {
+        (true, true) => v.add(field, needed_why.to_owned()),
+        (false, false) => v.add(
+            field,
+            format!(
+                "只有对{}的评价才指明此项（only a review of {} names it）",
+                of[0], of[1]
+            ),
+        ),
+        (true, false) if value.len() > ID_MAX => v.add(field, "编号过长（is not an id）"),
+        _ => {}
+    };
+    named(
+        "case_id",
+        case_id,
+        review::needs_case(direction),
+        ["案件承办部门", "a case's department"],
+        "须指明被评价部门办结的案件（must name the resolved case whose department is rated）",
+    );
+    named(
+        "service_record_id",
+        service_record_id,
+        direction == Direction::EnterpriseToWindow,
+        ["服务窗口", "a service window"],
+        "须指明窗口为贵企业登记的服务记录（办件）（must name the service record the window registered for your enterprise）",
+    );
+    v.finish()
+}
+
 /// A review's rating and words, checked.
 struct Rated {
     rating: Rating,
@@ -580,19 +603,11 @@ impl EvaluationService for EvaluationApi {
         let now = self.core.clock.now();
         let target_id = req.target_id.trim().to_owned();
         let case_id = req.case_id.trim().to_owned();
+        let service_record_id = req.service_record_id.trim().to_owned();
+        check_subject(direction, &case_id, &service_record_id)?;
         let core = &self.core;
 
         if review::needs_case(direction) {
-            let mut v = Violations::new();
-            if case_id.is_empty() {
-                v.add(
-                    "case_id",
-                    "must name the resolved case whose department is rated",
-                );
-            } else if case_id.len() > ID_MAX {
-                v.add("case_id", "is not a case id");
-            }
-            v.finish()?;
             let own = enterprise_uscc(&scope)?;
             let mut tx = core.store.begin().await?;
             let Some(mut review) = store::review_of_case(&mut tx, &case_id).await? else {
@@ -662,7 +677,6 @@ impl EvaluationService for EvaluationApi {
             return Ok(Response::new(convert::review_to_proto(&review, false)));
         }
 
-        let service_record_id = req.service_record_id.trim().to_owned();
         if direction == Direction::EnterpriseToWindow {
             let rated = Rated {
                 rating,
@@ -675,7 +689,6 @@ impl EvaluationService for EvaluationApi {
                     &scope,
                     &req.request_id,
                     &target_id,
-                    &case_id,
                     &service_record_id,
                     rated,
                 )
@@ -685,18 +698,6 @@ impl EvaluationService for EvaluationApi {
 
         // Reviews of a jurisdiction's communication and of enterprises.
         let mut v = Violations::new();
-        if !case_id.is_empty() {
-            v.add(
-                "case_id",
-                "只有对案件承办部门的评价才指明案件（only a review of a case's department names a case）",
-            );
-        }
-        if !service_record_id.is_empty() {
-            v.add(
-                "service_record_id",
-                "只有对服务窗口的评价才指明服务记录（only a review of a service window names a service record）",
-            );
-        }
         let (jurisdiction_code, department_id, uscc) = match direction {
             Direction::ThirdPartyToCommunication => {
                 match v.check("target_id", self.known_jurisdiction(&target_id)) {

@@ -31,7 +31,7 @@ use crate::domain::facts::{Fact, FactKind, UnitKey, metric};
 use crate::domain::model;
 use crate::domain::period::Period;
 use crate::domain::{Board, UnitKind};
-use crate::store::{self, AlertFilter};
+use crate::store::{self, AlertFilter, StoredScore};
 
 const MAX_REQUEST_ID: usize = 200;
 const MAX_UNIT_ID: usize = 100;
@@ -437,24 +437,25 @@ impl ScoringApi {
         let mut conn = self.core.store.pool().acquire().await?;
         let page =
             store::ranking_page(&mut conn, &period_text, kind, &code, after, limit + 1).await?;
-        // The last periods of the same length, oldest first: each unit's trend.
-        let mut earlier = Vec::new();
-        let mut before = period.previous();
-        while let Some(p) = before.filter(|_| earlier.len() + 1 < TREND_PERIODS) {
-            earlier.push(p);
-            before = p.previous();
-        }
-        earlier.reverse();
+        // Each unit's trend: its standing in the last periods of the same
+        // length, oldest first, then in this one.
+        let point = |period: &str, s: &StoredScore| pb::TrendPoint {
+            period: period.to_owned(),
+            total: s.total,
+            rank: s.rank,
+            board: convert::board_to_proto(s.board),
+        };
+        let earlier: Vec<Period> = std::iter::successors(period.previous(), |p| p.previous())
+            .take(TREND_PERIODS - 1)
+            .collect();
         let mut trends: BTreeMap<String, Vec<pb::TrendPoint>> = BTreeMap::new();
-        for p in &earlier {
+        for p in earlier.iter().rev() {
             let text = p.to_string();
             for s in store::scores_of_group(&mut conn, &text, kind, &code).await? {
-                trends.entry(s.unit_id).or_default().push(pb::TrendPoint {
-                    period: text.clone(),
-                    total: s.total,
-                    rank: s.rank,
-                    board: convert::board_to_proto(s.board),
-                });
+                trends
+                    .entry(s.unit_id.clone())
+                    .or_default()
+                    .push(point(&text, &s));
             }
         }
         let previous_text = period.previous().map(|p| p.to_string());
@@ -472,28 +473,22 @@ impl ScoringApi {
                         .last()
                         .filter(|t| Some(&t.period) == previous_text.as_ref())
                         .map_or(0, |t| t.rank);
-                    trend.push(pb::TrendPoint {
-                        period: period_text.clone(),
-                        total: s.total,
+                    trend.push(point(&period_text, &s));
+                    pb::Ranking {
                         rank: s.rank,
+                        unit_name: units.name_of(kind, &s.unit_id),
+                        jurisdiction_code: units
+                            .jurisdiction_of(kind, &s.unit_id)
+                            .unwrap_or_else(|| code.clone()),
+                        unit_kind: convert::unit_kind_to_proto(kind),
+                        total: s.total,
                         board: convert::board_to_proto(s.board),
-                    });
-                    (s, previous_rank, trend)
-                })
-                .map(|(s, previous_rank, trend)| pb::Ranking {
-                    rank: s.rank,
-                    unit_name: units.name_of(kind, &s.unit_id),
-                    jurisdiction_code: units
-                        .jurisdiction_of(kind, &s.unit_id)
-                        .unwrap_or_else(|| code.clone()),
-                    unit_kind: convert::unit_kind_to_proto(kind),
-                    total: s.total,
-                    board: convert::board_to_proto(s.board),
-                    previous_rank,
-                    black_board_streak: s.black_streak,
-                    not_ranked_reason: s.not_ranked_reason,
-                    unit_id: s.unit_id,
-                    trend,
+                        previous_rank,
+                        black_board_streak: s.black_streak,
+                        not_ranked_reason: s.not_ranked_reason,
+                        unit_id: s.unit_id,
+                        trend,
+                    }
                 })
                 .collect(),
             next_page_token,

@@ -169,11 +169,12 @@ impl Core {
         dirty: &mut Dirty,
     ) -> Result<(), Error> {
         let units = self.units();
+        let metrics = fact.metrics();
         for unit in fact.units() {
             let group = units.group_of(unit.kind, &unit.id);
             for period in fact.periods.iter() {
-                for (metric, delta) in fact.metrics() {
-                    store::add_metric(conn, period, &unit, &group, &metric, sign * delta).await?;
+                for (metric, delta) in &metrics {
+                    store::add_metric(conn, period, &unit, &group, metric, sign * delta).await?;
                 }
                 dirty.insert((period.to_owned(), unit.kind, group.clone()));
             }

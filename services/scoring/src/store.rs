@@ -107,6 +107,7 @@ pub async fn case_numbers(
     }
     let mut filter = Filter::new();
     filter.within("id", Some(ids));
+    filter.and(|_| "number <> ''".to_owned());
     let rows = filter
         .query(format!(
             "SELECT id, number FROM sc_cases{}",
@@ -116,11 +117,6 @@ pub async fn case_numbers(
         .await?;
     rows.iter()
         .map(|row| Ok((row.try_get("id")?, row.try_get("number")?)))
-        .filter(|found: &Result<(String, String), Error>| {
-            found
-                .as_ref()
-                .map_or(true, |(_, number)| !number.is_empty())
-        })
         .collect()
 }
 
