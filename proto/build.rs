@@ -39,8 +39,99 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // A request that does not decode is INVALID_ARGUMENT, not INTERNAL.
         .codec_path("crate::codec::Codec")
         .include_file("_includes.rs")
-        .compile_fds_with_config(descriptors, config)?;
+        .compile_fds_with_config(descriptors.clone(), config)?;
+    std::fs::write(out.join("_events.rs"), event_envelopes(&descriptors))?;
     Ok(())
+}
+
+/// Rust for every log's envelope: a top-level `<Name>Event` message whose
+/// fields are all in one oneof named `event`, each field one event message of
+/// the same package. Generated from the contracts, so the envelope, the
+/// messages that may be logged and the decoding by type name cannot drift.
+fn event_envelopes(set: &prost_types::FileDescriptorSet) -> String {
+    let mut code = String::new();
+    for file in &set.file {
+        let package = file.package();
+        if !package.starts_with("zhengqi.") {
+            continue;
+        }
+        let module = format!("crate::{}", package.replace('.', "::"));
+        for message in &file.message_type {
+            let name = message.name();
+            let envelope = name.ends_with("Event")
+                && message.oneof_decl.len() == 1
+                && message.oneof_decl[0].name() == "event"
+                && !message.field.is_empty()
+                && message.field.iter().all(|f| f.oneof_index == Some(0));
+            if !envelope {
+                continue;
+            }
+            let oneof = format!("{module}::{}::Event", snake(name));
+            let mut names = String::new();
+            let mut encode = String::new();
+            let mut decode = String::new();
+            let mut logged = String::new();
+            for field in &message.field {
+                let type_name = field.type_name().trim_start_matches('.');
+                let rust = format!(
+                    "{module}::{}",
+                    type_name.rsplit('.').next().unwrap_or(type_name)
+                );
+                let variant = camel(field.name());
+                names.push_str(&format!(
+                    "            {oneof}::{variant}(_) => <{rust} as ::prost::Name>::full_name(),\n"
+                ));
+                encode.push_str(&format!(
+                    "            {oneof}::{variant}(m) => ::prost::Message::encode_to_vec(m),\n"
+                ));
+                decode.push_str(&format!(
+                    "        if type_name == <{rust} as ::prost::Name>::full_name() {{\n            \
+                     return <{rust} as ::prost::Message>::decode(payload).map(|m| Some({oneof}::{variant}(m)));\n        }}\n"
+                ));
+                logged.push_str(&format!(
+                    "impl Logged for {rust} {{\n    type Envelope = {oneof};\n    \
+                     fn into_envelope(self) -> {oneof} {{\n        {oneof}::{variant}(self)\n    }}\n}}\n\n"
+                ));
+            }
+            code.push_str(&format!(
+                "impl Envelope for {oneof} {{\n    \
+                 fn type_name(&self) -> String {{\n        match self {{\n{names}        }}\n    }}\n\n    \
+                 fn encode_payload(&self) -> Vec<u8> {{\n        match self {{\n{encode}        }}\n    }}\n\n    \
+                 fn decode(type_name: &str, payload: &[u8]) -> Result<Option<Self>, ::prost::DecodeError> {{\n{decode}        Ok(None)\n    }}\n}}\n\n{logged}"
+            ));
+        }
+    }
+    code
+}
+
+/// `case_opened` → `CaseOpened`, as prost names a oneof's variants.
+fn camel(field: &str) -> String {
+    field
+        .split('_')
+        .map(|part| {
+            let mut chars = part.chars();
+            chars
+                .next()
+                .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// `RoutingEvent` → `routing_event`, as prost names a message's module.
+fn snake(name: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn collect_protos(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {

@@ -411,7 +411,7 @@ async fn case_scenario(
         .map_err(Error::internal)?;
     let mut watch = tonic::Request::new(WatchEventsRequest {
         after_sequence: 0,
-        types: vec!["zhengqi.routing.v1.CaseOpened".to_owned()],
+        types: vec![<zhengqi_proto::zhengqi::routing::v1::CaseOpened as prost::Name>::full_name()],
     });
     watch
         .metadata_mut()

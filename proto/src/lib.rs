@@ -11,6 +11,65 @@ include!(concat!(env!("OUT_DIR"), "/_includes.rs"));
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/zhengqi_descriptor.bin"));
 
+/// What each service's log carries, typed: the contracts' `<Service>Event`
+/// envelopes (a oneof of every event the log may hold) as Rust enums that
+/// producers encode from and followers match on.
+///
+/// The log itself keeps each event as its own message under its full name
+/// (`Event.type`, `Event.payload`), which is what `WatchEvents` serves; the
+/// envelope is how code on either side names them. Only a message of an
+/// envelope may be logged ([`events::Logged`]), and a follower that decodes
+/// into the envelope and matches without a catch-all stops compiling when an
+/// event is added to the contract and not handled:
+///
+/// ```
+/// use zhengqi_proto::zhengqi::intake::v1::intake_event::Event;
+///
+/// fn counted(event: &Event) -> bool {
+///     match event {
+///         Event::AppealRegistered(_) => true,
+///         Event::AppealWithdrawn(_) => true,
+///         Event::EnterpriseRegistered(_) => false,
+///     }
+/// }
+/// # let _ = counted;
+/// ```
+///
+/// The same follower without one of intake's events does not compile (as a
+/// follower written before that event was added to the envelope would not):
+///
+/// ```compile_fail,E0004
+/// use zhengqi_proto::zhengqi::intake::v1::intake_event::Event;
+///
+/// fn counted(event: &Event) -> bool {
+///     match event {
+///         Event::AppealRegistered(_) => true,
+///         Event::AppealWithdrawn(_) => true,
+///     }
+/// }
+/// # let _ = counted;
+/// ```
+pub mod events {
+    /// A log's envelope: one variant per event message the log may hold.
+    pub trait Envelope: Sized {
+        /// The full name of the variant's message, as `Event.type` carries it.
+        fn type_name(&self) -> String;
+        /// The variant's message, encoded, as `Event.payload` carries it.
+        fn encode_payload(&self) -> Vec<u8>;
+        /// The event named `type_name`; `None` when the envelope has no such
+        /// message (another log's, or one added by a newer producer).
+        fn decode(type_name: &str, payload: &[u8]) -> Result<Option<Self>, prost::DecodeError>;
+    }
+
+    /// A message that is one of a log's events.
+    pub trait Logged: prost::Name {
+        type Envelope: Envelope;
+        fn into_envelope(self) -> Self::Envelope;
+    }
+
+    include!(concat!(env!("OUT_DIR"), "/_events.rs"));
+}
+
 /// Full names of the five services, as gRPC paths and health checks name them.
 pub const SERVICE_NAMES: [&str; 5] = [
     "zhengqi.intake.v1.IntakeService",

@@ -104,7 +104,7 @@ fn start_consumer(
         source: "intake".into(),
         endpoint: endpoint.to_owned(),
         method: "/zhengqi.intake.v1.IntakeService/WatchEvents",
-        types: &[],
+        types: Vec::new(),
         store: store.clone(),
         handler: Recorder,
         token: Some(Arc::new(move || {

@@ -380,7 +380,7 @@ impl EvaluationApi {
 
     /// One step of a rectification by `principal`: scope, department, etag,
     /// idempotency, state, then the change and its `event` in one transaction.
-    async fn rectification_step<E: prost::Name>(
+    async fn rectification_step<E: zhengqi_proto::events::Logged>(
         &self,
         principal: &Principal,
         id: &str,

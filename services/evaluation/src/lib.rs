@@ -213,7 +213,7 @@ pub async fn build(
         source: "routing".to_owned(),
         endpoint,
         method: "/zhengqi.routing.v1.CaseService/WatchEvents",
-        types: &routing_events::TYPES,
+        types: routing_events::types(),
         store,
         handler: routing_events::RoutingEvents::new(Arc::clone(&core)),
         token: settings.service_token.clone(),

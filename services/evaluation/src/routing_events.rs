@@ -6,10 +6,12 @@
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
+use prost::Name;
 use sqlx::AnyConnection;
 use zhengqi_proto::zhengqi::common::v1::Event;
 use zhengqi_proto::zhengqi::evaluation::v1 as pb;
 use zhengqi_proto::zhengqi::routing::v1 as routing;
+use zhengqi_proto::zhengqi::routing::v1::routing_event::Event as RoutingEvent;
 use zhengqi_shared::Error;
 use zhengqi_shared::events::{EventHandler, decode};
 use zhengqi_shared::ids;
@@ -22,11 +24,13 @@ use crate::domain::{Direction, Review, ReviewState, TargetKind};
 use crate::store;
 
 /// The events this handler applies; the others are not sent to it.
-pub const TYPES: [&str; 3] = [
-    "zhengqi.routing.v1.CaseOpened",
-    "zhengqi.routing.v1.CaseTransitioned",
-    zhengqi_shared::calendar_years::CALENDAR_YEAR_LOADED,
-];
+pub fn types() -> Vec<String> {
+    vec![
+        routing::CaseOpened::full_name(),
+        routing::CaseTransitioned::full_name(),
+        routing::CalendarYearLoaded::full_name(),
+    ]
+}
 
 /// The `EventHandler` of evaluation's consumer of routing's log.
 pub struct RoutingEvents {
@@ -136,28 +140,34 @@ impl EventHandler for RoutingEvents {
         event: &'a Event,
     ) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
-            match event.r#type.as_str() {
-                "zhengqi.routing.v1.CaseTransitioned" => {
-                    self.transitioned(conn, decode(event)?).await
+            match decode(event)? {
+                Some(RoutingEvent::CaseTransitioned(transitioned)) => {
+                    self.transitioned(conn, transitioned).await
                 }
-                "zhengqi.routing.v1.CaseOpened" => {
-                    let opened: routing::CaseOpened = decode(event)?;
-                    match opened.case {
-                        Some(case) => self.remember_enterprise(conn, &case).await,
-                        None => Ok(()),
-                    }
-                }
-                zhengqi_shared::calendar_years::CALENDAR_YEAR_LOADED => {
+                Some(RoutingEvent::CaseOpened(opened)) => match opened.case {
+                    Some(case) => self.remember_enterprise(conn, &case).await,
+                    None => Ok(()),
+                },
+                Some(RoutingEvent::CalendarYearLoaded(loaded)) => {
                     let now = self.core.clock.now();
                     if let Some((year, calendar)) =
-                        self.core.calendar_years.apply(conn, event, now).await?
+                        self.core.calendar_years.apply(conn, loaded, now).await?
                     {
                         let changed = self.core.recount_due_times(conn, &calendar, now).await?;
                         tracing::info!(year, changed, "rectification due times counted again");
                     }
                     Ok(())
                 }
-                _ => Ok(()),
+                Some(
+                    RoutingEvent::SupervisionChanged(_)
+                    | RoutingEvent::CaseEscalated(_)
+                    | RoutingEvent::MeetingScheduled(_)
+                    | RoutingEvent::CaseAddedToAgenda(_)
+                    | RoutingEvent::MeetingDecisionRecorded(_)
+                    | RoutingEvent::ButlerAssigned(_)
+                    | RoutingEvent::RoutingRuleChanged(_),
+                )
+                | None => Ok(()),
             }
         })
     }

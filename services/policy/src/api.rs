@@ -151,7 +151,7 @@ impl PolicyApi {
 
     /// Keeps `key`, appends the event `event_of` makes of the version
     /// written, commits, and answers with that version.
-    async fn finish_policy<M: prost::Name>(
+    async fn finish_policy<M: zhengqi_proto::events::Logged>(
         &self,
         tx: Tx,
         key: &Key,
@@ -332,7 +332,7 @@ fn public_or_within(filter: &mut Filter, public: &str, column: &str, codes: &[Ju
     });
 }
 
-fn policy_event<M: prost::Name>(policy: &Policy, message: &M) -> NewEvent {
+fn policy_event<M: zhengqi_proto::events::Logged>(policy: &Policy, message: &M) -> NewEvent {
     NewEvent::new(&policy.id, &policy.jurisdiction_code, message)
 }
 

@@ -7,16 +7,20 @@
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
+use prost::Name;
 use sqlx::AnyConnection;
 use zhengqi_proto::zhengqi::common::v1::Event;
 use zhengqi_proto::zhengqi::intake::v1 as intake;
+use zhengqi_proto::zhengqi::intake::v1::intake_event::Event as IntakeEvent;
 use zhengqi_shared::Error;
 use zhengqi_shared::events::{EventHandler, decode};
 
 use crate::{Core, convert, store};
 
 /// The events this handler applies; the others are not sent to it.
-pub const TYPES: [&str; 1] = ["zhengqi.intake.v1.EnterpriseRegistered"];
+pub fn types() -> Vec<String> {
+    vec![intake::EnterpriseRegistered::full_name()]
+}
 
 /// The `EventHandler` of policy's consumer of intake's log.
 pub struct IntakeEvents {
@@ -55,11 +59,13 @@ impl EventHandler for IntakeEvents {
         event: &'a Event,
     ) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
-            match event.r#type.as_str() {
-                "zhengqi.intake.v1.EnterpriseRegistered" => {
-                    self.registered(conn, decode(event)?).await
+            match decode(event)? {
+                Some(IntakeEvent::EnterpriseRegistered(registered)) => {
+                    self.registered(conn, registered).await
                 }
-                _ => Ok(()),
+                Some(IntakeEvent::AppealRegistered(_) | IntakeEvent::AppealWithdrawn(_)) | None => {
+                    Ok(())
+                }
             }
         })
     }

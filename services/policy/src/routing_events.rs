@@ -8,14 +8,17 @@ use std::sync::Arc;
 use futures_util::future::BoxFuture;
 use sqlx::AnyConnection;
 use zhengqi_proto::zhengqi::common::v1::Event;
+use zhengqi_proto::zhengqi::routing::v1::CalendarYearLoaded;
+use zhengqi_proto::zhengqi::routing::v1::routing_event::Event as RoutingEvent;
 use zhengqi_shared::Error;
-use zhengqi_shared::calendar_years::CALENDAR_YEAR_LOADED;
-use zhengqi_shared::events::EventHandler;
+use zhengqi_shared::events::{EventHandler, decode};
 
 use crate::Core;
 
 /// The events this handler applies; the others are not sent to it.
-pub const TYPES: [&str; 1] = [CALENDAR_YEAR_LOADED];
+pub fn types() -> Vec<String> {
+    vec![<CalendarYearLoaded as prost::Name>::full_name()]
+}
 
 /// The `EventHandler` of policy's consumer of routing's log.
 pub struct RoutingEvents {
@@ -35,11 +38,25 @@ impl EventHandler for RoutingEvents {
         event: &'a Event,
     ) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
-            if event.r#type == CALENDAR_YEAR_LOADED {
-                self.core
-                    .calendar_years
-                    .apply(conn, event, self.core.clock.now())
-                    .await?;
+            match decode(event)? {
+                Some(RoutingEvent::CalendarYearLoaded(loaded)) => {
+                    self.core
+                        .calendar_years
+                        .apply(conn, loaded, self.core.clock.now())
+                        .await?;
+                }
+                Some(
+                    RoutingEvent::CaseOpened(_)
+                    | RoutingEvent::CaseTransitioned(_)
+                    | RoutingEvent::SupervisionChanged(_)
+                    | RoutingEvent::CaseEscalated(_)
+                    | RoutingEvent::MeetingScheduled(_)
+                    | RoutingEvent::CaseAddedToAgenda(_)
+                    | RoutingEvent::MeetingDecisionRecorded(_)
+                    | RoutingEvent::ButlerAssigned(_)
+                    | RoutingEvent::RoutingRuleChanged(_),
+                )
+                | None => {}
             }
             Ok(())
         })

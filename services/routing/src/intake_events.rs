@@ -7,9 +7,11 @@
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
+use prost::Name;
 use sqlx::{AnyConnection, Row};
 use zhengqi_proto::zhengqi::common::v1::Event;
 use zhengqi_proto::zhengqi::intake::v1 as intake;
+use zhengqi_proto::zhengqi::intake::v1::intake_event::Event as IntakeEvent;
 use zhengqi_shared::Error;
 use zhengqi_shared::events::{EventHandler, decode};
 use zhengqi_shared::ids;
@@ -22,12 +24,15 @@ use crate::domain::rules::{self, Facts};
 use crate::domain::{CaseAction, CaseState};
 use crate::store;
 
-/// The events this handler applies; the others are not sent to it.
-pub const TYPES: [&str; 3] = [
-    "zhengqi.intake.v1.AppealRegistered",
-    "zhengqi.intake.v1.AppealWithdrawn",
-    "zhengqi.intake.v1.EnterpriseRegistered",
-];
+/// The events this handler applies (every one of intake's); the others are not
+/// sent to it.
+pub fn types() -> Vec<String> {
+    vec![
+        intake::AppealRegistered::full_name(),
+        intake::AppealWithdrawn::full_name(),
+        intake::EnterpriseRegistered::full_name(),
+    ]
+}
 
 /// The `EventHandler` of routing's consumer of intake's log.
 pub struct IntakeEvents {
@@ -222,11 +227,14 @@ impl EventHandler for IntakeEvents {
         event: &'a Event,
     ) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
-            match event.r#type.as_str() {
-                "zhengqi.intake.v1.AppealRegistered" => self.registered(conn, decode(event)?).await,
-                "zhengqi.intake.v1.AppealWithdrawn" => self.withdrawn(conn, decode(event)?).await,
-                "zhengqi.intake.v1.EnterpriseRegistered" => {
-                    let registered: intake::EnterpriseRegistered = decode(event)?;
+            match decode(event)? {
+                Some(IntakeEvent::AppealRegistered(registered)) => {
+                    self.registered(conn, registered).await
+                }
+                Some(IntakeEvent::AppealWithdrawn(withdrawn)) => {
+                    self.withdrawn(conn, withdrawn).await
+                }
+                Some(IntakeEvent::EnterpriseRegistered(registered)) => {
                     match registered.enterprise {
                         Some(enterprise) => {
                             store::record_enterprise(
@@ -241,7 +249,7 @@ impl EventHandler for IntakeEvents {
                         None => Ok(()),
                     }
                 }
-                _ => Ok(()),
+                None => Ok(()),
             }
         })
     }

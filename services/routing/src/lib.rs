@@ -237,7 +237,7 @@ pub async fn build(
         source: "intake".to_owned(),
         endpoint,
         method: "/zhengqi.intake.v1.IntakeService/WatchEvents",
-        types: &intake_events::TYPES,
+        types: intake_events::types(),
         store,
         handler: intake_events::IntakeEvents::new(Arc::clone(&core)),
         token: settings.service_token,

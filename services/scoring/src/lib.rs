@@ -177,7 +177,7 @@ pub async fn build(
             source: log.cursor,
             endpoint: log.endpoint,
             method: log.source.method(),
-            types: &[],
+            types: Vec::new(),
             store: store.clone(),
             handler: sources::SourceEvents::new(log.source, Arc::clone(&core)),
             token: settings.service_token.clone(),

@@ -35,8 +35,11 @@ use futures_util::future::BoxFuture;
 use sqlx::AnyConnection;
 use zhengqi_proto::zhengqi::common::v1::Event;
 use zhengqi_proto::zhengqi::evaluation::v1 as evaluation;
+use zhengqi_proto::zhengqi::evaluation::v1::evaluation_event::Event as EvaluationEvent;
 use zhengqi_proto::zhengqi::policy::v1 as policy;
+use zhengqi_proto::zhengqi::policy::v1::policy_event::Event as PolicyEvent;
 use zhengqi_proto::zhengqi::routing::v1 as routing;
+use zhengqi_proto::zhengqi::routing::v1::routing_event::Event as RoutingEvent;
 use zhengqi_shared::Error;
 use zhengqi_shared::appeal;
 use zhengqi_shared::events::{EventHandler, decode};
@@ -269,9 +272,12 @@ impl SourceEvents {
         fallback: i64,
     ) -> Result<Vec<Recorded>, Error> {
         let mut out = Vec::new();
-        match event.r#type.as_str() {
-            "zhengqi.routing.v1.CaseOpened" => {
-                let Some(case) = decode::<routing::CaseOpened>(event)?.case else {
+        let Some(event) = decode::<RoutingEvent>(event)? else {
+            return Ok(out);
+        };
+        match event {
+            RoutingEvent::CaseOpened(opened) => {
+                let Some(case) = opened.case else {
                     return Ok(out);
                 };
                 remember_case(conn, &case, fallback).await?;
@@ -286,8 +292,7 @@ impl SourceEvents {
                     out.push(Recorded::from(opened));
                 }
             }
-            "zhengqi.routing.v1.CaseTransitioned" => {
-                let transitioned: routing::CaseTransitioned = decode(event)?;
+            RoutingEvent::CaseTransitioned(transitioned) => {
                 let Some(case) = transitioned.case else {
                     return Ok(out);
                 };
@@ -358,8 +363,7 @@ impl SourceEvents {
                     _ => {}
                 }
             }
-            "zhengqi.routing.v1.SupervisionChanged" => {
-                let changed: routing::SupervisionChanged = decode(event)?;
+            RoutingEvent::SupervisionChanged(changed) => {
                 let Some(case) = changed.case else {
                     return Ok(out);
                 };
@@ -402,13 +406,13 @@ impl SourceEvents {
                     }
                 }
             }
-            "zhengqi.routing.v1.CaseEscalated" => {
-                if let Some(case) = decode::<routing::CaseEscalated>(event)?.case {
+            RoutingEvent::CaseEscalated(escalated) => {
+                if let Some(case) = escalated.case {
                     remember_case(conn, &case, fallback).await?;
                 }
             }
-            "zhengqi.routing.v1.MeetingScheduled" => {
-                if let Some(meeting) = decode::<routing::MeetingScheduled>(event)?.meeting {
+            RoutingEvent::MeetingScheduled(scheduled) => {
+                if let Some(meeting) = scheduled.meeting {
                     let time = micros(meeting.start_time.as_ref()).unwrap_or(fallback);
                     out.extend(
                         fact(
@@ -423,8 +427,7 @@ impl SourceEvents {
                     );
                 }
             }
-            "zhengqi.routing.v1.MeetingDecisionRecorded" => {
-                let recorded: routing::MeetingDecisionRecorded = decode(event)?;
+            RoutingEvent::MeetingDecisionRecorded(recorded) => {
                 if let (Some(meeting), Some(decision)) = (recorded.meeting, recorded.decision) {
                     let time = micros(decision.record_time.as_ref()).unwrap_or(fallback);
                     out.extend(
@@ -440,7 +443,13 @@ impl SourceEvents {
                     );
                 }
             }
-            _ => {}
+            // Counted elsewhere or not at all: an agenda item becomes a
+            // decision, butlers and rules are no unit's performance, the
+            // calendar is routing's.
+            RoutingEvent::CaseAddedToAgenda(_)
+            | RoutingEvent::ButlerAssigned(_)
+            | RoutingEvent::RoutingRuleChanged(_)
+            | RoutingEvent::CalendarYearLoaded(_) => {}
         }
         Ok(out)
     }
@@ -451,9 +460,12 @@ impl SourceEvents {
             review.target_kind != evaluation::TargetKind::Enterprise as i32
                 && review.direction != evaluation::Direction::GovernmentToEnterprise as i32
         };
-        match event.r#type.as_str() {
-            "zhengqi.evaluation.v1.ReviewInvited" => {
-                if let Some(review) = decode::<evaluation::ReviewInvited>(event)?.review
+        let Some(event) = decode::<EvaluationEvent>(event)? else {
+            return Ok(out);
+        };
+        match event {
+            EvaluationEvent::ReviewInvited(invited) => {
+                if let Some(review) = invited.review
                     && of_government(&review)
                 {
                     let time = micros(review.invite_time.as_ref()).unwrap_or(fallback);
@@ -463,8 +475,8 @@ impl SourceEvents {
                     );
                 }
             }
-            "zhengqi.evaluation.v1.ReviewSubmitted" => {
-                let Some(review) = decode::<evaluation::ReviewSubmitted>(event)?.review else {
+            EvaluationEvent::ReviewSubmitted(submitted) => {
+                let Some(review) = submitted.review else {
                     return Ok(out);
                 };
                 let Some(rating) = convert::rating(review.rating) else {
@@ -527,8 +539,8 @@ impl SourceEvents {
                     );
                 }
             }
-            "zhengqi.evaluation.v1.BadReviewVerified" => {
-                if let Some(r) = decode::<evaluation::BadReviewVerified>(event)?.rectification
+            EvaluationEvent::BadReviewVerified(verified) => {
+                if let Some(r) = verified.rectification
                     && r.valid
                 {
                     let time = micros(r.create_time.as_ref()).unwrap_or(fallback);
@@ -538,8 +550,8 @@ impl SourceEvents {
                     );
                 }
             }
-            "zhengqi.evaluation.v1.ReturnVisitRecorded" => {
-                if let Some(r) = decode::<evaluation::ReturnVisitRecorded>(event)?.rectification
+            EvaluationEvent::ReturnVisitRecorded(visited) => {
+                if let Some(r) = visited.rectification
                     && r.state == evaluation::RectificationState::Closed as i32
                 {
                     let time = micros(r.create_time.as_ref()).unwrap_or(fallback);
@@ -549,8 +561,7 @@ impl SourceEvents {
                     );
                 }
             }
-            "zhengqi.evaluation.v1.CampaignResponseSubmitted" => {
-                let submitted = decode::<evaluation::CampaignResponseSubmitted>(event)?;
+            EvaluationEvent::CampaignResponseSubmitted(submitted) => {
                 let Some(response) = submitted.response else {
                     return Ok(out);
                 };
@@ -585,8 +596,8 @@ impl SourceEvents {
                     }
                 }
             }
-            "zhengqi.evaluation.v1.AssessmentSubmitted" => {
-                if let Some(a) = decode::<evaluation::AssessmentSubmitted>(event)?.assessment {
+            EvaluationEvent::AssessmentSubmitted(submitted) => {
+                if let Some(a) = submitted.assessment {
                     let time = micros(a.create_time.as_ref()).unwrap_or(fallback);
                     // It counts in the period it assesses and the periods holding it.
                     let periods = match Period::parse(&a.period) {
@@ -619,7 +630,17 @@ impl SourceEvents {
                     }
                 }
             }
-            _ => {}
+            // A unit's performance is what enterprises said of it and how
+            // rectifications ended; these steps count through those events.
+            EvaluationEvent::ServiceRecordRegistered(_)
+            | EvaluationEvent::RectificationOpened(_)
+            | EvaluationEvent::RectificationSubmitted(_)
+            | EvaluationEvent::RectificationDueRecounted(_)
+            | EvaluationEvent::CampaignCreated(_)
+            | EvaluationEvent::ViolationRecorded(_)
+            | EvaluationEvent::SuspensionProposed(_)
+            | EvaluationEvent::SuspensionDecided(_)
+            | EvaluationEvent::CreditListingPut(_) => {}
         }
         Ok(out)
     }
@@ -631,26 +652,22 @@ impl SourceEvents {
         fallback: i64,
     ) -> Result<Vec<Recorded>, Error> {
         let mut out = Vec::new();
-        let policy_of = |event: &Event| -> Result<Option<policy::Policy>, Error> {
-            Ok(match event.r#type.as_str() {
-                "zhengqi.policy.v1.PolicyCreated" => decode::<policy::PolicyCreated>(event)?.policy,
-                "zhengqi.policy.v1.PolicyUpdated" => decode::<policy::PolicyUpdated>(event)?.policy,
-                "zhengqi.policy.v1.ConsultationOpened" => {
-                    decode::<policy::ConsultationOpened>(event)?.policy
-                }
-                "zhengqi.policy.v1.PolicyAmended" => decode::<policy::PolicyAmended>(event)?.policy,
-                "zhengqi.policy.v1.PolicyRepealed" => {
-                    decode::<policy::PolicyRepealed>(event)?.policy
-                }
-                "zhengqi.policy.v1.PolicyPublished" => {
-                    decode::<policy::PolicyPublished>(event)?.policy
-                }
-                _ => None,
-            })
+        let Some(event) = decode::<PolicyEvent>(event)? else {
+            return Ok(out);
         };
-        if let Some(p) = policy_of(event)? {
+        // Where a policy is and whose it is, kept for the events about it.
+        let (policy, published) = match &event {
+            PolicyEvent::PolicyCreated(e) => (e.policy.as_ref(), false),
+            PolicyEvent::PolicyUpdated(e) => (e.policy.as_ref(), false),
+            PolicyEvent::ConsultationOpened(e) => (e.policy.as_ref(), false),
+            PolicyEvent::PolicyAmended(e) => (e.policy.as_ref(), false),
+            PolicyEvent::PolicyRepealed(e) => (e.policy.as_ref(), false),
+            PolicyEvent::PolicyPublished(e) => (e.policy.as_ref(), true),
+            _ => (None, false),
+        };
+        if let Some(p) = policy {
             store::upsert_policy(conn, &p.id, &p.jurisdiction_code, &p.department_id).await?;
-            if event.r#type == "zhengqi.policy.v1.PolicyPublished" {
+            if published {
                 let time = micros(p.publish_time.as_ref()).unwrap_or(fallback);
                 out.extend(
                     fact(
@@ -666,9 +683,9 @@ impl SourceEvents {
             }
             return Ok(out);
         }
-        match event.r#type.as_str() {
-            "zhengqi.policy.v1.CommentResponded" => {
-                let Some(comment) = decode::<policy::CommentResponded>(event)?.comment else {
+        match event {
+            PolicyEvent::CommentResponded(responded) => {
+                let Some(comment) = responded.comment else {
                     return Ok(out);
                 };
                 let adopted = match policy::Disposition::try_from(comment.disposition) {
@@ -699,8 +716,8 @@ impl SourceEvents {
                     out.push(Recorded::from(fact));
                 }
             }
-            "zhengqi.policy.v1.PolicyRated" => {
-                let Some(r) = decode::<policy::PolicyRated>(event)?.rating else {
+            PolicyEvent::PolicyRated(rated) => {
+                let Some(r) = rated.rating else {
                     return Ok(out);
                 };
                 let Some(rating) = convert::rating(r.rating) else {
@@ -728,8 +745,8 @@ impl SourceEvents {
                     });
                 }
             }
-            "zhengqi.policy.v1.FulfillmentRecorded" => {
-                if let Some(f) = decode::<policy::FulfillmentRecorded>(event)?.fulfillment {
+            PolicyEvent::FulfillmentRecorded(recorded) => {
+                if let Some(f) = recorded.fulfillment {
                     let time = micros(f.fulfill_time.as_ref())
                         .or_else(|| micros(f.create_time.as_ref()))
                         .unwrap_or(fallback);
@@ -746,7 +763,19 @@ impl SourceEvents {
                     }
                 }
             }
-            _ => {}
+            // The policy's own changes were kept above; comments count when
+            // answered, questions, pushes and inbox reads are no unit's score.
+            PolicyEvent::PolicyCreated(_)
+            | PolicyEvent::PolicyUpdated(_)
+            | PolicyEvent::ConsultationOpened(_)
+            | PolicyEvent::PolicyPublished(_)
+            | PolicyEvent::PolicyAmended(_)
+            | PolicyEvent::PolicyRepealed(_)
+            | PolicyEvent::CommentSubmitted(_)
+            | PolicyEvent::PolicyPushed(_)
+            | PolicyEvent::InboxItemsRead(_)
+            | PolicyEvent::QuestionAsked(_)
+            | PolicyEvent::QuestionAnswered(_) => {}
         }
         Ok(out)
     }

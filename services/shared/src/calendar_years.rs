@@ -8,16 +8,11 @@
 use std::sync::Mutex;
 
 use sqlx::{AnyConnection, Row};
-use zhengqi_proto::zhengqi::common::v1::Event;
 use zhengqi_proto::zhengqi::routing::v1::CalendarYearLoaded;
 
 use crate::Error;
-use crate::events::decode;
 use crate::reference::{Calendar, SharedCalendar};
 use crate::storage::Store;
-
-/// The type of routing's event of a loaded year.
-pub const CALENDAR_YEAR_LOADED: &str = "zhengqi.routing.v1.CalendarYearLoaded";
 
 /// One part's follower of the loaded calendar years.
 #[derive(Debug)]
@@ -62,10 +57,9 @@ impl CalendarYears {
     pub async fn apply(
         &self,
         conn: &mut AnyConnection,
-        event: &Event,
+        loaded: CalendarYearLoaded,
         now: i64,
     ) -> Result<Option<(i32, Calendar)>, Error> {
-        let loaded: CalendarYearLoaded = decode(event)?;
         let Some(year) = loaded.calendar_year else {
             return Ok(None);
         };

@@ -16,6 +16,7 @@ use futures_util::{Stream, stream};
 use sqlx::AnyConnection;
 use sqlx::Row;
 use tokio::sync::watch;
+use zhengqi_proto::events::{Envelope, Logged};
 use zhengqi_proto::zhengqi::common::v1::{Event, WatchEventsRequest};
 
 use crate::backoff::Backoff;
@@ -66,7 +67,8 @@ pub struct NewEvent {
 }
 
 impl NewEvent {
-    pub fn new<M: prost::Name>(subject_id: &str, jurisdiction_code: &str, message: &M) -> Self {
+    /// `message`, which must be one of a log's events (its service's envelope).
+    pub fn new<M: Logged>(subject_id: &str, jurisdiction_code: &str, message: &M) -> Self {
         Self {
             event_type: M::full_name(),
             subject_id: subject_id.to_owned(),
@@ -144,7 +146,7 @@ impl EventLog {
 
     /// Appends `message` inside the caller's transaction; returns its sequence.
     /// Call [`EventLog::published`] after the transaction commits.
-    pub async fn append<M: prost::Name>(
+    pub async fn append<M: Logged>(
         &self,
         conn: &mut AnyConnection,
         subject_id: &str,
@@ -160,7 +162,7 @@ impl EventLog {
 
     /// Appends `message` as the last write of `tx`, commits, then wakes the
     /// watchers: the usual end of a change with one event.
-    pub async fn append_and_commit<M: prost::Name>(
+    pub async fn append_and_commit<M: Logged>(
         &self,
         mut tx: sqlx::Transaction<'_, sqlx::Any>,
         subject_id: &str,
@@ -413,7 +415,7 @@ pub struct Consumer<H> {
     pub method: &'static str,
     /// The event types the handler applies, e.g. `zhengqi.intake.v1.AppealRegistered`;
     /// every type when empty. The others are not sent.
-    pub types: &'static [&'static str],
+    pub types: Vec<String>,
     pub store: Store,
     pub handler: H,
     pub token: Option<TokenSource>,
@@ -467,7 +469,7 @@ impl<H: EventHandler> Consumer<H> {
             .map_err(|e| Error::Unavailable(format!("{} not ready: {e}", self.endpoint)))?;
         let mut request = tonic::Request::new(WatchEventsRequest {
             after_sequence: after,
-            types: self.types.iter().map(|t| t.to_string()).collect(),
+            types: self.types.clone(),
         });
         if let Some(token) = &self.token {
             authorize(&mut request, token)?;
@@ -557,13 +559,15 @@ impl<H: EventHandler> Consumer<H> {
     }
 }
 
-/// The payload of a followed log's `event`, decoded as `M`.
-pub fn decode<M: prost::Message + Default>(event: &Event) -> Result<M, Error> {
+/// A followed log's `event` as its envelope's variant, for an exhaustive
+/// `match`; `None` when the log's envelope has no such event (one added by a
+/// newer version of the producer, which this follower does not know yet).
+pub fn decode<E: Envelope>(event: &Event) -> Result<Option<E>, Error> {
     let payload = event
         .payload
         .as_ref()
         .ok_or_else(|| Error::internal(format!("event {} has no payload", event.sequence)))?;
-    M::decode(payload.value.as_slice())
+    E::decode(&event.r#type, payload.value.as_slice())
         .map_err(|e| Error::internal(format!("event {} does not decode: {e}", event.sequence)))
 }
 
