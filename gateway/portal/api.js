@@ -6,21 +6,40 @@
 
 const TOKEN_KEY = 'zhengqi.portal.token';
 
-/** An error answer of the gateway: `{"code", "message", "details"}`. */
+/** The Chinese of a detail or violation (`google.rpc.LocalizedMessage` in zh-CN), if any. */
+function chinese(localized) {
+  return localized && localized.locale === 'zh-CN' && typeof localized.message === 'string' && localized.message
+    ? localized.message
+    : null;
+}
+
+/**
+ * An error answer of the gateway: `{"code", "message", "details"}`. What the
+ * page shows is the Chinese the answer carries (a LocalizedMessage in zh-CN,
+ * and each field violation's own); the English `message` is for developers.
+ */
 export class ApiError extends Error {
   constructor(status, body, retryAfter) {
-    const message = (body && typeof body.message === 'string' && body.message) || defaultMessage(status);
-    super(message);
+    const details = body && Array.isArray(body.details) ? body.details : [];
+    const localized = details
+      .filter((d) => d && d['@type'] === 'type.googleapis.com/google.rpc.LocalizedMessage')
+      .map(chinese)
+      .find((m) => m);
+    const english = body && typeof body.message === 'string' ? body.message : '';
+    super(localized || english || defaultMessage(status));
     this.name = 'ApiError';
     this.status = status;
     this.code = body && typeof body.code === 'number' ? body.code : 2;
-    this.details = body && Array.isArray(body.details) ? body.details : [];
+    this.details = details;
     this.retryAfter = retryAfter;
-    // Every field a google.rpc.BadRequest names, with why.
+    // Every field a google.rpc.BadRequest names, with why (in Chinese when given).
     this.violations = this.details
       .filter((d) => d && d['@type'] === 'type.googleapis.com/google.rpc.BadRequest')
       .flatMap((d) => (Array.isArray(d.fieldViolations) ? d.fieldViolations : []))
-      .map((v) => ({ field: String(v.field ?? ''), description: String(v.description ?? '') }));
+      .map((v) => ({
+        field: String(v.field ?? ''),
+        description: chinese(v.localizedMessage) || String(v.description ?? ''),
+      }));
   }
 }
 

@@ -324,7 +324,9 @@ export function notice(text, kind = 'info') {
 export function errorBox(error) {
   const box = h('div', { class: 'notice error', role: 'alert' });
   if (error instanceof ApiError) {
-    box.append(h('p', null, h('strong', null, errorTitle(error)), ' ', error.message));
+    // With field violations, the list below says it field by field.
+    box.append(h('p', null, h('strong', null, errorTitle(error)), ' ',
+      error.violations.length > 0 ? '' : error.message));
     if (error.status === 429) {
       box.append(h('p', null, error.retryAfter
         ? `请求过于频繁，请在 ${error.retryAfter} 秒后重试。`

@@ -3,13 +3,18 @@
 //! `{"code", "message", "details"}` as `google.rpc.Status` is written in
 //! proto3 JSON, with the rich error details (`BadRequest` field violations and
 //! the others) decoded from `grpc-status-details-bin`.
+//!
+//! Every error body carries what a person reads in Chinese, a
+//! `google.rpc.LocalizedMessage` in `zh-CN`: the service's own words, or for a
+//! status without them (the gateway's own refusals, a part that is down) the
+//! sentence of its code.
 
 use axum::body::Body;
 use axum::response::Response;
 use http::{HeaderValue, StatusCode, header};
 use serde_json::{Value, json};
 use tonic_types::{ErrorDetail, StatusExt};
-use zhengqi_shared::error::http_status;
+use zhengqi_shared::error::{LOCALE, chinese_for, http_status};
 
 pub fn error_response(status: &tonic::Status) -> Response {
     let http = StatusCode::from_u16(http_status(status.code()))
@@ -19,10 +24,21 @@ pub fn error_response(status: &tonic::Status) -> Response {
         ErrorDetail::RetryInfo(info) => info.retry_delay,
         _ => None,
     });
+    let mut body_details: Vec<Value> = details.iter().filter_map(detail_json).collect();
+    let localized = details.iter().any(|d| {
+        matches!(d, ErrorDetail::LocalizedMessage(m) if m.locale == LOCALE && !m.message.is_empty())
+    });
+    if !localized {
+        body_details.push(json!({
+            "@type": "type.googleapis.com/google.rpc.LocalizedMessage",
+            "locale": LOCALE,
+            "message": chinese_of(status),
+        }));
+    }
     let body = json!({
         "code": status.code() as i32,
         "message": status.message(),
-        "details": details.iter().filter_map(detail_json).collect::<Vec<_>>(),
+        "details": body_details,
     });
     let mut response = Response::new(Body::from(body.to_string()));
     *response.status_mut() = http;
@@ -41,6 +57,18 @@ pub fn error_response(status: &tonic::Status) -> Response {
     response
 }
 
+/// The Chinese of a status that came without it: the message itself when it
+/// is already written in Chinese (the gateway's own refusals are), else the
+/// sentence of its code.
+fn chinese_of(status: &tonic::Status) -> String {
+    let message = status.message();
+    if message.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)) {
+        message.to_owned()
+    } else {
+        chinese_for(status.code()).to_owned()
+    }
+}
+
 /// One detail in proto3 JSON, as an `Any` with its `@type`.
 fn detail_json(detail: &ErrorDetail) -> Option<Value> {
     Some(match detail {
@@ -50,6 +78,10 @@ fn detail_json(detail: &ErrorDetail) -> Option<Value> {
                 let mut violation = json!({"field": v.field, "description": v.description});
                 if !v.reason.is_empty() {
                     violation["reason"] = json!(v.reason);
+                }
+                if let Some(localized) = &v.localized_message {
+                    violation["localizedMessage"] =
+                        json!({"locale": localized.locale, "message": localized.message});
                 }
                 violation
             }).collect::<Vec<_>>(),
@@ -134,6 +166,48 @@ mod tests {
             body["details"][0]["fieldViolations"][1]["field"],
             "enterprise.uscc"
         );
+    }
+
+    fn localized(body: &Value) -> Vec<String> {
+        body["details"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["@type"] == "type.googleapis.com/google.rpc.LocalizedMessage")
+            .map(|d| {
+                assert_eq!(d["locale"], "zh-CN");
+                d["message"].as_str().unwrap().to_owned()
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn every_error_body_says_in_chinese_what_went_wrong() {
+        // A service's refusal with its own words.
+        let status: tonic::Status = Error::FailedPrecondition("case 1 is closed".into())
+            .zh("案件已办结，不能再退单")
+            .into();
+        let body = body_of(error_response(&status)).await;
+        assert_eq!(body["message"], "case 1 is closed");
+        assert_eq!(localized(&body), ["案件已办结，不能再退单"]);
+
+        // A field's refusal, beside the field and as a whole.
+        let mut violations = zhengqi_shared::Violations::new();
+        violations.add("title", zhengqi_shared::fields::Problem::Missing);
+        let status: tonic::Status = violations.finish().unwrap_err().into();
+        let body = body_of(error_response(&status)).await;
+        assert_eq!(
+            body["details"][0]["fieldViolations"][0]["localizedMessage"]["message"],
+            "不能为空"
+        );
+        assert_eq!(localized(&body), ["请求内容有误：title：不能为空"]);
+
+        // Statuses without Chinese words: the gateway's own (written in
+        // Chinese) keep theirs, others read as their code.
+        let body = body_of(error_response(&tonic::Status::resource_exhausted("请求过于频繁"))).await;
+        assert_eq!(localized(&body), ["请求过于频繁"]);
+        let body = body_of(error_response(&tonic::Status::unavailable("routing unreachable"))).await;
+        assert_eq!(localized(&body), ["服务暂时不可用，请稍后再试"]);
     }
 
     #[tokio::test]

@@ -1,4 +1,11 @@
 //! The error every service returns, and its one mapping to gRPC and HTTP codes.
+//!
+//! Every refusal speaks two languages: its message in English for API clients
+//! and logs, and what a person reads in Chinese, sent beside it as a
+//! `google.rpc.LocalizedMessage` in `zh-CN` (and, for each bad field, in the
+//! field violation's own `localized_message`). The portal shows the Chinese.
+//! A refusal built without its Chinese still carries a Chinese sentence for
+//! its code ([`chinese_for`]), so no English system text reaches a Chinese page.
 
 use std::fmt;
 
@@ -7,11 +14,32 @@ use tonic_types::{ErrorDetails, StatusExt};
 
 use crate::auth::AuthError;
 
-/// One bad field of a request: the field's path (e.g. `enterprise.uscc`) and why.
+/// The locale of the messages people read.
+pub const LOCALE: &str = "zh-CN";
+
+/// One bad field of a request: the field's path (e.g. `enterprise.uscc`) and
+/// why, in English and in Chinese.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldViolation {
     pub field: String,
     pub description: String,
+    pub zh: String,
+}
+
+/// Why a field is refused, in English and in Chinese.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Why {
+    pub en: String,
+    pub zh: String,
+}
+
+impl Why {
+    pub fn new(en: impl Into<String>, zh: impl Into<String>) -> Self {
+        Why {
+            en: en.into(),
+            zh: zh.into(),
+        }
+    }
 }
 
 /// Collects every bad field of a request, so one `INVALID_ARGUMENT` names them all.
@@ -23,15 +51,18 @@ impl Violations {
         Self::default()
     }
 
-    pub fn add(&mut self, field: impl Into<String>, description: impl fmt::Display) {
+    /// Records why `field` is refused, in both languages.
+    pub fn add(&mut self, field: impl Into<String>, why: impl Into<Why>) {
+        let why = why.into();
         self.0.push(FieldViolation {
             field: field.into(),
-            description: description.to_string(),
+            description: why.en,
+            zh: why.zh,
         });
     }
 
     /// Keeps the value of a successful parse; records the failure under `field`.
-    pub fn check<T, E: fmt::Display>(&mut self, field: &str, parsed: Result<T, E>) -> Option<T> {
+    pub fn check<T, E: Into<Why>>(&mut self, field: &str, parsed: Result<T, E>) -> Option<T> {
         match parsed {
             Ok(value) => Some(value),
             Err(error) => {
@@ -88,6 +119,9 @@ pub enum Error {
     Sqlite(#[from] rusqlite::Error),
     #[error("internal error: {0}")]
     Internal(String),
+    /// `error`, with what a person reads in Chinese.
+    #[error("{error}")]
+    Localized { error: Box<Error>, zh: String },
 }
 
 fn describe(violations: &[FieldViolation]) -> String {
@@ -100,10 +134,51 @@ fn describe(violations: &[FieldViolation]) -> String {
 
 impl Error {
     /// One bad field.
-    pub fn invalid(field: impl Into<String>, description: impl fmt::Display) -> Self {
+    pub fn invalid(field: impl Into<String>, why: impl Into<Why>) -> Self {
         let mut violations = Violations::new();
-        violations.add(field, description);
+        violations.add(field, why);
         Error::InvalidArgument(violations.0)
+    }
+
+    /// This error, with what a person reads in Chinese.
+    pub fn zh(self, zh: impl Into<String>) -> Self {
+        Error::Localized {
+            error: Box::new(self.unlocalized_owned()),
+            zh: zh.into(),
+        }
+    }
+
+    /// The error without its Chinese, to match on its kind.
+    pub fn unlocalized(&self) -> &Error {
+        match self {
+            Error::Localized { error, .. } => error.unlocalized(),
+            other => other,
+        }
+    }
+
+    fn unlocalized_owned(self) -> Error {
+        match self {
+            Error::Localized { error, .. } => error.unlocalized_owned(),
+            other => other,
+        }
+    }
+
+    /// What a person reads: the Chinese given, the violations' Chinese, or
+    /// the sentence of the error's code.
+    pub fn chinese(&self) -> String {
+        match self {
+            Error::Localized { zh, .. } => zh.clone(),
+            Error::InvalidArgument(violations) => {
+                let fields = violations
+                    .iter()
+                    .map(|v| format!("{}：{}", v.field, violation_zh(v)))
+                    .collect::<Vec<_>>()
+                    .join("；");
+                format!("{}：{fields}", chinese_for(Code::InvalidArgument))
+            }
+            Error::Unauthenticated(error) => error.chinese().to_owned(),
+            other => chinese_for(other.code()).to_owned(),
+        }
     }
 
     pub fn internal(context: impl fmt::Display) -> Self {
@@ -132,37 +207,124 @@ impl Error {
             Error::ResourceExhausted(_) => Code::ResourceExhausted,
             Error::Unavailable(_) => Code::Unavailable,
             Error::Database(_) | Error::Sqlite(_) | Error::Internal(_) => Code::Internal,
+            Error::Localized { error, .. } => error.code(),
         }
     }
 }
 
+impl From<String> for Why {
+    /// A reason given in English only; people read [`chinese_for`] instead.
+    fn from(en: String) -> Self {
+        Why {
+            en,
+            zh: String::new(),
+        }
+    }
+}
+
+impl From<Error> for Why {
+    /// The reason of a one-field refusal, or the error itself, for
+    /// [`Violations::check`] on a parser that answers with an [`Error`].
+    fn from(error: Error) -> Self {
+        let zh = error.chinese();
+        match error.unlocalized_owned() {
+            Error::InvalidArgument(mut violations) if violations.len() == 1 => {
+                let violation = violations.remove(0);
+                Why::new(violation.description, violation.zh)
+            }
+            other => Why::new(other.to_string(), zh),
+        }
+    }
+}
+
+impl From<&str> for Why {
+    fn from(en: &str) -> Self {
+        Why::from(en.to_owned())
+    }
+}
+
+/// The Chinese of a field violation, or the words for a field refused.
+fn violation_zh(violation: &FieldViolation) -> &str {
+    if violation.zh.is_empty() {
+        "填写不符合要求"
+    } else {
+        &violation.zh
+    }
+}
+
+/// What a person reads of an error of `code` whose own words are not given.
+pub fn chinese_for(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "成功",
+        Code::Cancelled => "请求已取消",
+        Code::InvalidArgument | Code::OutOfRange => "请求内容有误",
+        Code::DeadlineExceeded => "请求超时，请稍后再试",
+        Code::NotFound => "未找到所请求的内容，或您无权查看",
+        Code::AlreadyExists => "该记录已存在",
+        Code::PermissionDenied => "您无权进行此操作",
+        Code::ResourceExhausted => "请求过多或超出限制，请稍后再试",
+        Code::FailedPrecondition => "当前状态不允许此操作",
+        Code::Aborted => "内容已被他人修改，请刷新后重试",
+        Code::Unimplemented => "暂不支持此操作",
+        Code::Unavailable => "服务暂时不可用，请稍后再试",
+        Code::Unauthenticated => "尚未登录或登录已失效，请重新登录",
+        Code::Unknown | Code::Internal | Code::DataLoss => "系统内部出错，请稍后再试",
+    }
+}
+
+/// `details` with a `LocalizedMessage` in [`LOCALE`].
+fn localized(mut details: ErrorDetails, zh: String) -> ErrorDetails {
+    details.set_localized_message(LOCALE, zh);
+    details
+}
+
 impl From<Error> for tonic::Status {
     fn from(error: Error) -> Self {
+        let zh = error.chinese();
+        let error = error.unlocalized_owned();
         match error {
             Error::InvalidArgument(violations) => {
                 let message = format!("invalid argument: {}", describe(&violations));
                 let violations: Vec<tonic_types::FieldViolation> = violations
                     .into_iter()
-                    .map(|v| tonic_types::FieldViolation::new(v.field, v.description))
+                    .map(|v| {
+                        let localized = tonic_types::LocalizedMessage::new(LOCALE, violation_zh(&v));
+                        tonic_types::FieldViolation {
+                            localized_message: Some(localized),
+                            ..tonic_types::FieldViolation::new(v.field, v.description)
+                        }
+                    })
                     .collect();
-                let details = ErrorDetails::with_bad_request(violations);
+                let details = localized(ErrorDetails::with_bad_request(violations), zh);
                 tonic::Status::with_error_details(Code::InvalidArgument, message, details)
             }
             Error::Database(source) => {
                 tracing::error!(error = &source as &dyn std::error::Error, "database error");
-                tonic::Status::internal("internal error")
+                internal(zh)
             }
             Error::Sqlite(source) => {
                 tracing::error!(error = &source as &dyn std::error::Error, "database error");
-                tonic::Status::internal("internal error")
+                internal(zh)
             }
             Error::Internal(context) => {
                 tracing::error!(%context, "internal error");
-                tonic::Status::internal("internal error")
+                internal(zh)
             }
-            other => tonic::Status::new(other.code(), other.to_string()),
+            other => tonic::Status::with_error_details(
+                other.code(),
+                other.to_string(),
+                localized(ErrorDetails::new(), zh),
+            ),
         }
     }
+}
+
+fn internal(zh: String) -> tonic::Status {
+    tonic::Status::with_error_details(
+        Code::Internal,
+        "internal error",
+        localized(ErrorDetails::new(), zh),
+    )
 }
 
 /// HTTP status for a gRPC code, as `google/rpc/code.proto`, grpc-gateway and Envoy map them.

@@ -7,7 +7,8 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use crate::error::Error;
+use crate::error::{Error, Why};
+use crate::fields::Problem;
 
 /// A new id owned by `jurisdiction_code`.
 pub fn new_id(jurisdiction_code: &str) -> String {
@@ -28,7 +29,7 @@ pub const MAX_PAGE_SIZE: i64 = 500;
 pub fn page_size(requested: i32) -> Result<i64, Error> {
     match requested {
         0 => Ok(DEFAULT_PAGE_SIZE),
-        n if n < 0 => Err(Error::invalid("page_size", "must not be negative")),
+        n if n < 0 => Err(Error::invalid("page_size", Problem::Negative)),
         n => Ok(i64::from(n).min(MAX_PAGE_SIZE)),
     }
 }
@@ -56,7 +57,15 @@ impl PageToken {
         if token.is_empty() {
             return Ok(None);
         }
-        let bad = || Error::invalid("page_token", "is not a token this list returned");
+        let bad = || {
+            Error::invalid(
+                "page_token",
+                Why::new(
+                    "is not a token this list returned",
+                    "翻页标记无效，请从第一页重新查询",
+                ),
+            )
+        };
         let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
         let text = String::from_utf8(bytes).map_err(|_| bad())?;
         let mut parts = text.splitn(3, '|');
@@ -72,7 +81,10 @@ impl PageToken {
         if print != fingerprint(filters) {
             return Err(Error::invalid(
                 "page_token",
-                "belongs to a list with other filters; start again without it",
+                Why::new(
+                    "belongs to a list with other filters; start again without it",
+                    "翻页标记属于筛选条件不同的列表，请从第一页重新查询",
+                ),
             ));
         }
         Ok(Some(PageToken { sort_key, id }))

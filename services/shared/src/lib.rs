@@ -14,6 +14,7 @@ pub mod chain;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod fields;
 pub mod events;
 pub mod ids;
 pub mod metrics;

@@ -53,6 +53,25 @@ pub enum AuthError {
 }
 
 impl AuthError {
+    /// What a person reads, in Chinese.
+    pub fn chinese(&self) -> &'static str {
+        match self {
+            AuthError::Missing => "尚未登录，请先登录",
+            AuthError::Malformed => "登录凭证格式不正确，请重新登录",
+            AuthError::Expired => "登录已过期，请重新登录",
+            AuthError::NotYetValid => "登录凭证尚未生效，请检查本机时间后重新登录",
+            AuthError::WrongIssuer => "登录凭证不是本系统认可的机构签发的",
+            AuthError::WrongAudience => "登录凭证不是签发给本系统的",
+            AuthError::UnknownKey | AuthError::BadSignature => {
+                "登录凭证的签名无法验证，请重新登录"
+            }
+            AuthError::AlgorithmNotAllowed => "登录凭证的签名算法不被接受",
+            AuthError::RoleNotAllowed => "登录凭证中的角色不能由其签发方授予",
+            AuthError::MissingClaim(_) => "登录凭证缺少必要信息，请重新登录",
+            AuthError::Jwks(_) | AuthError::Config(_) => "身份验证暂时不可用，请稍后再试",
+        }
+    }
+
     /// A short snake_case label for metrics and audit records.
     pub fn reason(&self) -> &'static str {
         match self {

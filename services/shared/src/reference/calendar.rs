@@ -76,6 +76,14 @@ pub enum CalendarDataError {
     BothOffAndOn { line: usize, date: NaiveDate },
 }
 
+impl From<CalendarDataError> for crate::error::Why {
+    /// The file's refusals are written in Chinese, for the operator who wrote it.
+    fn from(error: CalendarDataError) -> Self {
+        let text = error.to_string();
+        crate::error::Why::new(text.clone(), text)
+    }
+}
+
 impl CalendarDataError {
     /// What is wrong, without the line and field the message begins with
     /// (every message is `第N行 field：reason`), for a caller that names them

@@ -39,6 +39,21 @@ pub enum JurisdictionError {
     Unknown(JurisdictionCode),
 }
 
+impl From<JurisdictionError> for crate::error::Why {
+    fn from(error: JurisdictionError) -> Self {
+        let zh = match &error {
+            JurisdictionError::WrongLength { found } => {
+                format!("行政区划代码应为6位数字（GB/T 2260），现为{found}个字符")
+            }
+            JurisdictionError::NotADigit { position, found } => {
+                format!("行政区划代码第{position}位是“{found}”，应为数字")
+            }
+            JurisdictionError::Unknown(code) => format!("行政区划 {code} 不在本系统的区划目录中"),
+        };
+        crate::error::Why::new(error.to_string(), zh)
+    }
+}
+
 impl JurisdictionCode {
     /// Parses six ASCII digits, trimming surrounding whitespace.
     pub fn parse(input: &str) -> Result<JurisdictionCode, JurisdictionError> {

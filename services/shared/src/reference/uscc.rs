@@ -54,6 +54,23 @@ pub enum UsccError {
     WrongCheckCharacter { expected: char, found: char },
 }
 
+impl From<UsccError> for crate::error::Why {
+    fn from(error: UsccError) -> Self {
+        let zh = match &error {
+            UsccError::WrongLength { found } => {
+                format!("统一社会信用代码应为18位，现为{found}位，请检查是否多输或漏输")
+            }
+            UsccError::InvalidCharacter { position, found } => format!(
+                "统一社会信用代码第{position}位是“{found}”，代码中不会出现该字符（只用数字和除I、O、S、V、Z以外的大写字母）"
+            ),
+            UsccError::WrongCheckCharacter { expected, found } => format!(
+                "统一社会信用代码末位校验码应为“{expected}”，现为“{found}”，请对照营业执照检查是否输错"
+            ),
+        };
+        crate::error::Why::new(error.to_string(), zh)
+    }
+}
+
 impl Uscc {
     /// Parses a code, trimming surrounding whitespace.
     ///
