@@ -30,6 +30,7 @@ use tokio::sync::mpsc;
 
 use zhengqi_shared::access::Scope;
 use zhengqi_shared::auth::{Principal, Role, Verifier, bearer_token};
+use zhengqi_shared::error::Why;
 use zhengqi_shared::metrics;
 use zhengqi_shared::reference::Directory;
 use zhengqi_shared::storage::{
@@ -38,7 +39,7 @@ use zhengqi_shared::storage::{
 };
 use zhengqi_shared::{Error, chain};
 
-use crate::transcode::error_response;
+use crate::errors::error_response;
 
 /// The audit's schema: `migrations/`, and per backend where the DDL differs.
 pub static MIGRATIONS: Migrations = Migrations {
@@ -120,7 +121,10 @@ pub struct Auditor {
 impl Auditor {
     pub fn record(&self, record: AuditRecord) {
         if self.queue.try_send(record).is_err() {
-            metrics::increment("zhengqi_gateway_audit_dropped_total", "queue_full");
+            metrics::increment(
+                zhengqi_shared::metrics::Count::GatewayAuditDropped,
+                "queue_full",
+            );
         }
     }
 
@@ -261,7 +265,10 @@ fn not_written(written: Result<(), Error>, records: usize) {
     if let Err(error) = written {
         tracing::error!(%error, records, "audit records not written");
         for _ in 0..records {
-            metrics::increment("zhengqi_gateway_audit_dropped_total", "store_error");
+            metrics::increment(
+                zhengqi_shared::metrics::Count::GatewayAuditDropped,
+                "store_error",
+            );
         }
     }
 }
@@ -641,11 +648,15 @@ impl AuditStore {
         let since = parse_time("since", query.since.as_deref())?;
         let until = parse_time("until", query.until.as_deref())?;
         let after: Option<i64> = match query.page_token.as_ref().filter(|s| !s.is_empty()) {
-            Some(token) => Some(
-                token
-                    .parse()
-                    .map_err(|_| Error::invalid("pageToken", "not a page token of this list"))?,
-            ),
+            Some(token) => Some(token.parse().map_err(|_| {
+                Error::invalid(
+                    "pageToken",
+                    Why::new(
+                        "not a page token of this list",
+                        "翻页标记无效，请从第一页重新查询",
+                    ),
+                )
+            })?),
             None => None,
         };
         if sub.is_some() || method.is_some() {
@@ -729,7 +740,10 @@ fn parse_time(field: &str, value: Option<&str>) -> Result<Option<i64>, Error> {
             .map_err(|_| {
                 Error::invalid(
                     field,
-                    "expected an RFC 3339 time, e.g. 2026-11-27T08:00:00Z",
+                    Why::new(
+                        "expected an RFC 3339 time, e.g. 2026-11-27T08:00:00Z",
+                        "时间格式应为 RFC 3339，例如 2026-11-27T08:00:00+08:00",
+                    ),
                 )
             }),
     }
@@ -776,7 +790,10 @@ pub async fn list_handler(
     let principal = match verified {
         Ok(principal) => principal,
         Err(error) => {
-            metrics::increment("zhengqi_gateway_auth_failures_total", error.reason());
+            metrics::increment(
+                zhengqi_shared::metrics::Count::GatewayAuthFailures,
+                error.reason(),
+            );
             return error_response(&Error::Unauthenticated(error).into());
         }
     };

@@ -13,7 +13,7 @@ use axum::response::Response;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use zhengqi_shared::Error;
 
-use crate::transcode::error_response;
+use crate::errors::error_response;
 
 /// How a request is to be served, by its `content-type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,7 +91,7 @@ pub fn unsupported(given: Option<&HeaderValue>) -> Response {
         )
     };
     zhengqi_shared::metrics::increment(
-        "zhengqi_gateway_rejections_total",
+        zhengqi_shared::metrics::Count::GatewayRejections,
         "unsupported_media_type",
     );
     let status: tonic::Status = Error::invalid("content-type", description).into();

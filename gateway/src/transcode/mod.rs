@@ -6,7 +6,6 @@
 //! as the bytes of a `google.api.HttpBody`, or for a server-streaming method as
 //! newline-delimited JSON.
 
-pub mod errors;
 pub mod request;
 pub mod rules;
 pub mod template;
@@ -23,8 +22,8 @@ use prost::Message;
 use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor};
 use tonic::codec::{DecodeBuf, Decoder, Streaming};
 
+use crate::errors::error_response;
 use crate::proxy::{self, ProxyState};
-pub use errors::error_response;
 use rules::Binding;
 
 /// The largest response message the transcoder decodes, as tonic's default
@@ -144,7 +143,7 @@ pub async fn handle(State(transcoder): State<Arc<Transcoder>>, request: Request)
     let limit = transcoder.proxy.max_message_bytes;
     let body = match axum::body::to_bytes(body, limit).await {
         Ok(body) => body,
-        Err(_) => return too_large(&format!("the request body is larger than {limit} bytes")),
+        Err(_) => return body_too_large(limit),
     };
     // A body is read as JSON only when it says it is; a call without one
     // (a GET, an action with nothing to add) needs no content type.
@@ -158,7 +157,9 @@ pub async fn handle(State(transcoder): State<Arc<Transcoder>>, request: Request)
         Err(error) => return error_response(&error.into()),
     };
     if message.encoded_len() > limit {
-        return too_large(&format!("the request message is larger than {limit} bytes"));
+        return too_large(&format!(
+            "请求内容超过{limit}字节的上限（the request message is larger than {limit} bytes）"
+        ));
     }
     let stream = match call(&transcoder.proxy, binding, message, &parts.headers).await {
         Ok(stream) => stream,
@@ -171,9 +172,19 @@ pub async fn handle(State(transcoder): State<Arc<Transcoder>>, request: Request)
     }
 }
 
+/// 413 for a request body over `limit` bytes.
+pub fn body_too_large(limit: usize) -> Response {
+    too_large(&format!(
+        "请求内容超过{limit}字节的上限（the request body is larger than {limit} bytes）"
+    ))
+}
+
 /// 413 with the `RESOURCE_EXHAUSTED` body of a request over the size limit.
 pub fn too_large(message: &str) -> Response {
-    zhengqi_shared::metrics::increment("zhengqi_gateway_rejections_total", "message_too_large");
+    zhengqi_shared::metrics::increment(
+        zhengqi_shared::metrics::Count::GatewayRejections,
+        "message_too_large",
+    );
     let mut response = error_response(&tonic::Status::resource_exhausted(message));
     *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
     response

@@ -14,7 +14,7 @@ use axum::response::Response;
 use http::{HeaderValue, StatusCode, header};
 use serde_json::{Value, json};
 use tonic_types::{ErrorDetail, StatusExt};
-use zhengqi_shared::error::{LOCALE, chinese_for, http_status};
+use zhengqi_shared::error::{LOCALE, chinese_for, chinese_part, http_status};
 
 pub fn error_response(status: &tonic::Status) -> Response {
     let http = StatusCode::from_u16(http_status(status.code()))
@@ -57,16 +57,13 @@ pub fn error_response(status: &tonic::Status) -> Response {
     response
 }
 
-/// The Chinese of a status that came without it: the message itself when it
-/// is already written in Chinese (the gateway's own refusals are), else the
-/// sentence of its code.
+/// The Chinese of a status that came without it: the Chinese of its message
+/// when it is written `中文（English）` (the gateway's own refusals are), else
+/// the sentence of its code.
 fn chinese_of(status: &tonic::Status) -> String {
-    let message = status.message();
-    if message.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)) {
-        message.to_owned()
-    } else {
-        chinese_for(status.code()).to_owned()
-    }
+    chinese_part(status.message())
+        .unwrap_or_else(|| chinese_for(status.code()))
+        .to_owned()
 }
 
 /// One detail in proto3 JSON, as an `Any` with its `@type`.
@@ -204,9 +201,15 @@ mod tests {
 
         // Statuses without Chinese words: the gateway's own (written in
         // Chinese) keep theirs, others read as their code.
-        let body = body_of(error_response(&tonic::Status::resource_exhausted("请求过于频繁"))).await;
+        let body = body_of(error_response(&tonic::Status::resource_exhausted(
+            "请求过于频繁",
+        )))
+        .await;
         assert_eq!(localized(&body), ["请求过于频繁"]);
-        let body = body_of(error_response(&tonic::Status::unavailable("routing unreachable"))).await;
+        let body = body_of(error_response(&tonic::Status::unavailable(
+            "routing unreachable",
+        )))
+        .await;
         assert_eq!(localized(&body), ["服务暂时不可用，请稍后再试"]);
     }
 
