@@ -26,7 +26,7 @@ use zhengqi_shared::storage::{
 
 use crate::convert;
 use crate::domain::{self, Appeal, AppealStatus, Enterprise, NewAppeal};
-use crate::store::{APPEAL_COLUMNS, ENTERPRISE_COLUMNS, appeal_from_row, enterprise_from_row};
+use crate::rows::{APPEAL_COLUMNS, ENTERPRISE_COLUMNS, appeal_from_row, enterprise_from_row};
 
 /// One appeal waiting for the writer, and where its answer goes.
 pub(crate) struct Submission {

@@ -9,6 +9,7 @@ pub mod api;
 mod batch;
 pub mod convert;
 pub mod domain;
+mod rows;
 pub mod store;
 
 use std::sync::Arc;
