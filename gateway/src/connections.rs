@@ -512,7 +512,7 @@ pub async fn serve(
                     Turned::TooMany => "too_many_connections",
                     Turned::Cooling => "peer_cooling_down",
                 };
-                metrics::increment("zhengqi_gateway_rejections_total", reason);
+                metrics::increment(zhengqi_shared::metrics::Count::GatewayRejections, reason);
                 // Closed with a reset: nothing is read, and no state lingers here.
                 let _ = stream.set_zero_linger();
                 drop(stream);
@@ -578,12 +578,12 @@ async fn connection(stream: TcpStream, peer: SocketAddr, _place: PeerPlace, cx: 
         }
         overstayed = watch.overstayed(&cx.limits) => {
             if overstayed.is_ok() {
-                metrics::increment("zhengqi_gateway_rejections_total", "header_timeout");
+                metrics::increment(zhengqi_shared::metrics::Count::GatewayRejections, "header_timeout");
                 return;
             }
         }
         () = watch.refused_enough.notified() => {
-            metrics::increment("zhengqi_gateway_rejections_total", "refused_connection_closed");
+            metrics::increment(zhengqi_shared::metrics::Count::GatewayRejections, "refused_connection_closed");
             cx.peers.cool(peer.ip(), cx.limits.refused_peer_cooldown, Instant::now());
         }
         () = cx.shutdown.wait() => {

@@ -20,6 +20,7 @@
 pub mod audit;
 pub mod connections;
 pub mod content_type;
+pub mod errors;
 pub mod health;
 pub mod limits;
 pub mod openapi;
@@ -255,7 +256,7 @@ pub async fn build_with(
             "/metrics",
             get(move || {
                 let proxy = Arc::clone(&metrics_proxy);
-                async move { render_metrics(&proxy, max_in_flight) }
+                async move { metrics::exposition(render_metrics(&proxy, max_in_flight)) }
             }),
         )
         .route(
@@ -292,26 +293,29 @@ pub async fn build_with(
     })
 }
 
-/// The shared metrics, and the gateway's own: replicas' health and calls in flight.
+/// The shared metrics, and the gateway's own as they are at the scrape:
+/// replicas' health and calls in flight, calls waiting.
 fn render_metrics(proxy: &ProxyState, max_in_flight: Option<usize>) -> String {
-    use std::fmt::Write;
-    let mut out = metrics::render();
-    proxy.upstreams.render_metrics(&mut out);
+    use prometheus_client::metrics::gauge::Gauge;
+    let mut now = prometheus_client::registry::Registry::default();
+    proxy.upstreams.register_metrics(&mut now);
     if let (Some(capacity), Some(max)) = (&proxy.capacity, max_in_flight) {
-        out.push_str("# HELP zhengqi_gateway_in_flight Calls waiting on the services.\n");
-        out.push_str("# TYPE zhengqi_gateway_in_flight gauge\n");
-        let _ = writeln!(
-            out,
-            "zhengqi_gateway_in_flight {}",
-            max.saturating_sub(capacity.available_permits())
+        let in_flight = Gauge::<i64>::default();
+        in_flight.set(max.saturating_sub(capacity.available_permits()) as i64);
+        now.register(
+            "zhengqi_gateway_in_flight",
+            "Calls waiting on the services.",
+            in_flight,
         );
     }
-    out.push_str(
-        "# HELP zhengqi_gateway_waiting Calls waiting for their request message or body.\n",
+    let waiting = Gauge::<i64>::default();
+    waiting.set(proxy.arrivals.waiting() as i64);
+    now.register(
+        "zhengqi_gateway_waiting",
+        "Calls waiting for their request message or body.",
+        waiting,
     );
-    out.push_str("# TYPE zhengqi_gateway_waiting gauge\n");
-    let _ = writeln!(out, "zhengqi_gateway_waiting {}", proxy.arrivals.waiting());
-    out
+    metrics::render_with(Some(&now))
 }
 
 /// CORS for the portal's origins: the HTTP/JSON API with a bearer token, and
@@ -384,20 +388,26 @@ async fn entry(State(entry): State<Entry>, request: Request) -> Response {
     let body = match arrived {
         Ok(collected) => axum::body::Body::from(collected.to_bytes()),
         Err(NotArrived::Failed(error)) if error.is::<http_body_util::LengthLimitError>() => {
-            return transcode::too_large(&format!("the request body is larger than {limit} bytes"));
+            return transcode::body_too_large(limit);
         }
         Err(NotArrived::Failed(_)) => {
-            return transcode::error_response(&tonic::Status::invalid_argument(
-                "the request body could not be read",
+            return errors::error_response(&tonic::Status::invalid_argument(
+                "请求内容未能完整读取，请重试（the request body could not be read）",
             ));
         }
         Err(NotArrived::NoRoom(status)) => {
-            zhengqi_shared::metrics::increment("zhengqi_gateway_rejections_total", "waiting_full");
-            return transcode::error_response(&status);
+            zhengqi_shared::metrics::increment(
+                zhengqi_shared::metrics::Count::GatewayRejections,
+                "waiting_full",
+            );
+            return errors::error_response(&status);
         }
         Err(NotArrived::Late(wait)) => {
-            zhengqi_shared::metrics::increment("zhengqi_gateway_rejections_total", "body_late");
-            let mut response = transcode::error_response(&limits::message_late(wait));
+            zhengqi_shared::metrics::increment(
+                zhengqi_shared::metrics::Count::GatewayRejections,
+                "body_late",
+            );
+            let mut response = errors::error_response(&limits::message_late(wait));
             *response.status_mut() = http::StatusCode::REQUEST_TIMEOUT;
             return response;
         }

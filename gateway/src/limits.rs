@@ -5,15 +5,20 @@
 //! [`Arrivals`]: the calls still waiting for their request message, which hold
 //! no place among those in flight but a place of their own, for a while.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::hash::{BuildHasher, RandomState};
+use std::num::NonZeroU32;
 use std::pin::{Pin, pin};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::{Buf, Bytes};
+use governor::Quota;
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::NoOpMiddleware;
+use governor::state::keyed::DashMapStateStore;
 use http_body::{Body, Frame, SizeHint};
 use tokio::sync::{Semaphore, oneshot};
 
@@ -26,71 +31,52 @@ pub struct RateLimit {
     pub burst: u32,
 }
 
-const SHARDS: usize = 16;
-/// Above this many subjects in one shard, idle (full) buckets are forgotten.
-const SHARD_SOFT_CAPACITY: usize = 4096;
+/// Above this many subjects, those whose bucket is full again are forgotten.
+const SOFT_CAPACITY: usize = 65_536;
+/// How often (in checks) the number of subjects is looked at.
+const FORGET_EVERY: u64 = 4096;
 
-/// Token buckets keyed by subject, in shards so callers rarely share a lock.
-pub struct RateLimiter {
-    limit: RateLimit,
+/// A token bucket per subject (governor's GCRA, keyed by a hash of the subject
+/// so no subject's text is kept).
+pub struct RateLimiter<C: Clock = DefaultClock> {
+    limiter: governor::RateLimiter<u64, DashMapStateStore<u64>, C, NoOpMiddleware<C::Instant>>,
+    clock: C,
     hasher: RandomState,
-    shards: Vec<Mutex<HashMap<String, Bucket>>>,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Bucket {
-    tokens: f64,
-    updated: Instant,
+    checks: AtomicU64,
 }
 
 impl RateLimiter {
     pub fn new(limit: RateLimit) -> RateLimiter {
+        RateLimiter::with_clock(limit, DefaultClock::default())
+    }
+}
+
+impl<C: Clock + Clone> RateLimiter<C> {
+    fn with_clock(limit: RateLimit, clock: C) -> RateLimiter<C> {
+        let period =
+            Duration::from_secs_f64(1.0 / limit.per_second.max(1e-9)).max(Duration::from_nanos(1));
+        let quota = Quota::with_period(period)
+            .expect("a period of at least 1 ns")
+            .allow_burst(NonZeroU32::new(limit.burst).unwrap_or(NonZeroU32::MIN));
         RateLimiter {
-            limit: RateLimit {
-                per_second: limit.per_second.max(f64::MIN_POSITIVE),
-                burst: limit.burst.max(1),
-            },
+            limiter: governor::RateLimiter::dashmap_with_clock(quota, clock.clone()),
+            clock,
             hasher: RandomState::new(),
-            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            checks: AtomicU64::new(0),
         }
     }
 
     /// Takes one token of `subject`'s bucket, or says how long until one is there.
     pub fn check(&self, subject: &str) -> Result<(), Duration> {
-        self.check_at(subject, Instant::now())
-    }
-
-    fn check_at(&self, subject: &str, now: Instant) -> Result<(), Duration> {
-        let burst = f64::from(self.limit.burst);
-        let shard = self.hasher.hash_one(subject) as usize % SHARDS;
-        let mut buckets = self.shards[shard].lock().unwrap_or_else(|e| e.into_inner());
-        if !buckets.contains_key(subject) {
-            if buckets.len() >= SHARD_SOFT_CAPACITY {
-                let rate = self.limit.per_second;
-                buckets.retain(|_, b| {
-                    b.tokens + now.duration_since(b.updated).as_secs_f64() * rate < burst
-                });
-            }
-            buckets.insert(
-                subject.to_owned(),
-                Bucket {
-                    tokens: burst,
-                    updated: now,
-                },
-            );
+        if self.checks.fetch_add(1, Ordering::Relaxed) % FORGET_EVERY == FORGET_EVERY - 1
+            && self.limiter.len() > SOFT_CAPACITY
+        {
+            self.limiter.retain_recent();
+            self.limiter.shrink_to_fit();
         }
-        let bucket = buckets.get_mut(subject).expect("inserted above");
-        let elapsed = now.saturating_duration_since(bucket.updated).as_secs_f64();
-        bucket.tokens = (bucket.tokens + elapsed * self.limit.per_second).min(burst);
-        bucket.updated = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(Duration::from_secs_f64(
-                (1.0 - bucket.tokens) / self.limit.per_second,
-            ))
-        }
+        self.limiter
+            .check_key(&self.hasher.hash_one(subject))
+            .map_err(|not_until| not_until.wait_time_from(self.clock.now()))
     }
 }
 
@@ -292,7 +278,7 @@ impl LimitedBody {
 
 pub fn message_too_large(length: usize, limit: usize) -> tonic::Status {
     tonic::Status::resource_exhausted(format!(
-        "a request message of {length} bytes is larger than the limit of {limit} bytes"
+        "请求内容 {length} 字节，超过 {limit} 字节的上限（a request message of {length} bytes is larger than the limit of {limit} bytes）"
     ))
 }
 
@@ -342,19 +328,25 @@ mod tests {
 
     #[test]
     fn a_bucket_allows_its_burst_then_asks_to_wait() {
-        let limiter = RateLimiter::new(RateLimit {
-            per_second: 2.0,
-            burst: 3,
-        });
-        let start = Instant::now();
+        let clock = governor::clock::FakeRelativeClock::default();
+        let limiter = RateLimiter::with_clock(
+            RateLimit {
+                per_second: 2.0,
+                burst: 3,
+            },
+            clock.clone(),
+        );
         for _ in 0..3 {
-            assert_eq!(limiter.check_at("a", start), Ok(()));
+            assert_eq!(limiter.check("a"), Ok(()));
         }
-        let wait = limiter.check_at("a", start).unwrap_err();
-        assert!(wait > Duration::from_millis(400) && wait <= Duration::from_millis(500));
-        assert_eq!(limiter.check_at("b", start), Ok(()), "another subject");
-        let later = start + Duration::from_millis(500);
-        assert_eq!(limiter.check_at("a", later), Ok(()), "refilled");
+        let wait = limiter.check("a").unwrap_err();
+        assert!(
+            wait > Duration::from_millis(400) && wait <= Duration::from_millis(500),
+            "{wait:?}"
+        );
+        assert_eq!(limiter.check("b"), Ok(()), "another subject");
+        clock.advance(Duration::from_millis(500));
+        assert_eq!(limiter.check("a"), Ok(()), "refilled");
     }
 
     #[test]

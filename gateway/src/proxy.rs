@@ -51,8 +51,8 @@ pub struct ProxyState {
 }
 
 /// A rejection counted in `zhengqi_gateway_rejections_total{reason}`.
-fn rejected(reason: &str, status: tonic::Status) -> tonic::Status {
-    metrics::increment("zhengqi_gateway_rejections_total", reason);
+fn rejected(reason: &'static str, status: tonic::Status) -> tonic::Status {
+    metrics::increment(zhengqi_shared::metrics::Count::GatewayRejections, reason);
     status
 }
 
@@ -171,7 +171,10 @@ async fn call(
     let principal = match verified {
         Ok(principal) => principal,
         Err(error) => {
-            metrics::increment("zhengqi_gateway_auth_failures_total", error.reason());
+            metrics::increment(
+                zhengqi_shared::metrics::Count::GatewayAuthFailures,
+                error.reason(),
+            );
             return Err(Error::Unauthenticated(error).into());
         }
     };

@@ -335,31 +335,37 @@ impl Upstreams {
         }
     }
 
-    /// `zhengqi_gateway_upstream_healthy` and `…_in_flight` per replica, Prometheus text.
-    pub fn render_metrics(&self, out: &mut String) {
-        use std::fmt::Write;
-        out.push_str(
-            "# HELP zhengqi_gateway_upstream_healthy 1 when the replica passes its health checks.\n",
+    /// `zhengqi_gateway_upstream_healthy` and `…_in_flight` per replica, as
+    /// they are now, into a scrape's `registry`.
+    pub fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry) {
+        use prometheus_client::metrics::family::Family;
+        use prometheus_client::metrics::gauge::Gauge;
+        type Replicas = Family<[(&'static str, String); 3], Gauge>;
+        let healthy = Replicas::default();
+        let in_flight = Replicas::default();
+        for (deployment, service, replica) in self.replicas() {
+            let labels = [
+                ("deployment", deployment.to_owned()),
+                ("service", service.to_owned()),
+                ("replica", replica.address.clone()),
+            ];
+            healthy
+                .get_or_create(&labels)
+                .set(i64::from(replica.is_healthy()));
+            in_flight
+                .get_or_create(&labels)
+                .set(replica.in_flight.load(Ordering::Relaxed) as i64);
+        }
+        registry.register(
+            "zhengqi_gateway_upstream_healthy",
+            "1 when the replica passes its health checks.",
+            healthy,
         );
-        out.push_str("# TYPE zhengqi_gateway_upstream_healthy gauge\n");
-        for (deployment, service, replica) in self.replicas() {
-            let _ = writeln!(
-                out,
-                "zhengqi_gateway_upstream_healthy{{deployment=\"{deployment}\",service=\"{service}\",replica=\"{}\"}} {}",
-                replica.address,
-                u8::from(replica.is_healthy())
-            );
-        }
-        out.push_str("# HELP zhengqi_gateway_upstream_in_flight Calls in flight to the replica.\n");
-        out.push_str("# TYPE zhengqi_gateway_upstream_in_flight gauge\n");
-        for (deployment, service, replica) in self.replicas() {
-            let _ = writeln!(
-                out,
-                "zhengqi_gateway_upstream_in_flight{{deployment=\"{deployment}\",service=\"{service}\",replica=\"{}\"}} {}",
-                replica.address,
-                replica.in_flight.load(Ordering::Relaxed)
-            );
-        }
+        registry.register(
+            "zhengqi_gateway_upstream_in_flight",
+            "Calls in flight to the replica.",
+            in_flight,
+        );
     }
 }
 

@@ -1,43 +1,154 @@
-//! Prometheus metrics: per-method call counts and latency histograms, and named
-//! counters, rendered in the text exposition format on `/metrics`.
+//! Prometheus metrics: per-method call counts and latency histograms, and the
+//! parts' counters and gauges, kept in a `prometheus-client` registry (atomic
+//! counters; a family's lock is taken for reading once its series exists) and
+//! rendered in the OpenMetrics text format on `/metrics`.
 
-use std::collections::{BTreeMap, HashSet};
-use std::sync::{LazyLock, Mutex};
+use std::collections::HashSet;
+use std::sync::LazyLock;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use futures_util::future::BoxFuture;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
 ];
 
-#[derive(Default)]
-struct Histogram {
-    counts: [u64; BUCKETS.len()],
-    count: u64,
-    sum: f64,
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CallLabels {
+    part: &'static str,
+    method: &'static str,
+    code: &'static str,
 }
 
-/// The calls of one method of one part.
-#[derive(Default)]
-struct MethodCalls {
-    /// By status code.
-    codes: BTreeMap<String, u64>,
-    latency: Histogram,
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MethodLabels {
+    part: &'static str,
+    method: &'static str,
 }
 
-#[derive(Default)]
-struct Registry {
-    /// Part → method → its calls.
-    calls: BTreeMap<String, BTreeMap<String, MethodCalls>>,
-    counters: BTreeMap<(String, String), u64>,
-    /// (name, part) → the value last set.
-    gauges: BTreeMap<(String, String), f64>,
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: &'static str,
 }
 
-static REGISTRY: LazyLock<Mutex<Registry>> = LazyLock::new(Default::default);
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PartLabels {
+    part: &'static str,
+}
+
+/// A counter of the parts, by reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Count {
+    /// `zhengqi_auth_refusals_total`: calls a part refused for their role.
+    AuthRefusals,
+    /// `zhengqi_auth_failures_total`: tokens a part did not accept.
+    AuthFailures,
+    /// `zhengqi_gateway_auth_failures_total`: tokens the gateway did not accept.
+    GatewayAuthFailures,
+    /// `zhengqi_gateway_rejections_total`: calls and connections the gateway turned away.
+    GatewayRejections,
+    /// `zhengqi_gateway_audit_dropped_total`: audit records not kept.
+    GatewayAuditDropped,
+}
+
+impl Count {
+    const ALL: [Count; 5] = [
+        Count::AuthRefusals,
+        Count::AuthFailures,
+        Count::GatewayAuthFailures,
+        Count::GatewayRejections,
+        Count::GatewayAuditDropped,
+    ];
+
+    /// The family's name (the text format adds `_total`) and help.
+    fn described(self) -> (&'static str, &'static str) {
+        match self {
+            Count::AuthRefusals => (
+                "zhengqi_auth_refusals",
+                "Calls refused for the caller's role.",
+            ),
+            Count::AuthFailures => (
+                "zhengqi_auth_failures",
+                "Tokens a part did not accept, by reason.",
+            ),
+            Count::GatewayAuthFailures => (
+                "zhengqi_gateway_auth_failures",
+                "Tokens the gateway did not accept, by reason.",
+            ),
+            Count::GatewayRejections => (
+                "zhengqi_gateway_rejections",
+                "Calls and connections the gateway turned away, by reason.",
+            ),
+            Count::GatewayAuditDropped => (
+                "zhengqi_gateway_audit_dropped",
+                "Audit records not kept, by reason.",
+            ),
+        }
+    }
+}
+
+/// A gauge of each part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// `zhengqi_calendar_days_left`: days of the working-day calendar left.
+    CalendarDaysLeft,
+}
+
+struct Metrics {
+    registry: Registry,
+    calls: Family<CallLabels, Counter>,
+    latency: Family<MethodLabels, Histogram, fn() -> Histogram>,
+    counts: Vec<Family<ReasonLabels, Counter>>,
+    calendar_days_left: Family<PartLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+}
+
+static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
+    let mut registry = Registry::default();
+    let calls = Family::<CallLabels, Counter>::default();
+    registry.register(
+        "zhengqi_calls",
+        "gRPC calls by part, method and status code.",
+        calls.clone(),
+    );
+    let latency = Family::<MethodLabels, Histogram>::new_with_constructor(
+        (|| Histogram::new(BUCKETS)) as fn() -> Histogram,
+    );
+    registry.register(
+        "zhengqi_call_seconds",
+        "Time to the response headers of gRPC calls.",
+        latency.clone(),
+    );
+    let counts = Count::ALL
+        .iter()
+        .map(|count| {
+            let family = Family::<ReasonLabels, Counter>::default();
+            let (name, help) = count.described();
+            registry.register(name, help, family.clone());
+            family
+        })
+        .collect();
+    let calendar_days_left = Family::default();
+    registry.register(
+        "zhengqi_calendar_days_left",
+        "Days left on the loaded working-day calendar.",
+        calendar_days_left.clone(),
+    );
+    Metrics {
+        registry,
+        calls,
+        latency,
+        counts,
+        calendar_days_left,
+    }
+});
 
 /// Every method a part serves, by gRPC path: the contracts', health's and
 /// reflection's. A call to any other path is counted as [`OTHER_METHOD`], so
@@ -75,128 +186,98 @@ static METHODS: LazyLock<HashSet<String>> = LazyLock::new(|| {
 pub const OTHER_METHOD: &str = "other";
 
 /// The label `method` is counted under: itself when it is a method, else [`OTHER_METHOD`].
-fn method_label(method: &str) -> &str {
-    if METHODS.contains(method) {
-        method
-    } else {
-        OTHER_METHOD
+fn method_label(method: &str) -> &'static str {
+    match METHODS.get(method) {
+        Some(known) => known.as_str(),
+        None => OTHER_METHOD,
     }
 }
 
 /// The label of a gRPC status code, as `grpc-status` carries it.
 pub fn code_label(code: tonic::Code) -> &'static str {
-    const LABELS: [&str; 17] = [
-        "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16",
-    ];
-    LABELS.get(code as usize).copied().unwrap_or("2")
+    CODE_LABELS.get(code as usize).copied().unwrap_or("2")
 }
 
-/// The entry of `key` in `map`; the key is copied only the first time.
-fn entry<'m, V: Default>(map: &'m mut BTreeMap<String, V>, key: &str) -> &'m mut V {
-    if !map.contains_key(key) {
-        map.insert(key.to_owned(), V::default());
+const CODE_LABELS: [&str; 17] = [
+    "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16",
+];
+
+/// The label of a `grpc-status` header's value: a code, else "2" (unknown).
+fn answered_label(code: &str) -> &'static str {
+    match code {
+        "transport" => "transport",
+        code => CODE_LABELS
+            .iter()
+            .find(|label| **label == code)
+            .copied()
+            .unwrap_or("2"),
     }
-    map.get_mut(key).expect("inserted above")
 }
 
 /// Records one call of `method` (a gRPC path) served by `part`.
-pub fn record_call(part: &str, method: &str, code: &str, elapsed: Duration) {
+pub fn record_call(part: &'static str, method: &str, code: &str, elapsed: Duration) {
     let method = method_label(method);
-    let mut registry = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
-    let calls = entry(entry(&mut registry.calls, part), method);
-    *entry(&mut calls.codes, code) += 1;
-    let histogram = &mut calls.latency;
-    let seconds = elapsed.as_secs_f64();
-    for (bound, count) in BUCKETS.iter().zip(histogram.counts.iter_mut()) {
-        if seconds <= *bound {
-            *count += 1;
-        }
-    }
-    histogram.count += 1;
-    histogram.sum += seconds;
-}
-
-/// Adds one to the counter `name` with the label value `label` (e.g. an auth failure reason).
-pub fn increment(name: &str, label: &str) {
-    let mut registry = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
-    *registry
-        .counters
-        .entry((name.to_owned(), label.to_owned()))
-        .or_default() += 1;
-}
-
-/// Sets the gauge `name` of `part` (e.g. the days left on the loaded calendar).
-pub fn set_gauge(name: &str, part: &str, value: f64) {
-    let mut registry = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
-    registry
-        .gauges
-        .insert((name.to_owned(), part.to_owned()), value);
-}
-
-/// Every metric in the Prometheus text format.
-pub fn render() -> String {
-    use std::fmt::Write;
-    let registry = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
-    let mut out = String::new();
-    out.push_str("# HELP zhengqi_calls_total gRPC calls by part, method and status code.\n");
-    out.push_str("# TYPE zhengqi_calls_total counter\n");
-    let methods = || {
-        registry.calls.iter().flat_map(|(part, methods)| {
-            methods
-                .iter()
-                .map(move |(method, calls)| (part, method, calls))
+    let metrics = &*METRICS;
+    metrics
+        .calls
+        .get_or_create(&CallLabels {
+            part,
+            method,
+            code: answered_label(code),
         })
-    };
-    for (part, method, calls) in methods() {
-        for (code, count) in &calls.codes {
-            let _ = writeln!(
-                out,
-                "zhengqi_calls_total{{part=\"{part}\",method=\"{method}\",code=\"{code}\"}} {count}"
-            );
+        .inc();
+    metrics
+        .latency
+        .get_or_create(&MethodLabels { part, method })
+        .observe(elapsed.as_secs_f64());
+}
+
+/// Adds one to `count` with the reason `reason` (e.g. an auth failure's).
+pub fn increment(count: Count, reason: &'static str) {
+    let index = Count::ALL.iter().position(|c| *c == count).unwrap_or(0);
+    METRICS.counts[index]
+        .get_or_create(&ReasonLabels { reason })
+        .inc();
+}
+
+/// Sets `level` of `part` (e.g. the days left on the loaded calendar).
+pub fn set_gauge(level: Level, part: &'static str, value: f64) {
+    match level {
+        Level::CalendarDaysLeft => {
+            METRICS
+                .calendar_days_left
+                .get_or_create(&PartLabels { part })
+                .set(value);
         }
     }
-    out.push_str("# HELP zhengqi_call_seconds Time to the response headers of gRPC calls.\n");
-    out.push_str("# TYPE zhengqi_call_seconds histogram\n");
-    for (part, method, calls) in methods() {
-        let histogram = &calls.latency;
-        for (bound, count) in BUCKETS.iter().zip(histogram.counts.iter()) {
-            let _ = writeln!(
-                out,
-                "zhengqi_call_seconds_bucket{{part=\"{part}\",method=\"{method}\",le=\"{bound}\"}} {count}"
-            );
-        }
-        let _ = writeln!(
-            out,
-            "zhengqi_call_seconds_bucket{{part=\"{part}\",method=\"{method}\",le=\"+Inf\"}} {}",
-            histogram.count
-        );
-        let _ = writeln!(
-            out,
-            "zhengqi_call_seconds_sum{{part=\"{part}\",method=\"{method}\"}} {}",
-            histogram.sum
-        );
-        let _ = writeln!(
-            out,
-            "zhengqi_call_seconds_count{{part=\"{part}\",method=\"{method}\"}} {}",
-            histogram.count
-        );
+}
+
+/// The answer of `/metrics`: `text` with the OpenMetrics content type.
+pub fn exposition(text: String) -> ([(http::header::HeaderName, &'static str); 1], String) {
+    (
+        [(
+            http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
+}
+
+/// Every metric in the OpenMetrics text format.
+pub fn render() -> String {
+    render_with(None)
+}
+
+/// Every metric, and those of `more` (a part's own, made at scrape time).
+pub fn render_with(more: Option<&Registry>) -> String {
+    use prometheus_client::encoding::text::{encode_eof, encode_registry};
+    let mut out = String::new();
+    // Writing to a String does not fail.
+    let _ = encode_registry(&mut out, &METRICS.registry);
+    if let Some(more) = more {
+        let _ = encode_registry(&mut out, more);
     }
-    let mut last = "";
-    for ((name, label), count) in &registry.counters {
-        if name != last {
-            let _ = writeln!(out, "# TYPE {name} counter");
-            last = name;
-        }
-        let _ = writeln!(out, "{name}{{reason=\"{label}\"}} {count}");
-    }
-    let mut last = "";
-    for ((name, part), value) in &registry.gauges {
-        if name != last {
-            let _ = writeln!(out, "# TYPE {name} gauge");
-            last = name;
-        }
-        let _ = writeln!(out, "{name}{{part=\"{part}\"}} {value}");
-    }
+    let _ = encode_eof(&mut out);
     out
 }
 
@@ -253,7 +334,7 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let method = request.uri().path().to_owned();
+        let method = method_label(request.uri().path());
         let part = self.part;
         let started = Instant::now();
         let future = self.inner.call(request);
@@ -263,7 +344,7 @@ where
                 Ok(response) => answered_code(response.headers()),
                 Err(_) => "transport",
             };
-            record_call(part, &method, code, started.elapsed());
+            record_call(part, method, code, started.elapsed());
             result
         })
     }
@@ -306,14 +387,29 @@ mod tests {
 
     #[test]
     fn a_gauge_shows_its_last_value_per_part() {
-        set_gauge("zhengqi_test_gauge", "metrics-test-gauge", 3.0);
-        set_gauge("zhengqi_test_gauge", "metrics-test-gauge", 27.0);
+        set_gauge(Level::CalendarDaysLeft, "metrics-test-gauge", 3.0);
+        set_gauge(Level::CalendarDaysLeft, "metrics-test-gauge", 27.0);
         let text = render();
-        assert!(text.contains("# TYPE zhengqi_test_gauge gauge"), "{text}");
         assert!(
-            text.contains("zhengqi_test_gauge{part=\"metrics-test-gauge\"} 27"),
+            text.contains("# TYPE zhengqi_calendar_days_left gauge"),
             "{text}"
         );
+        assert!(
+            text.contains("zhengqi_calendar_days_left{part=\"metrics-test-gauge\"} 27"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn counters_count_by_reason() {
+        increment(Count::GatewayRejections, "metrics-test");
+        increment(Count::GatewayRejections, "metrics-test");
+        let text = render();
+        assert!(
+            text.contains("zhengqi_gateway_rejections_total{reason=\"metrics-test\"} 2"),
+            "{text}"
+        );
+        assert!(text.ends_with("# EOF\n"), "{text}");
     }
 
     #[test]

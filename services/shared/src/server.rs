@@ -127,7 +127,10 @@ impl Host {
                         }
                     }),
                 )
-                .route("/metrics", get(|| async { metrics::render() }));
+                .route(
+                    "/metrics",
+                    get(|| async { metrics::exposition(metrics::render()) }),
+                );
             let shutdown = shutdown.clone();
             tokio::spawn(async move {
                 let _ = axum::serve(ops, router)
@@ -433,7 +436,7 @@ where
                     // every method so no handler can forget them.
                     let path = request.uri().path();
                     if let Err(error) = authorization::model().admit(path, &principal) {
-                        metrics::increment("zhengqi_auth_refusals_total", "role");
+                        metrics::increment(metrics::Count::AuthRefusals, "role");
                         let status: tonic::Status = error.into();
                         return Ok(status.into_http());
                     }
@@ -441,7 +444,7 @@ where
                     inner.call(request).await
                 }
                 Err(error) => {
-                    metrics::increment("zhengqi_auth_failures_total", error.reason());
+                    metrics::increment(metrics::Count::AuthFailures, error.reason());
                     let status: tonic::Status = Error::Unauthenticated(error).into();
                     Ok(status.into_http())
                 }

@@ -487,11 +487,11 @@ impl SharedCalendar {
     /// Sets the gauge `zhengqi_calendar_days_left` of `part` from the Beijing
     /// date of `now` (microseconds), and warns from [`WARN_DAYS_LEFT`] days
     /// before the last loaded day, once a day. Returns the days left.
-    pub fn report_days_left(&self, part: &str, now: i64) -> Option<i64> {
+    pub fn report_days_left(&self, part: &'static str, now: i64) -> Option<i64> {
         let calendar = self.current();
         let today = crate::clock::beijing_date(now);
         let left = calendar.days_left(today)?;
-        crate::metrics::set_gauge("zhengqi_calendar_days_left", part, left as f64);
+        crate::metrics::set_gauge(crate::metrics::Level::CalendarDaysLeft, part, left as f64);
         let warned = self.warned.swap(left, std::sync::atomic::Ordering::Relaxed);
         if left <= WARN_DAYS_LEFT && warned != left {
             let last = calendar.last_loaded_day().unwrap_or(today);
