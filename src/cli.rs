@@ -108,9 +108,6 @@ enum Command {
         #[arg(long, env = "ZHENGQI_DATA", default_value = "zhengqi-data")]
         data: PathBuf,
     },
-    /// Measures SubmitAppeal throughput and latency: straight at intake, through
-    /// the gateway, and a trivial gRPC echo as the ceiling. Build with --release.
-    Bench(crate::bench::BenchArgs),
     /// Prints the gateway's audit, newest first: who called which method, about
     /// which jurisdiction, with what outcome. Reads the audit store directly
     /// (ZHENGQI_GATEWAY_AUDIT_DATABASE_URL, else the one in the data folder).
@@ -478,7 +475,6 @@ async fn run(command: Command) -> Result<(), Error> {
             print!("{}", key.signer().jwks_json());
             Ok(())
         }
-        Command::Bench(args) => crate::bench::run(args).await,
         Command::Audit {
             command: Some(AuditCommand::Verify),
             data,

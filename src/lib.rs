@@ -5,7 +5,6 @@
 //! and holds no domain rule.
 #![forbid(unsafe_code)]
 
-pub mod bench;
 pub mod cli;
 pub mod reference;
 pub mod suite;

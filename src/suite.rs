@@ -79,7 +79,7 @@ pub struct SuiteOptions {
     pub followed_deployments: Vec<DeploymentSettings>,
     /// Whether the gateway reaches the services over HTTP/2 on their own
     /// ports, as in per-service deployments, instead of calling their stacks
-    /// in this process (the default: no second hop). `zhengqi bench` compares both.
+    /// in this process (the default: no second hop). `zhengqi-bench` compares both.
     pub gateway_over_network: bool,
     /// The city's reference folder (directory, departments, routing rules,
     /// meeting kinds, indicator model, calendar years); `None` for the

@@ -1,4 +1,4 @@
-//! `zhengqi bench --hostile`: an ordinary caller's latency while other
+//! `zhengqi-bench --hostile`: an ordinary caller's latency while other
 //! clients attack the gateway the way slow and hostile clients do. Each attack
 //! runs on a fresh suite, as `zhengqi up` starts it (its default limits), from
 //! addresses of its own (127.0.0.2 and up, as from other machines), while a
@@ -197,7 +197,7 @@ pub(super) async fn run(
     };
     // Each connection is two descriptors here, the attacker's and the gateway's.
     if let Err(error) = rlimit::increase_nofile_limit(u64::MAX) {
-        eprintln!("zhengqi bench: cannot raise the open-file limit: {error}");
+        eprintln!("zhengqi-bench: cannot raise the open-file limit: {error}");
     }
     let window = Duration::from_secs(seconds);
     let mut results = Vec::new();

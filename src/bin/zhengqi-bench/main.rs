@@ -1,4 +1,5 @@
-//! `zhengqi bench`: throughput and latency of `SubmitAppeal`, straight at intake
+//! `zhengqi-bench` (`cargo run --release --bin zhengqi-bench`), a binary of
+//! its own so the production binary carries none of it: throughput and latency of `SubmitAppeal`, straight at intake
 //! and through the gateway, against a trivial tonic call on the same machine as
 //! the ceiling; and the resident memory of an idle `zhengqi up`.
 //!
@@ -31,7 +32,7 @@ use zhengqi_shared::auth::{DevIssuer, Role, TokenRequest};
 use zhengqi_shared::reference::{Uscc, UsccError};
 use zhengqi_shared::shutdown::Shutdown;
 
-use crate::suite::{self, SERVICES, Suite, SuiteOptions};
+use zhengqi::suite::{self, SERVICES, Suite, SuiteOptions};
 
 mod hostile;
 mod scoring;
@@ -51,6 +52,38 @@ const LATENCY_MAX_MICROS: u64 = 60_000_000;
 const JURISDICTIONS: [&str; 8] = [
     "510800", "510802", "510811", "510812", "510821", "510822", "510823", "510824",
 ];
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// The benchmarks of zhengqi; build with `--release`.
+#[derive(Debug, clap::Parser)]
+#[command(name = "zhengqi-bench", version)]
+struct Cli {
+    #[command(flatten)]
+    args: BenchArgs,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = <Cli as clap::Parser>::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("zhengqi-bench: cannot start the runtime: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.args)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("zhengqi-bench: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
 
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
@@ -132,7 +165,7 @@ pub async fn run(args: BenchArgs) -> Result<(), Error> {
         duration: Duration::from_secs(args.duration),
     };
     if cfg!(debug_assertions) {
-        eprintln!("note: this is a debug build; measure with `cargo run --release -- bench`");
+        eprintln!("note: this is a debug build; measure with `cargo run --release --bin zhengqi-bench`");
     }
     // Logging as under `zhengqi up` (warnings only, so the figures stay
     // readable): with no subscriber, tracing hands every span to `log`.
@@ -524,7 +557,7 @@ async fn case_scenario(
 }
 
 fn progress(what: &str) {
-    eprintln!("zhengqi bench: {what}");
+    eprintln!("zhengqi-bench: {what}");
 }
 
 /// How long the machine is left alone between scenarios.
@@ -926,7 +959,7 @@ impl BenchSuite {
             .await
             .is_err()
         {
-            eprintln!("zhengqi bench: the suite took over 30 s to stop; going on");
+            eprintln!("zhengqi-bench: the suite took over 30 s to stop; going on");
         }
     }
 }
@@ -1299,11 +1332,19 @@ async fn wait_until_serving(gateway: SocketAddr) -> Result<(), Error> {
 
 // ---- (d) idle memory of `zhengqi up` ----
 
-/// The resident memory of an idle `zhengqi up`, in MiB: this binary started as
-/// `up` on a fresh data folder, left alone for a moment once every service is
-/// SERVING, then read from /proc/<pid>/status and stopped.
+/// The resident memory of an idle `zhengqi up`, in MiB: the `zhengqi` binary
+/// built beside this one, started as `up` on a fresh data folder, left alone
+/// for a moment once every service is SERVING, then read from
+/// /proc/<pid>/status and stopped.
 async fn idle_rss_of_up() -> Result<f64, String> {
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find this binary: {e}"))?;
+    let bench = std::env::current_exe().map_err(|e| format!("cannot find this binary: {e}"))?;
+    let exe = bench.with_file_name("zhengqi");
+    if !exe.exists() {
+        return Err(format!(
+            "{} is missing: build both binaries (cargo build --release --bins)",
+            exe.display()
+        ));
+    }
     let data = tempfile::tempdir().map_err(|e| format!("no temporary folder: {e}"))?;
     let mut child = Command::new(exe)
         .arg("up")
@@ -1402,7 +1443,7 @@ fn report(args: &BenchArgs, load: &Load, scenarios: &Scenarios, idle_rss: &Resul
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!();
     println!(
-        "zhengqi bench: SubmitAppeal, {} clients over {} HTTP/2 connection(s), {} s measured after {} s warm-up per scenario",
+        "zhengqi-bench: SubmitAppeal, {} clients over {} HTTP/2 connection(s), {} s measured after {} s warm-up per scenario",
         load.clients,
         load.connections,
         load.duration.as_secs(),

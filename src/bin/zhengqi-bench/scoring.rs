@@ -1,4 +1,4 @@
-//! `zhengqi bench --scoring`: a city's year of scoring on SQLite — `Recompute`
+//! `zhengqi-bench --scoring`: a city's year of scoring on SQLite — `Recompute`
 //! of the year and the latency of ranking pages at that size.
 //!
 //! The benchmark loads the data itself into a fresh scoring store: a year
