@@ -763,3 +763,135 @@ async fn grpc_web_and_other_grpc_codecs_get_415_and_are_not_proxied() {
     );
     suite.stop().await;
 }
+
+/// What the portal shows of an error body: its `zh-CN` LocalizedMessage, which
+/// every error carries and which is written in Chinese.
+fn chinese_of(body: &Value) -> String {
+    let localized: Vec<&Value> = body["details"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|d| d["@type"] == "type.googleapis.com/google.rpc.LocalizedMessage")
+        .collect();
+    assert_eq!(localized.len(), 1, "one LocalizedMessage: {body}");
+    assert_eq!(localized[0]["locale"], "zh-CN", "{body}");
+    let message = localized[0]["message"].as_str().unwrap_or_default().to_owned();
+    assert!(
+        message
+            .chars()
+            .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+        "the message a person reads is Chinese: {body}"
+    );
+    message
+}
+
+#[tokio::test]
+async fn every_refusal_reaches_the_portal_in_chinese() {
+    let suite = TestSuite::start().await;
+    let http = Http::new(&suite);
+    let enterprise = suite.enterprise_token(USCC_A, "510821");
+    let coordinator = suite.official_token(Role::Coordinator, "510821");
+
+    // Bad fields: the whole, and each field beside it.
+    let mut bad = appeal_json("zh-bad", USCC_A, "");
+    bad["enterprise"]["uscc"] = json!("91350200776049653B");
+    let (status, body) = http.post("/v1/appeals", Some(&enterprise), &bad).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(chinese_of(&body).contains("不能为空"), "{body}");
+    let violations = body["details"][0]["fieldViolations"].as_array().unwrap();
+    for violation in violations {
+        let zh = violation["localizedMessage"]["message"].as_str().unwrap();
+        assert!(
+            zh.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+            "{violation}"
+        );
+    }
+    assert!(
+        violations
+            .iter()
+            .any(|v| v["localizedMessage"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("校验码")),
+        "a mistyped credit code is explained: {body}"
+    );
+
+    // No token; a role the method does not admit.
+    let (status, body) = http.get("/v1/cases", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(chinese_of(&body), "尚未登录，请先登录");
+
+    let (status, appeal) = http
+        .post(
+            "/v1/appeals",
+            Some(&enterprise),
+            &appeal_json("zh-case", USCC_A, "厂房用电报装迟迟未办"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{appeal}");
+    let mut case = Value::Null;
+    for _ in 0..200 {
+        let (_, listed) = http
+            .get(&format!("/v1/cases?uscc={USCC_A}"), Some(&coordinator))
+            .await;
+        if let Some(first) = listed["cases"].as_array().and_then(|c| c.first()) {
+            case = first.clone();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    let id = case["id"].as_str().expect("a case opened").to_owned();
+    let (status, body) = http
+        .post(
+            &format!("/v1/cases/{id}:accept"),
+            Some(&enterprise),
+            &json!({ "etag": case["etag"] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(chinese_of(&body).contains("仅限"), "{body}");
+
+    // A stale read and a step the case's state does not allow: the service's
+    // own words, not the sentence of the code.
+    let (status, accepted) = http
+        .post(
+            &format!("/v1/cases/{id}:accept"),
+            Some(&coordinator),
+            &json!({ "etag": case["etag"] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{accepted}");
+    let (status, body) = http
+        .post(
+            &format!("/v1/cases/{id}:accept"),
+            Some(&coordinator),
+            &json!({ "etag": case["etag"] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let stale = chinese_of(&body);
+    assert_ne!(stale, zhengqi_shared::error::chinese_for(tonic::Code::Aborted));
+    assert!(stale.contains(case["number"].as_str().unwrap()), "{body}");
+    let (status, body) = http
+        .post(
+            &format!("/v1/cases/{id}:accept"),
+            Some(&coordinator),
+            &json!({ "etag": accepted["etag"] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_ne!(
+        chinese_of(&body),
+        zhengqi_shared::error::chinese_for(tonic::Code::FailedPrecondition),
+        "{body}"
+    );
+
+    // Another enterprise's appeal reads as not found, in Chinese too.
+    let other = suite.enterprise_token(USCC_B, "510821");
+    let (status, body) = http
+        .get(&format!("/v1/appeals/{}", appeal["id"].as_str().unwrap()), Some(&other))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    chinese_of(&body);
+    suite.stop().await;
+}

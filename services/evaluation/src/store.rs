@@ -658,7 +658,8 @@ pub async fn update_rectification(
         return Err(Error::Aborted(format!(
             "rectification {} changed meanwhile; read it again",
             r.id
-        )));
+        ))
+        .zh("该差评整改已被他人修改，请刷新后重试"));
     }
     Ok(())
 }
@@ -1282,7 +1283,8 @@ pub async fn update_suspension(
         return Err(Error::Aborted(format!(
             "suspension {} changed meanwhile; read it again",
             s.id
-        )));
+        ))
+        .zh("该停产停业提请已被他人修改，请刷新后重试"));
     }
     Ok(())
 }
@@ -1423,6 +1425,10 @@ pub async fn write_listing(
         return Err(Error::Aborted(format!(
             "the {} listing of {} changed meanwhile; read it again",
             l.list, l.uscc
+        ))
+        .zh(format!(
+            "该企业的{}记录已被他人修改，请刷新后重试",
+            l.list.zh()
         )));
     }
     Ok(())

@@ -8,12 +8,14 @@ use tonic::{Request, Response, Status, Streaming};
 use zhengqi_proto::zhengqi::common::v1::WatchEventsRequest;
 use zhengqi_proto::zhengqi::intake::v1 as pb;
 use zhengqi_proto::zhengqi::intake::v1::intake_service_server::IntakeService;
-use zhengqi_shared::Error;
 use zhengqi_shared::access::{self, Scope};
 use zhengqi_shared::auth::Principal;
+use zhengqi_shared::error::Why;
 use zhengqi_shared::events::{self, EventStream};
+use zhengqi_shared::fields;
 use zhengqi_shared::ids::{self, PageToken};
-use zhengqi_shared::reference::Directory;
+use zhengqi_shared::reference::{Directory, JurisdictionCode};
+use zhengqi_shared::{Error, Violations};
 
 use crate::convert;
 use crate::domain::{self, Appeal};
@@ -48,25 +50,56 @@ impl IntakeApi {
             .iter()
             .any(|role| domain::may_file_on(*role, appeal.channel))
         {
-            let allowed: Vec<&str> = domain::channels_for(&principal.roles)
-                .iter()
-                .map(|c| c.as_str())
-                .collect();
+            let allowed = domain::channels_for(&principal.roles);
+            let names: Vec<&str> = allowed.iter().map(|c| c.as_str()).collect();
+            let zh = if allowed.is_empty() {
+                "您的角色不能登记诉求".to_owned()
+            } else {
+                let names: Vec<&str> = allowed.iter().map(|c| domain::channel_zh(*c)).collect();
+                format!(
+                    "您不能通过“{}”渠道登记诉求，可用渠道：{}",
+                    domain::channel_zh(appeal.channel),
+                    names.join("、")
+                )
+            };
             return Err(Error::invalid(
                 "channel",
-                format!(
-                    "您不能以 {} 渠道登记诉求，可用渠道：{}（not a channel your role files on）",
-                    appeal.channel.as_str(),
-                    allowed.join("、")
+                Why::new(
+                    format!(
+                        "您不能以 {} 渠道登记诉求，可用渠道：{}（not a channel your role files on）",
+                        appeal.channel.as_str(),
+                        names.join("、")
+                    ),
+                    zh,
                 ),
             ));
         }
-        self.scope(principal).check_write(
-            appeal.jurisdiction.as_str(),
-            appeal.enterprise.uscc.as_str(),
-            "this appeal",
-        )?;
+        let scope = self.scope(principal);
+        scope
+            .check_write(
+                appeal.jurisdiction.as_str(),
+                appeal.enterprise.uscc.as_str(),
+                "this appeal",
+            )
+            .map_err(|e| {
+                e.zh(match &scope {
+                    Scope::Enterprise(_) => "企业只能为本企业登记诉求".to_owned(),
+                    Scope::Nothing => NO_SCOPE_ZH.to_owned(),
+                    _ => format!(
+                        "{}不在您的辖区内，不能在此登记诉求",
+                        self.place(&appeal.jurisdiction)
+                    ),
+                })
+            })?;
         self.store.submit(&principal.sub, appeal).await
+    }
+
+    /// A jurisdiction as people know it: its name and code, or the code alone.
+    fn place(&self, code: &JurisdictionCode) -> String {
+        match self.directory.current_name(code) {
+            Some(name) => format!("{name}（{code}）"),
+            None => code.to_string(),
+        }
     }
 
     /// The jurisdictions a list may show, given the caller's scope and the
@@ -80,25 +113,18 @@ impl IntakeApi {
     }
 }
 
-fn optional_enum<T>(
-    field: &str,
-    value: i32,
-    convert: fn(i32) -> Option<T>,
-) -> Result<Option<T>, Error> {
-    if value == 0 {
-        return Ok(None);
-    }
-    convert(value)
-        .map(Some)
-        .ok_or_else(|| Error::invalid(field, format!("{value} is not a known value")))
+/// Why a caller whose token names neither a jurisdiction nor an enterprise
+/// may not write.
+const NO_SCOPE_ZH: &str = "您的登录凭证未指明所属辖区或企业，不能办理";
+
+/// An appeal not found, or out of the caller's sight (which reads the same).
+fn appeal_not_found(id: &str) -> Error {
+    Error::NotFound(format!("appeal {id}")).zh("未找到该诉求，或您无权查看")
 }
 
-fn required_id(field: &str, value: &str) -> Result<(), Error> {
-    if value.trim().is_empty() {
-        Err(Error::invalid(field, "must not be empty"))
-    } else {
-        Ok(())
-    }
+/// An enterprise not found, or out of the caller's sight.
+fn enterprise_not_found(uscc: &str) -> Error {
+    Error::NotFound(format!("enterprise {uscc}")).zh(format!("未找到企业 {uscc}，或您无权查看"))
 }
 
 #[tonic::async_trait]
@@ -143,7 +169,7 @@ impl IntakeService for IntakeApi {
                         ..Default::default()
                     },
                     Err(error) => {
-                        let invalid_fields = match &error {
+                        let invalid_fields = match error.unlocalized() {
                             Error::InvalidArgument(violations) => {
                                 violations.iter().map(|v| v.field.clone()).collect()
                             }
@@ -177,15 +203,21 @@ impl IntakeService for IntakeApi {
         request: Request<pb::GetAppealRequest>,
     ) -> Result<Response<pb::Appeal>, Status> {
         let principal = access::principal(&request)?.clone();
-        let id = request.into_inner().id;
-        required_id("id", &id)?;
-        let not_found = || Error::NotFound(format!("appeal {id}"));
-        let appeal = self.store.get_appeal(&id).await?.ok_or_else(not_found)?;
-        self.scope(&principal).check_read(
-            &appeal.jurisdiction_code,
-            &appeal.uscc,
-            &format!("appeal {id}"),
-        )?;
+        let mut v = Violations::new();
+        let id = fields::id(&mut v, "id", &request.into_inner().id);
+        v.finish()?;
+        let appeal = self
+            .store
+            .get_appeal(&id)
+            .await?
+            .ok_or_else(|| appeal_not_found(&id))?;
+        self.scope(&principal)
+            .check_read(
+                &appeal.jurisdiction_code,
+                &appeal.uscc,
+                &format!("appeal {id}"),
+            )
+            .map_err(|_| appeal_not_found(&id))?;
         Ok(Response::new(convert::appeal_for(&principal, &appeal)))
     }
 
@@ -197,12 +229,19 @@ impl IntakeService for IntakeApi {
         let request = request.into_inner();
         let scope = self.scope(&principal);
         let limit = ids::page_size(request.page_size)?;
+        let jurisdictions = self.visible_jurisdictions(&scope, &request.jurisdiction_code)?;
+        let mut v = Violations::new();
+        let status = fields::optional_enum(&mut v, "status", request.status, convert::status);
+        let channel = fields::optional_enum(&mut v, "channel", request.channel, convert::channel);
+        let category =
+            fields::optional_enum(&mut v, "category", request.category, convert::category);
+        v.finish()?;
         let mut filter = AppealFilter {
-            jurisdictions: self.visible_jurisdictions(&scope, &request.jurisdiction_code)?,
+            jurisdictions,
             uscc: (!request.uscc.trim().is_empty()).then(|| request.uscc.trim().to_owned()),
-            status: optional_enum("status", request.status, convert::status)?,
-            channel: optional_enum("channel", request.channel, convert::channel)?,
-            category: optional_enum("category", request.category, convert::category)?,
+            status,
+            channel,
+            category,
         };
         if let Scope::Enterprise(own) = &scope {
             match &filter.uscc {
@@ -210,6 +249,7 @@ impl IntakeService for IntakeApi {
                     return Err(Error::PermissionDenied(
                         "an enterprise may list only its own appeals".into(),
                     )
+                    .zh("企业只能查看本企业的诉求")
                     .into());
                 }
                 _ => filter.uscc = Some(own.clone()),
@@ -249,25 +289,22 @@ impl IntakeService for IntakeApi {
     ) -> Result<Response<pb::Appeal>, Status> {
         let principal = access::principal(&request)?.clone();
         let request = request.into_inner();
-        required_id("id", &request.id)?;
-        let reason = request.reason.trim();
-        if reason.chars().count() > domain::REASON_MAX_CHARS {
-            return Err(Error::invalid(
-                "reason",
-                format!("must be at most {} characters", domain::REASON_MAX_CHARS),
-            )
-            .into());
-        }
+        let mut v = Violations::new();
+        let id = fields::id(&mut v, "id", &request.id);
+        let reason =
+            fields::optional_text(&mut v, "reason", &request.reason, domain::REASON_MAX_CHARS);
+        v.finish()?;
         let scope = self.scope(&principal);
-        let id = request.id.clone();
         let appeal = self
             .store
-            .withdraw(&request.id, reason, |appeal| {
-                scope.check_read(
-                    &appeal.jurisdiction_code,
-                    &appeal.uscc,
-                    &format!("appeal {id}"),
-                )
+            .withdraw(&id, &reason, |appeal| {
+                scope
+                    .check_read(
+                        &appeal.jurisdiction_code,
+                        &appeal.uscc,
+                        &format!("appeal {id}"),
+                    )
+                    .map_err(|_| appeal_not_found(&id))
             })
             .await?;
         Ok(Response::new(convert::appeal_to_proto(&appeal)))
@@ -280,11 +317,22 @@ impl IntakeService for IntakeApi {
         let principal = access::principal(&request)?.clone();
         let enterprise = convert::enterprise(request.into_inner().enterprise, &self.directory)?;
         let scope = self.scope(&principal);
-        scope.check_write(
-            enterprise.jurisdiction.as_str(),
-            enterprise.uscc.as_str(),
-            "this enterprise",
-        )?;
+        scope
+            .check_write(
+                enterprise.jurisdiction.as_str(),
+                enterprise.uscc.as_str(),
+                "this enterprise",
+            )
+            .map_err(|e| {
+                e.zh(match &scope {
+                    Scope::Enterprise(_) => "企业只能登记本企业的信息".to_owned(),
+                    Scope::Nothing => NO_SCOPE_ZH.to_owned(),
+                    _ => format!(
+                        "{}不在您的辖区内，不能登记该地的企业",
+                        self.place(&enterprise.jurisdiction)
+                    ),
+                })
+            })?;
         // The registration as stored decides who may change it: a county
         // neither takes another county's enterprise nor rewrites it.
         let uscc = enterprise.uscc.as_str().to_owned();
@@ -295,6 +343,10 @@ impl IntakeService for IntakeApi {
                     Err(Error::PermissionDenied(format!(
                         "企业 {uscc} 登记在 {}，不在您的辖区（enterprise {uscc} is registered in {0}, outside your jurisdiction）",
                         stored.jurisdiction.as_str()
+                    ))
+                    .zh(format!(
+                        "企业 {uscc} 登记在{}，不在您的辖区",
+                        self.place(&stored.jurisdiction)
                     )))
                 }
                 _ => Ok(()),
@@ -308,19 +360,21 @@ impl IntakeService for IntakeApi {
         request: Request<pb::GetEnterpriseRequest>,
     ) -> Result<Response<pb::Enterprise>, Status> {
         let principal = access::principal(&request)?.clone();
-        let uscc = request.into_inner().uscc.trim().to_owned();
-        required_id("uscc", &uscc)?;
-        let not_found = || Error::NotFound(format!("enterprise {uscc}"));
+        let mut v = Violations::new();
+        let uscc = fields::id(&mut v, "uscc", &request.into_inner().uscc);
+        v.finish()?;
         let enterprise = self
             .store
             .get_enterprise(&uscc)
             .await?
-            .ok_or_else(not_found)?;
-        self.scope(&principal).check_read(
-            enterprise.jurisdiction.as_str(),
-            enterprise.uscc.as_str(),
-            &format!("enterprise {uscc}"),
-        )?;
+            .ok_or_else(|| enterprise_not_found(&uscc))?;
+        self.scope(&principal)
+            .check_read(
+                enterprise.jurisdiction.as_str(),
+                enterprise.uscc.as_str(),
+                &format!("enterprise {uscc}"),
+            )
+            .map_err(|_| enterprise_not_found(&uscc))?;
         Ok(Response::new(convert::enterprise_to_proto(&enterprise)))
     }
 
@@ -332,10 +386,11 @@ impl IntakeService for IntakeApi {
         let request = request.into_inner();
         let scope = self.scope(&principal);
         let limit = ids::page_size(request.page_size)?;
-        let filter = EnterpriseFilter {
-            jurisdictions: self.visible_jurisdictions(&scope, &request.jurisdiction_code)?,
-            tag: optional_enum("tag", request.tag, convert::tag)?,
-        };
+        let jurisdictions = self.visible_jurisdictions(&scope, &request.jurisdiction_code)?;
+        let mut v = Violations::new();
+        let tag = fields::optional_enum(&mut v, "tag", request.tag, convert::tag);
+        v.finish()?;
+        let filter = EnterpriseFilter { jurisdictions, tag };
         let fingerprint = format!(
             "{}|{:?}|{}",
             principal.sub, filter.jurisdictions, request.tag

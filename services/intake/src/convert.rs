@@ -7,6 +7,8 @@ pub use zhengqi_shared::appeal::{
     category, category_to_proto, channel, channel_to_proto, kind, kind_to_proto, tag, tag_to_proto,
 };
 use zhengqi_shared::auth::Principal;
+use zhengqi_shared::error::Why;
+use zhengqi_shared::fields::{self, Problem};
 use zhengqi_shared::personal;
 use zhengqi_shared::reference::{Directory, JurisdictionCode, Uscc};
 use zhengqi_shared::storage::timestamp;
@@ -38,44 +40,6 @@ proto_enum_conversions!(
     ownership_to_proto
 );
 
-/// Text that must be present and at most `max` characters.
-fn required_text(violations: &mut Violations, field: &str, value: &str, max: usize) -> String {
-    let trimmed = value.trim();
-    if trimmed.is_empty() {
-        violations.add(field, "must not be empty");
-    } else {
-        check_length(violations, field, trimmed, max);
-    }
-    trimmed.to_owned()
-}
-
-fn check_length(violations: &mut Violations, field: &str, value: &str, max: usize) {
-    let length = value.chars().count();
-    if length > max {
-        violations.add(
-            field,
-            format!("must be at most {max} characters, got {length}"),
-        );
-    }
-}
-
-fn required_enum<T>(
-    violations: &mut Violations,
-    field: &str,
-    value: i32,
-    convert: fn(i32) -> Option<T>,
-) -> Option<T> {
-    let converted = convert(value);
-    if converted.is_none() {
-        if value == 0 {
-            violations.add(field, "must be set");
-        } else {
-            violations.add(field, format!("{value} is not a known value"));
-        }
-    }
-    converted
-}
-
 fn known_jurisdiction(
     violations: &mut Violations,
     field: &str,
@@ -83,10 +47,25 @@ fn known_jurisdiction(
     directory: &Directory,
 ) -> Option<JurisdictionCode> {
     if value.trim().is_empty() {
-        violations.add(field, "must not be empty");
+        violations.add(field, Problem::Missing);
         return None;
     }
     violations.check(field, directory.parse_known(value))
+}
+
+/// Why a request without its enterprise is refused.
+fn enterprise_unset() -> Why {
+    Why::new("must be set", "请填写企业信息")
+}
+
+/// The enterprise's unified social credit code: present and well formed.
+fn credit_code(violations: &mut Violations, value: &str) -> Option<Uscc> {
+    if value.trim().is_empty() {
+        violations.add("enterprise.uscc", Problem::Missing);
+        None
+    } else {
+        violations.check("enterprise.uscc", Uscc::parse(value))
+    }
 }
 
 /// Parses a `SubmitAppealRequest`, naming every bad field.
@@ -95,16 +74,8 @@ pub fn new_appeal(
     directory: &Directory,
 ) -> Result<NewAppeal, zhengqi_shared::Error> {
     let mut v = Violations::new();
-    let request_id = request.request_id.trim().to_owned();
-    if request_id.len() > domain::REQUEST_ID_MAX {
-        v.add(
-            "request_id",
-            format!("must be at most {} bytes", domain::REQUEST_ID_MAX),
-        );
-    } else if request_id.chars().any(|c| c.is_control()) {
-        v.add("request_id", "must not contain control characters");
-    }
-    let channel = required_enum(&mut v, "channel", request.channel, channel);
+    let request_id = fields::request_id(&mut v, &request.request_id);
+    let channel = fields::required_enum(&mut v, "channel", request.channel, channel);
     let jurisdiction = known_jurisdiction(
         &mut v,
         "jurisdiction_code",
@@ -113,17 +84,12 @@ pub fn new_appeal(
     );
     let enterprise = match request.enterprise {
         None => {
-            v.add("enterprise", "must be set");
+            v.add("enterprise", enterprise_unset());
             None
         }
         Some(enterprise) => {
-            let uscc = if enterprise.uscc.trim().is_empty() {
-                v.add("enterprise.uscc", "must not be empty");
-                None
-            } else {
-                v.check("enterprise.uscc", Uscc::parse(&enterprise.uscc))
-            };
-            let name = required_text(
+            let uscc = credit_code(&mut v, &enterprise.uscc);
+            let name = fields::text(
                 &mut v,
                 "enterprise.name",
                 &enterprise.name,
@@ -132,27 +98,29 @@ pub fn new_appeal(
             uscc.map(|uscc| EnterpriseRef { uscc, name })
         }
     };
-    let kind = required_enum(&mut v, "kind", request.kind, kind);
-    let category = required_enum(&mut v, "category", request.category, category);
-    let title = required_text(&mut v, "title", &request.title, domain::TITLE_MAX_CHARS);
-    let description = required_text(
+    let kind = fields::required_enum(&mut v, "kind", request.kind, kind);
+    let category = fields::required_enum(&mut v, "category", request.category, category);
+    let title = fields::text(&mut v, "title", &request.title, domain::TITLE_MAX_CHARS);
+    let description = fields::text(
         &mut v,
         "description",
         &request.description,
         domain::DESCRIPTION_MAX_CHARS,
     );
-    let contact_name = request.contact_name.trim().to_owned();
-    check_length(
+    let contact_name = fields::optional_text(
         &mut v,
         "contact_name",
-        &contact_name,
+        &request.contact_name,
         domain::NAME_MAX_CHARS,
     );
     let contact_phone = request.contact_phone.trim().to_owned();
     if !contact_phone.is_empty() && !domain::valid_phone(&contact_phone) {
         v.add(
             "contact_phone",
-            "must be a phone number: 5 to 20 digits, optionally with +, - and spaces",
+            Why::new(
+                "must be a phone number: 5 to 20 digits, optionally with +, - and spaces",
+                "请填写正确的电话号码：5至20位数字，可含“+”“-”和空格",
+            ),
         );
     }
     v.finish()?;
@@ -184,44 +152,27 @@ pub fn enterprise(
 ) -> Result<Enterprise, zhengqi_shared::Error> {
     let mut v = Violations::new();
     let Some(e) = request else {
-        v.add("enterprise", "must be set");
-        v.finish()?;
-        unreachable!("finish fails when a violation was added");
+        return Err(zhengqi_shared::Error::invalid(
+            "enterprise",
+            enterprise_unset(),
+        ));
     };
-    let uscc = if e.uscc.trim().is_empty() {
-        v.add("enterprise.uscc", "must not be empty");
-        None
-    } else {
-        v.check("enterprise.uscc", Uscc::parse(&e.uscc))
-    };
-    let name = required_text(&mut v, "enterprise.name", &e.name, domain::NAME_MAX_CHARS);
+    let uscc = credit_code(&mut v, &e.uscc);
+    let name = fields::text(&mut v, "enterprise.name", &e.name, domain::NAME_MAX_CHARS);
     let jurisdiction = known_jurisdiction(
         &mut v,
         "enterprise.jurisdiction_code",
         &e.jurisdiction_code,
         directory,
     );
-    let industry = e.industry.trim().to_owned();
-    check_length(
+    let industry = fields::optional_text(
         &mut v,
         "enterprise.industry",
-        &industry,
+        &e.industry,
         domain::NAME_MAX_CHARS,
     );
-    let size_value = (e.size != 0).then(|| size(e.size));
-    if size_value == Some(None) {
-        v.add(
-            "enterprise.size",
-            format!("{} is not a known value", e.size),
-        );
-    }
-    let ownership_value = (e.ownership != 0).then(|| ownership(e.ownership));
-    if ownership_value == Some(None) {
-        v.add(
-            "enterprise.ownership",
-            format!("{} is not a known value", e.ownership),
-        );
-    }
+    let size = fields::optional_enum(&mut v, "enterprise.size", e.size, size);
+    let ownership = fields::optional_enum(&mut v, "enterprise.ownership", e.ownership, ownership);
     let mut tags = Vec::new();
     for (i, value) in e.tags.iter().enumerate() {
         match tag(*value) {
@@ -229,7 +180,10 @@ pub fn enterprise(
             Some(_) => {}
             None => v.add(
                 format!("enterprise.tags[{i}]"),
-                format!("{value} is not a known tag"),
+                Why::new(
+                    format!("{value} is not a known tag"),
+                    format!("{value} 不是可选的企业标签"),
+                ),
             ),
         }
     }
@@ -240,8 +194,8 @@ pub fn enterprise(
             name,
             jurisdiction,
             industry,
-            size: size_value.flatten(),
-            ownership: ownership_value.flatten(),
+            size,
+            ownership,
             tags,
             create_time: 0,
             update_time: 0,

@@ -33,6 +33,20 @@ pub fn channels_for(roles: &[Role]) -> Vec<Channel> {
         .collect()
 }
 
+/// A channel as people call it, for the words that refuse it.
+pub fn channel_zh(channel: Channel) -> &'static str {
+    match channel {
+        Channel::Hotline12345 => "12345政务服务便民热线",
+        Channel::MayorDirectLine => "市长直通车",
+        Channel::OnlinePortal => "网上平台",
+        Channel::IndustryDepartment => "行业部门",
+        Channel::ChamberOfCommerce => "商会",
+        Channel::Supervisor => "营商环境监督员",
+        Channel::ThirdParty => "第三方评估",
+        Channel::CountySystem => "县区系统",
+    }
+}
+
 named_enum! {
     /// Where an appeal stands at intake.
     pub enum AppealStatus {
@@ -71,8 +85,6 @@ pub const DESCRIPTION_MAX_CHARS: usize = 10_000;
 /// Longest enterprise name, contact name and reason, in characters.
 pub const NAME_MAX_CHARS: usize = 200;
 pub const REASON_MAX_CHARS: usize = 2_000;
-/// Longest idempotency key, in bytes.
-pub const REQUEST_ID_MAX: usize = 128;
 /// An appeal from the same enterprise in the same category with a similar title
 /// within this many days is the same matter.
 pub const DUPLICATE_WINDOW_DAYS: i64 = 30;

@@ -11,22 +11,14 @@ use zhengqi_shared::clock::Clock;
 use zhengqi_shared::events::EventLog;
 use zhengqi_shared::ids::PageToken;
 use zhengqi_shared::personal;
-use zhengqi_shared::reference::{JurisdictionCode, Uscc};
-use zhengqi_shared::storage::{Columns, Filter, Keyset, SqlValue, Statement, Store, stored};
+use zhengqi_shared::storage::{Filter, Keyset, SqlValue, Statement, Store};
 
 use crate::batch::{self, Submission};
 use crate::convert;
 use crate::domain::{
-    self, Appeal, AppealKind, AppealStatus, Category, Channel, Enterprise, EnterpriseSize,
-    EnterpriseTag, NewAppeal, Ownership,
+    self, Appeal, AppealStatus, Category, Channel, Enterprise, EnterpriseTag, NewAppeal,
 };
-
-pub(crate) const APPEAL_COLUMNS: &str = "id, number, request_id, submitter, channel, jurisdiction_code, uscc, enterprise_name, \
-     kind, category, title, description, contact_name, contact_phone, status, duplicate_of, withdraw_reason, \
-     create_time, update_time, personal_data_erase_time";
-
-pub(crate) const ENTERPRISE_COLUMNS: &str =
-    "uscc, name, jurisdiction_code, industry, size, ownership, tags, create_time, update_time";
+use crate::rows::{APPEAL_COLUMNS, ENTERPRISE_COLUMNS, appeal_from_row, enterprise_from_row};
 
 /// Filters of `ListAppeals`, already checked against the caller's scope.
 #[derive(Debug, Default, Clone)]
@@ -151,12 +143,13 @@ impl IntakeStore {
         .fetch_optional(&mut *tx)
         .await?;
         let Some(mut appeal) = row.as_ref().map(appeal_from_row).transpose()? else {
-            return Err(Error::NotFound(format!("appeal {id}")));
+            return Err(Error::NotFound(format!("appeal {id}")).zh("未找到该诉求，或您无权查看"));
         };
         allowed(&appeal)?;
         domain::check_withdraw(&appeal).map_err(|refusal| match refusal {
             domain::WithdrawRefusal::AlreadyWithdrawn => {
                 Error::FailedPrecondition(format!("appeal {id} is already withdrawn"))
+                    .zh(format!("诉求 {} 已撤回，不能重复撤回", appeal.number))
             }
         })?;
         appeal.status = AppealStatus::Withdrawn;
@@ -295,55 +288,4 @@ async fn select_enterprise(
     .fetch_optional(&mut *conn)
     .await?;
     row.as_ref().map(enterprise_from_row).transpose()
-}
-
-pub(crate) fn appeal_from_row(row: &impl Columns) -> Result<Appeal, Error> {
-    Ok(Appeal {
-        id: row.text("id")?,
-        number: row.text("number")?,
-        request_id: row.optional_text("request_id")?.unwrap_or_default(),
-        submitter: row.text("submitter")?,
-        channel: stored("channel", &row.text("channel")?, Channel::parse)?,
-        jurisdiction_code: row.text("jurisdiction_code")?,
-        uscc: row.text("uscc")?,
-        enterprise_name: row.text("enterprise_name")?,
-        kind: stored("kind", &row.text("kind")?, AppealKind::parse)?,
-        category: stored("category", &row.text("category")?, Category::parse)?,
-        title: row.text("title")?,
-        description: row.text("description")?,
-        contact_name: row.text("contact_name")?,
-        contact_phone: row.text("contact_phone")?,
-        status: stored("status", &row.text("status")?, AppealStatus::parse)?,
-        duplicate_of: row.optional_text("duplicate_of")?,
-        withdraw_reason: row.text("withdraw_reason")?,
-        create_time: row.int("create_time")?,
-        update_time: row.int("update_time")?,
-        personal_data_erase_time: row.optional_int("personal_data_erase_time")?,
-    })
-}
-
-pub(crate) fn enterprise_from_row(row: &impl Columns) -> Result<Enterprise, Error> {
-    let tags = row.text("tags")?;
-    Ok(Enterprise {
-        uscc: Uscc::parse(&row.text("uscc")?).map_err(Error::internal)?,
-        name: row.text("name")?,
-        jurisdiction: JurisdictionCode::parse(&row.text("jurisdiction_code")?)
-            .map_err(Error::internal)?,
-        industry: row.text("industry")?,
-        size: row
-            .optional_text("size")?
-            .map(|s| stored("size", &s, EnterpriseSize::parse))
-            .transpose()?,
-        ownership: row
-            .optional_text("ownership")?
-            .map(|o| stored("ownership", &o, Ownership::parse))
-            .transpose()?,
-        tags: tags
-            .split(',')
-            .filter(|t| !t.is_empty())
-            .map(|t| stored("tag", t, EnterpriseTag::parse))
-            .collect::<Result<_, _>>()?,
-        create_time: row.int("create_time")?,
-        update_time: row.int("update_time")?,
-    })
 }

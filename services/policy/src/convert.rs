@@ -5,8 +5,9 @@ use prost_types::Timestamp;
 use zhengqi_proto::zhengqi::common::v1::EnterpriseRef;
 use zhengqi_proto::zhengqi::intake::v1 as intake;
 use zhengqi_proto::zhengqi::policy::v1 as pb;
+use zhengqi_shared::fields::{self, Problem};
 use zhengqi_shared::storage::timestamp;
-use zhengqi_shared::{Violations, proto_enum_conversions};
+use zhengqi_shared::{Violations, Why, proto_enum_conversions};
 
 use crate::domain::{
     Applicability, Article, Comment, Disposition, Draft, Enterprise, Fulfillment, FulfillmentKind,
@@ -50,35 +51,20 @@ pub const MAX_TEXT: usize = 20_000;
 pub const MAX_ARTICLES: usize = 500;
 pub const MAX_LIST: usize = 100;
 
-/// Checks a text field: no NUL or other control characters but line breaks
-/// and tabs, at most `max` characters, not blank when `required`.
-pub fn check_text(v: &mut Violations, field: &str, value: &str, max: usize, required: bool) {
-    if required && value.trim().is_empty() {
-        v.add(field, "is required");
-    } else if value.chars().count() > max {
-        v.add(field, format!("is longer than {max} characters"));
-    } else if value
-        .chars()
-        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+/// A text field as [`fields::text_if`] reads it (not blank when `required`,
+/// at most `max` characters), and without control characters but line breaks
+/// and tabs; the value trimmed.
+pub fn text(v: &mut Violations, field: &str, value: &str, max: usize, required: bool) -> String {
+    let before = v.fields().count();
+    let trimmed = fields::text_if(v, field, value, max, required);
+    if v.fields().count() == before
+        && value
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
     {
-        v.add(field, "contains control characters");
+        v.add(field, Problem::ControlCharacter);
     }
-}
-
-/// Checks an id or key field (no spaces or control characters, at most 128).
-pub fn check_key(v: &mut Violations, field: &str, value: &str, required: bool) {
-    if value.is_empty() {
-        if required {
-            v.add(field, "is required");
-        }
-    } else if value.len() > 128 || value.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        v.add(field, "is not a valid id");
-    }
-}
-
-/// A protobuf timestamp as microseconds, within years 1 to 9999.
-pub fn micros(field: &str, ts: &Timestamp, v: &mut Violations) -> Option<i64> {
-    v.check(field, zhengqi_shared::storage::checked_micros(ts))
+    trimmed
 }
 
 fn ts(micros: Option<i64>) -> Option<Timestamp> {
@@ -122,24 +108,24 @@ fn tag_number(name: &str) -> i32 {
 /// jurisdictions are checked against the directory by the caller.
 pub fn draft_from_proto(policy: &pb::Policy, prefix: &str, v: &mut Violations) -> Option<Draft> {
     let f = |name: &str| format!("{prefix}{name}");
-    let kind = kind_from(policy.kind);
-    if kind.is_none() {
-        v.add(f("kind"), "must be POLICY or CONDUCT_LIST");
-    }
-    check_text(v, &f("title"), &policy.title, MAX_TITLE, true);
-    check_text(
+    let kind = fields::required_enum(v, &f("kind"), policy.kind, kind_from);
+    let title = text(v, &f("title"), &policy.title, MAX_TITLE, true);
+    let document_number = text(
         v,
         &f("document_number"),
         &policy.document_number,
         MAX_NAME,
         false,
     );
-    check_key(v, &f("department_id"), &policy.department_id, false);
-    check_text(v, &f("summary"), &policy.summary, MAX_SUMMARY, false);
+    fields::optional_id(v, &f("department_id"), &policy.department_id);
+    text(v, &f("summary"), &policy.summary, MAX_SUMMARY, false);
     if policy.articles.len() > MAX_ARTICLES {
         v.add(
             f("articles"),
-            format!("has more than {MAX_ARTICLES} articles"),
+            Why::new(
+                format!("has more than {MAX_ARTICLES} articles"),
+                format!("条款不能超过{MAX_ARTICLES}条"),
+            ),
         );
     }
     let mut articles = Vec::new();
@@ -147,38 +133,47 @@ pub fn draft_from_proto(policy: &pb::Policy, prefix: &str, v: &mut Violations) -
         let field = |name: &str| format!("{prefix}articles[{i}].{name}");
         let number = a.number.trim();
         if number.is_empty() {
-            v.add(field("number"), "is required");
+            v.add(field("number"), Problem::Missing);
         } else if number.chars().count() > 20 || number.chars().any(|c| c.is_control()) {
-            v.add(field("number"), "is not an article number");
+            v.add(
+                field("number"),
+                Why::new(
+                    "is not an article number",
+                    "不是有效的条款编号（最多20个字符，不能含控制字符）",
+                ),
+            );
         } else if articles.iter().any(|x: &Article| x.number == number) {
-            v.add(field("number"), format!("article {number} appears twice"));
+            v.add(
+                field("number"),
+                Why::new(
+                    format!("article {number} appears twice"),
+                    format!("条款编号“{number}”重复"),
+                ),
+            );
         }
-        check_text(v, &field("title"), &a.title, MAX_TITLE, false);
-        check_text(v, &field("text"), &a.text, MAX_TEXT, true);
+        let title = text(v, &field("title"), &a.title, MAX_TITLE, false);
+        text(v, &field("text"), &a.text, MAX_TEXT, true);
         articles.push(Article {
             number: number.to_owned(),
-            title: a.title.trim().to_owned(),
+            title,
             text: a.text.clone(),
         });
     }
     let applicability = applicability_from_proto(policy.applicability.as_ref(), prefix, v);
-    let effective_time = policy
-        .effective_time
-        .as_ref()
-        .and_then(|t| micros(&f("effective_time"), t, v));
-    let expire_time = policy
-        .expire_time
-        .as_ref()
-        .and_then(|t| micros(&f("expire_time"), t, v));
+    let effective_time = fields::time(v, &f("effective_time"), policy.effective_time.as_ref());
+    let expire_time = fields::time(v, &f("expire_time"), policy.expire_time.as_ref());
     if let (Some(from), Some(until)) = (effective_time, expire_time)
         && until <= from
     {
-        v.add(f("expire_time"), "must be after effective_time");
+        v.add(
+            f("expire_time"),
+            Why::new("must be after effective_time", "失效时间应晚于生效时间"),
+        );
     }
     Some(Draft {
         kind: kind?,
-        title: policy.title.trim().to_owned(),
-        document_number: policy.document_number.trim().to_owned(),
+        title,
+        document_number,
         department_id: policy.department_id.clone(),
         summary: policy.summary.clone(),
         articles,
@@ -206,14 +201,23 @@ fn applicability_from_proto(
         ("tags", a.tags.len()),
     ] {
         if len > MAX_LIST {
-            v.add(f(name), format!("has more than {MAX_LIST} values"));
+            v.add(
+                f(name),
+                Why::new(
+                    format!("has more than {MAX_LIST} values"),
+                    format!("最多填写{MAX_LIST}项"),
+                ),
+            );
         }
     }
     for (i, code) in a.jurisdiction_codes.iter().enumerate().take(MAX_LIST) {
         if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
             v.add(
                 format!("{}[{i}]", f("jurisdiction_codes")),
-                "is not a GB/T 2260 code",
+                Why::new(
+                    "is not a GB/T 2260 code",
+                    "不是有效的行政区划代码（GB/T 2260，6位数字）",
+                ),
             );
         } else if !out.jurisdiction_codes.contains(code) {
             out.jurisdiction_codes.push(code.clone());
@@ -221,25 +225,27 @@ fn applicability_from_proto(
     }
     for (i, industry) in a.industries.iter().enumerate().take(MAX_LIST) {
         let field = format!("{}[{i}]", f("industries"));
-        check_text(v, &field, industry, MAX_NAME, true);
+        text(v, &field, industry, MAX_NAME, true);
         if industry.contains('|') {
-            v.add(field, "must not contain |");
+            v.add(field, Why::new("must not contain |", "不能包含字符“|”"));
         } else if !out.industries.contains(&industry.trim().to_owned()) {
             out.industries.push(industry.trim().to_owned());
         }
     }
     for (i, size) in a.sizes.iter().enumerate().take(MAX_LIST) {
-        match size_name(*size) {
-            Some(name) if !out.sizes.contains(&name) => out.sizes.push(name),
-            Some(_) => {}
-            None => v.add(format!("{}[{i}]", f("sizes")), "is not an enterprise size"),
+        let field = format!("{}[{i}]", f("sizes"));
+        if let Some(name) = fields::required_enum(v, &field, *size, size_name)
+            && !out.sizes.contains(&name)
+        {
+            out.sizes.push(name);
         }
     }
     for (i, tag) in a.tags.iter().enumerate().take(MAX_LIST) {
-        match tag_name(*tag) {
-            Some(name) if !out.tags.contains(&name) => out.tags.push(name),
-            Some(_) => {}
-            None => v.add(format!("{}[{i}]", f("tags")), "is not an enterprise tag"),
+        let field = format!("{}[{i}]", f("tags"));
+        if let Some(name) = fields::required_enum(v, &field, *tag, tag_name)
+            && !out.tags.contains(&name)
+        {
+            out.tags.push(name);
         }
     }
     out

@@ -273,7 +273,8 @@ pub async fn write_policy(
         return Err(Error::Aborted(format!(
             "policy {} changed meanwhile; read it again",
             policy.id
-        )));
+        ))
+        .zh(format!("{}已被他人修改，请刷新后重试", policy.named())));
     }
     Ok(())
 }
@@ -411,10 +412,10 @@ pub async fn update_comment(
     .await?
     .rows_affected();
     if affected != 1 {
-        return Err(Error::Aborted(format!(
-            "comment {} changed meanwhile; read it again",
-            c.id
-        )));
+        return Err(
+            Error::Aborted(format!("comment {} changed meanwhile; read it again", c.id))
+                .zh("该意见已被他人修改，请刷新后重试"),
+        );
     }
     Ok(())
 }
@@ -519,7 +520,8 @@ pub async fn update_question(
         return Err(Error::Aborted(format!(
             "question {} changed meanwhile; read it again",
             q.id
-        )));
+        ))
+        .zh("该咨询已被他人修改，请刷新后重试"));
     }
     Ok(())
 }
@@ -709,6 +711,7 @@ pub async fn put_rating(
     .map_err(|e| {
         if is_unique_violation(&e) {
             Error::Aborted("the enterprise rated this version meanwhile; retry".into())
+                .zh("贵企业刚刚已对该政策作出评价，请刷新后重试")
         } else {
             Error::Database(e)
         }

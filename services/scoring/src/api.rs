@@ -19,7 +19,9 @@ use zhengqi_proto::zhengqi::scoring::v1::scoring_service_server::ScoringService;
 use zhengqi_shared::access::{self, Scope};
 use zhengqi_shared::appeal;
 use zhengqi_shared::auth::Principal;
+use zhengqi_shared::error::Why;
 use zhengqi_shared::events::{self, EventStream};
+use zhengqi_shared::fields;
 use zhengqi_shared::ids::{self, PageToken};
 use zhengqi_shared::reference::JurisdictionCode;
 use zhengqi_shared::storage::timestamp;
@@ -33,7 +35,7 @@ use crate::domain::period::Period;
 use crate::domain::{Board, UnitKind};
 use crate::store::{self, AlertFilter, StoredScore};
 
-const MAX_REQUEST_ID: usize = 200;
+/// Most characters of a unit id (a department id or a GB/T 2260 code).
 const MAX_UNIT_ID: usize = 100;
 /// The periods a ranking's trend shows, this one included.
 const TREND_PERIODS: usize = 6;
@@ -75,7 +77,10 @@ async fn remembered<M: Message + Default>(
             .map_err(|e| Error::internal(format!("a remembered answer does not decode: {e}"))),
         Some((used_for, _)) => Err(Error::invalid(
             "request_id",
-            format!("was used for {used_for}; use a new key"),
+            Why::new(
+                format!("was used for {used_for}; use a new key"),
+                "该请求编号已用于其他操作，请换用新的请求编号",
+            ),
         )),
         None => Ok(None),
     }
@@ -123,7 +128,8 @@ impl ScoringApi {
             Err(Error::PermissionDenied(format!(
                 "{action}仅限市级（{}）营商环境办和管理员（{action} is for the city's coordinators and admins）",
                 self.core.city
-            )))
+            ))
+            .zh(format!("{action}仅限市级营商环境办和管理员办理")))
         }
     }
 
@@ -158,7 +164,19 @@ impl ScoringApi {
         } else {
             Err(Error::PermissionDenied(format!(
                 "jurisdiction {code} is outside your jurisdiction"
-            )))
+            ))
+            .zh(format!("{}不在您的辖区内，您无权查看", self.place(&code))))
+        }
+    }
+
+    /// A jurisdiction as people know it: its name and code, or the code alone.
+    fn place(&self, code: &str) -> String {
+        match JurisdictionCode::parse(code)
+            .ok()
+            .and_then(|c| self.core.directory.current_name(&c).map(str::to_owned))
+        {
+            Some(name) => format!("{name}（{code}）"),
+            None => code.to_owned(),
         }
     }
 
@@ -197,14 +215,20 @@ impl ScoringApi {
             .map(convert::model_etag)
             .unwrap_or_default();
         if request.etag.trim() != current_etag {
-            return Err(Error::Aborted(match current_etag.as_str() {
-                "" => {
-                    format!("period {period_text} has no model of its own yet; send an empty etag")
-                }
-                etag => format!(
+            return Err(match current_etag.as_str() {
+                "" => Error::Aborted(format!(
+                    "period {period_text} has no model of its own yet; send an empty etag"
+                ))
+                .zh(format!(
+                    "考核期 {period_text} 尚未单独设置指标模型，请刷新后重试"
+                )),
+                etag => Error::Aborted(format!(
                     "the model of {period_text} changed since it was read (etag is now {etag}); read it again"
-                ),
-            }));
+                ))
+                .zh(format!(
+                    "考核期 {period_text} 的指标模型已被他人修改，请刷新后重试"
+                )),
+            });
         }
         let now = core.clock.now();
         model.period = period_text.clone();
@@ -247,16 +271,14 @@ impl ScoringApi {
         period: &str,
         mut violations: Violations,
     ) -> Result<(UnitKind, String, Period, String), Error> {
-        let unit_id = unit_id.trim().to_owned();
+        let unit_id = fields::optional_text(&mut violations, "unit_id", unit_id, MAX_UNIT_ID);
         if unit_id.is_empty() {
             violations.add(
                 "unit_id",
-                "is required: a department id or a GB/T 2260 code",
-            );
-        } else if unit_id.chars().count() > MAX_UNIT_ID {
-            violations.add(
-                "unit_id",
-                format!("must be at most {MAX_UNIT_ID} characters"),
+                Why::new(
+                    "is required: a department id or a GB/T 2260 code",
+                    "请填写部门编号或行政区划代码",
+                ),
             );
         }
         let period = violations.check("period", Period::parse(period));
@@ -268,12 +290,16 @@ impl ScoringApi {
             UnitKind::Department
         };
         let what = format!("unit {unit_id}");
+        let not_found =
+            || Error::NotFound(what.clone()).zh(format!("未找到考核单位 {unit_id}，或您无权查看"));
         let jurisdiction = self
             .core
             .units()
             .jurisdiction_of(kind, &unit_id)
-            .ok_or_else(|| Error::NotFound(what.clone()))?;
-        self.scope(principal).check_read(&jurisdiction, "", &what)?;
+            .ok_or_else(not_found)?;
+        self.scope(principal)
+            .check_read(&jurisdiction, "", &what)
+            .map_err(|_| not_found())?;
         Ok((kind, unit_id, period, jurisdiction))
     }
 
@@ -351,16 +377,16 @@ impl ScoringApi {
             let keys: Vec<_> = model::CATALOGUE.iter().map(|k| k.key).collect();
             violations.add(
                 "indicator_key",
-                format!(
-                    "没有此指标（unknown indicator; known: {}）",
-                    keys.join(", ")
+                Why::new(
+                    format!(
+                        "没有此指标（unknown indicator; known: {}）",
+                        keys.join(", ")
+                    ),
+                    "没有此指标",
                 ),
             );
         }
-        let limit = violations.check(
-            "page_size",
-            ids::page_size(request.page_size).map_err(|_| "must not be negative"),
-        );
+        let limit = violations.check("page_size", ids::page_size(request.page_size));
         let (kind, unit_id, period, _) =
             self.unit_in_scope(principal, &request.unit_id, &request.period, violations)?;
         let (Some(known), Some(limit)) = (known, limit) else {
@@ -419,12 +445,9 @@ impl ScoringApi {
         let period = violations.check("period", Period::parse(&request.period));
         let kind = convert::unit_kind(request.unit_kind);
         if kind.is_none() {
-            violations.add("unit_kind", "must be DEPARTMENT or JURISDICTION");
+            violations.add("unit_kind", convert::unit_kind_unknown());
         }
-        let limit = violations.check(
-            "page_size",
-            ids::page_size(request.page_size).map_err(|_| "must not be negative"),
-        );
+        let limit = violations.check("page_size", ids::page_size(request.page_size));
         violations.finish()?;
         let (Some(period), Some(kind), Some(limit)) = (period, kind, limit) else {
             return Err(Error::internal("checked fields are missing"));
@@ -514,26 +537,19 @@ impl ScoringApi {
                 if kind.is_none() {
                     violations.add(
                         "kind",
-                        "must be BAD_REVIEW_NOTICE, INACTION_NOTICE or LEADER_INTERVIEW",
+                        Why::new(
+                            "must be BAD_REVIEW_NOTICE, INACTION_NOTICE or LEADER_INTERVIEW",
+                            "请选择差评通报、不作为通报或约谈",
+                        ),
                     );
                 }
                 kind
             }
         };
-        let unit_id = non_empty(&request.unit_id).map(str::to_owned);
-        if unit_id
-            .as_ref()
-            .is_some_and(|u| u.chars().count() > MAX_UNIT_ID)
-        {
-            violations.add(
-                "unit_id",
-                format!("must be at most {MAX_UNIT_ID} characters"),
-            );
-        }
-        let limit = violations.check(
-            "page_size",
-            ids::page_size(request.page_size).map_err(|_| "must not be negative"),
-        );
+        let unit_id =
+            fields::optional_text(&mut violations, "unit_id", &request.unit_id, MAX_UNIT_ID);
+        let unit_id = non_empty(&unit_id).map(str::to_owned);
+        let limit = violations.check("page_size", ids::page_size(request.page_size));
         violations.finish()?;
         let limit = limit.ok_or_else(|| Error::internal("a checked page size is missing"))?;
         let scope = self.scope(principal);
@@ -545,7 +561,8 @@ impl ScoringApi {
             (None, Scope::Enterprise(_) | Scope::Nothing) => {
                 return Err(Error::PermissionDenied(
                     "your token names no known jurisdiction".into(),
-                ));
+                )
+                .zh("您的登录凭证未指明所属辖区，无法查看"));
             }
             (Some(requested), _) => {
                 let code = self.jurisdiction(principal, &scope, requested)?;
@@ -666,12 +683,7 @@ impl ScoringApi {
         let mut violations = Violations::new();
         let period = violations.check("period", Period::parse(&request.period));
         let request_id = request.request_id.trim();
-        if request_id.chars().count() > MAX_REQUEST_ID {
-            violations.add(
-                "request_id",
-                format!("must be at most {MAX_REQUEST_ID} characters"),
-            );
-        }
+        convert::request_id(&mut violations, request_id);
         violations.finish()?;
         let period = period.ok_or_else(|| Error::internal("a checked period is missing"))?;
         let core = &self.core;

@@ -2,6 +2,8 @@
 //! Requests are parsed here, at the edge, and every bad field is named.
 
 use zhengqi_proto::zhengqi::scoring::v1 as pb;
+use zhengqi_shared::error::Why;
+use zhengqi_shared::fields::Problem;
 use zhengqi_shared::storage::timestamp;
 use zhengqi_shared::{Error, Violations, proto_enum_conversions};
 
@@ -37,6 +39,28 @@ proto_enum_conversions!(
 /// A period field: `2026`, `2026-Q3` or `2026-11`.
 pub fn period(field: &str, text: &str) -> Result<Period, Error> {
     Period::parse(text).map_err(|e| Error::invalid(field, e))
+}
+
+/// Most characters of a request id (an idempotency key) of scoring's writes.
+pub const REQUEST_ID_MAX: usize = 200;
+
+/// A request id of scoring's writes: at most [`REQUEST_ID_MAX`] characters.
+pub fn request_id(violations: &mut Violations, value: &str) {
+    let found = value.chars().count();
+    if found > REQUEST_ID_MAX {
+        violations.add(
+            "request_id",
+            Problem::TooLong {
+                max: REQUEST_ID_MAX,
+                found,
+            },
+        );
+    }
+}
+
+/// Why a unit kind is refused: neither of the two.
+pub fn unit_kind_unknown() -> Why {
+    Why::new("must be DEPARTMENT or JURISDICTION", "请选择部门或行政区")
 }
 
 /// The etag of a model: its version; empty for the shipped default.
@@ -90,13 +114,14 @@ pub fn model_from_request(
 ) -> Result<(Period, Model), Error> {
     let mut violations = Violations::new();
     let period = violations.check("period", Period::parse(&request.period));
-    if request.request_id.chars().count() > 200 {
-        violations.add("request_id", "must be at most 200 characters");
-    }
+    request_id(&mut violations, &request.request_id);
     if request.indicators.len() > model::CATALOGUE.len() * 4 {
         violations.add(
             "indicators",
-            format!("must hold at most {} indicators", model::CATALOGUE.len()),
+            Why::new(
+                format!("must hold at most {} indicators", model::CATALOGUE.len()),
+                format!("最多设置{}项指标", model::CATALOGUE.len()),
+            ),
         );
     }
     let mut indicators = Vec::new();
@@ -107,7 +132,10 @@ pub fn model_from_request(
             None => {
                 violations.add(
                     field("direction"),
-                    "must be HIGHER_IS_BETTER or LOWER_IS_BETTER",
+                    Why::new(
+                        "must be HIGHER_IS_BETTER or LOWER_IS_BETTER",
+                        "请选择越高越好或越低越好",
+                    ),
                 );
                 Direction::HigherIsBetter
             }
@@ -116,12 +144,13 @@ pub fn model_from_request(
         for (k, kind) in i.unit_kinds.iter().enumerate() {
             match unit_kind(*kind) {
                 Some(kind) if !unit_kinds.contains(&kind) => unit_kinds.push(kind),
-                Some(_) => {
-                    violations.add(format!("indicators[{n}].unit_kinds[{k}]"), "appears twice")
-                }
+                Some(_) => violations.add(
+                    format!("indicators[{n}].unit_kinds[{k}]"),
+                    Why::new("appears twice", "重复选择"),
+                ),
                 None => violations.add(
                     format!("indicators[{n}].unit_kinds[{k}]"),
-                    "must be DEPARTMENT or JURISDICTION",
+                    unit_kind_unknown(),
                 ),
             }
         }

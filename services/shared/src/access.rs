@@ -35,10 +35,12 @@ pub fn require_any(principal: &Principal, roles: &[Role], action: &str) -> Resul
         Ok(())
     } else {
         let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+        let chinese: Vec<&str> = roles.iter().map(|r| r.chinese()).collect();
         Err(Error::PermissionDenied(format!(
             "{action} needs one of the roles {}",
             names.join(", ")
-        )))
+        ))
+        .zh(format!("此操作仅限{}办理", chinese.join("、"))))
     }
 }
 
@@ -136,7 +138,8 @@ impl Scope {
         match (self, requested) {
             (Scope::Nothing, _) => Err(Error::PermissionDenied(
                 "your token names no known jurisdiction or enterprise".into(),
-            )),
+            )
+            .zh("您的登录凭证未指明所属辖区或企业，无法查看")),
             (Scope::Everything | Scope::Enterprise(_), None) => Ok(None),
             (Scope::Everything | Scope::Enterprise(_), Some(code)) => Ok(Some(below(&code))),
             (Scope::Jurisdictions(codes), None) => {
@@ -148,7 +151,8 @@ impl Scope {
                 } else {
                     Err(Error::PermissionDenied(format!(
                         "jurisdiction {code} is outside your jurisdiction"
-                    )))
+                    ))
+                    .zh(format!("行政区划 {code} 不在您的辖区内")))
                 }
             }
         }
@@ -164,9 +168,10 @@ impl Scope {
         if self.covers(jurisdiction_code, uscc) {
             Ok(())
         } else {
-            Err(Error::PermissionDenied(format!(
-                "{what} is outside your jurisdiction"
-            )))
+            Err(
+                Error::PermissionDenied(format!("{what} is outside your jurisdiction"))
+                    .zh("该事项不在您的辖区内，不能办理"),
+            )
         }
     }
 }

@@ -177,6 +177,14 @@ impl Error {
                 format!("{}：{fields}", chinese_for(Code::InvalidArgument))
             }
             Error::Unauthenticated(error) => error.chinese().to_owned(),
+            Error::PermissionDenied(message)
+            | Error::NotFound(message)
+            | Error::AlreadyExists(message)
+            | Error::FailedPrecondition(message)
+            | Error::Aborted(message)
+            | Error::ResourceExhausted(message) => chinese_part(message)
+                .unwrap_or_else(|| chinese_for(self.code()))
+                .to_owned(),
             other => chinese_for(other.code()).to_owned(),
         }
     }
@@ -243,10 +251,26 @@ impl From<&str> for Why {
     }
 }
 
+/// The Chinese of a message written as `中文（English）`, or of one written in
+/// Chinese alone; `None` for a message in English.
+pub fn chinese_part(message: &str) -> Option<&str> {
+    let is_chinese = |c: char| ('\u{4e00}'..='\u{9fff}').contains(&c);
+    if !message.chars().any(is_chinese) {
+        return None;
+    }
+    match message
+        .strip_suffix('）')
+        .and_then(|m| m.rfind('（').map(|at| (m, at)))
+    {
+        Some((m, at)) if !m[at..].chars().any(is_chinese) => Some(&message[..at]),
+        _ => Some(message),
+    }
+}
+
 /// The Chinese of a field violation, or the words for a field refused.
 fn violation_zh(violation: &FieldViolation) -> &str {
     if violation.zh.is_empty() {
-        "填写不符合要求"
+        chinese_part(&violation.description).unwrap_or("填写不符合要求")
     } else {
         &violation.zh
     }
@@ -288,7 +312,8 @@ impl From<Error> for tonic::Status {
                 let violations: Vec<tonic_types::FieldViolation> = violations
                     .into_iter()
                     .map(|v| {
-                        let localized = tonic_types::LocalizedMessage::new(LOCALE, violation_zh(&v));
+                        let localized =
+                            tonic_types::LocalizedMessage::new(LOCALE, violation_zh(&v));
                         tonic_types::FieldViolation {
                             localized_message: Some(localized),
                             ..tonic_types::FieldViolation::new(v.field, v.description)
@@ -370,6 +395,21 @@ mod tests {
             .map(|v| v.field.clone())
             .collect();
         assert_eq!(fields, ["title", "enterprise.uscc"]);
+    }
+
+    #[test]
+    fn a_bilingual_message_reads_as_its_chinese_part() {
+        let error =
+            Error::PermissionDenied("部门 X 不在您的辖区（department_id: X is outside）".into());
+        assert_eq!(error.chinese(), "部门 X 不在您的辖区");
+        let error = Error::FailedPrecondition("案件已办结".into());
+        assert_eq!(error.chinese(), "案件已办结");
+        let error = Error::FailedPrecondition("case is closed".into());
+        assert_eq!(error.chinese(), "当前状态不允许此操作");
+        let error = Error::FailedPrecondition("case is closed".into()).zh("案件已办结");
+        assert_eq!(error.chinese(), "案件已办结");
+        assert_eq!(error.code(), Code::FailedPrecondition);
+        assert!(matches!(error.unlocalized(), Error::FailedPrecondition(_)));
     }
 
     #[test]

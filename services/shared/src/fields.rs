@@ -47,10 +47,9 @@ impl From<Problem> for Why {
                 format!("must be at most {max} characters, got {found}"),
                 format!("最多{max}个字符，现有{found}个"),
             ),
-            Problem::ControlCharacter => Why::new(
-                "must not contain control characters",
-                "不能包含控制字符",
-            ),
+            Problem::ControlCharacter => {
+                Why::new("must not contain control characters", "不能包含控制字符")
+            }
             Problem::NotAnId => Why::new("is not an id of this service", "不是本系统的编号"),
             Problem::Negative => Why::new("must not be negative", "不能为负数"),
             Problem::TimeOutOfRange => Why::new(
@@ -180,7 +179,11 @@ pub fn optional_enum<T>(
 }
 
 /// A time of a request in microseconds, when given and in range.
-pub fn time(v: &mut Violations, field: &str, value: Option<&prost_types::Timestamp>) -> Option<i64> {
+pub fn time(
+    v: &mut Violations,
+    field: &str,
+    value: Option<&prost_types::Timestamp>,
+) -> Option<i64> {
     let value = value?;
     match crate::storage::checked_micros(value) {
         Ok(micros) => Some(micros),
@@ -222,7 +225,14 @@ mod tests {
         let fields: Vec<_> = found.iter().map(|(f, _, _)| f.as_str()).collect();
         assert_eq!(
             fields,
-            ["title", "detail", "case_id", "request_id", "channel", "state"]
+            [
+                "title",
+                "detail",
+                "case_id",
+                "request_id",
+                "channel",
+                "state"
+            ]
         );
         assert_eq!(found[1].1, "must be at most 3 characters, got 4");
         assert_eq!(found[1].2, "最多3个字符，现有4个");

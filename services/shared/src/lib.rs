@@ -14,8 +14,8 @@ pub mod chain;
 pub mod clock;
 pub mod config;
 pub mod error;
-pub mod fields;
 pub mod events;
+pub mod fields;
 pub mod ids;
 pub mod metrics;
 pub mod names;
@@ -26,4 +26,4 @@ pub mod server;
 pub mod shutdown;
 pub mod storage;
 
-pub use error::{Error, Violations};
+pub use error::{Error, Violations, Why};

@@ -3,11 +3,13 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use zhengqi_shared::error::Why;
+
 use super::{Campaign, CampaignAnswer, CampaignItem, Rating};
 
 /// Checks a campaign's items: at least one, keys unique and non-empty. Errors
 /// carry the index of the bad item and the field.
-pub fn check_items(items: &[CampaignItem]) -> Vec<(usize, &'static str, String)> {
+pub fn check_items(items: &[CampaignItem]) -> Vec<(usize, &'static str, Why)> {
     let mut errors = Vec::new();
     let mut seen = HashSet::new();
     for (index, item) in items.iter().enumerate() {
@@ -21,10 +23,20 @@ pub fn check_items(items: &[CampaignItem]) -> Vec<(usize, &'static str, String)>
             errors.push((
                 index,
                 "key",
-                "must be 1 to 64 letters, digits, '_' or '-'".to_owned(),
+                Why::new(
+                    "must be 1 to 64 letters, digits, '_' or '-'",
+                    "须为1至64个字母、数字、“_”或“-”",
+                ),
             ));
         } else if !seen.insert(item.key.as_str()) {
-            errors.push((index, "key", format!("{:?} appears twice", item.key)));
+            errors.push((
+                index,
+                "key",
+                Why::new(
+                    format!("{:?} appears twice", item.key),
+                    format!("评议项“{}”重复", item.key),
+                ),
+            ));
         }
     }
     errors
@@ -32,17 +44,26 @@ pub fn check_items(items: &[CampaignItem]) -> Vec<(usize, &'static str, String)>
 
 /// Checks a response's answers against the campaign: known item keys, each
 /// answered once. Errors carry the answer's index and why.
-pub fn check_answers(campaign: &Campaign, answers: &[CampaignAnswer]) -> Vec<(usize, String)> {
+pub fn check_answers(campaign: &Campaign, answers: &[CampaignAnswer]) -> Vec<(usize, Why)> {
     let mut errors = Vec::new();
     let mut seen = HashSet::new();
     for (index, answer) in answers.iter().enumerate() {
         if !campaign.items.iter().any(|i| i.key == answer.item_key) {
             errors.push((
                 index,
-                format!("{:?} is not an item of this campaign", answer.item_key),
+                Why::new(
+                    format!("{:?} is not an item of this campaign", answer.item_key),
+                    format!("“{}”不是本次评议活动的评议项", answer.item_key),
+                ),
             ));
         } else if !seen.insert(answer.item_key.as_str()) {
-            errors.push((index, format!("{:?} is answered twice", answer.item_key)));
+            errors.push((
+                index,
+                Why::new(
+                    format!("{:?} is answered twice", answer.item_key),
+                    format!("评议项“{}”重复作答", answer.item_key),
+                ),
+            ));
         }
     }
     errors

@@ -66,6 +66,17 @@ named_enum! {
 }
 
 impl RectificationState {
+    /// The state as people know it.
+    pub fn zh(self) -> &'static str {
+        match self {
+            RectificationState::Verifying => "待核实",
+            RectificationState::Unfounded => "核实不属实",
+            RectificationState::Rectifying => "整改中",
+            RectificationState::AwaitingReturnVisit => "待回访",
+            RectificationState::Closed => "已办结",
+        }
+    }
+
     /// Still on the clock: not unfounded and not closed.
     pub fn is_open(self) -> bool {
         !matches!(
@@ -142,6 +153,27 @@ named_enum! {
         Red = "RED",
         /// 黑名单.
         Black = "BLACK",
+    }
+}
+
+impl SuspensionState {
+    /// The state as people know it.
+    pub fn zh(self) -> &'static str {
+        match self {
+            SuspensionState::Proposed => "待审批",
+            SuspensionState::Approved => "已批准",
+            SuspensionState::Rejected => "不予批准",
+        }
+    }
+}
+
+impl CreditList {
+    /// The list as people know it.
+    pub fn zh(self) -> &'static str {
+        match self {
+            CreditList::Red => "红名单",
+            CreditList::Black => "黑名单",
+        }
     }
 }
 
@@ -412,14 +444,3 @@ impl CreditListing {
 }
 
 pub use zhengqi_shared::clock::{beijing_date, end_of_day};
-
-/// Checks a free text: required or not, and not longer than `max` characters.
-pub fn check_text(text: &str, required: bool, max: usize) -> Result<(), String> {
-    if required && text.trim().is_empty() {
-        return Err("must not be empty".to_owned());
-    }
-    if text.chars().count() > max {
-        return Err(format!("must be at most {max} characters"));
-    }
-    Ok(())
-}

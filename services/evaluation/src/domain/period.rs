@@ -1,8 +1,15 @@
 //! Assessment periods: a year (`2026`), a quarter (`2026-Q3`) or a month (`2026-11`).
 
+use zhengqi_shared::error::Why;
+
 /// Checks a period; the error says what is expected.
-pub fn parse_period(text: &str) -> Result<(), String> {
-    let expected = || format!("{text:?} is not a period like 2026, 2026-Q3 or 2026-11");
+pub fn parse_period(text: &str) -> Result<(), Why> {
+    let expected = || {
+        Why::new(
+            format!("{text:?} is not a period like 2026, 2026-Q3 or 2026-11"),
+            format!("“{text}”不是有效的评估期，应形如 2026、2026-Q3 或 2026-11"),
+        )
+    };
     let (year, rest) = match text.split_once('-') {
         Some((year, rest)) => (year, Some(rest)),
         None => (text, None),
@@ -12,7 +19,10 @@ pub fn parse_period(text: &str) -> Result<(), String> {
     }
     let year: u32 = year.parse().map_err(|_| expected())?;
     if !(2000..=2100).contains(&year) {
-        return Err(format!("the year of {text:?} must be from 2000 to 2100"));
+        return Err(Why::new(
+            format!("the year of {text:?} must be from 2000 to 2100"),
+            format!("评估期“{text}”的年份须在2000年至2100年之间"),
+        ));
     }
     match rest {
         None => Ok(()),

@@ -1,6 +1,8 @@
 //! The handling of a bad review (差评整改): 核实 (verify) → 整改 (rectify) →
 //! 回访 (visit again), every bad review visited again (100% 回访).
 
+use zhengqi_shared::error::Why;
+
 use super::{CaseReopen, Rectification, RectificationState};
 
 /// What an actor does to a rectification.
@@ -23,6 +25,15 @@ impl Step {
         }
     }
 
+    /// What the step is called in Chinese.
+    fn zh(&self) -> &'static str {
+        match self {
+            Step::Verify { .. } => "核实",
+            Step::Rectify { .. } => "提交整改情况",
+            Step::ReturnVisit { .. } => "回访",
+        }
+    }
+
     fn needs_state(&self) -> RectificationState {
         match self {
             Step::Verify { .. } => RectificationState::Verifying,
@@ -38,14 +49,22 @@ pub fn apply(
     step: Step,
     actor: &str,
     now: i64,
-) -> Result<(), String> {
+) -> Result<(), Why> {
     if rectification.state != step.needs_state() {
-        return Err(format!(
-            "{} needs a rectification in {}; {} is {}",
-            step.name(),
-            step.needs_state(),
-            rectification.id,
-            rectification.state
+        return Err(Why::new(
+            format!(
+                "{} needs a rectification in {}; {} is {}",
+                step.name(),
+                step.needs_state(),
+                rectification.id,
+                rectification.state
+            ),
+            format!(
+                "该差评整改当前为“{}”，不能{}（须为“{}”）",
+                rectification.state.zh(),
+                step.zh(),
+                step.needs_state().zh()
+            ),
         ));
     }
     match step {

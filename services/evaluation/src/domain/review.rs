@@ -1,5 +1,6 @@
 //! Who may give which review (好差评) and what a bad one opens.
 
+use zhengqi_shared::error::Why;
 use zhengqi_shared::reference::{Calendar, CalendarError};
 
 use super::{Direction, Rating, TargetKind, beijing_date, end_of_day};
@@ -15,7 +16,7 @@ pub struct Reviewer {
 
 /// The direction of a review of `target`, derived from the reviewer's roles;
 /// an error says why the caller may not rate that kind of target.
-pub fn direction(reviewer: Reviewer, target: TargetKind) -> Result<Direction, String> {
+pub fn direction(reviewer: Reviewer, target: TargetKind) -> Result<Direction, Why> {
     match target {
         TargetKind::Department if reviewer.is_enterprise => Ok(Direction::EnterpriseToDepartment),
         TargetKind::ServiceWindow if reviewer.is_enterprise => Ok(Direction::EnterpriseToWindow),
@@ -23,15 +24,18 @@ pub fn direction(reviewer: Reviewer, target: TargetKind) -> Result<Direction, St
             Ok(Direction::ThirdPartyToCommunication)
         }
         TargetKind::Enterprise if reviewer.is_official => Ok(Direction::GovernmentToEnterprise),
-        TargetKind::Department | TargetKind::ServiceWindow => {
-            Err("only an enterprise rates departments and service windows".to_owned())
-        }
-        TargetKind::Jurisdiction => {
-            Err("only a third-party evaluator rates a jurisdiction's communication".to_owned())
-        }
-        TargetKind::Enterprise => {
-            Err("only department staff or a coordinator rate an enterprise".to_owned())
-        }
+        TargetKind::Department | TargetKind::ServiceWindow => Err(Why::new(
+            "only an enterprise rates departments and service windows",
+            "只有企业可以评价部门和服务窗口",
+        )),
+        TargetKind::Jurisdiction => Err(Why::new(
+            "only a third-party evaluator rates a jurisdiction's communication",
+            "只有第三方评估机构可以评价县区的政企沟通",
+        )),
+        TargetKind::Enterprise => Err(Why::new(
+            "only department staff or a coordinator rate an enterprise",
+            "只有部门工作人员或营商办协调员可以评价企业",
+        )),
     }
 }
 

@@ -24,6 +24,19 @@ named_enum! {
     }
 }
 
+impl PolicyState {
+    /// The state as the portal names it.
+    pub fn zh(self) -> &'static str {
+        match self {
+            PolicyState::Draft => "草案",
+            PolicyState::Consultation => "征求意见",
+            PolicyState::Published => "已发布",
+            PolicyState::Repealed => "已废止",
+            PolicyState::Superseded => "已修订",
+        }
+    }
+}
+
 named_enum! {
     /// What kind of document a policy is.
     pub enum PolicyKind {
@@ -161,6 +174,11 @@ impl Policy {
     /// enterprises can comment.
     pub fn is_public(&self) -> bool {
         !matches!(self.state, PolicyState::Draft)
+    }
+
+    /// The policy as people name it in Chinese: its title in 《》.
+    pub fn named(&self) -> String {
+        format!("《{}》", self.draft.title)
     }
 }
 

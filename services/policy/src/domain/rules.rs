@@ -2,9 +2,9 @@
 //! which enterprises a published policy applies to.
 
 use chrono::{DateTime, NaiveDate, TimeZone};
-use zhengqi_shared::Error;
 use zhengqi_shared::clock::beijing;
 use zhengqi_shared::reference::Calendar;
+use zhengqi_shared::{Error, Why};
 
 use super::{Applicability, Draft, Enterprise, Policy, PolicyKind, PolicyState};
 
@@ -60,10 +60,28 @@ fn format_time(micros: i64) -> String {
         .unwrap_or_else(|| micros.to_string())
 }
 
-fn wrong_state(policy: &Policy, action: &str) -> Error {
+/// A time as a Chinese page writes it, in Beijing time.
+fn format_time_zh(micros: i64) -> String {
+    DateTime::from_timestamp_micros(micros)
+        .map(|t| {
+            t.with_timezone(&beijing())
+                .format("%Y年%-m月%-d日 %H:%M")
+                .to_string()
+        })
+        .unwrap_or_else(|| micros.to_string())
+}
+
+/// The version's state does not allow `action` (in English and Chinese).
+fn wrong_state(policy: &Policy, action: &str, action_zh: &str) -> Error {
     Error::FailedPrecondition(format!(
         "policy {} version {} is {}; {action}",
         policy.id, policy.version, policy.state
+    ))
+    .zh(format!(
+        "{}第{}版当前状态为“{}”，{action_zh}",
+        policy.named(),
+        policy.version,
+        policy.state.zh()
     ))
 }
 
@@ -71,7 +89,11 @@ fn wrong_state(policy: &Policy, action: &str) -> Error {
 pub fn check_update(policy: &Policy) -> Result<(), Error> {
     match policy.state {
         PolicyState::Draft => Ok(()),
-        _ => Err(wrong_state(policy, "only a DRAFT can be changed")),
+        _ => Err(wrong_state(
+            policy,
+            "only a DRAFT can be changed",
+            "只有草案可以修改",
+        )),
     }
 }
 
@@ -87,29 +109,46 @@ pub fn open_consultation(
         return Err(wrong_state(
             policy,
             "only a DRAFT can be opened for consultation",
+            "只有草案可以公开征求意见",
         ));
     }
     let closely = policy.draft.closely_concerns_enterprises;
     let earliest = earliest_close(now, closely, calendar)?;
     if close_time < earliest {
-        let rule = if closely {
-            format!(
-                "a draft that closely concerns enterprises is open for at least {MIN_CONSULTATION_DAYS_CLOSE_CONCERN} days"
+        let (rule, rule_zh) = if closely {
+            (
+                format!(
+                    "a draft that closely concerns enterprises is open for at least {MIN_CONSULTATION_DAYS_CLOSE_CONCERN} days"
+                ),
+                format!(
+                    "与企业切身利益密切相关的草案，征求意见期不少于{MIN_CONSULTATION_DAYS_CLOSE_CONCERN}日"
+                ),
             )
         } else {
-            format!(
-                "consultation lasts at least {MIN_CONSULTATION_WORKING_DAYS} working days on the official calendar"
+            (
+                format!(
+                    "consultation lasts at least {MIN_CONSULTATION_WORKING_DAYS} working days on the official calendar"
+                ),
+                format!(
+                    "征求意见期不少于{MIN_CONSULTATION_WORKING_DAYS}个工作日（以法定工作日历为准）"
+                ),
             )
         };
         return Err(Error::invalid(
             "close_time",
-            format!("{rule}: close no earlier than {}", format_time(earliest)),
+            Why::new(
+                format!("{rule}: close no earlier than {}", format_time(earliest)),
+                format!("{rule_zh}，截止时间不得早于{}", format_time_zh(earliest)),
+            ),
         ));
     }
     if close_time > now.saturating_add(MAX_CONSULTATION_DAYS * MICROS_PER_DAY) {
         return Err(Error::invalid(
             "close_time",
-            format!("a consultation closes within {MAX_CONSULTATION_DAYS} days"),
+            Why::new(
+                format!("a consultation closes within {MAX_CONSULTATION_DAYS} days"),
+                format!("征求意见期不得超过{MAX_CONSULTATION_DAYS}日"),
+            ),
         ));
     }
     policy.state = PolicyState::Consultation;
@@ -124,6 +163,7 @@ pub fn check_comment(policy: &Policy, article: &str, now: i64) -> Result<(), Err
         return Err(wrong_state(
             policy,
             "comments are taken only during consultation",
+            "仅在征求意见期间接受意见",
         ));
     }
     if let Some(close) = policy.consultation_close_time
@@ -133,12 +173,20 @@ pub fn check_comment(policy: &Policy, article: &str, now: i64) -> Result<(), Err
             "consultation on policy {} closed at {}",
             policy.id,
             format_time(close)
+        ))
+        .zh(format!(
+            "{}的意见征集已于{}截止",
+            policy.named(),
+            format_time_zh(close)
         )));
     }
     if !article.is_empty() && !policy.draft.articles.iter().any(|a| a.number == article) {
         return Err(Error::invalid(
             "article",
-            format!("policy {} has no article {article:?}", policy.id),
+            Why::new(
+                format!("policy {} has no article {article:?}", policy.id),
+                format!("{}中没有编号为“{article}”的条款", policy.named()),
+            ),
         ));
     }
     Ok(())
@@ -152,6 +200,7 @@ pub fn check_respond(policy: &Policy) -> Result<(), Error> {
         _ => Err(wrong_state(
             policy,
             "comments are answered while the version is under consultation",
+            "仅在征求意见阶段答复意见",
         )),
     }
 }
@@ -168,12 +217,23 @@ pub fn publish(policy: &mut Policy, now: i64) -> Result<(), Error> {
                     "consultation on policy {} is open until {}; publish after it closes",
                     policy.id,
                     format_time(close)
+                ))
+                .zh(format!(
+                    "{}的意见征集至{}截止，请截止后再发布",
+                    policy.named(),
+                    format_time_zh(close)
                 )));
             }
             if policy.unanswered_comment_count > 0 {
                 return Err(Error::FailedPrecondition(format!(
                     "{} comment(s) on policy {} version {} have no response; answer every comment before publishing",
                     policy.unanswered_comment_count, policy.id, policy.version
+                ))
+                .zh(format!(
+                    "{}第{}版尚有{}条意见未答复，请全部答复后再发布",
+                    policy.named(),
+                    policy.version,
+                    policy.unanswered_comment_count
                 )));
             }
         }
@@ -182,9 +242,12 @@ pub fn publish(policy: &mut Policy, now: i64) -> Result<(), Error> {
             return Err(wrong_state(
                 policy,
                 "an enterprise-related policy is published after public consultation",
+                "涉企政策须经公开征求意见后方可发布",
             ));
         }
-        _ => return Err(wrong_state(policy, "it cannot be published")),
+        _ => {
+            return Err(wrong_state(policy, "it cannot be published", "不能发布"));
+        }
     }
     policy.state = PolicyState::Published;
     policy.publish_time = Some(now);
@@ -198,12 +261,13 @@ pub fn amend(published: &Policy, reason: &str, actor: &str, now: i64) -> Result<
         return Err(wrong_state(
             published,
             "only a PUBLISHED version can be amended",
+            "只有已发布的版本可以修订",
         ));
     }
-    let version = published
-        .version
-        .checked_add(1)
-        .ok_or_else(|| Error::FailedPrecondition("the policy has too many versions".into()))?;
+    let version = published.version.checked_add(1).ok_or_else(|| {
+        Error::FailedPrecondition("the policy has too many versions".into())
+            .zh(format!("{}的版本数已达上限，不能再修订", published.named()))
+    })?;
     Ok(Policy::new_draft(
         published.id.clone(),
         version,
@@ -224,6 +288,7 @@ pub fn repeal(policy: &mut Policy, reason: &str, now: i64) -> Result<(), Error> 
         return Err(wrong_state(
             policy,
             "only a PUBLISHED version can be repealed",
+            "只有已发布的版本可以废止",
         ));
     }
     policy.state = PolicyState::Repealed;
@@ -368,7 +433,9 @@ mod tests {
             Err(Error::InvalidArgument(_))
         ));
         assert!(matches!(
-            check_comment(&p, "", 100),
+            check_comment(&p, "", 100)
+                .as_ref()
+                .map_err(Error::unlocalized),
             Err(Error::FailedPrecondition(_))
         ));
     }

@@ -42,6 +42,7 @@
 //! no applicable indicator has no total and is not ranked.
 
 use serde::Deserialize;
+use zhengqi_shared::error::Why;
 use zhengqi_shared::reference::{ReferenceError, ReferenceFile};
 
 use super::UnitKind;
@@ -304,7 +305,7 @@ impl Model {
                 Some(rest) => format!("indicator{rest}"),
                 None => field,
             };
-            errors.push(file.error(field, problem));
+            errors.push(file.error(field, problem.en));
         }
         if errors.is_empty() {
             Ok(model)
@@ -321,13 +322,13 @@ impl Model {
     }
 
     /// Every rule the model breaks, as (field path, why).
-    pub fn problems(&self) -> Vec<(String, String)> {
+    pub fn problems(&self) -> Vec<(String, Why)> {
         let mut problems = Vec::new();
         let mut seen: Vec<&str> = Vec::new();
         if self.indicators.is_empty() {
             problems.push((
                 "indicators".into(),
-                "must hold at least one indicator".into(),
+                Why::new("must hold at least one indicator", "至少须设置一项指标"),
             ));
         }
         for (n, indicator) in self.indicators.iter().enumerate() {
@@ -336,29 +337,63 @@ impl Model {
                 let keys: Vec<_> = CATALOGUE.iter().map(|k| k.key).collect();
                 problems.push((
                     field("key"),
-                    format!(
-                        "unknown indicator {:?}; known: {}",
-                        indicator.key,
-                        keys.join(", ")
+                    Why::new(
+                        format!(
+                            "unknown indicator {:?}; known: {}",
+                            indicator.key,
+                            keys.join(", ")
+                        ),
+                        format!(
+                            "没有指标“{}”，可选指标：{}",
+                            indicator.key,
+                            CATALOGUE
+                                .iter()
+                                .map(|k| format!("{}（{}）", k.name, k.key))
+                                .collect::<Vec<_>>()
+                                .join("、")
+                        ),
                     ),
                 ));
-            } else if seen.contains(&indicator.key.as_str()) {
-                problems.push((field("key"), format!("{} appears twice", indicator.key)));
+            } else if let Some(known) = known(&indicator.key)
+                && seen.contains(&indicator.key.as_str())
+            {
+                problems.push((
+                    field("key"),
+                    Why::new(
+                        format!("{} appears twice", indicator.key),
+                        format!("指标“{}”重复设置", known.name),
+                    ),
+                ));
             }
             seen.push(&indicator.key);
             if !indicator.weight.is_finite() || indicator.weight < 0.0 {
                 problems.push((
                     field("weight"),
-                    "must be a number of points, 0 or more".into(),
+                    Why::new(
+                        "must be a number of points, 0 or more",
+                        "权重应为不小于0的分值",
+                    ),
                 ));
             } else if indicator.weight > TOTAL_POINTS {
-                problems.push((field("weight"), format!("must be at most {TOTAL_POINTS}")));
+                problems.push((
+                    field("weight"),
+                    Why::new(
+                        format!("must be at most {TOTAL_POINTS}"),
+                        format!("权重不能超过{TOTAL_POINTS}分"),
+                    ),
+                ));
             }
             if !indicator.target.is_finite()
                 || indicator.target < 0.0
                 || indicator.target > MAX_TARGET
             {
-                problems.push((field("target"), format!("must be from 0 to {MAX_TARGET}")));
+                problems.push((
+                    field("target"),
+                    Why::new(
+                        format!("must be from 0 to {MAX_TARGET}"),
+                        format!("目标值应在0至{MAX_TARGET}之间"),
+                    ),
+                ));
             } else if let Some(known) = known(&indicator.key) {
                 let bound = match known.measure {
                     Measure::Rate(..) | Measure::Complement(..) => Some(1.0),
@@ -369,9 +404,12 @@ impl Model {
                     // Full points whatever the value: it would measure nothing.
                     problems.push((
                         field("target"),
-                        format!(
-                            "越高越好的指标，目标须大于 0（must be above 0 for {}, which is higher-is-better）",
-                            known.key
+                        Why::new(
+                            format!(
+                                "越高越好的指标，目标须大于 0（must be above 0 for {}, which is higher-is-better）",
+                                known.key
+                            ),
+                            "越高越好的指标，目标须大于 0",
                         ),
                     ));
                 } else if let Some(bound) = bound
@@ -379,17 +417,23 @@ impl Model {
                 {
                     problems.push((
                         field("target"),
-                        format!("must be at most {bound} for {}", known.key),
+                        Why::new(
+                            format!("must be at most {bound} for {}", known.key),
+                            format!("指标“{}”的目标值不能超过{bound}", known.name),
+                        ),
                     ));
                 }
             }
             if indicator.name.chars().count() > 100 {
-                problems.push((field("name"), "must be at most 100 characters".into()));
+                problems.push((
+                    field("name"),
+                    Why::new("must be at most 100 characters", "指标名称最多100个字符"),
+                ));
             }
             if indicator.description.chars().count() > 2000 {
                 problems.push((
                     field("description"),
-                    "must be at most 2000 characters".into(),
+                    Why::new("must be at most 2000 characters", "指标说明最多2000个字符"),
                 ));
             }
         }
@@ -406,11 +450,18 @@ impl Model {
                     .map(|i| i.weight)
                     .sum();
                 if (sum - TOTAL_POINTS).abs() > 1e-6 {
+                    let unit = match kind {
+                        UnitKind::Department => "部门",
+                        UnitKind::Jurisdiction => "行政区",
+                    };
                     problems.push((
                         "indicators".into(),
-                        format!(
-                            "the weights of the indicators scoring a {} must sum to {TOTAL_POINTS}, not {sum}",
-                            kind.as_str().to_lowercase()
+                        Why::new(
+                            format!(
+                                "the weights of the indicators scoring a {} must sum to {TOTAL_POINTS}, not {sum}",
+                                kind.as_str().to_lowercase()
+                            ),
+                            format!("考核{unit}的各项指标权重之和应为{TOTAL_POINTS}，现为{sum}"),
                         ),
                     ));
                 }
@@ -419,19 +470,28 @@ impl Model {
         if !(0..=MAX_BOARD_SIZE).contains(&self.red_board_size) {
             problems.push((
                 "red_board_size".into(),
-                format!("must be from 0 to {MAX_BOARD_SIZE}"),
+                Why::new(
+                    format!("must be from 0 to {MAX_BOARD_SIZE}"),
+                    format!("红榜名额应在0至{MAX_BOARD_SIZE}之间"),
+                ),
             ));
         }
         if !(0..=MAX_BOARD_SIZE).contains(&self.black_board_size) {
             problems.push((
                 "black_board_size".into(),
-                format!("must be from 0 to {MAX_BOARD_SIZE}"),
+                Why::new(
+                    format!("must be from 0 to {MAX_BOARD_SIZE}"),
+                    format!("黑榜名额应在0至{MAX_BOARD_SIZE}之间"),
+                ),
             ));
         }
         if !(0..=MAX_MIN_CASES).contains(&self.min_cases_to_rank) {
             problems.push((
                 "min_cases_to_rank".into(),
-                format!("须为 0 至 {MAX_MIN_CASES}（must be from 0 to {MAX_MIN_CASES}）"),
+                Why::new(
+                    format!("须为 0 至 {MAX_MIN_CASES}（must be from 0 to {MAX_MIN_CASES}）"),
+                    format!("须为 0 至 {MAX_MIN_CASES}"),
+                ),
             ));
         }
         for (field, total) in [
@@ -441,14 +501,22 @@ impl Model {
             if !(total.is_finite() && (0.0..=TOTAL_POINTS).contains(&total)) {
                 problems.push((
                     field.into(),
-                    format!("须为 0 至 {TOTAL_POINTS}（must be from 0 to {TOTAL_POINTS}）"),
+                    Why::new(
+                        format!("须为 0 至 {TOTAL_POINTS}（must be from 0 to {TOTAL_POINTS}）"),
+                        format!("须为 0 至 {TOTAL_POINTS}"),
+                    ),
                 ));
             }
         }
         if !(1..=MAX_INTERVIEW_AFTER).contains(&self.interview_after_periods) {
             problems.push((
                 "interview_after_periods".into(),
-                format!("must be from 1 to {MAX_INTERVIEW_AFTER} (0 for the default, {DEFAULT_INTERVIEW_AFTER})"),
+                Why::new(
+                    format!("must be from 1 to {MAX_INTERVIEW_AFTER} (0 for the default, {DEFAULT_INTERVIEW_AFTER})"),
+                    format!(
+                        "连续上黑榜期数应在1至{MAX_INTERVIEW_AFTER}之间（填0则取默认值{DEFAULT_INTERVIEW_AFTER}）"
+                    ),
+                ),
             ));
         }
         problems

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use zhengqi_shared::clock::beijing;
+use zhengqi_shared::error::Why;
 
 /// The first and last years a period may name; outside them a period is refused
 /// (and no time arithmetic can overflow).
@@ -19,25 +20,35 @@ pub enum Period {
 }
 
 impl Period {
-    /// Parses `2026`, `2026-Q3` (or `2026-q3`) or `2026-11`.
-    pub fn parse(text: &str) -> Result<Period, String> {
-        const EXPECTED: &str = "must be a year (2026), a quarter (2026-Q3) or a month (2026-11)";
+    /// Parses `2026`, `2026-Q3` (or `2026-q3`) or `2026-11`; refused with why,
+    /// in English and Chinese.
+    pub fn parse(text: &str) -> Result<Period, Why> {
+        let expected = || {
+            Why::new(
+                "must be a year (2026), a quarter (2026-Q3) or a month (2026-11)",
+                "考核期应为年度（如2026）、季度（如2026-Q3）或月份（如2026-11）",
+            )
+        };
         let text = text.trim();
         if text.is_empty() {
-            return Err(
-                "is required: a year (2026), a quarter (2026-Q3) or a month (2026-11)".into(),
-            );
+            return Err(Why::new(
+                "is required: a year (2026), a quarter (2026-Q3) or a month (2026-11)",
+                "请填写考核期：年度（如2026）、季度（如2026-Q3）或月份（如2026-11）",
+            ));
         }
         let (year, rest) = match text.split_once('-') {
             Some((year, rest)) => (year, Some(rest)),
             None => (text, None),
         };
         if year.len() != 4 || !year.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(EXPECTED.into());
+            return Err(expected());
         }
-        let year: i32 = year.parse().map_err(|_| EXPECTED.to_owned())?;
+        let year: i32 = year.parse().map_err(|_| expected())?;
         if !(FIRST_YEAR..=LAST_YEAR).contains(&year) {
-            return Err(format!("year must be from {FIRST_YEAR} to {LAST_YEAR}"));
+            return Err(Why::new(
+                format!("year must be from {FIRST_YEAR} to {LAST_YEAR}"),
+                format!("年份应在{FIRST_YEAR}至{LAST_YEAR}之间"),
+            ));
         }
         let Some(rest) = rest else {
             return Ok(Period::Year(year));
@@ -45,17 +56,17 @@ impl Period {
         if let Some(quarter) = rest.strip_prefix(['Q', 'q']) {
             return match quarter {
                 "1" | "2" | "3" | "4" => Ok(Period::Quarter(year, quarter.parse().unwrap_or(1))),
-                _ => Err("quarter must be Q1 to Q4".into()),
+                _ => Err(Why::new("quarter must be Q1 to Q4", "季度应为Q1至Q4")),
             };
         }
         if rest.len() == 2 && rest.bytes().all(|b| b.is_ascii_digit()) {
-            let month: u32 = rest.parse().map_err(|_| EXPECTED.to_owned())?;
+            let month: u32 = rest.parse().map_err(|_| expected())?;
             if (1..=12).contains(&month) {
                 return Ok(Period::Month(year, month));
             }
-            return Err("month must be 01 to 12".into());
+            return Err(Why::new("month must be 01 to 12", "月份应为01至12"));
         }
-        Err(EXPECTED.into())
+        Err(expected())
     }
 
     pub fn year(self) -> i32 {

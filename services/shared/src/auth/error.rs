@@ -62,9 +62,7 @@ impl AuthError {
             AuthError::NotYetValid => "登录凭证尚未生效，请检查本机时间后重新登录",
             AuthError::WrongIssuer => "登录凭证不是本系统认可的机构签发的",
             AuthError::WrongAudience => "登录凭证不是签发给本系统的",
-            AuthError::UnknownKey | AuthError::BadSignature => {
-                "登录凭证的签名无法验证，请重新登录"
-            }
+            AuthError::UnknownKey | AuthError::BadSignature => "登录凭证的签名无法验证，请重新登录",
             AuthError::AlgorithmNotAllowed => "登录凭证的签名算法不被接受",
             AuthError::RoleNotAllowed => "登录凭证中的角色不能由其签发方授予",
             AuthError::MissingClaim(_) => "登录凭证缺少必要信息，请重新登录",

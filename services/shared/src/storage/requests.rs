@@ -49,7 +49,10 @@ impl RequestKeys {
         if first_method != method || subject.is_some_and(|s| s != first_subject) {
             return Err(Error::invalid(
                 "request_id",
-                format!("was used before for {first_method} of {first_subject}; use a new key"),
+                crate::error::Why::new(
+                    format!("was used before for {first_method} of {first_subject}; use a new key"),
+                    "该请求编号已用于另一项操作，请重新提交",
+                ),
             ));
         }
         Ok(Some(first_subject))
@@ -86,7 +89,8 @@ impl RequestKeys {
             Error::AlreadyExists(_) => Error::Aborted(format!(
                 "another attempt with request_id {request_id} was made at the same time; \
                  retry to receive its result"
-            )),
+            ))
+            .zh("同一请求正在另一处同时提交，请重试以获得其结果"),
             other => other,
         })?;
         Ok(())
