@@ -549,7 +549,6 @@ async fn metrics_show_auth_failures_by_reason_calls_and_upstream_health() {
         "zhengqi_gateway_auth_failures_total{reason=\"malformed\"}",
         "zhengqi_calls_total{part=\"gateway\",method=\"/zhengqi.intake.v1.IntakeService/ListAppeals\",code=\"0\"}",
         "zhengqi_calls_total{part=\"gateway\",method=\"/zhengqi.intake.v1.IntakeService/GetAppeal\",code=\"5\"}",
-        "zhengqi_call_seconds_bucket{part=\"gateway\",method=\"/zhengqi.intake.v1.IntakeService/ListAppeals\",le=\"+Inf\"}",
         "zhengqi_gateway_upstream_healthy{deployment=\"default\",service=\"zhengqi.intake.v1.IntakeService\"",
         "zhengqi_gateway_in_flight 0",
     ] {
@@ -558,6 +557,16 @@ async fn metrics_show_auth_failures_by_reason_calls_and_upstream_health() {
             "{expected} missing from\n{metrics}"
         );
     }
+    // A latency histogram per method (its labels in the exposition's order).
+    assert!(
+        metrics
+            .lines()
+            .any(|line| line.starts_with("zhengqi_call_seconds_bucket{")
+                && line.contains("le=\"+Inf\"")
+                && line.contains("part=\"gateway\"")
+                && line.contains("method=\"/zhengqi.intake.v1.IntakeService/ListAppeals\"")),
+        "no ListAppeals latency histogram in\n{metrics}"
+    );
     drop(gateway);
     suite.stop().await;
 }

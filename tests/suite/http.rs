@@ -469,34 +469,42 @@ async fn grpc_and_http_share_the_gateway_port() {
     suite.stop().await;
 }
 
+/// An appeal of enterprise A filed over HTTP, and the case routing opens for
+/// it from intake's events, as the coordinator lists it.
+async fn appeal_and_its_case(
+    http: &Http,
+    enterprise: &str,
+    coordinator: &str,
+    request_id: &str,
+) -> (Value, Value) {
+    let (status, appeal) = http
+        .post(
+            "/v1/appeals",
+            Some(enterprise),
+            &appeal_json(request_id, USCC_A, "厂房用电报装迟迟未办"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{appeal}");
+    for _ in 0..200 {
+        let (status, listed) = http
+            .get(&format!("/v1/cases?uscc={USCC_A}"), Some(coordinator))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{listed}");
+        if let Some(first) = listed["cases"].as_array().and_then(|cases| cases.first()) {
+            return (appeal, first.clone());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("no case was opened for {appeal}");
+}
+
 #[tokio::test]
 async fn a_case_is_accepted_over_http_and_the_ledger_downloads_as_xlsx_and_csv() {
     let suite = TestSuite::start().await;
     let http = Http::new(&suite);
     let enterprise = suite.enterprise_token(USCC_A, "510821");
     let coordinator = suite.official_token(Role::Coordinator, "510821");
-    let (status, appeal) = http
-        .post(
-            "/v1/appeals",
-            Some(&enterprise),
-            &appeal_json("http-case", USCC_A, "厂房用电报装迟迟未办"),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{appeal}");
-
-    // Routing opens the case from intake's events.
-    let mut case = Value::Null;
-    for _ in 0..200 {
-        let (status, listed) = http
-            .get(&format!("/v1/cases?uscc={USCC_A}"), Some(&coordinator))
-            .await;
-        assert_eq!(status, StatusCode::OK, "{listed}");
-        if let Some(first) = listed["cases"].as_array().and_then(|cases| cases.first()) {
-            case = first.clone();
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
+    let (appeal, case) = appeal_and_its_case(&http, &enterprise, &coordinator, "http-case").await;
     assert_eq!(
         case["appealId"], appeal["id"],
         "a case for the appeal: {case}"
@@ -775,7 +783,10 @@ fn chinese_of(body: &Value) -> String {
         .collect();
     assert_eq!(localized.len(), 1, "one LocalizedMessage: {body}");
     assert_eq!(localized[0]["locale"], "zh-CN", "{body}");
-    let message = localized[0]["message"].as_str().unwrap_or_default().to_owned();
+    let message = localized[0]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     assert!(
         message
             .chars()
@@ -807,12 +818,10 @@ async fn every_refusal_reaches_the_portal_in_chinese() {
         );
     }
     assert!(
-        violations
-            .iter()
-            .any(|v| v["localizedMessage"]["message"]
-                .as_str()
-                .unwrap()
-                .contains("校验码")),
+        violations.iter().any(|v| v["localizedMessage"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("校验码")),
         "a mistyped credit code is explained: {body}"
     );
 
@@ -821,25 +830,7 @@ async fn every_refusal_reaches_the_portal_in_chinese() {
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     assert_eq!(chinese_of(&body), "尚未登录，请先登录");
 
-    let (status, appeal) = http
-        .post(
-            "/v1/appeals",
-            Some(&enterprise),
-            &appeal_json("zh-case", USCC_A, "厂房用电报装迟迟未办"),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{appeal}");
-    let mut case = Value::Null;
-    for _ in 0..200 {
-        let (_, listed) = http
-            .get(&format!("/v1/cases?uscc={USCC_A}"), Some(&coordinator))
-            .await;
-        if let Some(first) = listed["cases"].as_array().and_then(|c| c.first()) {
-            case = first.clone();
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
+    let (appeal, case) = appeal_and_its_case(&http, &enterprise, &coordinator, "zh-case").await;
     let id = case["id"].as_str().expect("a case opened").to_owned();
     let (status, body) = http
         .post(
@@ -870,7 +861,10 @@ async fn every_refusal_reaches_the_portal_in_chinese() {
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     let stale = chinese_of(&body);
-    assert_ne!(stale, zhengqi_shared::error::chinese_for(tonic::Code::Aborted));
+    assert_ne!(
+        stale,
+        zhengqi_shared::error::chinese_for(tonic::Code::Aborted)
+    );
     assert!(stale.contains(case["number"].as_str().unwrap()), "{body}");
     let (status, body) = http
         .post(
@@ -889,7 +883,10 @@ async fn every_refusal_reaches_the_portal_in_chinese() {
     // Another enterprise's appeal reads as not found, in Chinese too.
     let other = suite.enterprise_token(USCC_B, "510821");
     let (status, body) = http
-        .get(&format!("/v1/appeals/{}", appeal["id"].as_str().unwrap()), Some(&other))
+        .get(
+            &format!("/v1/appeals/{}", appeal["id"].as_str().unwrap()),
+            Some(&other),
+        )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     chinese_of(&body);

@@ -8,9 +8,10 @@ pub use zhengqi_shared::appeal::{
     category, category_to_proto, channel, channel_to_proto, kind, kind_to_proto, tag, tag_to_proto,
 };
 use zhengqi_shared::auth::Principal;
+use zhengqi_shared::fields::{self, Problem};
 use zhengqi_shared::personal;
 use zhengqi_shared::storage::{micros_of, timestamp};
-use zhengqi_shared::{Error, Violations, proto_enum_conversions};
+use zhengqi_shared::{Error, Violations, Why, proto_enum_conversions};
 
 use crate::domain::ledger::Entry;
 use crate::domain::machine::{Command, NewCase, Transition};
@@ -346,13 +347,16 @@ pub struct NewMeeting {
 pub fn new_meeting(
     r: pb::ScheduleMeetingRequest,
     default_jurisdiction: &str,
-    jurisdiction_known: impl Fn(&str) -> Result<(), String>,
+    jurisdiction_known: impl Fn(&str) -> Result<(), Why>,
 ) -> Result<NewMeeting, Error> {
     let mut v = Violations::new();
-    let request_id = request_id(&mut v, &r.request_id);
+    let request_id = fields::request_id(&mut v, &r.request_id);
     let meeting_type = meeting_type(r.r#type);
     if meeting_type.is_none() {
-        v.add("type", "must name one of the six meetings");
+        v.add(
+            "type",
+            Why::new("must name one of the six meetings", "须选择六类会商会之一"),
+        );
     }
     let jurisdiction_code = match r.jurisdiction_code.trim() {
         "" => default_jurisdiction.to_owned(),
@@ -363,7 +367,7 @@ pub fn new_meeting(
     }
     let start_time = r.start_time.as_ref().map(micros_of);
     if start_time.is_none() {
-        v.add("start_time", "must be set");
+        v.add("start_time", Why::new("must be set", "须填写会议时间"));
     }
     let chair = text(&mut v, "chair", &r.chair, true);
     let title = text(&mut v, "title", &r.title, false);
@@ -396,13 +400,13 @@ pub struct DecisionRequest {
 
 pub fn decision_request(r: pb::RecordDecisionRequest) -> Result<DecisionRequest, Error> {
     let mut v = Violations::new();
-    let meeting_id = id(&mut v, "meeting_id", &r.meeting_id);
-    let case_id = id(&mut v, "case_id", &r.case_id);
-    let request_id = request_id(&mut v, &r.request_id);
-    let department_id = id(&mut v, "department_id", &r.department_id);
+    let meeting_id = fields::id(&mut v, "meeting_id", &r.meeting_id);
+    let case_id = fields::id(&mut v, "case_id", &r.case_id);
+    let request_id = fields::request_id(&mut v, &r.request_id);
+    let department_id = fields::id(&mut v, "department_id", &r.department_id);
     let deadline = r.deadline.as_ref().map(micros_of);
     if deadline.is_none() {
-        v.add("deadline", "must be set");
+        v.add("deadline", Why::new("must be set", "须填写办理期限"));
     }
     let text = text(&mut v, "decision", &r.decision, true);
     v.finish()?;
@@ -420,9 +424,9 @@ pub fn decision_request(r: pb::RecordDecisionRequest) -> Result<DecisionRequest,
 /// `AddToAgenda`'s ids, checked.
 pub fn agenda_request(r: &pb::AddToAgendaRequest) -> Result<(String, String, String), Error> {
     let mut v = Violations::new();
-    let meeting_id = id(&mut v, "meeting_id", &r.meeting_id);
-    let case_id = id(&mut v, "case_id", &r.case_id);
-    let request_id = request_id(&mut v, &r.request_id);
+    let meeting_id = fields::id(&mut v, "meeting_id", &r.meeting_id);
+    let case_id = fields::id(&mut v, "case_id", &r.case_id);
+    let request_id = fields::request_id(&mut v, &r.request_id);
     v.finish()?;
     Ok((meeting_id, case_id, request_id))
 }
@@ -464,18 +468,19 @@ pub struct ButlerRequest {
 pub fn butler_request(r: pb::AssignButlerRequest) -> Result<ButlerRequest, Error> {
     let mut v = Violations::new();
     let uscc = if r.uscc.trim().is_empty() {
-        v.add("uscc", "must not be empty");
+        v.add("uscc", Problem::Missing);
         String::new()
     } else {
         v.check("uscc", zhengqi_shared::reference::Uscc::parse(&r.uscc))
             .map(|u| u.as_str().to_owned())
             .unwrap_or_default()
     };
-    let official = id(&mut v, "official", &r.official);
-    let request_id = request_id(&mut v, &r.request_id);
+    let official = fields::id(&mut v, "official", &r.official);
+    let request_id = fields::request_id(&mut v, &r.request_id);
     let official_name = text(&mut v, "official_name", &r.official_name, false);
     let official_phone = text(&mut v, "official_phone", &r.official_phone, false);
-    let kind = optional(&mut v, "kind", r.kind, butler_kind).unwrap_or(ButlerKind::ShopAssistant);
+    let kind = fields::optional_enum(&mut v, "kind", r.kind, butler_kind)
+        .unwrap_or(ButlerKind::ShopAssistant);
     v.finish()?;
     Ok(ButlerRequest {
         uscc,
@@ -528,43 +533,10 @@ pub struct Mutation {
     pub command: Command,
 }
 
-fn request_id(v: &mut Violations, value: &str) -> String {
-    let value = value.trim();
-    if value.len() > domain::REQUEST_ID_MAX {
-        v.add(
-            "request_id",
-            format!("must be at most {} bytes", domain::REQUEST_ID_MAX),
-        );
-    } else if value.chars().any(|c| c.is_control()) {
-        v.add("request_id", "must not contain control characters");
-    }
-    value.to_owned()
-}
-
-fn id(v: &mut Violations, field: &str, value: &str) -> String {
-    let value = value.trim();
-    if value.is_empty() {
-        v.add(field, "must not be empty");
-    }
-    value.to_owned()
-}
-
+/// A reason, note, question, answer or resolution: at most
+/// [`domain::TEXT_MAX_CHARS`] characters, required or not.
 fn text(v: &mut Violations, field: &str, value: &str, required: bool) -> String {
-    let value = value.trim();
-    if required && value.is_empty() {
-        v.add(field, "must not be empty");
-    }
-    let length = value.chars().count();
-    if length > domain::TEXT_MAX_CHARS {
-        v.add(
-            field,
-            format!(
-                "must be at most {} characters, got {length}",
-                domain::TEXT_MAX_CHARS
-            ),
-        );
-    }
-    value.to_owned()
+    fields::text_if(v, field, value, domain::TEXT_MAX_CHARS, required)
 }
 
 fn mutation(
@@ -574,8 +546,8 @@ fn mutation(
     request: &str,
     command: impl FnOnce(&mut Violations) -> Option<Command>,
 ) -> Result<Mutation, Error> {
-    let id = id(&mut v, "id", case_id);
-    let request_id = request_id(&mut v, request);
+    let id = fields::id(&mut v, "id", case_id);
+    let request_id = fields::request_id(&mut v, request);
     let command = command(&mut v);
     v.finish()?;
     let command = command.ok_or_else(|| Error::internal("a field failed without a violation"))?;
@@ -606,7 +578,7 @@ pub fn reject(r: pb::RejectCaseRequest) -> Result<Mutation, Error> {
 pub fn assign(r: pb::AssignCaseRequest) -> Result<Mutation, Error> {
     mutation(Violations::new(), &r.id, &r.etag, &r.request_id, |v| {
         Some(Command::Assign {
-            department_id: id(v, "department_id", &r.department_id),
+            department_id: fields::id(v, "department_id", &r.department_id),
             note: text(v, "note", &r.note, false),
         })
     })
@@ -630,17 +602,7 @@ pub fn add_progress(r: pb::AddProgressRequest) -> Result<Mutation, Error> {
 
 pub fn resolve(r: pb::ResolveCaseRequest) -> Result<Mutation, Error> {
     mutation(Violations::new(), &r.id, &r.etag, &r.request_id, |v| {
-        let outcome = outcome(r.outcome);
-        if outcome.is_none() {
-            v.add(
-                "outcome",
-                if r.outcome == 0 {
-                    "must be set".to_owned()
-                } else {
-                    format!("{} is not a known value", r.outcome)
-                },
-            );
-        }
+        let outcome = fields::required_enum(v, "outcome", r.outcome, outcome);
         let resolution = text(v, "resolution", &r.resolution, true);
         outcome.map(|outcome| Command::Resolve {
             outcome,
@@ -670,13 +632,19 @@ pub fn escalate(r: pb::EscalateCaseRequest) -> Result<Mutation, Error> {
         let target = level(r.target);
         match target {
             Some(Level::City | Level::Meeting) => {}
-            _ => v.add("target", "must be CITY or MEETING"),
+            _ => v.add(
+                "target",
+                Why::new("must be CITY or MEETING", "只能升级到市级或会商"),
+            ),
         }
         let meeting_type = meeting_type(r.meeting_type);
         if target == Some(Level::Meeting) && meeting_type.is_none() {
             v.add(
                 "meeting_type",
-                "must name one of the six meetings when target is MEETING",
+                Why::new(
+                    "must name one of the six meetings when target is MEETING",
+                    "升级到会商时须选择六类会商会之一",
+                ),
             );
         }
         let reason = text(v, "reason", &r.reason, true);
@@ -694,7 +662,10 @@ pub fn request_extension(r: pb::RequestExtensionRequest) -> Result<Mutation, Err
         if r.working_days < 1 || r.working_days as u32 > domain::EXTENSION_MAX_DAYS {
             v.add(
                 "working_days",
-                format!("must be 1 to {}", domain::EXTENSION_MAX_DAYS),
+                Why::new(
+                    format!("must be 1 to {}", domain::EXTENSION_MAX_DAYS),
+                    format!("延期天数须为1至{}个工作日", domain::EXTENSION_MAX_DAYS),
+                ),
             );
         }
         Some(Command::RequestExtension {
@@ -737,45 +708,38 @@ pub fn return_case(r: pb::ReturnCaseRequest) -> Result<Mutation, Error> {
     })
 }
 
-/// An optional enum field: `None` when unspecified, a violation when unknown.
-fn optional<T>(
-    v: &mut Violations,
-    field: &str,
-    value: i32,
-    convert: fn(i32) -> Option<T>,
-) -> Option<T> {
-    if value == 0 {
-        return None;
-    }
-    let converted = convert(value);
-    if converted.is_none() {
-        v.add(field, format!("{value} is not a known value"));
-    }
-    converted
-}
-
 /// Parses the rule of a `PutRoutingRuleRequest`; `jurisdiction_known` checks the code.
 pub fn rule(
     rule: Option<pb::RoutingRule>,
-    jurisdiction_known: impl Fn(&str) -> Result<(), String>,
+    jurisdiction_known: impl Fn(&str) -> Result<(), Why>,
 ) -> Result<Rule, Error> {
     let mut v = Violations::new();
     let Some(r) = rule else {
-        return Err(Error::invalid("routing_rule", "must be set"));
+        return Err(Error::invalid(
+            "routing_rule",
+            Why::new("must be set", "缺少分办规则内容"),
+        ));
     };
     let jurisdiction_code = r.jurisdiction_code.trim().to_owned();
     if let Err(problem) = jurisdiction_known(&jurisdiction_code) {
         v.add("routing_rule.jurisdiction_code", problem);
     }
-    let category = optional(&mut v, "routing_rule.category", r.category, category);
-    let channel = optional(&mut v, "routing_rule.channel", r.channel, channel);
-    let enterprise_tag = optional(&mut v, "routing_rule.enterprise_tag", r.enterprise_tag, tag);
-    let kind = optional(&mut v, "routing_rule.kind", r.kind, kind);
+    let category = fields::optional_enum(&mut v, "routing_rule.category", r.category, category);
+    let channel = fields::optional_enum(&mut v, "routing_rule.channel", r.channel, channel);
+    let enterprise_tag =
+        fields::optional_enum(&mut v, "routing_rule.enterprise_tag", r.enterprise_tag, tag);
+    let kind = fields::optional_enum(&mut v, "routing_rule.kind", r.kind, kind);
     let level = level(r.level);
     if level.is_none() {
-        v.add("routing_rule.level", "must be COUNTY, CITY or MEETING");
+        v.add(
+            "routing_rule.level",
+            Why::new(
+                "must be COUNTY, CITY or MEETING",
+                "办理层级须为县级、市级或会商",
+            ),
+        );
     }
-    let meeting_type = optional(
+    let meeting_type = fields::optional_enum(
         &mut v,
         "routing_rule.meeting_type",
         r.meeting_type,
@@ -784,11 +748,17 @@ pub fn rule(
     if level == Some(Level::Meeting) && meeting_type.is_none() {
         v.add(
             "routing_rule.meeting_type",
-            "must be set when level is MEETING",
+            Why::new(
+                "must be set when level is MEETING",
+                "办理层级为会商时须选择会商会类型",
+            ),
         );
     }
     if !(0..=365).contains(&r.time_limit_working_days) {
-        v.add("routing_rule.time_limit_working_days", "must be 0 to 365");
+        v.add(
+            "routing_rule.time_limit_working_days",
+            Why::new("must be 0 to 365", "办理时限须为0至365个工作日"),
+        );
     }
     let description = text(&mut v, "routing_rule.description", &r.description, false);
     v.finish()?;

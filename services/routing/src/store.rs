@@ -193,8 +193,9 @@ impl RoutingStore {
             None => insert_rule(&mut tx, rule, false)
                 .await
                 .map_err(|e| match e {
-                    Error::Database(db) => {
+                    Error::Database(db) if is_unique_violation(&db) => {
                         Error::on_unique_violation(db, format!("routing rule {} exists", rule.id))
+                            .zh(format!("分办规则 {} 已存在", rule.id))
                     }
                     other => other,
                 })?,
@@ -229,7 +230,8 @@ impl RoutingStore {
                     return Err(Error::Aborted(format!(
                         "routing rule {} changed since it was read; read it again",
                         rule.id
-                    )));
+                    ))
+                    .zh("该分办规则已被他人修改，请刷新后重试"));
                 }
             }
         }
@@ -385,6 +387,9 @@ impl RoutingStore {
             if cases.len() > max {
                 return Err(Error::ResourceExhausted(format!(
                     "more than {max} cases match; narrow the export by time, state or department"
+                ))
+                .zh(format!(
+                    "符合条件的案件超过{max}件，请按时间、状态或部门缩小导出范围"
                 )));
             }
             if done {
@@ -508,7 +513,7 @@ impl RoutingStore {
         {
             return select_meeting(&mut tx, &subject)
                 .await?
-                .ok_or_else(|| Error::NotFound(format!("meeting {subject}")));
+                .ok_or_else(|| Error::NotFound(format!("meeting {subject}")).zh("未找到该会商会"));
         }
         sqlx::query(
             "INSERT INTO meetings (id, meeting_type, jurisdiction_code, start_time, chair, title, location, \
@@ -612,16 +617,16 @@ impl RoutingStore {
             .await?
             .is_some()
         {
-            return select_meeting(&mut tx, meeting_id)
-                .await?
-                .ok_or_else(|| Error::NotFound(format!("meeting {meeting_id}")));
+            return select_meeting(&mut tx, meeting_id).await?.ok_or_else(|| {
+                Error::NotFound(format!("meeting {meeting_id}")).zh("未找到该会商会")
+            });
         }
         let mut meeting = select_meeting(&mut tx, meeting_id)
             .await?
-            .ok_or_else(|| Error::NotFound(format!("meeting {meeting_id}")))?;
+            .ok_or_else(|| Error::NotFound(format!("meeting {meeting_id}")).zh("未找到该会商会"))?;
         let mut case = select_case(&mut tx, case_id)
             .await?
-            .ok_or_else(|| Error::NotFound(format!("case {case_id}")))?;
+            .ok_or_else(|| Error::NotFound(format!("case {case_id}")).zh("未找到该案件"))?;
         let meeting_version = meeting.version;
         let case_version = case.version;
         let transition = decide(&mut meeting, &mut case)?;
@@ -642,7 +647,8 @@ impl RoutingStore {
         if updated != 1 {
             return Err(Error::Aborted(format!(
                 "meeting {meeting_id} changed meanwhile; read it again"
-            )));
+            ))
+            .zh(format!("“{}”已被他人修改，请刷新后重试", meeting.title)));
         }
         write_agenda(&mut tx, &meeting).await?;
         write_case(&mut tx, &case, Some(case_version)).await?;
@@ -730,9 +736,10 @@ impl RoutingStore {
             .await?
             .is_some()
         {
-            return select_butler(&mut tx, &butler.uscc)
-                .await?
-                .ok_or_else(|| Error::NotFound(format!("butler of {}", butler.uscc)));
+            return select_butler(&mut tx, &butler.uscc).await?.ok_or_else(|| {
+                Error::NotFound(format!("butler of {}", butler.uscc))
+                    .zh(format!("未找到企业 {} 的管家", butler.uscc))
+            });
         }
         let written = match expected {
             None => sqlx::query(
@@ -775,6 +782,10 @@ impl RoutingStore {
         if written != 1 {
             return Err(Error::Aborted(format!(
                 "the butler of {} changed meanwhile; read it again",
+                butler.uscc
+            ))
+            .zh(format!(
+                "企业 {} 的管家已被他人修改，请刷新后重试",
                 butler.uscc
             )));
         }
@@ -861,7 +872,7 @@ impl RoutingStore {
             {
                 self.get_case(id)
                     .await?
-                    .ok_or_else(|| Error::NotFound(format!("case {id}")))
+                    .ok_or_else(|| Error::NotFound(format!("case {id}")).zh("未找到该案件"))
             }
             other => other,
         }
@@ -883,11 +894,11 @@ impl RoutingStore {
             .is_some()
         {
             let case = select_case(&mut tx, id).await?;
-            return case.ok_or_else(|| Error::NotFound(format!("case {id}")));
+            return case.ok_or_else(|| Error::NotFound(format!("case {id}")).zh("未找到该案件"));
         }
         let mut case = select_case(&mut tx, id)
             .await?
-            .ok_or_else(|| Error::NotFound(format!("case {id}")))?;
+            .ok_or_else(|| Error::NotFound(format!("case {id}")).zh("未找到该案件"))?;
         let expected = case.version;
         let transition = decide(&mut case)?;
         case.version = expected + 1;
@@ -1451,10 +1462,10 @@ pub async fn write_case(
         return Ok(written == 1);
     }
     if written != 1 {
-        return Err(Error::Aborted(format!(
-            "case {} changed meanwhile; read it again",
-            case.id
-        )));
+        return Err(
+            Error::Aborted(format!("case {} changed meanwhile; read it again", case.id))
+                .zh(format!("{}已被他人修改，请刷新后重试", case.zh_name())),
+        );
     }
     Ok(true)
 }

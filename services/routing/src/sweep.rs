@@ -60,7 +60,7 @@ pub async fn sweep_once(core: &Core) -> Result<usize, Error> {
         match core.store.record_system(&case, &transitions, now).await {
             Ok(()) => changed += 1,
             // Someone changed the case meanwhile: the next pass sees the new state.
-            Err(Error::Aborted(_)) => {}
+            Err(error) if matches!(error.unlocalized(), Error::Aborted(_)) => {}
             Err(error) => return Err(error),
         }
     }

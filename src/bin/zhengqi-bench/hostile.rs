@@ -295,7 +295,7 @@ async fn under_attack(
         ORDINARY_RATE,
         Duration::from_secs(1),
         &channels,
-        &authorization,
+        std::slice::from_ref(&authorization),
         seq,
         enterprises,
     )
@@ -304,7 +304,7 @@ async fn under_attack(
         ORDINARY_RATE,
         window,
         &channels,
-        &authorization,
+        std::slice::from_ref(&authorization),
         seq + ORDINARY_RATE,
         enterprises,
     )

@@ -13,11 +13,13 @@
 //! time, return and resolve; the enterprise answers questions and may reopen a
 //! resolved case once.
 
+use zhengqi_shared::Why;
 use zhengqi_shared::access::Scope;
 use zhengqi_shared::auth::{Principal, Role};
 use zhengqi_shared::reference::{Calendar, CalendarError};
 
 use super::deadline;
+use super::ledger_sheet::{level_label, state_label};
 use super::rules::{Departments, Placement};
 use super::{
     AppealKind, Case, CaseAction, CaseState, Category, Channel, EnterpriseTag, Extension,
@@ -140,20 +142,57 @@ impl ActingAs {
     }
 }
 
-/// Why a command is refused.
+/// Why a command is refused, in English and in Chinese.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
     /// The caller may not do this to this case (PERMISSION_DENIED).
-    NotAllowed(String),
+    NotAllowed(Why),
     /// The case's state does not allow it (FAILED_PRECONDITION).
-    WrongState(String),
+    WrongState(Why),
     /// A field of the command is wrong for this case (INVALID_ARGUMENT).
-    Invalid {
-        field: &'static str,
-        problem: String,
-    },
+    Invalid { field: &'static str, problem: Why },
     /// The calendar of a year the deadline falls in is not loaded.
     Calendar(CalendarError),
+}
+
+impl Refusal {
+    /// What a person reads of a refusal that is not about one field.
+    pub fn chinese(&self) -> String {
+        match self {
+            Refusal::NotAllowed(why) | Refusal::WrongState(why) => why.zh.clone(),
+            Refusal::Invalid { problem, .. } => problem.zh.clone(),
+            Refusal::Calendar(CalendarError::YearNotLoaded(year)) => {
+                format!("工作日历尚未载入{year}年：请先载入该年国务院节假日安排，才能按工作日计算")
+            }
+        }
+    }
+}
+
+/// What an action does, as a verb people read: `案件 … 不能退单`.
+pub fn action_zh(action: CaseAction) -> &'static str {
+    match action {
+        CaseAction::Open => "立案",
+        CaseAction::Accept => "受理",
+        CaseAction::Reject => "作出不予受理决定",
+        CaseAction::Assign => "交办",
+        CaseAction::Claim => "签收",
+        CaseAction::AddProgress => "填报办理进展",
+        CaseAction::Resolve => "办结",
+        CaseAction::Reopen => "重新办理",
+        CaseAction::Close => "结案",
+        CaseAction::Escalate => "升级",
+        CaseAction::RequestExtension => "申请延期",
+        CaseAction::DecideExtension => "审批延期申请",
+        CaseAction::RequestInfo => "要求企业补充材料",
+        CaseAction::ProvideInfo => "补充材料",
+        CaseAction::Return => "退单",
+        CaseAction::AddToAgenda => "列入会商议程",
+        CaseAction::RecordDecision => "记录会商意见",
+        CaseAction::LinkDuplicate => "合并重复诉求",
+        CaseAction::Withdraw => "撤回",
+        CaseAction::Supervise => "督办",
+        CaseAction::RecountDeadline => "重新计算办理时限",
+    }
 }
 
 impl From<CalendarError> for Refusal {
@@ -239,22 +278,53 @@ pub fn authorize(
             ActingAs::Enterprise => "the enterprise".to_owned(),
         })
         .collect();
-    Err(Refusal::NotAllowed(format!(
-        "{} of case {} is for {}",
-        command.action().as_str().to_lowercase().replace('_', " "),
-        case.id,
-        who.join(" or ")
+    let who_zh: Vec<String> = allowed
+        .iter()
+        .map(|a| match a {
+            ActingAs::Coordinator => "承办辖区的营商办".to_owned(),
+            ActingAs::Department => match case.department_id.as_str() {
+                "" => "交办部门的经办人（该案件尚未交办）".to_owned(),
+                department => format!(
+                    "承办部门（{}）的经办人",
+                    context.departments.name(department).unwrap_or(department)
+                ),
+            },
+            ActingAs::Enterprise => "提出诉求的企业".to_owned(),
+        })
+        .collect();
+    Err(Refusal::NotAllowed(Why::new(
+        format!(
+            "{} of case {} is for {}",
+            command.action().as_str().to_lowercase().replace('_', " "),
+            case.id,
+            who.join(" or ")
+        ),
+        // Not the acceptance number: the caller may be outside the case's
+        // scope, and a refusal must not tell it what the case is.
+        format!(
+            "该案件须由{}{}，您无权办理",
+            who_zh.join("或"),
+            action_zh(command.action())
+        ),
     )))
 }
 
 fn wrong_state(case: &Case, action: CaseAction, allowed: &[CaseState]) -> Refusal {
     let names: Vec<&str> = allowed.iter().map(|s| s.as_str()).collect();
-    Refusal::WrongState(format!(
-        "case {} is {}; {} needs it {}",
-        case.id,
-        case.state,
-        action.as_str().to_lowercase().replace('_', " "),
-        names.join(" or ")
+    Refusal::WrongState(Why::new(
+        format!(
+            "case {} is {}; {} needs it {}",
+            case.id,
+            case.state,
+            action.as_str().to_lowercase().replace('_', " "),
+            names.join(" or ")
+        ),
+        format!(
+            "{}当前为“{}”，不能{}",
+            case.zh_name(),
+            state_label(case.state),
+            action_zh(action)
+        ),
     ))
 }
 
@@ -279,16 +349,25 @@ fn check_department(
         Some((jurisdiction, _)) if jurisdiction == handling || jurisdiction == context.city => {
             Ok(())
         }
-        Some(_) => Err(Refusal::Invalid {
+        Some((_, kind)) => Err(Refusal::Invalid {
             field,
-            problem: format!(
-                "{department_id} is not a department of {handling} or of the city {}",
-                context.city
+            problem: Why::new(
+                format!(
+                    "{department_id} is not a department of {handling} or of the city {}",
+                    context.city
+                ),
+                format!(
+                    "所选部门（{}，{department_id}）不属于承办辖区或本市，不能承办该案件",
+                    kind.name
+                ),
             ),
         }),
         None => Err(Refusal::Invalid {
             field,
-            problem: format!("{department_id} is not a known department"),
+            problem: Why::new(
+                format!("{department_id} is not a known department"),
+                format!("部门 {department_id} 不存在"),
+            ),
         }),
     }
 }
@@ -411,8 +490,10 @@ pub fn apply(
             if *outcome == Outcome::Withdrawn {
                 return Err(Refusal::Invalid {
                     field: "outcome",
-                    problem: "WITHDRAWN is set by the enterprise's withdrawal, not by a department"
-                        .to_owned(),
+                    problem: Why::new(
+                        "WITHDRAWN is set by the enterprise's withdrawal, not by a department",
+                        "“企业撤回”只在企业撤回诉求时记录，办理部门不能选择",
+                    ),
                 });
             }
             case.outcome = Some(*outcome);
@@ -427,9 +508,15 @@ pub fn apply(
         Command::Reopen { reason } => {
             require_state(case, action, &[Resolved])?;
             if acting == ActingAs::Enterprise && case.reopen_count >= 1 {
-                return Err(Refusal::WrongState(format!(
-                    "case {} was reopened before; an enterprise may reopen a case once",
-                    case.id
+                return Err(Refusal::WrongState(Why::new(
+                    format!(
+                        "case {} was reopened before; an enterprise may reopen a case once",
+                        case.id
+                    ),
+                    format!(
+                        "{}已重新办理过一次，企业只能申请重新办理一次",
+                        case.zh_name()
+                    ),
                 )));
             }
             case.reopen_count += 1;
@@ -458,9 +545,12 @@ pub fn apply(
                 .as_ref()
                 .is_some_and(|e| e.state == ExtensionState::Requested)
             {
-                return Err(Refusal::WrongState(format!(
-                    "case {} already has an extension request waiting for a decision",
-                    case.id
+                return Err(Refusal::WrongState(Why::new(
+                    format!(
+                        "case {} already has an extension request waiting for a decision",
+                        case.id
+                    ),
+                    format!("{}已有待审批的延期申请", case.zh_name()),
                 )));
             }
             case.extension = Some(Extension {
@@ -482,9 +572,12 @@ pub fn apply(
                 .as_mut()
                 .filter(|e| e.state == ExtensionState::Requested)
             else {
-                return Err(Refusal::WrongState(format!(
-                    "case {} has no extension request waiting for a decision",
-                    case.id
+                return Err(Refusal::WrongState(Why::new(
+                    format!(
+                        "case {} has no extension request waiting for a decision",
+                        case.id
+                    ),
+                    format!("{}没有待审批的延期申请", case.zh_name()),
                 )));
             };
             if case.state.is_final() || case.state == Resolved {
@@ -559,9 +652,15 @@ pub fn apply(
             if level_rank(*target) <= level_rank(case.level) || *target == Level::County {
                 return Err(Refusal::Invalid {
                     field: "target",
-                    problem: format!(
-                        "must be above the case's level {}: CITY or MEETING",
-                        case.level
+                    problem: Why::new(
+                        format!(
+                            "must be above the case's level {}: CITY or MEETING",
+                            case.level
+                        ),
+                        format!(
+                            "案件当前为{}办理，只能升级到更高层级（市级或会商）",
+                            level_label(case.level)
+                        ),
                     ),
                 });
             }

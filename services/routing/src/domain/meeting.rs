@@ -4,8 +4,10 @@
 //! assigns the case.
 
 use serde::Deserialize;
+use zhengqi_shared::Why;
 use zhengqi_shared::reference::{ReferenceError, ReferenceFile};
 
+use super::ledger_sheet::{level_label, state_label};
 use super::machine::{Context, Refusal, Transition};
 use super::{Case, CaseAction, CaseState, Level, MeetingType, Supervision};
 
@@ -151,32 +153,64 @@ pub fn add_to_agenda(
     now: i64,
 ) -> Result<Transition, Refusal> {
     if case.level != Level::Meeting {
-        return Err(Refusal::WrongState(format!(
-            "case {} is at {} level; escalate it to MEETING first",
-            case.id, case.level
+        return Err(Refusal::WrongState(Why::new(
+            format!(
+                "case {} is at {} level; escalate it to MEETING first",
+                case.id, case.level
+            ),
+            format!(
+                "{}当前为{}办理，须先升级到会商，才能列入会商议程",
+                case.zh_name(),
+                level_label(case.level)
+            ),
         )));
     }
     if case.meeting_type != Some(meeting.meeting_type) {
         return Err(Refusal::Invalid {
             field: "case_id",
-            problem: format!(
-                "case {} is for the {} meeting, not {}",
-                case.id,
-                case.meeting_type.map_or("unspecified", |t| t.as_str()),
-                meeting.meeting_type
+            problem: Why::new(
+                format!(
+                    "case {} is for the {} meeting, not {}",
+                    case.id,
+                    case.meeting_type.map_or("unspecified", |t| t.as_str()),
+                    meeting.meeting_type
+                ),
+                match case.meeting_type {
+                    Some(kind) => format!(
+                        "{}应提交{}，不能列入“{}”的议程",
+                        case.zh_name(),
+                        kind.chinese(),
+                        meeting.title
+                    ),
+                    None => format!(
+                        "{}未指定会商会类型，不能列入“{}”的议程",
+                        case.zh_name(),
+                        meeting.title
+                    ),
+                },
             ),
         });
     }
     if !matches!(case.state, CaseState::Pending | CaseState::Accepted) {
-        return Err(Refusal::WrongState(format!(
-            "case {} is {}; only a case waiting for the meeting goes on its agenda",
-            case.id, case.state
+        return Err(Refusal::WrongState(Why::new(
+            format!(
+                "case {} is {}; only a case waiting for the meeting goes on its agenda",
+                case.id, case.state
+            ),
+            format!(
+                "{}当前为“{}”，只有等待会商的案件才能列入议程",
+                case.zh_name(),
+                state_label(case.state)
+            ),
         )));
     }
     if meeting.agenda.iter().any(|item| item.case_id == case.id) {
-        return Err(Refusal::WrongState(format!(
-            "case {} is already on the agenda of meeting {}",
-            case.id, meeting.id
+        return Err(Refusal::WrongState(Why::new(
+            format!(
+                "case {} is already on the agenda of meeting {}",
+                case.id, meeting.id
+            ),
+            format!("{}已在“{}”的议程中", case.zh_name(), meeting.title),
         )));
     }
     meeting.agenda.push(AgendaItem {
@@ -211,47 +245,66 @@ pub fn record_decision(
     let Some(item) = meeting.agenda.iter_mut().find(|i| i.case_id == case.id) else {
         return Err(Refusal::Invalid {
             field: "case_id",
-            problem: format!(
-                "case {} is not on the agenda of meeting {}",
-                case.id, meeting.id
+            problem: Why::new(
+                format!(
+                    "case {} is not on the agenda of meeting {}",
+                    case.id, meeting.id
+                ),
+                format!("{}不在“{}”的议程中", case.zh_name(), meeting.title),
             ),
         });
     };
     if item.decision.is_some() {
-        return Err(Refusal::WrongState(format!(
-            "the meeting has decided on case {} already",
-            case.id
+        return Err(Refusal::WrongState(Why::new(
+            format!("the meeting has decided on case {} already", case.id),
+            format!("会商会已对{}作出会商意见", case.zh_name()),
         )));
     }
     if case.state.is_final() || case.state == CaseState::Resolved {
-        return Err(Refusal::WrongState(format!(
-            "case {} is {}; there is nothing left to decide",
-            case.id, case.state
+        return Err(Refusal::WrongState(Why::new(
+            format!(
+                "case {} is {}; there is nothing left to decide",
+                case.id, case.state
+            ),
+            format!(
+                "{}当前为“{}”，无需再作会商意见",
+                case.zh_name(),
+                state_label(case.state)
+            ),
         )));
     }
     match context.departments.parse_id(department_id) {
         Some((jurisdiction, _))
             if jurisdiction == case.jurisdiction_code || jurisdiction == context.city => {}
-        Some(_) => {
+        Some((_, kind)) => {
             return Err(Refusal::Invalid {
                 field: "department_id",
-                problem: format!(
-                    "{department_id} is not a department of {} or of the city",
-                    case.jurisdiction_code
+                problem: Why::new(
+                    format!(
+                        "{department_id} is not a department of {} or of the city",
+                        case.jurisdiction_code
+                    ),
+                    format!(
+                        "所选部门（{}，{department_id}）不属于案件所在辖区或本市",
+                        kind.name
+                    ),
                 ),
             });
         }
         None => {
             return Err(Refusal::Invalid {
                 field: "department_id",
-                problem: format!("{department_id} is not a known department"),
+                problem: Why::new(
+                    format!("{department_id} is not a known department"),
+                    format!("部门 {department_id} 不存在"),
+                ),
             });
         }
     }
     if deadline <= context.now {
         return Err(Refusal::Invalid {
             field: "deadline",
-            problem: "must be in the future".to_owned(),
+            problem: Why::new("must be in the future", "办理期限须晚于当前时间"),
         });
     }
     item.decision = Some(Decision {

@@ -104,6 +104,21 @@ named_enum! {
     }
 }
 
+impl MeetingType {
+    /// What people call a meeting of this kind, e.g. `民营企业会商会` (a city
+    /// may name its own; see `MeetingKinds::name`).
+    pub fn chinese(self) -> &'static str {
+        match self {
+            MeetingType::KeyProject => "重点项目会商会",
+            MeetingType::Industrial => "工业会商会",
+            MeetingType::PrivateEnterprise => "民营企业会商会",
+            MeetingType::ReturningEntrepreneur => "返乡创业会商会",
+            MeetingType::ForeignTrade => "外贸会商会",
+            MeetingType::ServiceIndustry => "服务业会商会",
+        }
+    }
+}
+
 named_enum! {
     /// Where a request for more working days stands.
     pub enum ExtensionState {
@@ -232,6 +247,15 @@ impl Case {
     pub fn etag(&self) -> String {
         etag(self.version)
     }
+
+    /// The case as people name it in Chinese: `案件 <受理编号>`.
+    pub fn zh_name(&self) -> String {
+        if self.number.is_empty() {
+            "该案件".to_owned()
+        } else {
+            format!("案件 {}", self.number)
+        }
+    }
 }
 
 /// A year of the working-day calendar an operator loaded (or, with no
@@ -254,8 +278,6 @@ pub fn etag(version: i64) -> String {
 
 /// Longest reason, note, question, answer or resolution, in characters.
 pub const TEXT_MAX_CHARS: usize = 5_000;
-/// Longest idempotency key, in bytes.
-pub const REQUEST_ID_MAX: usize = 128;
 /// The most working days one extension may ask for.
 pub const EXTENSION_MAX_DAYS: u32 = 60;
 
