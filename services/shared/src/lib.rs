@@ -25,5 +25,6 @@ pub mod reference;
 pub mod server;
 pub mod shutdown;
 pub mod storage;
+pub mod unit;
 
 pub use error::{Error, Violations, Why};

@@ -28,17 +28,18 @@ pub(super) async fn submit_comment(
     text(&mut v, "text", &req.text, MAX_MESSAGE, true);
     v.finish()?;
     let now = api.now();
-    let mut tx = api.begin().await?;
-    let key = Key::new(&principal.sub, &req.request_id, "SubmitComment");
-    if let Some(subject) = api.recall(&mut tx, &key).await? {
-        return Ok(Response::new(replay_comment(&mut tx, &subject).await?));
+    let mut work = api
+        .work(&principal, &req.request_id, "SubmitComment", now)
+        .await?;
+    if let Some(subject) = work.recall().await? {
+        return Ok(Response::new(replay_comment(work.conn(), &subject).await?));
     }
     let policy = api
-        .latest_for_write(&mut tx, &scope, "policy_id", &req.policy_id)
+        .latest_for_write(work.conn(), &scope, "policy_id", &req.policy_id)
         .await?;
     let article = req.article.trim();
     rules::check_comment(&policy, article, now)?;
-    let name = enterprise_name(&mut tx, &uscc, &principal).await?;
+    let name = enterprise_name(work.conn(), &uscc, &principal).await?;
     let comment = Comment {
         id: ids::new_id(&policy.jurisdiction_code),
         policy_id: policy.id.clone(),
@@ -56,7 +57,7 @@ pub(super) async fn submit_comment(
         create_time: now,
         revision: 1,
     };
-    store::insert_comment(&mut tx, &comment).await?;
+    store::insert_comment(work.conn(), &comment).await?;
     let proto = convert::comment_to_proto(&comment, true);
     let event = NewEvent::new(
         &comment.policy_id,
@@ -65,8 +66,7 @@ pub(super) async fn submit_comment(
             comment: Some(proto.clone()),
         },
     );
-    api.finish_keyed(tx, &key, &comment.id, now, vec![event])
-        .await?;
+    api.finish_keyed(work, &comment.id, vec![event]).await?;
     Ok(Response::new(proto))
 }
 
@@ -89,17 +89,18 @@ pub(super) async fn respond_to_comment(
     text(&mut v, "reply", &req.reply, MAX_MESSAGE, true);
     v.finish()?;
     let now = api.now();
-    let mut tx = api.begin().await?;
-    let key = Key::new(&principal.sub, &req.request_id, "RespondToComment");
-    if let Some(subject) = api.recall(&mut tx, &key).await? {
-        return Ok(Response::new(replay_comment(&mut tx, &subject).await?));
+    let mut work = api
+        .work(&principal, &req.request_id, "RespondToComment", now)
+        .await?;
+    if let Some(subject) = work.recall().await? {
+        return Ok(Response::new(replay_comment(work.conn(), &subject).await?));
     }
     let missing =
         || Error::NotFound(format!("comment {}", req.comment_id)).zh("未找到该意见，或您无权查看");
-    let mut comment = store::select_comment(&mut tx, &req.comment_id)
+    let mut comment = store::select_comment(work.conn(), &req.comment_id)
         .await?
         .ok_or_else(missing)?;
-    let policy = store::select_version(&mut tx, &comment.policy_id, comment.policy_version)
+    let policy = store::select_version(work.conn(), &comment.policy_id, comment.policy_version)
         .await?
         .ok_or_else(missing)?;
     if !api.can_read(&scope, &policy) {
@@ -119,7 +120,7 @@ pub(super) async fn respond_to_comment(
     comment.replied_by = principal.sub.clone();
     comment.reply_time = Some(now);
     comment.revision += 1;
-    store::update_comment(&mut tx, &comment, expected).await?;
+    store::update_comment(work.conn(), &comment, expected).await?;
     let proto = convert::comment_to_proto(&comment, true);
     let event = NewEvent::new(
         &comment.policy_id,
@@ -128,8 +129,7 @@ pub(super) async fn respond_to_comment(
             comment: Some(proto.clone()),
         },
     );
-    api.finish_keyed(tx, &key, &comment.id, now, vec![event])
-        .await?;
+    api.finish_keyed(work, &comment.id, vec![event]).await?;
     Ok(Response::new(proto))
 }
 

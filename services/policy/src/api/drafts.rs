@@ -84,18 +84,17 @@ pub(super) async fn create_policy(
         .into());
     }
     check_department(&principal, &policy.draft.department_id)?;
-    let mut tx = api.begin().await?;
-    let key = Key::new(&principal.sub, &req.request_id, "CreatePolicy");
-    if let Some(subject) = api.recall(&mut tx, &key).await? {
-        drop(tx);
+    let mut work = api
+        .work(&principal, &req.request_id, "CreatePolicy", now)
+        .await?;
+    if let Some(subject) = work.recall().await? {
+        drop(work);
         return Ok(Response::new(api.replay_policy(&subject).await?));
     }
     let area = api.core.area(&policy);
-    store::write_policy(&mut tx, &policy, &area, None).await?;
-    api.finish_policy(tx, &key, &policy, now, |policy| pb::PolicyCreated {
-        policy,
-    })
-    .await
+    store::write_policy(work.conn(), &policy, &area, None).await?;
+    api.finish_policy(work, &policy, |policy| pb::PolicyCreated { policy })
+        .await
 }
 
 pub(super) async fn update_policy(
@@ -145,14 +144,15 @@ pub(super) async fn update_policy(
         paths = UPDATABLE.iter().map(|p| (*p).to_owned()).collect();
     }
     let now = api.now();
-    let mut tx = api.begin().await?;
-    let key = Key::new(&principal.sub, &req.request_id, "UpdatePolicy");
-    if let Some(subject) = api.recall(&mut tx, &key).await? {
-        drop(tx);
+    let mut work = api
+        .work(&principal, &req.request_id, "UpdatePolicy", now)
+        .await?;
+    if let Some(subject) = work.recall().await? {
+        drop(work);
         return Ok(Response::new(api.replay_policy(&subject).await?));
     }
     let mut policy = api
-        .latest_for_write(&mut tx, &scope, "policy.id", &input.id)
+        .latest_for_write(work.conn(), &scope, "policy.id", &input.id)
         .await?;
     api.check_write(&principal, &scope, &policy)?;
     rules::check_update(&policy)?;
@@ -179,11 +179,9 @@ pub(super) async fn update_policy(
     api.check_area(&issuing, &policy, &mut v);
     v.finish()?;
     check_department(&principal, &policy.draft.department_id)?;
-    api.save(&mut tx, &mut policy, now).await?;
-    api.finish_policy(tx, &key, &policy, now, |policy| pb::PolicyUpdated {
-        policy,
-    })
-    .await
+    api.save(work.conn(), &mut policy, now).await?;
+    api.finish_policy(work, &policy, |policy| pb::PolicyUpdated { policy })
+        .await
 }
 
 pub(super) async fn open_consultation(
@@ -206,13 +204,16 @@ pub(super) async fn open_consultation(
     v.finish()?;
     let close_time = close_time.unwrap_or_default();
     let now = api.now();
-    let mut tx = api.begin().await?;
-    let key = Key::new(&principal.sub, &req.request_id, "OpenConsultation");
-    if let Some(subject) = api.recall(&mut tx, &key).await? {
-        drop(tx);
+    let mut work = api
+        .work(&principal, &req.request_id, "OpenConsultation", now)
+        .await?;
+    if let Some(subject) = work.recall().await? {
+        drop(work);
         return Ok(Response::new(api.replay_policy(&subject).await?));
     }
-    let mut policy = api.latest_for_write(&mut tx, &scope, "id", &req.id).await?;
+    let mut policy = api
+        .latest_for_write(work.conn(), &scope, "id", &req.id)
+        .await?;
     api.check_write(&principal, &scope, &policy)?;
     check_etag(
         &req.etag,
@@ -221,11 +222,9 @@ pub(super) async fn open_consultation(
         &policy.named(),
     )?;
     rules::open_consultation(&mut policy, close_time, now, &api.core.calendar.current())?;
-    api.save(&mut tx, &mut policy, now).await?;
-    api.finish_policy(tx, &key, &policy, now, |policy| pb::ConsultationOpened {
-        policy,
-    })
-    .await
+    api.save(work.conn(), &mut policy, now).await?;
+    api.finish_policy(work, &policy, |policy| pb::ConsultationOpened { policy })
+        .await
 }
 
 pub(super) async fn publish_policy(
@@ -240,13 +239,14 @@ pub(super) async fn publish_policy(
     fields::request_id(&mut v, &req.request_id);
     v.finish()?;
     let now = api.now();
-    let mut tx = api.begin().await?;
-    let key = Key::new(&principal.sub, &req.request_id, "PublishPolicy");
-    if let Some(subject) = api.recall(&mut tx, &key).await? {
-        drop(tx);
+    let mut work = api
+        .work(&principal, &req.request_id, "PublishPolicy", now)
+        .await?;
+    if let Some(subject) = work.recall().await? {
+        drop(work);
         return Ok(Response::new(api.replay_policy(&subject).await?));
     }
-    let mut versions = api.versions(&mut tx, &scope, "id", &req.id).await?;
+    let mut versions = api.versions(work.conn(), &scope, "id", &req.id).await?;
     let mut policy = versions.pop().ok_or_else(|| not_found(&req.id))?;
     api.check_write(&principal, &scope, &policy)?;
     check_etag(
@@ -264,9 +264,9 @@ pub(super) async fn publish_policy(
     {
         earlier.state = PolicyState::Superseded;
         superseded_version = earlier.version;
-        api.save(&mut tx, earlier, now).await?;
+        api.save(work.conn(), earlier, now).await?;
     }
-    api.save(&mut tx, &mut policy, now).await?;
+    api.save(work.conn(), &mut policy, now).await?;
     let proto = convert::policy_to_proto(&policy);
     events.push(policy_event(
         &policy,
@@ -275,9 +275,8 @@ pub(super) async fn publish_policy(
             superseded_version,
         },
     ));
-    events.extend(api.core.push_policy(&mut tx, &policy, now).await?);
-    api.finish_keyed(tx, &key, &subject_of(&policy), now, events)
-        .await?;
+    events.extend(api.core.push_policy(work.conn(), &policy, now).await?);
+    api.finish_keyed(work, &subject_of(&policy), events).await?;
     Ok(Response::new(proto))
 }
 
@@ -294,13 +293,16 @@ pub(super) async fn amend_policy(
     text(&mut v, "reason", &req.reason, MAX_MESSAGE, true);
     v.finish()?;
     let now = api.now();
-    let mut tx = api.begin().await?;
-    let key = Key::new(&principal.sub, &req.request_id, "AmendPolicy");
-    if let Some(subject) = api.recall(&mut tx, &key).await? {
-        drop(tx);
+    let mut work = api
+        .work(&principal, &req.request_id, "AmendPolicy", now)
+        .await?;
+    if let Some(subject) = work.recall().await? {
+        drop(work);
         return Ok(Response::new(api.replay_policy(&subject).await?));
     }
-    let published = api.latest_for_write(&mut tx, &scope, "id", &req.id).await?;
+    let published = api
+        .latest_for_write(work.conn(), &scope, "id", &req.id)
+        .await?;
     api.check_write(&principal, &scope, &published)?;
     if matches!(
         published.state,
@@ -326,11 +328,9 @@ pub(super) async fn amend_policy(
     )?;
     let amendment = rules::amend(&published, req.reason.trim(), &principal.sub, now)?;
     let area = api.core.area(&amendment);
-    store::write_policy(&mut tx, &amendment, &area, None).await?;
-    api.finish_policy(tx, &key, &amendment, now, |policy| pb::PolicyAmended {
-        policy,
-    })
-    .await
+    store::write_policy(work.conn(), &amendment, &area, None).await?;
+    api.finish_policy(work, &amendment, |policy| pb::PolicyAmended { policy })
+        .await
 }
 
 pub(super) async fn repeal_policy(
@@ -346,13 +346,14 @@ pub(super) async fn repeal_policy(
     text(&mut v, "reason", &req.reason, MAX_MESSAGE, true);
     v.finish()?;
     let now = api.now();
-    let mut tx = api.begin().await?;
-    let key = Key::new(&principal.sub, &req.request_id, "RepealPolicy");
-    if let Some(subject) = api.recall(&mut tx, &key).await? {
-        drop(tx);
+    let mut work = api
+        .work(&principal, &req.request_id, "RepealPolicy", now)
+        .await?;
+    if let Some(subject) = work.recall().await? {
+        drop(work);
         return Ok(Response::new(api.replay_policy(&subject).await?));
     }
-    let mut versions = api.versions(&mut tx, &scope, "id", &req.id).await?;
+    let mut versions = api.versions(work.conn(), &scope, "id", &req.id).await?;
     let latest = versions.last().cloned().ok_or_else(|| not_found(&req.id))?;
     api.check_write(&principal, &scope, &latest)?;
     let Some(index) = versions
@@ -379,18 +380,16 @@ pub(super) async fn repeal_policy(
     )?;
     let reason = req.reason.trim();
     rules::repeal(&mut policy, reason, now)?;
-    api.save(&mut tx, &mut policy, now).await?;
+    api.save(work.conn(), &mut policy, now).await?;
     // An amendment in progress ends with the policy it amends.
     for pending in versions.iter_mut().skip(index + 1) {
         pending.state = PolicyState::Repealed;
         pending.repeal_time = Some(now);
         pending.repeal_reason = reason.to_owned();
-        api.save(&mut tx, pending, now).await?;
+        api.save(work.conn(), pending, now).await?;
     }
-    api.finish_policy(tx, &key, &policy, now, |policy| pb::PolicyRepealed {
-        policy,
-    })
-    .await
+    api.finish_policy(work, &policy, |policy| pb::PolicyRepealed { policy })
+        .await
 }
 
 pub(super) async fn get_policy(

@@ -47,10 +47,11 @@ pub(super) async fn record_fulfillment(
     let department_id =
         access::acting_department(&principal, &api.scope(&principal), &req.department_id)?
             .unwrap_or_default();
-    let mut tx = api.begin().await?;
-    let key = Key::new(&principal.sub, &req.request_id, "RecordFulfillment");
-    if let Some(subject) = api.recall(&mut tx, &key).await? {
-        let fulfillment = store::select_fulfillment(&mut tx, &subject)
+    let mut work = api
+        .work(&principal, &req.request_id, "RecordFulfillment", now)
+        .await?;
+    if let Some(subject) = work.recall().await? {
+        let fulfillment = store::select_fulfillment(work.conn(), &subject)
             .await?
             .ok_or_else(|| {
                 Error::NotFound(format!("fulfilment {subject}")).zh("未找到该兑现记录")
@@ -58,7 +59,7 @@ pub(super) async fn record_fulfillment(
         return Ok(Response::new(convert::fulfillment_to_proto(&fulfillment)));
     }
     let versions = api
-        .versions(&mut tx, &scope, "policy_id", &req.policy_id)
+        .versions(work.conn(), &scope, "policy_id", &req.policy_id)
         .await?;
     let policy = in_force(
         &versions,
@@ -85,7 +86,7 @@ pub(super) async fn record_fulfillment(
             .into());
         }
     };
-    let name = store::select_enterprise(&mut tx, uscc.as_str())
+    let name = store::select_enterprise(work.conn(), uscc.as_str())
         .await?
         .map(|e| e.name)
         .unwrap_or_default();
@@ -104,7 +105,7 @@ pub(super) async fn record_fulfillment(
         recorded_by: principal.sub.clone(),
         create_time: now,
     };
-    store::insert_fulfillment(&mut tx, &fulfillment).await?;
+    store::insert_fulfillment(work.conn(), &fulfillment).await?;
     let proto = convert::fulfillment_to_proto(&fulfillment);
     let event = NewEvent::new(
         &fulfillment.id,
@@ -113,8 +114,7 @@ pub(super) async fn record_fulfillment(
             fulfillment: Some(proto.clone()),
         },
     );
-    api.finish_keyed(tx, &key, &fulfillment.id, now, vec![event])
-        .await?;
+    api.finish_keyed(work, &fulfillment.id, vec![event]).await?;
     Ok(Response::new(proto))
 }
 
@@ -182,16 +182,17 @@ pub(super) async fn rate_policy(
     v.finish()?;
     let rating = rating.ok_or_else(|| Error::internal("validated rating missing"))?;
     let now = api.now();
-    let mut tx = api.begin().await?;
-    let key = Key::new(&principal.sub, &req.request_id, "RatePolicy");
-    if let Some(subject) = api.recall(&mut tx, &key).await? {
-        let rating = store::select_rating_by_id(&mut tx, &subject)
+    let mut work = api
+        .work(&principal, &req.request_id, "RatePolicy", now)
+        .await?;
+    if let Some(subject) = work.recall().await? {
+        let rating = store::select_rating_by_id(work.conn(), &subject)
             .await?
             .ok_or_else(|| Error::NotFound(format!("rating {subject}")).zh("未找到该评价"))?;
         return Ok(Response::new(convert::rating_to_proto(&rating)));
     }
     let versions = api
-        .versions(&mut tx, &scope, "policy_id", &req.policy_id)
+        .versions(work.conn(), &scope, "policy_id", &req.policy_id)
         .await?;
     let policy = in_force(
         &versions,
@@ -199,8 +200,8 @@ pub(super) async fn rate_policy(
         "only a PUBLISHED policy is reviewed",
         "只能评价已发布的政策",
     )?;
-    let name = enterprise_name(&mut tx, &uscc, &principal).await?;
-    let existing = store::select_rating(&mut tx, &policy.id, policy.version, &uscc).await?;
+    let name = enterprise_name(work.conn(), &uscc, &principal).await?;
+    let existing = store::select_rating(work.conn(), &policy.id, policy.version, &uscc).await?;
     let replace = existing.is_some();
     let record = match existing {
         Some(earlier) => PolicyRating {
@@ -223,7 +224,7 @@ pub(super) async fn rate_policy(
             update_time: now,
         },
     };
-    store::put_rating(&mut tx, &record, replace).await?;
+    store::put_rating(work.conn(), &record, replace).await?;
     let proto = convert::rating_to_proto(&record);
     let event = NewEvent::new(
         &record.policy_id,
@@ -232,7 +233,6 @@ pub(super) async fn rate_policy(
             rating: Some(proto.clone()),
         },
     );
-    api.finish_keyed(tx, &key, &record.id, now, vec![event])
-        .await?;
+    api.finish_keyed(work, &record.id, vec![event]).await?;
     Ok(Response::new(proto))
 }

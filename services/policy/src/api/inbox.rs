@@ -68,8 +68,9 @@ pub(super) async fn mark_read(
     ids.sort();
     ids.dedup();
     let now = api.now();
-    let mut tx = api.begin().await?;
-    let items = store::select_items(&mut tx, &ids).await?;
+    // Marking read is not keyed: doing it twice reads the same.
+    let mut work = api.work(&principal, "", "MarkRead", now).await?;
+    let items = store::select_items(work.conn(), &ids).await?;
     for id in &ids {
         match items.iter().find(|i| &i.id == id) {
             None => {
@@ -89,7 +90,7 @@ pub(super) async fn mark_read(
     }
     let mut newly = Vec::new();
     for id in &ids {
-        if store::mark_read(&mut tx, id, now).await? {
+        if store::mark_read(work.conn(), id, now).await? {
             newly.push(id.clone());
         }
     }
@@ -108,8 +109,8 @@ pub(super) async fn mark_read(
             },
         ));
     }
-    let items = store::select_items(&mut tx, &ids).await?;
-    api.finish(tx, events).await?;
+    let items = store::select_items(work.conn(), &ids).await?;
+    api.finish_keyed(work, "", events).await?;
     let mut ordered = Vec::new();
     for id in &req.item_ids {
         if let Some(item) = items.iter().find(|i| &i.id == id)

@@ -22,6 +22,7 @@ use zhengqi_shared::fields::{self, Problem};
 use zhengqi_shared::ids::{self, PageToken};
 use zhengqi_shared::reference::{JurisdictionCode, Uscc};
 use zhengqi_shared::storage::{Filter, SqlValue};
+use zhengqi_shared::unit::{RequestKey, UnitOfWork};
 use zhengqi_shared::{Error, Violations, Why};
 
 use crate::Core;
@@ -44,8 +45,6 @@ const MAX_MESSAGE: usize = 5_000;
 pub struct PolicyApi {
     core: Arc<Core>,
 }
-
-type Tx = sqlx::Transaction<'static, sqlx::Any>;
 
 fn split_subject(subject: &str) -> (String, i32) {
     match subject.rsplit_once('#') {
@@ -85,23 +84,6 @@ fn own_uscc(principal: &Principal) -> Result<String, Error> {
         })
 }
 
-/// The idempotency key of one write: who asked, their `request_id`, and the method.
-struct Key {
-    actor: String,
-    request_id: String,
-    method: &'static str,
-}
-
-impl Key {
-    fn new(actor: &str, request_id: &str, method: &'static str) -> Self {
-        Self {
-            actor: actor.to_owned(),
-            request_id: request_id.to_owned(),
-            method,
-        }
-    }
-}
-
 impl PolicyApi {
     pub fn new(core: Arc<Core>) -> Self {
         Self { core }
@@ -125,64 +107,50 @@ impl PolicyApi {
             .unwrap_or_else(|| code.to_owned())
     }
 
-    async fn begin(&self) -> Result<Tx, Error> {
-        self.core.store.begin_write().await
+    /// The unit of work of a write by `principal`, keyed by `request_id`.
+    async fn work(
+        &self,
+        principal: &Principal,
+        request_id: &str,
+        method: &'static str,
+        now: i64,
+    ) -> Result<UnitOfWork, Error> {
+        UnitOfWork::begin(
+            &self.core.store,
+            &self.core.events,
+            store::REQUESTS,
+            RequestKey::new(&principal.sub, request_id, method),
+            now,
+        )
+        .await
     }
 
-    /// Appends the events and commits.
-    async fn finish(&self, mut tx: Tx, events: Vec<NewEvent>) -> Result<(), Error> {
-        match self.core.events.append_all(&mut tx, &events).await? {
-            Some(last) => self.core.events.commit(tx, last).await,
-            None => {
-                tx.commit().await?;
-                Ok(())
-            }
-        }
-    }
-
-    /// The subject an earlier attempt with `key` wrote; `None` when it is new.
-    async fn recall(&self, tx: &mut Tx, key: &Key) -> Result<Option<String>, Error> {
-        store::REQUESTS
-            .recall(tx, &key.actor, &key.request_id, key.method, None)
-            .await
-    }
-
-    /// Keeps `key` with the `subject` written, appends the events and commits.
+    /// Keeps the key with the `subject` written, appends the events and commits.
     async fn finish_keyed(
         &self,
-        mut tx: Tx,
-        key: &Key,
+        mut work: UnitOfWork,
         subject: &str,
-        now: i64,
         events: Vec<NewEvent>,
     ) -> Result<(), Error> {
-        store::REQUESTS
-            .remember(
-                &mut tx,
-                &key.actor,
-                &key.request_id,
-                key.method,
-                subject,
-                now,
-            )
-            .await?;
-        self.finish(tx, events).await
+        work.record_all(events);
+        work.commit(subject).await
     }
 
-    /// Keeps `key`, appends the event `event_of` makes of the version
+    /// Keeps the key, appends the event `event_of` makes of the version
     /// written, commits, and answers with that version.
     async fn finish_policy<M: zhengqi_proto::events::Logged>(
         &self,
-        tx: Tx,
-        key: &Key,
+        mut work: UnitOfWork,
         policy: &Policy,
-        now: i64,
         event_of: impl FnOnce(Option<pb::Policy>) -> M,
     ) -> Result<Response<pb::Policy>, Status> {
         let proto = convert::policy_to_proto(policy);
-        let event = policy_event(policy, &event_of(Some(proto.clone())));
-        self.finish_keyed(tx, key, &subject_of(policy), now, vec![event])
-            .await?;
+        work.record(
+            &policy.id,
+            &policy.jurisdiction_code,
+            &event_of(Some(proto.clone())),
+        );
+        work.commit(&subject_of(policy)).await?;
         Ok(Response::new(proto))
     }
 
@@ -288,12 +256,17 @@ impl PolicyApi {
     }
 
     /// Saves a version changed by a writer and returns it.
-    async fn save(&self, tx: &mut Tx, policy: &mut Policy, now: i64) -> Result<(), Error> {
+    async fn save(
+        &self,
+        conn: &mut AnyConnection,
+        policy: &mut Policy,
+        now: i64,
+    ) -> Result<(), Error> {
         let expected = policy.revision;
         policy.revision += 1;
         policy.update_time = now;
         let area = self.core.area(policy);
-        store::write_policy(tx, policy, &area, Some(expected)).await
+        store::write_policy(conn, policy, &area, Some(expected)).await
     }
 }
 

@@ -26,15 +26,16 @@ pub(super) async fn ask_question(
     text(&mut v, "text", &req.text, MAX_MESSAGE, true);
     v.finish()?;
     let now = api.now();
-    let mut tx = api.begin().await?;
-    let key = Key::new(&principal.sub, &req.request_id, "AskQuestion");
-    if let Some(subject) = api.recall(&mut tx, &key).await? {
-        return Ok(Response::new(replay_question(&mut tx, &subject).await?));
+    let mut work = api
+        .work(&principal, &req.request_id, "AskQuestion", now)
+        .await?;
+    if let Some(subject) = work.recall().await? {
+        return Ok(Response::new(replay_question(work.conn(), &subject).await?));
     }
     let policy = api
-        .latest_for_write(&mut tx, &scope, "policy_id", &req.policy_id)
+        .latest_for_write(work.conn(), &scope, "policy_id", &req.policy_id)
         .await?;
-    let name = enterprise_name(&mut tx, &uscc, &principal).await?;
+    let name = enterprise_name(work.conn(), &uscc, &principal).await?;
     let question = Question {
         id: ids::new_id(&policy.jurisdiction_code),
         policy_id: policy.id.clone(),
@@ -50,7 +51,7 @@ pub(super) async fn ask_question(
         create_time: now,
         revision: 1,
     };
-    store::insert_question(&mut tx, &question).await?;
+    store::insert_question(work.conn(), &question).await?;
     let proto = convert::question_to_proto(&question, true);
     let event = NewEvent::new(
         &question.id,
@@ -59,8 +60,7 @@ pub(super) async fn ask_question(
             question: Some(proto.clone()),
         },
     );
-    api.finish_keyed(tx, &key, &question.id, now, vec![event])
-        .await?;
+    api.finish_keyed(work, &question.id, vec![event]).await?;
     Ok(Response::new(proto))
 }
 
@@ -77,15 +77,16 @@ pub(super) async fn answer_question(
     text(&mut v, "answer", &req.answer, MAX_MESSAGE, true);
     v.finish()?;
     let now = api.now();
-    let mut tx = api.begin().await?;
-    let key = Key::new(&principal.sub, &req.request_id, "AnswerQuestion");
-    if let Some(subject) = api.recall(&mut tx, &key).await? {
-        return Ok(Response::new(replay_question(&mut tx, &subject).await?));
+    let mut work = api
+        .work(&principal, &req.request_id, "AnswerQuestion", now)
+        .await?;
+    if let Some(subject) = work.recall().await? {
+        return Ok(Response::new(replay_question(work.conn(), &subject).await?));
     }
     let missing = || {
         Error::NotFound(format!("question {}", req.question_id)).zh("未找到该咨询，或您无权查看")
     };
-    let mut question = store::select_question(&mut tx, &req.question_id)
+    let mut question = store::select_question(work.conn(), &req.question_id)
         .await?
         .ok_or_else(missing)?;
     if !scope.covers_jurisdiction(&question.jurisdiction_code) {
@@ -114,7 +115,7 @@ pub(super) async fn answer_question(
     question.answer_time = Some(now);
     question.public = req.public;
     question.revision += 1;
-    store::update_question(&mut tx, &question, expected).await?;
+    store::update_question(work.conn(), &question, expected).await?;
     let proto = convert::question_to_proto(&question, true);
     let event = NewEvent::new(
         &question.id,
@@ -123,8 +124,7 @@ pub(super) async fn answer_question(
             question: Some(proto.clone()),
         },
     );
-    api.finish_keyed(tx, &key, &question.id, now, vec![event])
-        .await?;
+    api.finish_keyed(work, &question.id, vec![event]).await?;
     Ok(Response::new(proto))
 }
 
