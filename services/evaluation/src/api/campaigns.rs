@@ -174,35 +174,29 @@ pub(super) async fn create_campaign(
         create_time: now,
         version: 1,
     };
-    let mut tx = api.core.store.begin().await?;
-    if let Some(first) = store::REQUESTS
-        .claim(
-            &mut tx,
-            &principal.sub,
-            &req.request_id,
-            "CreateCampaign",
-            &campaign.id,
-            now,
-        )
-        .await?
-    {
-        let existing = store::get_campaign(&mut tx, &first)
+    let mut work = UnitOfWork::begin(
+        api.core.store.store(),
+        api.core.store.events(),
+        store::REQUESTS,
+        RequestKey::new(&principal.sub, &req.request_id, "CreateCampaign"),
+        now,
+    )
+    .await?;
+    if let Some(first) = work.claim(&campaign.id).await? {
+        let existing = store::get_campaign(work.conn(), &first)
             .await?
             .ok_or_else(|| Error::NotFound(format!("campaign {first}")).zh("未找到该评议活动"))?;
         return Ok(Response::new(convert::campaign_to_proto(&existing)));
     }
-    store::insert_campaign(&mut tx, &campaign).await?;
-    let events = api.core.store.events();
-    events
-        .append_and_commit(
-            tx,
-            &campaign.id,
-            &campaign.jurisdiction_code,
-            &pb::CampaignCreated {
-                campaign: Some(convert::campaign_to_proto(&campaign)),
-            },
-        )
-        .await?;
+    store::insert_campaign(work.conn(), &campaign).await?;
+    work.record(
+        &campaign.id,
+        &campaign.jurisdiction_code,
+        &pb::CampaignCreated {
+            campaign: Some(convert::campaign_to_proto(&campaign)),
+        },
+    );
+    work.commit(&campaign.id).await?;
     Ok(Response::new(convert::campaign_to_proto(&campaign)))
 }
 
@@ -302,33 +296,30 @@ pub(super) async fn submit_campaign_response(
     let own = enterprise_uscc(&scope)?;
     let campaign_id = req.campaign_id.trim().to_owned();
     let now = api.core.clock.now();
-    let mut tx = api.core.store.begin().await?;
+    let mut work = UnitOfWork::begin(
+        api.core.store.store(),
+        api.core.store.events(),
+        store::REQUESTS,
+        RequestKey::new(&principal.sub, &req.request_id, "SubmitCampaignResponse"),
+        now,
+    )
+    .await?;
     let not_found = || {
         Error::NotFound(format!("campaign {campaign_id}"))
             .zh("未找到该评议活动，或贵企业不在邀请之列")
     };
-    let campaign = store::get_campaign(&mut tx, &campaign_id)
+    let campaign = store::get_campaign(work.conn(), &campaign_id)
         .await?
         .ok_or_else(not_found)?;
     if !api
-        .enterprise_invited(&mut tx, &principal, &campaign, &own)
+        .enterprise_invited(work.conn(), &principal, &campaign, &own)
         .await?
     {
         return Err(not_found().into());
     }
     let id = ids::new_id(&campaign.jurisdiction_code);
-    if let Some(first) = store::REQUESTS
-        .claim(
-            &mut tx,
-            &principal.sub,
-            &req.request_id,
-            "SubmitCampaignResponse",
-            &id,
-            now,
-        )
-        .await?
-    {
-        let existing = store::get_response(&mut tx, &first)
+    if let Some(first) = work.claim(&id).await? {
+        let existing = store::get_response(work.conn(), &first)
             .await?
             .ok_or_else(|| Error::NotFound(format!("response {first}")).zh("未找到该答卷"))?;
         return Ok(Response::new(convert::response_to_proto(&existing)));
@@ -351,13 +342,13 @@ pub(super) async fn submit_campaign_response(
     let response = CampaignResponse {
         id,
         campaign_id: campaign.id.clone(),
-        enterprise_name: store::enterprise_name(&mut tx, &own).await?,
+        enterprise_name: store::enterprise_name(work.conn(), &own).await?,
         uscc: own,
         answers,
         comment: req.comment.trim().to_owned(),
         create_time: now,
     };
-    if !store::insert_response(&mut tx, &response).await? {
+    if !store::insert_response(work.conn(), &response).await? {
         return Err(Error::AlreadyExists(format!(
             "your enterprise answered campaign {campaign_id} already; one response per campaign"
         ))
@@ -367,21 +358,17 @@ pub(super) async fn submit_campaign_response(
         ))
         .into());
     }
-    api.core
-        .store
-        .events()
-        .append_and_commit(
-            tx,
-            &response.id,
-            &campaign.jurisdiction_code,
-            &pb::CampaignResponseSubmitted {
-                response: Some(convert::response_to_proto(&response)),
-                jurisdiction_code: campaign.jurisdiction_code.clone(),
-                kind: convert::campaign_kind_to_proto(campaign.kind),
-                items: convert::campaign_to_proto(&campaign).items,
-            },
-        )
-        .await?;
+    work.record(
+        &response.id,
+        &campaign.jurisdiction_code,
+        &pb::CampaignResponseSubmitted {
+            response: Some(convert::response_to_proto(&response)),
+            jurisdiction_code: campaign.jurisdiction_code.clone(),
+            kind: convert::campaign_kind_to_proto(campaign.kind),
+            items: convert::campaign_to_proto(&campaign).items,
+        },
+    );
+    work.commit(&response.id).await?;
     Ok(Response::new(convert::response_to_proto(&response)))
 }
 
@@ -471,35 +458,28 @@ pub(super) async fn submit_assessment(
         summary: req.summary.trim().to_owned(),
         create_time: now,
     };
-    let mut tx = api.core.store.begin().await?;
-    if let Some(first) = store::REQUESTS
-        .claim(
-            &mut tx,
-            &principal.sub,
-            &req.request_id,
-            "SubmitAssessment",
-            &assessment.id,
-            now,
-        )
-        .await?
-    {
-        let existing = store::get_assessment(&mut tx, &first)
+    let mut work = UnitOfWork::begin(
+        api.core.store.store(),
+        api.core.store.events(),
+        store::REQUESTS,
+        RequestKey::new(&principal.sub, &req.request_id, "SubmitAssessment"),
+        now,
+    )
+    .await?;
+    if let Some(first) = work.claim(&assessment.id).await? {
+        let existing = store::get_assessment(work.conn(), &first)
             .await?
             .ok_or_else(|| Error::NotFound(format!("assessment {first}")).zh("未找到该评估"))?;
         return Ok(Response::new(convert::assessment_to_proto(&existing)));
     }
-    store::insert_assessment(&mut tx, &assessment).await?;
-    api.core
-        .store
-        .events()
-        .append_and_commit(
-            tx,
-            &assessment.id,
-            &assessment.jurisdiction_code,
-            &pb::AssessmentSubmitted {
-                assessment: Some(convert::assessment_to_proto(&assessment)),
-            },
-        )
-        .await?;
+    store::insert_assessment(work.conn(), &assessment).await?;
+    work.record(
+        &assessment.id,
+        &assessment.jurisdiction_code,
+        &pb::AssessmentSubmitted {
+            assessment: Some(convert::assessment_to_proto(&assessment)),
+        },
+    );
+    work.commit(&assessment.id).await?;
     Ok(Response::new(convert::assessment_to_proto(&assessment)))
 }

@@ -75,28 +75,25 @@ pub(super) async fn record_violation(
         "",
         &format!("department {department_id}"),
     )?;
-    let mut tx = api.core.store.begin().await?;
+    let mut work = UnitOfWork::begin(
+        api.core.store.store(),
+        api.core.store.events(),
+        store::REQUESTS,
+        RequestKey::new(&principal.sub, &req.request_id, "RecordViolation"),
+        now,
+    )
+    .await?;
     let id = ids::new_id(&jurisdiction_code);
-    if let Some(first) = store::REQUESTS
-        .claim(
-            &mut tx,
-            &principal.sub,
-            &req.request_id,
-            "RecordViolation",
-            &id,
-            now,
-        )
-        .await?
-    {
-        let existing = store::get_violation(&mut tx, &first)
+    if let Some(first) = work.claim(&id).await? {
+        let existing = store::get_violation(work.conn(), &first)
             .await?
             .ok_or_else(|| Error::NotFound(format!("violation {first}")).zh("未找到该违法记录"))?;
         return Ok(Response::new(convert::violation_to_proto(&existing)));
     }
-    api.core.store.lock_enterprise(&mut tx, &uscc).await?;
+    api.core.store.lock_enterprise(work.conn(), &uscc).await?;
     let window = api.core.repeat_window_years;
     let prior = store::count_violations(
-        &mut tx,
+        work.conn(),
         &uscc,
         credit::repeat_window_start(occur_time, window),
         occur_time,
@@ -106,7 +103,7 @@ pub(super) async fn record_violation(
         credit::decide_penalty(severity, req.promptly_corrected, prior, window);
     let violation = Violation {
         id,
-        enterprise_name: store::enterprise_name(&mut tx, &uscc).await?,
+        enterprise_name: store::enterprise_name(work.conn(), &uscc).await?,
         uscc,
         jurisdiction_code,
         department_id,
@@ -120,19 +117,15 @@ pub(super) async fn record_violation(
         recorded_by: principal.sub.clone(),
         create_time: now,
     };
-    store::insert_violation(&mut tx, &violation).await?;
-    api.core
-        .store
-        .events()
-        .append_and_commit(
-            tx,
-            &violation.id,
-            &violation.jurisdiction_code,
-            &pb::ViolationRecorded {
-                violation: Some(convert::violation_to_proto(&violation)),
-            },
-        )
-        .await?;
+    store::insert_violation(work.conn(), &violation).await?;
+    work.record(
+        &violation.id,
+        &violation.jurisdiction_code,
+        &pb::ViolationRecorded {
+            violation: Some(convert::violation_to_proto(&violation)),
+        },
+    );
+    work.commit(&violation.id).await?;
     Ok(Response::new(convert::violation_to_proto(&violation)))
 }
 
@@ -172,20 +165,17 @@ pub(super) async fn propose_suspension(
         "",
         &format!("department {department_id}"),
     )?;
-    let mut tx = api.core.store.begin().await?;
+    let mut work = UnitOfWork::begin(
+        api.core.store.store(),
+        api.core.store.events(),
+        store::REQUESTS,
+        RequestKey::new(&principal.sub, &req.request_id, "ProposeSuspension"),
+        now,
+    )
+    .await?;
     let id = ids::new_id(&jurisdiction_code);
-    if let Some(first) = store::REQUESTS
-        .claim(
-            &mut tx,
-            &principal.sub,
-            &req.request_id,
-            "ProposeSuspension",
-            &id,
-            now,
-        )
-        .await?
-    {
-        let existing = store::get_suspension(&mut tx, &first)
+    if let Some(first) = work.claim(&id).await? {
+        let existing = store::get_suspension(work.conn(), &first)
             .await?
             .ok_or_else(|| {
                 Error::NotFound(format!("suspension {first}")).zh("未找到该停产停业提请")
@@ -193,7 +183,7 @@ pub(super) async fn propose_suspension(
         return Ok(Response::new(convert::suspension_to_proto(&existing)));
     }
     if !violation_id.is_empty() {
-        let known = store::get_violation(&mut tx, &violation_id)
+        let known = store::get_violation(work.conn(), &violation_id)
             .await?
             .filter(|violation| {
                 violation.uscc == uscc && scope.covers_jurisdiction(&violation.jurisdiction_code)
@@ -208,7 +198,7 @@ pub(super) async fn propose_suspension(
     }
     let suspension = Suspension {
         id,
-        enterprise_name: store::enterprise_name(&mut tx, &uscc).await?,
+        enterprise_name: store::enterprise_name(work.conn(), &uscc).await?,
         uscc,
         jurisdiction_code,
         department_id,
@@ -226,19 +216,15 @@ pub(super) async fn propose_suspension(
         decision_note: String::new(),
         version: 1,
     };
-    store::insert_suspension(&mut tx, &suspension).await?;
-    api.core
-        .store
-        .events()
-        .append_and_commit(
-            tx,
-            &suspension.id,
-            &suspension.jurisdiction_code,
-            &pb::SuspensionProposed {
-                suspension: Some(convert::suspension_to_proto(&suspension)),
-            },
-        )
-        .await?;
+    store::insert_suspension(work.conn(), &suspension).await?;
+    work.record(
+        &suspension.id,
+        &suspension.jurisdiction_code,
+        &pb::SuspensionProposed {
+            suspension: Some(convert::suspension_to_proto(&suspension)),
+        },
+    );
+    work.commit(&suspension.id).await?;
     Ok(Response::new(convert::suspension_to_proto(&suspension)))
 }
 
@@ -272,23 +258,19 @@ pub(super) async fn decide_suspension(
     }
     let id = req.id.trim();
     let now = api.core.clock.now();
-    let mut tx = api.core.store.begin().await?;
-    let mut s = store::get_suspension(&mut tx, id)
+    let mut work = UnitOfWork::begin(
+        api.core.store.store(),
+        api.core.store.events(),
+        store::REQUESTS,
+        RequestKey::new(&principal.sub, &req.request_id, "DecideSuspension"),
+        now,
+    )
+    .await?;
+    let mut s = store::get_suspension(work.conn(), id)
         .await?
         .filter(|s| Some(&s.uscc) == uscc.as_ref())
         .ok_or_else(|| Error::NotFound(format!("suspension {id}")).zh("未找到该停产停业提请"))?;
-    if store::REQUESTS
-        .claim(
-            &mut tx,
-            &principal.sub,
-            &req.request_id,
-            "DecideSuspension",
-            id,
-            now,
-        )
-        .await?
-        .is_some()
-    {
+    if work.claim(id).await?.is_some() {
         return Ok(Response::new(convert::suspension_to_proto(&s)));
     }
     if !req.etag.is_empty() && req.etag != s.etag() {
@@ -325,19 +307,15 @@ pub(super) async fn decide_suspension(
     s.decide_time = Some(now);
     s.decision_note = req.note.trim().to_owned();
     s.version += 1;
-    store::update_suspension(&mut tx, &s, expected).await?;
-    api.core
-        .store
-        .events()
-        .append_and_commit(
-            tx,
-            &s.id,
-            &s.jurisdiction_code,
-            &pb::SuspensionDecided {
-                suspension: Some(convert::suspension_to_proto(&s)),
-            },
-        )
-        .await?;
+    store::update_suspension(work.conn(), &s, expected).await?;
+    work.record(
+        &s.id,
+        &s.jurisdiction_code,
+        &pb::SuspensionDecided {
+            suspension: Some(convert::suspension_to_proto(&s)),
+        },
+    );
+    work.commit(&s.id).await?;
     Ok(Response::new(convert::suspension_to_proto(&s)))
 }
 
@@ -366,23 +344,20 @@ pub(super) async fn put_credit_listing(
     };
     let jurisdiction_code = api.home_jurisdiction(&principal, &scope)?;
     let now = api.core.clock.now();
-    let mut tx = api.core.store.begin().await?;
-    let existing = store::listing_on(&mut tx, &uscc, list).await?;
+    let mut work = UnitOfWork::begin(
+        api.core.store.store(),
+        api.core.store.events(),
+        store::REQUESTS,
+        RequestKey::new(&principal.sub, &req.request_id, "PutCreditListing"),
+        now,
+    )
+    .await?;
+    let existing = store::listing_on(work.conn(), &uscc, list).await?;
     let id = existing
         .as_ref()
         .map_or_else(|| ids::new_id(&jurisdiction_code), |l| l.id.clone());
-    if let Some(first) = store::REQUESTS
-        .claim(
-            &mut tx,
-            &principal.sub,
-            &req.request_id,
-            "PutCreditListing",
-            &id,
-            now,
-        )
-        .await?
-    {
-        let listing = store::get_listing(&mut tx, &first)
+    if let Some(first) = work.claim(&id).await? {
+        let listing = store::get_listing(work.conn(), &first)
             .await?
             .ok_or_else(|| Error::NotFound(format!("listing {first}")).zh("未找到该名单记录"))?;
         return Ok(Response::new(convert::listing_to_proto(&listing)));
@@ -436,7 +411,7 @@ pub(super) async fn put_credit_listing(
             }
             let listing = CreditListing {
                 id,
-                enterprise_name: store::enterprise_name(&mut tx, &uscc).await?,
+                enterprise_name: store::enterprise_name(work.conn(), &uscc).await?,
                 uscc,
                 list,
                 reason: req.reason.trim().to_owned(),
@@ -450,19 +425,15 @@ pub(super) async fn put_credit_listing(
             (listing, None)
         }
     };
-    store::write_listing(&mut tx, &listing, expected).await?;
-    api.core
-        .store
-        .events()
-        .append_and_commit(
-            tx,
-            &listing.id,
-            &listing.jurisdiction_code,
-            &pb::CreditListingPut {
-                listing: Some(convert::listing_to_proto(&listing)),
-            },
-        )
-        .await?;
+    store::write_listing(work.conn(), &listing, expected).await?;
+    work.record(
+        &listing.id,
+        &listing.jurisdiction_code,
+        &pb::CreditListingPut {
+            listing: Some(convert::listing_to_proto(&listing)),
+        },
+    );
+    work.commit(&listing.id).await?;
     Ok(Response::new(convert::listing_to_proto(&listing)))
 }
 

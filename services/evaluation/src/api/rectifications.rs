@@ -15,8 +15,21 @@ impl EvaluationApi {
     ) -> Result<Rectification, Error> {
         let scope = self.scope(principal);
         let now = self.core.clock.now();
-        let mut tx = self.core.store.begin().await?;
-        let mut r = store::get_rectification(&mut tx, id)
+        let method = match step {
+            Step::Verify { .. } => "VerifyBadReview",
+            Step::Rectify { .. } => "SubmitRectification",
+            Step::ReturnVisit { .. } => "RecordReturnVisit",
+        };
+        let actor = principal.sub.clone();
+        let mut work = UnitOfWork::begin(
+            self.core.store.store(),
+            self.core.store.events(),
+            store::REQUESTS,
+            RequestKey::new(&actor, request_id, method),
+            now,
+        )
+        .await?;
+        let mut r = store::get_rectification(work.conn(), id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("rectification {id}")).zh("未找到该差评整改"))?;
         if !scope.covers_jurisdiction(&r.jurisdiction_code) {
@@ -39,17 +52,7 @@ impl EvaluationApi {
                 r.department_id
             )));
         }
-        let method = match step {
-            Step::Verify { .. } => "VerifyBadReview",
-            Step::Rectify { .. } => "SubmitRectification",
-            Step::ReturnVisit { .. } => "RecordReturnVisit",
-        };
-        let actor = principal.sub.clone();
-        if store::REQUESTS
-            .claim(&mut tx, &actor, request_id, method, id, now)
-            .await?
-            .is_some()
-        {
+        if work.claim(id).await?.is_some() {
             return Ok(r);
         }
         if !etag.is_empty() && etag != r.etag() {
@@ -62,17 +65,13 @@ impl EvaluationApi {
         let expected = r.version;
         rectification::apply(&mut r, step, &actor, now)
             .map_err(|why| Error::FailedPrecondition(why.en).zh(why.zh))?;
-        store::update_rectification(&mut tx, &r, expected).await?;
-        self.core
-            .store
-            .events()
-            .append_and_commit(
-                tx,
-                &r.id,
-                &r.jurisdiction_code,
-                &event(Some(convert::rectification_to_proto(&r, false))),
-            )
-            .await?;
+        store::update_rectification(work.conn(), &r, expected).await?;
+        work.record(
+            &r.id,
+            &r.jurisdiction_code,
+            &event(Some(convert::rectification_to_proto(&r, false))),
+        );
+        work.commit(&r.id).await?;
         if r.case_reopen == Some(CaseReopen::Pending) {
             self.core.reopen_wake.notify_one();
         }

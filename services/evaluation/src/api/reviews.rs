@@ -141,8 +141,15 @@ impl EvaluationApi {
     ) -> Result<Review, Error> {
         let own = enterprise_uscc(scope)?;
         let now = self.core.clock.now();
-        let mut tx = self.core.store.begin().await?;
-        let Some(record) = store::get_service_record(&mut tx, service_record_id).await? else {
+        let mut work = UnitOfWork::begin(
+            self.core.store.store(),
+            self.core.store.events(),
+            store::REQUESTS,
+            RequestKey::new(&principal.sub, request_id, "SubmitReview"),
+            now,
+        )
+        .await?;
+        let Some(record) = store::get_service_record(work.conn(), service_record_id).await? else {
             return Err(Error::NotFound(format!(
                 "服务记录 {service_record_id}（service record {service_record_id}）"
             ))
@@ -173,18 +180,8 @@ impl EvaluationApi {
             ));
         }
         let id = ids::new_id(&record.jurisdiction_code);
-        if let Some(first) = store::REQUESTS
-            .claim(
-                &mut tx,
-                &principal.sub,
-                request_id,
-                "SubmitReview",
-                &id,
-                now,
-            )
-            .await?
-        {
-            return store::get_review(&mut tx, &first)
+        if let Some(first) = work.claim(&id).await? {
+            return store::get_review(work.conn(), &first)
                 .await?
                 .ok_or_else(|| Error::NotFound(format!("review {first}")).zh("未找到该评价"));
         }
@@ -222,53 +219,47 @@ impl EvaluationApi {
         };
         let rectification = self
             .open_rectification(
-                &mut tx,
+                work.conn(),
                 &mut review,
                 Direction::EnterpriseToWindow,
                 rated.rating,
                 now,
             )
             .await?;
-        if !store::rate_service_record(&mut tx, &record.id, &review.id).await?
-            || !store::insert_review(&mut tx, &review).await?
+        if !store::rate_service_record(work.conn(), &record.id, &review.id).await?
+            || !store::insert_review(work.conn(), &review).await?
         {
             return Err(already());
         }
-        self.commit_review(tx, &review, rectification.as_ref())
+        self.commit_review(work, &review, rectification.as_ref())
             .await?;
         Ok(review)
     }
 
+    /// Records the review (and the rectification a bad one opens) and commits.
     pub(super) async fn commit_review(
         &self,
-        mut tx: sqlx::Transaction<'static, sqlx::Any>,
+        mut work: UnitOfWork,
         review: &Review,
         rectification: Option<&Rectification>,
     ) -> Result<(), Error> {
-        let events = self.core.store.events();
-        let mut sequence = events
-            .append(
-                &mut tx,
-                &review.id,
-                &review.jurisdiction_code,
-                &pb::ReviewSubmitted {
-                    review: Some(convert::review_to_proto(review, false)),
-                },
-            )
-            .await?;
+        work.record(
+            &review.id,
+            &review.jurisdiction_code,
+            &pb::ReviewSubmitted {
+                review: Some(convert::review_to_proto(review, false)),
+            },
+        );
         if let Some(r) = rectification {
-            sequence = events
-                .append(
-                    &mut tx,
-                    &r.id,
-                    &r.jurisdiction_code,
-                    &pb::RectificationOpened {
-                        rectification: Some(convert::rectification_to_proto(r, false)),
-                    },
-                )
-                .await?;
+            work.record(
+                &r.id,
+                &r.jurisdiction_code,
+                &pb::RectificationOpened {
+                    rectification: Some(convert::rectification_to_proto(r, false)),
+                },
+            );
         }
-        events.commit(tx, sequence).await
+        work.commit(&review.id).await
     }
 }
 
@@ -373,8 +364,15 @@ pub(super) async fn submit_review(
 
     if review::needs_case(direction) {
         let own = enterprise_uscc(&scope)?;
-        let mut tx = core.store.begin().await?;
-        let Some(mut review) = store::review_of_case(&mut tx, &case_id).await? else {
+        let mut work = UnitOfWork::begin(
+            core.store.store(),
+            core.store.events(),
+            store::REQUESTS,
+            RequestKey::new(&principal.sub, &req.request_id, "SubmitReview"),
+            now,
+        )
+        .await?;
+        let Some(mut review) = store::review_of_case(work.conn(), &case_id).await? else {
             return Err(Error::FailedPrecondition(format!(
                 "case {case_id} is not known as resolved yet; it can be rated once resolved"
             ))
@@ -393,18 +391,7 @@ pub(super) async fn submit_review(
                     .into(),
             );
         }
-        if store::REQUESTS
-            .claim(
-                &mut tx,
-                &principal.sub,
-                &req.request_id,
-                "SubmitReview",
-                &review.id,
-                now,
-            )
-            .await?
-            .is_some()
-        {
+        if work.claim(&review.id).await?.is_some() {
             return Ok(Response::new(convert::review_to_proto(&review, false)));
         }
         if review.state == ReviewState::Submitted {
@@ -435,16 +422,16 @@ pub(super) async fn submit_review(
         review.reviewer = principal.sub.clone();
         review.submit_time = Some(now);
         let rectification = api
-            .open_rectification(&mut tx, &mut review, direction, rating, now)
+            .open_rectification(work.conn(), &mut review, direction, rating, now)
             .await?;
-        if !store::rate_invitation(&mut tx, &review).await? {
+        if !store::rate_invitation(work.conn(), &review).await? {
             return Err(
                 Error::AlreadyExists(format!("case {case_id} was rated already"))
                     .zh("该案件已评价，每件事项只能评价一次")
                     .into(),
             );
         }
-        api.commit_review(tx, &review, rectification.as_ref())
+        api.commit_review(work, &review, rectification.as_ref())
             .await?;
         return Ok(Response::new(convert::review_to_proto(&review, false)));
     }
@@ -498,20 +485,17 @@ pub(super) async fn submit_review(
     } else {
         target_id
     };
-    let mut tx = core.store.begin().await?;
+    let mut work = UnitOfWork::begin(
+        core.store.store(),
+        core.store.events(),
+        store::REQUESTS,
+        RequestKey::new(&principal.sub, &req.request_id, "SubmitReview"),
+        now,
+    )
+    .await?;
     let id = ids::new_id(&jurisdiction_code);
-    if let Some(first) = store::REQUESTS
-        .claim(
-            &mut tx,
-            &principal.sub,
-            &req.request_id,
-            "SubmitReview",
-            &id,
-            now,
-        )
-        .await?
-    {
-        let existing = store::get_review(&mut tx, &first)
+    if let Some(first) = work.claim(&id).await? {
+        let existing = store::get_review(work.conn(), &first)
             .await?
             .ok_or_else(|| Error::NotFound(format!("review {first}")).zh("未找到该评价"))?;
         return Ok(Response::new(convert::review_to_proto(&existing, false)));
@@ -519,7 +503,7 @@ pub(super) async fn submit_review(
     let enterprise_name = if uscc.is_empty() {
         String::new()
     } else {
-        store::enterprise_name(&mut tx, &uscc).await?
+        store::enterprise_name(work.conn(), &uscc).await?
     };
     let mut review = Review {
         id,
@@ -543,10 +527,10 @@ pub(super) async fn submit_review(
         service_record_id: String::new(),
     };
     let rectification = api
-        .open_rectification(&mut tx, &mut review, direction, rating, now)
+        .open_rectification(work.conn(), &mut review, direction, rating, now)
         .await?;
-    store::insert_review(&mut tx, &review).await?;
-    api.commit_review(tx, &review, rectification.as_ref())
+    store::insert_review(work.conn(), &review).await?;
+    api.commit_review(work, &review, rectification.as_ref())
         .await?;
     Ok(Response::new(convert::review_to_proto(&review, false)))
 }

@@ -74,20 +74,17 @@ pub(super) async fn register_service_record(
     // platform's service token, those of its jurisdictions.
     access::acting_department(&principal, &scope, &department_id)?;
     scope.check_write(&jurisdiction_code, "", &format!("window {window_id}"))?;
-    let mut tx = api.core.store.begin().await?;
+    let mut work = UnitOfWork::begin(
+        api.core.store.store(),
+        api.core.store.events(),
+        store::REQUESTS,
+        RequestKey::new(&principal.sub, &req.request_id, "RegisterServiceRecord"),
+        now,
+    )
+    .await?;
     let id = ids::new_id(&jurisdiction_code);
-    if let Some(first) = store::REQUESTS
-        .claim(
-            &mut tx,
-            &principal.sub,
-            &req.request_id,
-            "RegisterServiceRecord",
-            &id,
-            now,
-        )
-        .await?
-    {
-        let existing = store::get_service_record(&mut tx, &first)
+    if let Some(first) = work.claim(&id).await? {
+        let existing = store::get_service_record(work.conn(), &first)
             .await?
             .ok_or_else(|| {
                 Error::NotFound(format!("service record {first}")).zh("未找到该服务记录")
@@ -98,7 +95,7 @@ pub(super) async fn register_service_record(
     }
     let record = ServiceRecord {
         id,
-        enterprise_name: store::enterprise_name(&mut tx, &uscc).await?,
+        enterprise_name: store::enterprise_name(work.conn(), &uscc).await?,
         window_id,
         department_id,
         jurisdiction_code,
@@ -110,11 +107,11 @@ pub(super) async fn register_service_record(
         review_id: String::new(),
         create_time: now,
     };
-    if !store::insert_service_record(&mut tx, &record).await? {
+    if !store::insert_service_record(work.conn(), &record).await? {
         // The platform sending one transaction again gets the record it
         // made; a number taken by another enterprise's is a conflict.
         let existing = store::service_record_of_transaction(
-            &mut tx,
+            work.conn(),
             &record.window_id,
             &record.transaction_number,
         )
@@ -135,18 +132,14 @@ pub(super) async fn register_service_record(
         ))
         .into());
     }
-    api.core
-        .store
-        .events()
-        .append_and_commit(
-            tx,
-            &record.id,
-            &record.jurisdiction_code,
-            &pb::ServiceRecordRegistered {
-                service_record: Some(convert::service_record_to_proto(&record, false)),
-            },
-        )
-        .await?;
+    work.record(
+        &record.id,
+        &record.jurisdiction_code,
+        &pb::ServiceRecordRegistered {
+            service_record: Some(convert::service_record_to_proto(&record, false)),
+        },
+    );
+    work.commit(&record.id).await?;
     Ok(Response::new(convert::service_record_to_proto(
         &record, false,
     )))
