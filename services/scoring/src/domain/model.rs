@@ -413,6 +413,22 @@ impl Model {
                         ),
                     ));
                 } else if let Some(bound) = bound
+                    && indicator.direction == Direction::LowerIsBetter
+                    && indicator.target >= bound
+                {
+                    // Full points whatever the value, once measured: the first
+                    // bad review would bring its points and raise a score.
+                    problems.push((
+                        field("target"),
+                        Why::new(
+                            format!(
+                                "越低越好的指标，目标须小于 {bound}（must be below {bound} for {}, which is lower-is-better）",
+                                known.key
+                            ),
+                            format!("越低越好的指标，目标须小于 {bound}"),
+                        ),
+                    ));
+                } else if let Some(bound) = bound
                     && indicator.target > bound
                 {
                     problems.push((
@@ -733,6 +749,25 @@ mod tests {
         let sum: f64 = model.indicators.iter().map(|i| i.weight).sum();
         assert!((sum - 100.0).abs() < 1e-9);
         assert_eq!(model.interview_after_periods, 2);
+    }
+
+    #[test]
+    fn a_lower_is_better_rate_may_not_aim_at_its_bound() {
+        // At the bound it would give full points whatever the value, so the
+        // first bad review would bring its points and raise a unit's score.
+        let mut model = Model::default_model();
+        let at = model
+            .indicators
+            .iter()
+            .position(|i| i.key == "bad_review_rate")
+            .unwrap();
+        model.indicators[at].target = 1.0;
+        let problems = model.problems();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].0, format!("indicators[{at}].target"));
+        assert!(problems[0].1.zh.contains("越低越好"), "{problems:?}");
+        model.indicators[at].target = 0.99;
+        assert!(model.problems().is_empty());
     }
 
     #[test]

@@ -112,6 +112,12 @@ fn any_model() -> impl Strategy<Value = Model> {
             if indicator.direction == model::Direction::HigherIsBetter {
                 // A model may not set 0 here (full points whatever the value).
                 indicator.target = indicator.target.max(0.01);
+            } else if !matches!(
+                model::known(&indicator.key).map(|k| k.measure),
+                Some(model::Measure::Count(_))
+            ) {
+                // Nor the bound of a lower-is-better rate or average.
+                indicator.target = indicator.target.min(bound - 0.01);
             }
         }
         assert!(model.problems().is_empty(), "{:?}", model.problems());
