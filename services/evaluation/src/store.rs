@@ -14,6 +14,7 @@ use zhengqi_shared::storage::{
     Backend, Filter, Keyset, RequestKeys, SqlValue, Store, padded_in_list, statement_chunks,
     stored, value_rows,
 };
+use zhengqi_shared::unit::{RequestKey, UnitOfWork};
 
 use crate::domain::{
     Assessment, Campaign, CampaignAnswer, CampaignItem, CampaignKind, CampaignResponse, CaseReopen,
@@ -40,6 +41,24 @@ impl EvaluationStore {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The unit of work of a write by `actor`, keyed by `request_id`.
+    pub async fn work(
+        &self,
+        actor: &str,
+        request_id: &str,
+        method: &'static str,
+        now: i64,
+    ) -> Result<UnitOfWork, Error> {
+        UnitOfWork::begin(
+            &self.store,
+            &self.events,
+            REQUESTS,
+            RequestKey::new(actor, request_id, method),
+            now,
+        )
+        .await
     }
 
     pub async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, Error> {

@@ -174,14 +174,11 @@ pub(super) async fn create_campaign(
         create_time: now,
         version: 1,
     };
-    let mut work = UnitOfWork::begin(
-        api.core.store.store(),
-        api.core.store.events(),
-        store::REQUESTS,
-        RequestKey::new(&principal.sub, &req.request_id, "CreateCampaign"),
-        now,
-    )
-    .await?;
+    let mut work = api
+        .core
+        .store
+        .work(&principal.sub, &req.request_id, "CreateCampaign", now)
+        .await?;
     if let Some(first) = work.claim(&campaign.id).await? {
         let existing = store::get_campaign(work.conn(), &first)
             .await?
@@ -296,14 +293,16 @@ pub(super) async fn submit_campaign_response(
     let own = enterprise_uscc(&scope)?;
     let campaign_id = req.campaign_id.trim().to_owned();
     let now = api.core.clock.now();
-    let mut work = UnitOfWork::begin(
-        api.core.store.store(),
-        api.core.store.events(),
-        store::REQUESTS,
-        RequestKey::new(&principal.sub, &req.request_id, "SubmitCampaignResponse"),
-        now,
-    )
-    .await?;
+    let mut work = api
+        .core
+        .store
+        .work(
+            &principal.sub,
+            &req.request_id,
+            "SubmitCampaignResponse",
+            now,
+        )
+        .await?;
     let not_found = || {
         Error::NotFound(format!("campaign {campaign_id}"))
             .zh("未找到该评议活动，或贵企业不在邀请之列")
@@ -458,14 +457,11 @@ pub(super) async fn submit_assessment(
         summary: req.summary.trim().to_owned(),
         create_time: now,
     };
-    let mut work = UnitOfWork::begin(
-        api.core.store.store(),
-        api.core.store.events(),
-        store::REQUESTS,
-        RequestKey::new(&principal.sub, &req.request_id, "SubmitAssessment"),
-        now,
-    )
-    .await?;
+    let mut work = api
+        .core
+        .store
+        .work(&principal.sub, &req.request_id, "SubmitAssessment", now)
+        .await?;
     if let Some(first) = work.claim(&assessment.id).await? {
         let existing = store::get_assessment(work.conn(), &first)
             .await?

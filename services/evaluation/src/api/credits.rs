@@ -75,14 +75,11 @@ pub(super) async fn record_violation(
         "",
         &format!("department {department_id}"),
     )?;
-    let mut work = UnitOfWork::begin(
-        api.core.store.store(),
-        api.core.store.events(),
-        store::REQUESTS,
-        RequestKey::new(&principal.sub, &req.request_id, "RecordViolation"),
-        now,
-    )
-    .await?;
+    let mut work = api
+        .core
+        .store
+        .work(&principal.sub, &req.request_id, "RecordViolation", now)
+        .await?;
     let id = ids::new_id(&jurisdiction_code);
     if let Some(first) = work.claim(&id).await? {
         let existing = store::get_violation(work.conn(), &first)
@@ -165,14 +162,11 @@ pub(super) async fn propose_suspension(
         "",
         &format!("department {department_id}"),
     )?;
-    let mut work = UnitOfWork::begin(
-        api.core.store.store(),
-        api.core.store.events(),
-        store::REQUESTS,
-        RequestKey::new(&principal.sub, &req.request_id, "ProposeSuspension"),
-        now,
-    )
-    .await?;
+    let mut work = api
+        .core
+        .store
+        .work(&principal.sub, &req.request_id, "ProposeSuspension", now)
+        .await?;
     let id = ids::new_id(&jurisdiction_code);
     if let Some(first) = work.claim(&id).await? {
         let existing = store::get_suspension(work.conn(), &first)
@@ -258,14 +252,11 @@ pub(super) async fn decide_suspension(
     }
     let id = req.id.trim();
     let now = api.core.clock.now();
-    let mut work = UnitOfWork::begin(
-        api.core.store.store(),
-        api.core.store.events(),
-        store::REQUESTS,
-        RequestKey::new(&principal.sub, &req.request_id, "DecideSuspension"),
-        now,
-    )
-    .await?;
+    let mut work = api
+        .core
+        .store
+        .work(&principal.sub, &req.request_id, "DecideSuspension", now)
+        .await?;
     let mut s = store::get_suspension(work.conn(), id)
         .await?
         .filter(|s| Some(&s.uscc) == uscc.as_ref())
@@ -344,14 +335,11 @@ pub(super) async fn put_credit_listing(
     };
     let jurisdiction_code = api.home_jurisdiction(&principal, &scope)?;
     let now = api.core.clock.now();
-    let mut work = UnitOfWork::begin(
-        api.core.store.store(),
-        api.core.store.events(),
-        store::REQUESTS,
-        RequestKey::new(&principal.sub, &req.request_id, "PutCreditListing"),
-        now,
-    )
-    .await?;
+    let mut work = api
+        .core
+        .store
+        .work(&principal.sub, &req.request_id, "PutCreditListing", now)
+        .await?;
     let existing = store::listing_on(work.conn(), &uscc, list).await?;
     let id = existing
         .as_ref()

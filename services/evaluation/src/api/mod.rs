@@ -14,7 +14,7 @@ use zhengqi_shared::events::{self, EventStream};
 use zhengqi_shared::fields::{self, ID_MAX};
 use zhengqi_shared::ids::{self, PageToken};
 use zhengqi_shared::reference::{JurisdictionCode, Uscc};
-use zhengqi_shared::unit::{RequestKey, UnitOfWork};
+use zhengqi_shared::unit::UnitOfWork;
 use zhengqi_shared::{Error, Violations};
 
 use crate::Core;

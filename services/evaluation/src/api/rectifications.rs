@@ -21,14 +21,11 @@ impl EvaluationApi {
             Step::ReturnVisit { .. } => "RecordReturnVisit",
         };
         let actor = principal.sub.clone();
-        let mut work = UnitOfWork::begin(
-            self.core.store.store(),
-            self.core.store.events(),
-            store::REQUESTS,
-            RequestKey::new(&actor, request_id, method),
-            now,
-        )
-        .await?;
+        let mut work = self
+            .core
+            .store
+            .work(&actor, request_id, method, now)
+            .await?;
         let mut r = store::get_rectification(work.conn(), id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("rectification {id}")).zh("未找到该差评整改"))?;

@@ -141,14 +141,11 @@ impl EvaluationApi {
     ) -> Result<Review, Error> {
         let own = enterprise_uscc(scope)?;
         let now = self.core.clock.now();
-        let mut work = UnitOfWork::begin(
-            self.core.store.store(),
-            self.core.store.events(),
-            store::REQUESTS,
-            RequestKey::new(&principal.sub, request_id, "SubmitReview"),
-            now,
-        )
-        .await?;
+        let mut work = self
+            .core
+            .store
+            .work(&principal.sub, request_id, "SubmitReview", now)
+            .await?;
         let Some(record) = store::get_service_record(work.conn(), service_record_id).await? else {
             return Err(Error::NotFound(format!(
                 "服务记录 {service_record_id}（service record {service_record_id}）"
@@ -364,14 +361,10 @@ pub(super) async fn submit_review(
 
     if review::needs_case(direction) {
         let own = enterprise_uscc(&scope)?;
-        let mut work = UnitOfWork::begin(
-            core.store.store(),
-            core.store.events(),
-            store::REQUESTS,
-            RequestKey::new(&principal.sub, &req.request_id, "SubmitReview"),
-            now,
-        )
-        .await?;
+        let mut work = core
+            .store
+            .work(&principal.sub, &req.request_id, "SubmitReview", now)
+            .await?;
         let Some(mut review) = store::review_of_case(work.conn(), &case_id).await? else {
             return Err(Error::FailedPrecondition(format!(
                 "case {case_id} is not known as resolved yet; it can be rated once resolved"
@@ -485,14 +478,10 @@ pub(super) async fn submit_review(
     } else {
         target_id
     };
-    let mut work = UnitOfWork::begin(
-        core.store.store(),
-        core.store.events(),
-        store::REQUESTS,
-        RequestKey::new(&principal.sub, &req.request_id, "SubmitReview"),
-        now,
-    )
-    .await?;
+    let mut work = core
+        .store
+        .work(&principal.sub, &req.request_id, "SubmitReview", now)
+        .await?;
     let id = ids::new_id(&jurisdiction_code);
     if let Some(first) = work.claim(&id).await? {
         let existing = store::get_review(work.conn(), &first)

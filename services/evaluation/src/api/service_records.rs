@@ -74,14 +74,16 @@ pub(super) async fn register_service_record(
     // platform's service token, those of its jurisdictions.
     access::acting_department(&principal, &scope, &department_id)?;
     scope.check_write(&jurisdiction_code, "", &format!("window {window_id}"))?;
-    let mut work = UnitOfWork::begin(
-        api.core.store.store(),
-        api.core.store.events(),
-        store::REQUESTS,
-        RequestKey::new(&principal.sub, &req.request_id, "RegisterServiceRecord"),
-        now,
-    )
-    .await?;
+    let mut work = api
+        .core
+        .store
+        .work(
+            &principal.sub,
+            &req.request_id,
+            "RegisterServiceRecord",
+            now,
+        )
+        .await?;
     let id = ids::new_id(&jurisdiction_code);
     if let Some(first) = work.claim(&id).await? {
         let existing = store::get_service_record(work.conn(), &first)
